@@ -1,0 +1,32 @@
+# Newcomer entry points: `make demo` runs the main job, `make test` runs the tests.
+# Each creates .venv and installs faultlab (CPU torch pinned by constraints-cpu.txt) on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FAULTLAB_DATA_DIR ?= $(abspath ../shared/data)
+export MPLBACKEND := Agg
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints-cpu.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints-cpu.txt torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/faultlab benchmark configs/cwru-quick.yaml --out runs/cwru-quick
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

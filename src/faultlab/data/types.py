@@ -1,0 +1,186 @@
+"""The contracts every package shares: Recording -> WindowSet -> Split.
+
+A ``Recording`` is one continuous measurement. A ``WindowSet`` is many fixed-length windows
+cut from recordings, with one label array per task and the ``recording_id`` of every window:
+that id is the key all splits and leakage checks use. A ``Split`` is a set of window indices
+per role plus the rule that made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Label value meaning "not applicable" (e.g. fault size of a healthy bearing).
+NOT_APPLICABLE = -1
+
+#: Metadata keys a Recording may carry; loaders fill what they know, others stay None.
+META_KEYS = (
+    "dataset",
+    "source",
+    "condition",
+    "fault_location",
+    "fault_diameter_in",
+    "load_hp",
+    "rpm",
+    "sensor_end",
+    "fault_end",
+)
+
+
+@dataclass
+class Recording:
+    """One continuous measurement: ``signal`` is float32 ``[channels, n_samples]``."""
+
+    recording_id: str
+    signal: np.ndarray
+    sampling_rate: float
+    channels: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        sig = np.asarray(self.signal, dtype=np.float32)
+        if sig.ndim == 1:
+            sig = sig[None, :]
+        self.signal = sig
+        if len(self.channels) != sig.shape[0]:
+            raise ValueError(
+                f"recording {self.recording_id}: {sig.shape[0]} channels but names {self.channels}"
+            )
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / float(self.sampling_rate)
+
+
+@dataclass
+class WindowSet:
+    """Windows ready for models.
+
+    X: float32 ``[n, channels, length]``.
+    y: task name -> int64 ``[n]`` (``NOT_APPLICABLE`` where the task does not apply).
+    classes: task name -> class names (index = label value).
+    recording_id: ``[n]`` str, the grouping key for splits.
+    info: per-window metadata (DataFrame with ``n`` rows: recording_id, load_hp, ...).
+    notes: compromises a report must state (e.g. a recording cut into blocks).
+    """
+
+    X: np.ndarray
+    y: dict[str, np.ndarray]
+    classes: dict[str, list[str]]
+    recording_id: np.ndarray
+    info: pd.DataFrame
+    sampling_rate: float | None = None
+    channels: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    feature_names: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.X)
+        self.recording_id = np.asarray(self.recording_id).astype(str)
+        for task, arr in self.y.items():
+            if len(arr) != n:
+                raise ValueError(f"task {task!r}: {len(arr)} labels for {n} windows")
+        if len(self.recording_id) != n or len(self.info) != n:
+            raise ValueError("recording_id/info length must equal the number of windows")
+
+    def __len__(self) -> int:
+        return int(len(self.X))
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.y)
+
+    @property
+    def window_length(self) -> int:
+        return int(self.X.shape[-1])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.X.shape[1])
+
+    def subset(self, idx: np.ndarray) -> WindowSet:
+        """Windows at ``idx`` (a copy of X only where numpy must)."""
+        idx = np.asarray(idx)
+        return WindowSet(
+            X=self.X[idx],
+            y={t: a[idx] for t, a in self.y.items()},
+            classes=self.classes,
+            recording_id=self.recording_id[idx],
+            info=self.info.iloc[idx].reset_index(drop=True),
+            sampling_rate=self.sampling_rate,
+            channels=self.channels,
+            notes=self.notes,
+            feature_names=self.feature_names,
+        )
+
+    def select_tasks(self, tasks: list[str]) -> WindowSet:
+        missing = [t for t in tasks if t not in self.y]
+        if missing:
+            raise KeyError(f"unknown task(s) {missing}; available: {self.tasks}")
+        out = self.subset(np.arange(len(self)))
+        out.y = {t: self.y[t] for t in tasks}
+        out.classes = {t: self.classes[t] for t in tasks}
+        return out
+
+    def class_counts(self, task: str) -> dict[str, int]:
+        labels = self.y[task]
+        return {
+            name: int((labels == i).sum()) for i, name in enumerate(self.classes[task])
+        }
+
+
+@dataclass
+class Split:
+    """Window indices per role, and the rule that produced them (saved as split.json)."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    rule: dict[str, Any] = field(default_factory=dict)
+    leaky: bool = False
+    kind: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def roles(self) -> dict[str, np.ndarray]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    def to_dict(self, windows: WindowSet | None = None) -> dict[str, Any]:
+        """JSON form; with ``windows``, also the recordings and class counts per role."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "rule": self.rule,
+            "leaky": self.leaky,
+            "notes": list(self.notes),
+            "n_windows": {r: int(len(i)) for r, i in self.roles().items()},
+        }
+        if windows is not None:
+            out["recordings"] = {
+                r: sorted(set(windows.recording_id[i].tolist())) for r, i in self.roles().items()
+            }
+            out["notes"] = list(dict.fromkeys([*windows.notes, *self.notes]))
+        out["indices"] = {r: np.asarray(i).tolist() for r, i in self.roles().items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Split:
+        idx = d.get("indices", {})
+        return cls(
+            name=d["name"],
+            kind=d.get("kind", ""),
+            rule=d.get("rule", {}),
+            leaky=bool(d.get("leaky", False)),
+            notes=list(d.get("notes", [])),
+            train=np.asarray(idx.get("train", []), dtype=np.int64),
+            val=np.asarray(idx.get("val", []), dtype=np.int64),
+            test=np.asarray(idx.get("test", []), dtype=np.int64),
+        )

@@ -1,0 +1,213 @@
+"""The model contract and registry.
+
+Every model, torch or not, answers ``fit(train, val)``, ``predict_proba(X)`` and
+``describe()``, and saves to / loads from a directory, so evaluation, reports and serving
+never branch on the kind. A new model is one module that calls :func:`register_model`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faultlab.data.types import WindowSet
+from faultlab.errors import ConfigError
+from faultlab.training.config import TrainConfig
+from faultlab.utils.io import write_json
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` reports. ``history`` has one dict per epoch (empty for one-shot models)."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    epochs: int = 0
+    best_epoch: int | None = None
+    train_seconds: float = 0.0
+    stopped_reason: str = "completed"
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelSummary:
+    """Size and structure for reports: ``layers`` rows have name, type, output_shape, params."""
+
+    name: str
+    family: str
+    n_params: int
+    trainable_params: int
+    size_bytes: int
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultModel(ABC):
+    """Base class. ``classes`` maps task -> class names; inputs are ``[n, channels, length]``."""
+
+    name: str = "model"
+    family: str = "other"
+
+    def __init__(
+        self,
+        classes: dict[str, list[str]],
+        input_shape: tuple[int, int],
+        params: dict[str, Any] | None = None,
+        training: TrainConfig | None = None,
+    ) -> None:
+        self.classes = {t: list(c) for t, c in classes.items()}
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.params = dict(params or {})
+        self.training = training or TrainConfig()
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.classes)
+
+    @abstractmethod
+    def fit(
+        self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
+    ) -> FitResult:
+        """Train on ``train``; use ``val`` for early stopping; checkpoint into ``run_dir``."""
+
+    @abstractmethod
+    def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Task -> ``[n, n_classes]`` probabilities for float32 windows ``X``."""
+
+    def predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        return {t: p.argmax(axis=1) for t, p in self.predict_proba(X).items()}
+
+    @abstractmethod
+    def describe(self) -> ModelSummary: ...
+
+    @abstractmethod
+    def _save_weights(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def _load_weights(self, directory: Path) -> None: ...
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.json`` (how to rebuild) plus the weights into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_weights(directory)
+        write_json(
+            directory / "model.json",
+            {
+                "name": self.name,
+                "params": self.params,
+                "classes": self.classes,
+                "input_shape": list(self.input_shape),
+                "training": self.training.model_dump(),
+            },
+        )
+        return directory
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    cls: type[FaultModel]
+    description: str
+    family: str
+    defaults: dict[str, Any]
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+#: Modules that register models on import (one file per model family).
+_MODEL_MODULES = [
+    "faultlab.models.mlp",
+    "faultlab.models.cnn1d",
+    "faultlab.models.resnet1d",
+    "faultlab.models.tcn",
+    "faultlab.models.recurrent",
+    "faultlab.models.transformer",
+    "faultlab.models.inception",
+    "faultlab.models.classical",
+    "faultlab.models.minirocket",
+]
+
+
+def register_model(
+    name: str, description: str, family: str, defaults: dict[str, Any] | None = None
+) -> Callable[[type[FaultModel]], type[FaultModel]]:
+    """Class decorator: make ``name`` buildable by :func:`build_model`."""
+
+    def deco(cls: type[FaultModel]) -> type[FaultModel]:
+        cls.name = name
+        cls.family = family
+        _REGISTRY[name] = ModelSpec(name, cls, description, family, dict(defaults or {}))
+        return cls
+
+    return deco
+
+
+def _load_all() -> None:
+    for mod in _MODEL_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:  # a model file not written yet, or an optional dep
+            if exc.name and (exc.name == mod or not exc.name.startswith("faultlab")):
+                continue
+            raise
+
+
+def registry() -> dict[str, ModelSpec]:
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    specs = registry()
+    if name not in specs:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(sorted(specs))}")
+    return specs[name]
+
+
+def build_model(
+    name: str,
+    classes: dict[str, list[str]],
+    input_shape: tuple[int, int],
+    params: dict[str, Any] | None = None,
+    training: TrainConfig | None = None,
+) -> FaultModel:
+    """Instantiate a registered model; unknown option names are a ConfigError."""
+    spec = get_spec(name)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(spec.defaults))
+    if unknown:
+        raise ConfigError(
+            f"model {name!r} has no option(s) {unknown}; options: {sorted(spec.defaults)}"
+        )
+    merged = {**spec.defaults, **params}
+    return spec.cls(classes=classes, input_shape=input_shape, params=merged, training=training)
+
+
+def load_model(directory: str | Path) -> FaultModel:
+    """Rebuild a saved model from ``directory/model.json`` and its weights."""
+    directory = Path(directory)
+    meta_path = directory / "model.json"
+    if not meta_path.exists():
+        raise ConfigError(f"{meta_path}: no saved model here")
+    meta = json.loads(meta_path.read_text())
+    spec = get_spec(meta["name"])
+    model = spec.cls(
+        classes=meta["classes"],
+        input_shape=tuple(meta["input_shape"]),
+        params=meta["params"],
+        training=TrainConfig(**meta.get("training", {})),
+    )
+    model._load_weights(directory)
+    return model

@@ -1,0 +1,34 @@
+"""Training configuration shared by every trainable model (torch nets read all of it)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainConfig(BaseModel):
+    """How a model is fitted. Non-torch models use ``seed`` and ignore the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
+    schedule: Literal["none", "onecycle", "cosine", "plateau"] = "onecycle"
+    patience: int | None = Field(8, ge=1, description="early-stopping patience in epochs; None = off")
+    min_delta: float = 0.0
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    grad_clip: float | None = 1.0
+    class_weights: bool = False
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"
+    amp: bool = True
+    time_budget_s: float | None = Field(None, gt=0, description="wall-clock limit for fit()")
+    num_threads: int | None = None
+    progress: bool = True
+    checkpoint_every: int = Field(1, ge=1)
