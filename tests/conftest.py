@@ -1,0 +1,37 @@
+"""Shared fixtures: the real data in ../shared/data (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CWRU_DIR = SHARED_DATA / "cwru"
+STEEL_CSV = SHARED_DATA / "steel-plates" / "steel_plates_faults.csv"
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not CWRU_DIR.exists():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cwru_dir(shared_data: Path) -> Path:
+    return shared_data / "cwru"
+
+
+@pytest.fixture(scope="session")
+def steel_csv(shared_data: Path) -> Path:
+    return STEEL_CSV
+
+
+@pytest.fixture(autouse=True)
+def _data_dir_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read the shared copy unless they point FAULTLAB_DATA_DIR elsewhere."""
+    monkeypatch.setenv("FAULTLAB_DATA_DIR", str(SHARED_DATA))
