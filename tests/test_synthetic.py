@@ -55,10 +55,12 @@ def test_generates_every_condition_with_stable_unique_ids(short_set):
     assert len(ids) == 40 and len(set(ids)) == 40  # (normal + 3 x 3) x 4 loads
     assert "syn-IR-0.007-L1-r0" in ids and "syn-normal-L0-r0" in ids
     assert "syn-OR-0.021-L3-r0" in ids
-    two = syn.generate(_short(locations=["B"], sizes=[0.014], normal=False,
-                              recordings_per_condition=2))
-    assert [r.recording_id for r in two] == [f"syn-B-0.014-L{ld}-r{k}" for ld in range(4)
-                                            for k in range(2)]
+    two = syn.generate(
+        _short(locations=["B"], sizes=[0.014], normal=False, recordings_per_condition=2)
+    )
+    assert [r.recording_id for r in two] == [
+        f"syn-B-0.014-L{ld}-r{k}" for ld in range(4) for k in range(2)
+    ]
 
 
 def test_meta_fields_are_set(short_set):
@@ -95,16 +97,24 @@ def test_envelope_spectrum_peaks_at_defect_frequency(short_set, location, load):
 
 def test_normal_has_no_bpfo_line_but_outer_race_does(short_set):
     bpfo = BEARINGS["6205"].frequencies(1797)["BPFO"]
-    normal = line_prominence(*envelope_spectrum(_recording(short_set, "syn-normal-L0-r0").signal[0]), bpfo)
-    outer = line_prominence(*envelope_spectrum(_recording(short_set, "syn-OR-0.007-L0-r0").signal[0]), bpfo)
+    normal = line_prominence(
+        *envelope_spectrum(_recording(short_set, "syn-normal-L0-r0").signal[0]), bpfo
+    )
+    outer = line_prominence(
+        *envelope_spectrum(_recording(short_set, "syn-OR-0.007-L0-r0").signal[0]), bpfo
+    )
     assert normal < 5 and outer > 50, (normal, outer)
 
 
 def test_modulation_inner_race_by_shaft_outer_race_stationary(short_set):
     """IR impacts are modulated by the shaft (envelope line at 1x); OR@6 impacts are not."""
     fr = 1797 / 60
-    ir = line_prominence(*envelope_spectrum(_recording(short_set, "syn-IR-0.014-L0-r0").signal[0]), fr, 0.03)
-    outer = line_prominence(*envelope_spectrum(_recording(short_set, "syn-OR-0.014-L0-r0").signal[0]), fr, 0.03)
+    ir = line_prominence(
+        *envelope_spectrum(_recording(short_set, "syn-IR-0.014-L0-r0").signal[0]), fr, 0.03
+    )
+    outer = line_prominence(
+        *envelope_spectrum(_recording(short_set, "syn-OR-0.014-L0-r0").signal[0]), fr, 0.03
+    )
     assert ir > 10 * outer, (ir, outer)
 
 
