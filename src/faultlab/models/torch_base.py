@@ -67,8 +67,8 @@ class InputNorm(nn.Module):
         if mode == "global":
             mean, std = mean[:, None], std[:, None]
         shape = self.mean.shape
-        self.mean.copy_(torch.as_tensor(np.broadcast_to(mean, shape), dtype=torch.float32))
-        self.std.copy_(torch.as_tensor(np.broadcast_to(std, shape), dtype=torch.float32))
+        self.mean.copy_(torch.tensor(np.broadcast_to(mean, shape), dtype=torch.float32))
+        self.std.copy_(torch.tensor(np.broadcast_to(std, shape), dtype=torch.float32))
 
 
 class FaultNet(nn.Module):
@@ -239,7 +239,7 @@ class TorchModel(FaultModel):
                 "type": info.class_name,
                 "depth": info.depth,
                 "output_shape": list(info.output_size) if info.output_size else [],
-                "params": int(info.num_params) if info.is_leaf or not info.children else int(info.num_params),
+                "params": int(info.num_params),
             })
         n_params = sum(p.numel() for p in self.net.parameters())
         trainable = sum(p.numel() for p in self.net.parameters() if p.requires_grad)
