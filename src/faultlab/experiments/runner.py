@@ -210,7 +210,9 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
     from faultlab.data.splits import describe_split
+    from faultlab.models.base import get_spec
 
+    get_spec(cfg.model.name)  # fail on an unknown model before loading any data
     windows, splits = prepare(cfg)
     results = []
     for split in splits:
