@@ -127,7 +127,7 @@ def _build_cached(cfg_json: str) -> WindowSet:
     if cfg.dataset == "table":
         from faultlab.data import tabular
 
-        return tabular.load_table(**cfg.table)
+        return tabular.from_config(cfg.table, cfg.data_dir)
     recs, notes = build_recordings(cfg)
     return make_windows(recs, cfg.window, cfg.stride, cfg.normalise, notes=notes)
 
