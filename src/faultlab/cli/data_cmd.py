@@ -128,7 +128,9 @@ def download_cmd(
     dataset: str = typer.Argument(..., help="dataset name: cwru"),
     filter: list[str] | None = typer.Option(None, "--filter", "-f", help="KEY=VALUE; repeatable"),
     files: str | None = typer.Option(None, "--files", help="comma-separated numbers: 105,118"),
-    all_files: bool = typer.Option(False, "--all", help="every catalogue file (~160, ~700 MB)"),
+    all_files: bool = typer.Option(
+        False, "--all", help="every catalogue file (161 files, roughly 0.8 GB)"
+    ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory"),
     base_url: str | None = typer.Option(
         None,

@@ -14,8 +14,9 @@ written from the published tables and cross-checked against several public copie
 
 - Normal baseline 97-100 is sampled at 48 kHz. The official pages do not state it next to the
   table; the shared MANIFEST and public analyses (record lengths, shaft harmonics) agree on it.
-- Numbers are not contiguous: 157, 216, 303/304, 308 and 314 do not exist; OR@3 and OR@12 exist
-  only for 0.007 and 0.021 in (drive end); 0.028 in exists only at 12 kHz drive end, IR and B.
+- Numbers are not contiguous (e.g. 157, 216, 303, 304, 308 and 314 fall inside runs but are not
+  in the published tables); OR@3 and OR@12 exist only for 0.007 and 0.021 in at the drive end;
+  0.028 in exists only at 12 kHz drive end, IR and B (a different bearing, per public analyses).
 - Fan end: 0.014 in OR@6 and 0.021 in OR@6 exist only at 0 HP (313, 315); 0.014 in OR@3 is
   310 (0 HP), 309 (1 HP), 311, 312 (the order of 309/310 is as published).
 - File 318 (12k fan end, 0.021 in, 3 HP) is listed as OR@3 by most copies of the table and as
