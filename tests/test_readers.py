@@ -153,6 +153,11 @@ def test_matlab_v73_files(own_cwru: Path) -> None:
     rec = read_cwru(105, data_dir=own_cwru)
     np.testing.assert_allclose(rec.signal[0], de.astype(np.float32))
     assert rec.meta["rpm"] == 1790.0
+    path = own_cwru / "cwru" / "105.mat"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"105\.mat: not a readable MATLAB v7\.3 \(HDF5\) file"):
+        read_cwru(105, data_dir=own_cwru)
 
 
 # ------------------------------------------------------------------ bad CWRU input

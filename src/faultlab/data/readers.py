@@ -55,7 +55,9 @@ def _load_mat73(path: Path) -> dict[str, np.ndarray]:
             for name, obj in fh.items():
                 if name.startswith("#") or not isinstance(obj, h5py.Dataset):
                     continue
-                if obj.dtype.kind not in "biuf":
+                kind = obj.attrs.get("MATLAB_class", b"")
+                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                if obj.dtype.kind not in "biuf" or kind in ("char", "cell", "struct"):
                     continue
                 out[name] = np.asarray(obj[()]).T
     except Exception as exc:  # h5py raises OSError/KeyError/... on damaged files
