@@ -37,6 +37,11 @@ class DataConfig(BaseModel):
     window: int = Field(1024, ge=8)
     stride: int | None = Field(None, ge=1, description="default: window (no overlap)")
     normalise: Literal["none", "zscore", "minmax", "rms"] = "none"
+    standardise: bool | None = Field(
+        None,
+        description="fit per-channel/position mean and std on the TRAINING windows only and "
+        "apply them to all roles (default: on for tables, off for signals)",
+    )
     # A class with a single recording (CWRU normal at 0 HP) is cut into contiguous blocks that
     # act as separate groups; blocks take the values 0..n-1 of ``block_column``.
     single_recording_blocks: int = Field(4, ge=1)
@@ -86,4 +91,9 @@ class SplitConfig(BaseModel):
         "distribute their blocks (last block to test), keep them in train, or drop them",
     )
     val: ValConfig = Field(default_factory=ValConfig)
+    disjoint: bool | None = Field(
+        None,
+        description="require recording-disjoint train/test (default: all kinds but random_window); "
+        "true on random_window makes its leakage an error",
+    )
     seed: int = 0

@@ -60,8 +60,23 @@ def recording_labels(meta: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[st
     """Per-recording label codes for every bearing task.
 
     ``meta`` has one row per recording with ``condition``, ``fault_location`` and
-    ``fault_diameter_in``. Returns (task -> codes per row, task -> class names).
+    ``fault_diameter_in`` (the bearing tasks) and/or a free ``label`` column (task ``label``).
+    Returns (task -> codes per row, task -> class names).
     """
+    codes: dict[str, np.ndarray] = {}
+    classes: dict[str, list[str]] = {}
+    if "condition" in meta and meta["condition"].notna().any():
+        codes, classes = _bearing_labels(meta)
+    if "label" in meta and meta["label"].notna().any():
+        names = [None if pd.isna(v) else str(v) for v in meta["label"]]
+        classes["label"] = sorted({n for n in names if n})
+        codes["label"] = _encode(names, classes["label"])
+    if not codes:
+        raise ConfigError("recordings carry no labels: give 'condition' or 'label' metadata")
+    return codes, classes
+
+
+def _bearing_labels(meta: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
     is_normal = meta["condition"].astype(str).str.lower().eq("normal").to_numpy()
     loc = [None if n else _location(v) for n, v in zip(is_normal, meta["fault_location"])]
     size = [None if n else _size(v) for n, v in zip(is_normal, meta["fault_diameter_in"])]

@@ -44,3 +44,17 @@ def find_channel(variables: dict[str, np.ndarray], channel: str, path: str | Pat
     if not np.all(np.isfinite(series)):
         raise DataError(f"{path}: variable {key!r} contains NaN or inf values")
     return series.astype(np.float32)
+
+
+def read_cwru(file: int | str, data_dir=None, channels=("DE",), download: bool = False):
+    """One CWRU recording with its catalogue metadata (minimal; hardened by the data-io work)."""
+    from faultlab.data import catalogue
+    from faultlab.data.paths import dataset_dir
+    from faultlab.data.types import Recording
+
+    meta = catalogue.entry(file)
+    path = dataset_dir("cwru", data_dir) / f"{meta['file']}.mat"
+    variables = load_mat(path)
+    signal = np.stack([find_channel(variables, ch, path) for ch in channels])
+    meta = {**meta, "dataset": "cwru", "source": str(path), "sensor_end": channels[0]}
+    return Recording(str(meta["file"]), signal, float(meta["sampling_rate_hz"]), list(channels), meta)

@@ -1,0 +1,257 @@
+"""Declarative, leakage-checked splits of a WindowSet.
+
+Every split strategy returns one or more :class:`Split` folds; validation windows are then
+carved from the training side only, and :func:`check_no_leakage` refuses any fold in which a
+recording feeds both training (or validation) and test. The window-level random split is the
+one exception: it exists to show how much leakage inflates scores, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+from faultlab.data.config import SplitConfig
+from faultlab.data.types import Split, WindowSet
+from faultlab.errors import ConfigError, LeakageError
+
+LEAKY_NOTE = (
+    "LEAKY window-level random split: windows of the same recording are in both train and "
+    "test, so scores are inflated; use it only to measure that inflation."
+)
+
+#: How reports name the protocol of each split kind.
+PROTOCOLS = {
+    "random_window": "leaky window-level split",
+    "recording": "recording-level hold-out",
+    "group_kfold": "grouped k-fold (by recording)",
+    "condition": "operating-condition split",
+    "leave_one_out": "leave-one-condition-out",
+    "transfer": "condition-to-condition transfer",
+}
+
+
+def primary_labels(ws: WindowSet) -> np.ndarray:
+    return ws.y[ws.tasks[0]]
+
+
+def _recording_table(ws: WindowSet) -> pd.DataFrame:
+    """One row per recording: its first window's primary label."""
+    df = pd.DataFrame({"rid": ws.recording_id, "y": primary_labels(ws)})
+    return df.groupby("rid", sort=True)["y"].first().reset_index()
+
+
+def _idx(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float | np.floating) else str(v)
+
+
+# --- strategies: (windows, config) -> list of (name, train_idx, test_idx, rule, notes) ---------
+
+def _random_window(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    y = primary_labels(ws)
+    idx = np.arange(len(ws))
+    counts = np.bincount(y - y.min())
+    strat = y if counts[counts > 0].min() >= 2 else None
+    tr, te = train_test_split(idx, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=strat)
+    warnings.warn(LEAKY_NOTE, stacklevel=3)
+    return [Split("random windows", np.sort(tr), np.sort(te), leaky=True, notes=[LEAKY_NOTE])]
+
+
+def _recording(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    rec = _recording_table(ws)
+    counts = rec["y"].value_counts()
+    strat = rec["y"] if counts.min() >= 2 else None
+    n_test = max(1, math.ceil(cfg.test_fraction * len(rec)))
+    if strat is not None:
+        n_test = max(n_test, rec["y"].nunique())
+    if n_test >= len(rec):
+        raise ConfigError(f"split recording: only {len(rec)} recordings, cannot hold out {n_test}")
+    _, test_rids = train_test_split(rec["rid"], test_size=n_test, random_state=cfg.seed, stratify=strat)
+    test = np.isin(ws.recording_id, test_rids.to_numpy())
+    return [Split("recording hold-out", _idx(~test), _idx(test))]
+
+
+def _group_kfold(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    n_groups = len(np.unique(ws.recording_id))
+    if n_groups < cfg.n_splits:
+        raise ConfigError(f"split group_kfold: n_splits={cfg.n_splits} but only {n_groups} recordings")
+    kf = StratifiedGroupKFold(n_splits=cfg.n_splits, shuffle=True, random_state=cfg.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" on tiny sets
+        folds = kf.split(np.zeros(len(ws)), primary_labels(ws), groups=ws.recording_id)
+        return [Split(f"fold {i}", np.sort(tr), np.sort(te)) for i, (tr, te) in enumerate(folds)]
+
+
+def _column(ws: WindowSet, column: str) -> pd.Series:
+    if column not in ws.info:
+        raise ConfigError(
+            f"split column {column!r} is not in the window metadata; columns: {sorted(ws.info.columns)}"
+        )
+    return ws.info[column]
+
+
+def _values_mask(col: pd.Series, values: list[Any]) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(col):
+        return np.isin(col.to_numpy(dtype=float), np.asarray(values, dtype=float))
+    return col.astype(str).isin([str(v) for v in values]).to_numpy()
+
+
+def _condition_fold(
+    ws: WindowSet, cfg: SplitConfig, train_vals: list[Any], test_vals: list[Any], name: str
+) -> Split:
+    col = _column(ws, cfg.column)
+    train = _values_mask(col, train_vals)
+    test = _values_mask(col, test_vals)
+    notes: list[str] = []
+    unassigned = col.isna().to_numpy()
+    if unassigned.any():
+        rids = sorted(np.unique(ws.recording_id[unassigned]))
+        if cfg.unassigned == "train":
+            train |= unassigned
+        elif cfg.unassigned == "distribute":
+            share = len(test_vals) / (len(train_vals) + len(test_vals))
+            n_test = round(len(rids) * share) if len(rids) > 1 else 0
+            test_rids = rids[len(rids) - n_test:] if n_test else []
+            in_test = np.isin(ws.recording_id, test_rids) & unassigned
+            test |= in_test
+            train |= unassigned & ~in_test
+            notes.append(
+                f"recordings without a {cfg.column} value ({', '.join(rids)}) were distributed: "
+                f"{', '.join(test_rids) or 'none'} to test, the rest to train"
+            )
+        else:
+            notes.append(f"recordings without a {cfg.column} value were dropped: {', '.join(rids)}")
+    return Split(name, _idx(train), _idx(test), notes=notes)
+
+
+def _condition(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    if not cfg.train or not cfg.test:
+        raise ConfigError("split condition needs both 'train' and 'test' value lists")
+    name = f"train {cfg.column} {','.join(map(_fmt, cfg.train))} -> test {','.join(map(_fmt, cfg.test))}"
+    return [_condition_fold(ws, cfg, cfg.train, cfg.test, name)]
+
+
+def _distinct(ws: WindowSet, column: str) -> list[Any]:
+    return sorted(_column(ws, column).dropna().unique().tolist())
+
+
+def _leave_one_out(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    values = _distinct(ws, cfg.column)
+    if len(values) < 2:
+        raise ConfigError(f"split leave_one_out: column {cfg.column!r} has {len(values)} value(s)")
+    return [
+        _condition_fold(ws, cfg, [u for u in values if u != v], [v], f"test {cfg.column} {_fmt(v)}")
+        for v in values
+    ]
+
+
+def _transfer(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    values = _distinct(ws, cfg.column)
+    return [
+        _condition_fold(ws, cfg, [a], [b], f"{cfg.column} {_fmt(a)} -> {_fmt(b)}")
+        for a in values for b in values if a != b
+    ]
+
+
+STRATEGIES: dict[str, Callable[[WindowSet, SplitConfig], list[Split]]] = {
+    "random_window": _random_window,
+    "recording": _recording,
+    "group_kfold": _group_kfold,
+    "condition": _condition,
+    "leave_one_out": _leave_one_out,
+    "transfer": _transfer,
+}
+
+
+# --- validation carving and checks ----------------------------------------------------------
+
+def carve_validation(ws: WindowSet, split: Split, cfg: SplitConfig) -> Split:
+    """Move part of the training windows to validation (never touching test)."""
+    strategy, frac = cfg.val.strategy, cfg.val.fraction
+    train = split.train
+    if strategy == "none" or len(train) == 0:
+        return split
+    rid = ws.recording_id[train]
+    if strategy == "recordings":
+        rec = pd.DataFrame({"rid": rid, "y": primary_labels(ws)[train]}).groupby("rid")["y"].first()
+        rng = np.random.default_rng(cfg.seed)
+        val_rids: list[str] = []
+        for _, group in rec.groupby(rec):
+            ids = sorted(group.index)
+            if len(ids) >= 2:
+                k = max(1, round(frac * len(ids)))
+                val_rids += list(rng.choice(ids, size=k, replace=False))
+        is_val = np.isin(rid, val_rids)
+        split.notes.append(f"validation: {len(val_rids)} whole training recordings held out")
+    else:  # tail: the last `frac` of each training recording's windows, contiguous
+        pos = pd.Series(ws.info["position"].to_numpy()[train])
+        rank = pos.groupby(rid).rank(method="first").to_numpy() - 1
+        n_per = pd.Series(rid).map(pd.Series(rid).value_counts()).to_numpy()
+        is_val = rank >= np.floor(n_per * (1 - frac))
+        split.notes.append(
+            f"validation: last {frac:.0%} of each training recording (contiguous, no interleaving)"
+        )
+    split.val = np.sort(train[is_val])
+    split.train = np.sort(train[~is_val])
+    return split
+
+
+def check_no_leakage(split: Split, ws: WindowSet) -> None:
+    """Raise LeakageError if any recording feeds both train/val and test."""
+    fit_ids = set(ws.recording_id[np.concatenate([split.train, split.val])])
+    test_ids = set(ws.recording_id[split.test])
+    shared = sorted(fit_ids & test_ids)
+    if shared:
+        shown = ", ".join(shared[:8]) + (f" (+{len(shared) - 8} more)" if len(shared) > 8 else "")
+        raise LeakageError(
+            f"split {split.name!r}: {len(shared)} recording(s) feed both training and test: {shown}"
+        )
+
+
+def make_splits(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
+    """All folds of ``cfg`` (filtered by ``cfg.folds``), validated and leakage-checked."""
+    splits = STRATEGIES[cfg.kind](ws, cfg)
+    if cfg.folds is not None:
+        wanted = {str(f) for f in cfg.folds}
+        splits = [s for s in splits if s.name in wanted or s.name.split(" ")[-1] in wanted]
+        if not splits:
+            raise ConfigError(f"split folds {cfg.folds} match none of the folds of kind {cfg.kind}")
+    rule = cfg.model_dump()
+    disjoint = cfg.disjoint if cfg.disjoint is not None else cfg.kind != "random_window"
+    out = []
+    for s in splits:
+        s.kind, s.rule = cfg.kind, rule
+        if len(s.test) == 0 or len(s.train) == 0:
+            raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set")
+        s = carve_validation(ws, s, cfg)
+        if disjoint:
+            check_no_leakage(s, ws)
+        task = ws.tasks[0]
+        missing = sorted(set(np.unique(ws.y[task][s.test])) - set(np.unique(ws.y[task][s.train])) - {-1})
+        if missing:
+            s.notes.append(
+                "classes in test but never seen in training: "
+                + ", ".join(ws.classes[task][i] for i in missing)
+            )
+        out.append(s)
+    return out
+
+
+def describe_split(split: Split, ws: WindowSet) -> str:
+    """Printable summary: windows and recordings per role."""
+    lines = [f"split {split.name!r} ({PROTOCOLS.get(split.kind, split.kind)})"]
+    for role, idx in split.roles().items():
+        rids = np.unique(ws.recording_id[idx])
+        lines.append(f"  {role:<5} {len(idx):>7} windows from {len(rids):>3} recordings")
+    lines += [f"  note: {n}" for n in dict.fromkeys([*ws.notes, *split.notes])]
+    return "\n".join(lines)

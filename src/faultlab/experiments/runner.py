@@ -1,0 +1,231 @@
+"""One experiment, end to end: windows -> split -> fit -> evaluate -> run directory -> report.
+
+``prepare`` builds the windows and folds once (a benchmark reuses them for every model and
+seed); ``run_experiment`` trains one model on one fold and writes the run directory. The
+run is finished when ``metrics.json`` exists: it is written last, atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from faultlab.data.datasets import build_windows, for_target
+from faultlab.data.splits import PROTOCOLS, make_splits
+from faultlab.data.types import Split, WindowSet
+from faultlab.experiments import rundir
+from faultlab.experiments.config import ExperimentConfig
+from faultlab.models.base import build_model
+from faultlab.utils.io import atomic_path, write_json, write_yaml
+
+
+def prepare(cfg: ExperimentConfig) -> tuple[WindowSet, list[Split]]:
+    """Windows restricted to the target's tasks, and every fold of the split."""
+    windows = for_target(build_windows(cfg.data), cfg.target)
+    return windows, make_splits(windows, cfg.split)
+
+
+def protocol_of(split: Split, column: str) -> str:
+    """What kind of evidence a split gives (stated at the top of every report)."""
+    if split.leaky:
+        return "leaky"
+    if split.kind in {"condition", "leave_one_out", "transfer"}:
+        return "held-out size" if column == "fault_diameter_in" else "condition"
+    return "recording"
+
+
+class _Standardiser:
+    """Per channel/position mean and std, fitted on training windows only."""
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.mean = X.mean(axis=0, keepdims=True).astype(np.float32)
+        std = X.std(axis=0, keepdims=True)
+        self.std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def _roles(windows: WindowSet, split: Split, standardise: bool):
+    parts = {r: windows.subset(i) for r, i in split.roles().items()}
+    scaler = None
+    if standardise:
+        scaler = _Standardiser(parts["train"].X)
+        for ws in parts.values():
+            ws.X = scaler(ws.X)
+    return parts, scaler
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dict[str, Any]:
+    """Everything ``predict`` needs to turn a new recording into model input."""
+    d = cfg.data
+    return {
+        "dataset": d.dataset,
+        "channels": [d.channel] if isinstance(d.channel, str) else list(d.channel),
+        "sampling_rate": windows.sampling_rate,
+        "target_rate": d.target_rate,
+        "window": d.window,
+        "stride": d.stride or d.window,
+        "normalise": d.normalise,
+        "standardiser": scaler.to_dict() if scaler is not None else None,
+        "target": cfg.target,
+        "classes": windows.classes,
+        "feature_names": windows.feature_names,
+    }
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    windows: WindowSet,
+    split: Split,
+    seed: int | None = None,
+    resume: bool = False,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Fit ``cfg.model`` on ``split`` and write the complete run directory; returns metrics."""
+    from faultlab.evaluation.diagnosis import diagnose_fit
+    from faultlab.evaluation.metrics import evaluate_predictions
+    from faultlab.evaluation.speed import measure_inference
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    training = cfg.effective_training()
+    if seed is not None:
+        training = training.model_copy(update={"seed": seed})
+    if "resume" in type(training).model_fields:
+        training = training.model_copy(update={"resume": resume})
+    cfg_dump = cfg.model_dump(mode="json")
+    cfg_dump["training"] = training.model_dump(mode="json")
+    write_yaml(run_dir / rundir.CONFIG, cfg_dump)
+    write_json(run_dir / rundir.SPLIT, split.to_dict(windows))
+
+    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    parts, scaler = _roles(windows, split, standardise)
+    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler))
+
+    model = build_model(
+        cfg.model.name,
+        classes=windows.classes,
+        input_shape=(windows.n_channels, windows.window_length),
+        params=cfg.model.params,
+        training=training,
+    )
+    val = parts["val"] if len(parts["val"]) else None
+    fit = model.fit(parts["train"], val, run_dir=run_dir)
+    with atomic_path(run_dir / rundir.HISTORY) as tmp:
+        pd.DataFrame(fit.history).to_csv(tmp, index=False)
+    model_dir = run_dir / rundir.MODEL_DIR
+    model.save(model_dir)
+    summary = model.describe()
+    write_json(run_dir / rundir.SUMMARY, summary.to_dict())
+
+    test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
+    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
+    speed = measure_inference(model, parts["test"].X)
+    history = fit.history
+    monitor_key = "val_loss"
+    best_row = next((h for h in history if h.get("epoch") == fit.best_epoch), None)
+    if best_row is None and history:
+        valid = [h for h in history if monitor_key in h and pd.notna(h[monitor_key])]
+        best_row = min(valid, key=lambda h: h[monitor_key]) if valid else history[-1]
+    metrics = {
+        "run": {
+            "name": cfg.name,
+            "model": cfg.model.name,
+            "model_label": cfg.model.display_name,
+            "fold": split.name,
+            "seed": training.seed,
+            "target": cfg.target,
+            "tasks": list(windows.classes),
+            "split_kind": split.kind,
+            "split_description": PROTOCOLS.get(split.kind, split.kind),
+            "leaky": split.leaky,
+            "protocol": protocol_of(split, cfg.split.column),
+            "dataset": cfg.data.dataset,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+        "primary": test_metrics["primary"],
+        "tasks": test_metrics["tasks"],
+        "val": val_metrics,
+        "training": {
+            "train_seconds": fit.train_seconds,
+            "epochs": fit.epochs,
+            "best_epoch": fit.best_epoch,
+            "seconds_per_epoch": fit.train_seconds / fit.epochs if fit.epochs else fit.train_seconds,
+            "stopped_reason": fit.stopped_reason,
+            "device": fit.device,
+            "final": history[-1] if history else {},
+            "best": best_row or {},
+            "notes": fit.notes,
+            "optimizer": training.optimizer,
+            "lr": training.lr,
+            "batch_size": training.batch_size,
+            "schedule": training.schedule,
+        },
+        "speed": speed,
+        "model": {
+            "n_params": summary.n_params,
+            "trainable_params": summary.trainable_params,
+            "size_bytes": summary.size_bytes,
+            "family": summary.family,
+        },
+        "resources": {"peak_rss_mb": _peak_rss_mb()},
+        "data": {
+            "n_windows": {r: len(ws) for r, ws in parts.items()},
+            "window": windows.window_length,
+            "channels": windows.channels,
+            "sampling_rate": windows.sampling_rate,
+            "standardised": scaler is not None,
+            "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
+        },
+        "diagnosis": diagnose_fit(history),
+    }
+    write_json(run_dir / rundir.METRICS, metrics)
+    if report:
+        from faultlab.reporting import render_run_report
+
+        render_run_report(run_dir)
+    return metrics
+
+
+def run_folds(
+    cfg: ExperimentConfig, out_dir: str | Path, resume: bool = False, log=print
+) -> list[dict[str, Any]]:
+    """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
+    from faultlab.data.splits import describe_split
+    from faultlab.models.base import get_spec
+
+    get_spec(cfg.model.name)  # fail on an unknown model before loading any data
+    windows, splits = prepare(cfg)
+    results = []
+    for split in splits:
+        run_dir = Path(out_dir) / rundir.slug(split.name)
+        log(describe_split(split, windows))
+        if rundir.is_complete(run_dir) and not resume:
+            log(f"  {run_dir}: finished earlier, skipped")
+            results.append(rundir.read_json(run_dir, rundir.METRICS))
+            continue
+        t0 = time.perf_counter()
+        m = run_experiment(cfg, run_dir, windows=windows, split=split, resume=resume)
+        p = m["primary"]
+        log(f"  accuracy {p['accuracy']:.4f}  macro F1 {p['macro_f1']:.4f}  "
+            f"({time.perf_counter() - t0:.1f} s) -> {run_dir}")
+        results.append(m)
+    return results
