@@ -23,7 +23,8 @@ class FitRules:
     overfit_loss_rise: float = 0.20  # final val loss this far above its minimum ...
     overfit_gap: float = 0.10  # ... or train accuracy this far above val accuracy
     improving_window: int = 3  # epochs looked back on for "still improving"
-    improving_drop: float = 0.02  # val loss fell at least this much over that window
+    improving_drop: float = 0.02  # val loss fell at least this much over that window ...
+    saturated_accuracy: float = 0.99  # ... while validation accuracy is still below this
     underfit_train_accuracy: float = 0.90
     slow_latency_ms: float = 20.0
     slow_epoch_s: float = 60.0
@@ -35,7 +36,8 @@ class FitRules:
             f"its minimum while training loss kept falling after that epoch, or if final "
             f"training accuracy exceeds validation accuracy by >= {self.overfit_gap * 100:.0f} "
             f"points; else still improving if the best validation loss is at the last epoch and "
-            f"fell >= {self.improving_drop:.0%} over the last {self.improving_window} epochs; "
+            f"fell >= {self.improving_drop:.0%} over the last {self.improving_window} epochs "
+            f"with validation accuracy < {self.saturated_accuracy:.0%}; "
             f"else underfitting if final training accuracy < "
             f"{self.underfit_train_accuracy:.0%}; else good fit."
         )
@@ -119,7 +121,12 @@ def diagnose_fit(
     tl, vl = _column(history, "train_loss"), _column(history, "val_loss")
     ta, va = _column(history, "train_accuracy"), _column(history, "val_accuracy")
     speed_recs = speed_recommendations(speed, training, rules)
-    out: dict[str, Any] = {"rule": rules.text(), "evidence": {"epochs": n}, "speed_checked": True}
+    out: dict[str, Any] = {
+        "rule": rules.text(),
+        "evidence": {"epochs": n},
+        # tells a report whether speed advice is already in the recommendations
+        "speed_checked": speed is not None or training is not None,
+    }
 
     has_val = n > 0 and (not np.isnan(vl).all() or not np.isnan(va).all())
     if n < rules.min_epochs or not has_val:
@@ -186,7 +193,11 @@ def diagnose_fit(
                 f"(gap {gap * 100:.1f} points): regularise (dropout, weight decay) or train on "
                 "more recordings / with augmentation"
             )
-    elif best_i == last_i and recent >= rules.improving_drop:
+    elif (
+        best_i == last_i
+        and recent >= rules.improving_drop
+        and (va_last is None or va_last < rules.saturated_accuracy)
+    ):
         verdict = "still improving"
         recs.append(
             f"still improving at the last epoch ({last_epoch}): validation loss fell "

@@ -33,7 +33,7 @@ from faultlab.reporting.document import (
     fmt_s,
     write_document,
 )
-from faultlab.reporting.protocol import Protocol, describe_protocol
+from faultlab.reporting.protocol import Protocol
 from faultlab.utils.io import atomic_path
 
 SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "recording_accuracy"]

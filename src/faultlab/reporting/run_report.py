@@ -115,6 +115,23 @@ def run_protocol(metrics: dict[str, Any], split: dict[str, Any], config: dict[st
     )
 
 
+def _glance(doc: Document, art: dict[str, Any]) -> None:
+    m = art["metrics"]
+    prim, sp, mm = m.get("primary", {}), m.get("speed", {}), m.get("model", {})
+    tr, diag = m.get("training", {}), m.get("diagnosis") or {}
+    doc.add(
+        Table(
+            ["test accuracy", "macro F1", "recording accuracy", "parameters", "ms/window (batch 1)",
+             "train s", "fit"],
+            [[fmt(prim.get("accuracy")), fmt(prim.get("macro_f1")),
+              fmt(prim.get("recording_accuracy")), fmt_int(mm.get("n_params")),
+              fmt_ms(sp.get("latency_ms_batch1")), fmt_s(tr.get("train_seconds")),
+              diag.get("verdict", "–")]],
+            caption=f"At a glance (primary task {prim.get('task')}, test set)",
+        )
+    )
+
+
 def _description(doc: Document, art: dict[str, Any]) -> None:
     m, split, config, summary = art["metrics"], art["split"], art["config"], art["summary"]
     run, data = m.get("run", {}), m.get("data", {})
@@ -178,8 +195,14 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
                 caption="Layer-type distribution",
             )
         )
-        p = plots.bar(dist, [counts[t] for t in dist], "layer types", "count",
-                      plot_dir / "layer_types.png")
+        by_params = sum(params.values()) > 0
+        p = plots.bar(
+            dist,
+            [params[t] if by_params else counts[t] for t in dist],
+            "parameters per layer type" if by_params else "layers per type",
+            "parameters" if by_params else "count",
+            plot_dir / "layer_types.png",
+        )
         doc.add(Image(p, f"plots/{p.name}", "layer-type distribution"))
     elif summary.get("text"):
         doc.add(Para(summary["text"]))
@@ -204,6 +227,9 @@ def _training(doc: Document, art: dict[str, Any]) -> None:
     m, config = art["metrics"], art["config"]
     tr = m.get("training", {})
     tcfg = {**(config.get("training") or {}), **((config.get("model") or {}).get("training") or {})}
+    tcfg.update({k: tr[k] for k in ("optimizer", "lr", "batch_size", "schedule") if k in tr})
+    if not art["history"]:  # one-shot models (forests, MiniRocket) ignore the optimiser settings
+        tcfg = {k: "not used (one-shot fit)" for k in tcfg}
     doc.add(Heading("Training details"))
     doc.add(
         Table(
@@ -337,7 +363,7 @@ def _speed(doc: Document, art: dict[str, Any]) -> None:
                 [f"latency per window, batch {sp.get('batch_size', '?')} (ms, median)",
                  fmt_ms(sp.get("latency_ms_batched"))],
                 ["throughput, batched (windows/s)", fmt(sp.get("throughput_windows_s"), 1)],
-                ["inference threads", sp.get("threads", "–")],
+                ["inference threads", fmt(sp.get("threads"))],
                 ["peak RAM of the run (MiB)", fmt(res.get("peak_rss_mb"), 1)],
             ],
         )
@@ -378,6 +404,7 @@ def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Docu
     doc = Document(_title(art["metrics"].get("run", {})))
     run = art["metrics"].get("run", {})
     doc.add(Para(f"Run {run.get('name', run_dir.name)} - created {run.get('created', '?')}."))
+    _glance(doc, art)
     _description(doc, art)
     _architecture(doc, art, plot_dir)
     _training(doc, art)
