@@ -18,7 +18,9 @@ def benchmark(
         "runs/benchmark"
     ),
     executor: Annotated[str, typer.Option(help="local (sequential) | processes")] = "local",
-    workers: Annotated[int | None, typer.Option(help="worker processes (processes executor)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes (processes executor)")
+    ] = None,
     only: Annotated[
         list[str] | None, typer.Option(help="run only this model label (repeatable or a,b)")
     ] = None,
@@ -38,8 +40,10 @@ def benchmark(
         set_dotted(raw, "training.progress", False)
     cfg = parse_config(BenchmarkConfig, raw, str(config))
     summary = run_benchmark(cfg, out, executor=executor, workers=workers, only=only, log=typer.echo)
-    typer.echo(f"leaderboard: {summary['paths']['md']}, {summary['paths']['html']}, "
-               f"{summary['paths']['csv']}")
+    typer.echo(
+        f"leaderboard: {summary['paths']['md']}, {summary['paths']['html']}, "
+        f"{summary['paths']['csv']}"
+    )
     if summary["failed"]:
         raise typer.Exit(1)
 

@@ -131,8 +131,10 @@ def diagnose_fit(
     has_val = n > 0 and (not np.isnan(vl).all() or not np.isnan(va).all())
     if n < rules.min_epochs or not has_val:
         why = (
-            "no per-epoch history (one-shot model)" if n == 0
-            else "no validation curve" if not has_val
+            "no per-epoch history (one-shot model)"
+            if n == 0
+            else "no validation curve"
+            if not has_val
             else f"only {n} epoch(s)"
         )
         recs = []
@@ -146,10 +148,16 @@ def diagnose_fit(
     best_i = int(np.nanargmin(mon))
     last_i = n - 1
     best_val, last_val = float(mon[best_i]), float(mon[last_i])
-    rise = (last_val - best_val) / abs(best_val) if best_val != 0 else (math.inf if last_val > 0 else 0.0)
+    rise = (
+        (last_val - best_val) / abs(best_val)
+        if best_val != 0
+        else (math.inf if last_val > 0 else 0.0)
+    )
     tl_best, tl_last = tl[best_i], tl[last_i]
     train_drop = (
-        float((tl_best - tl_last) / abs(tl_best)) if not np.isnan(tl_best + tl_last) and tl_best else None
+        float((tl_best - tl_last) / abs(tl_best))
+        if not np.isnan(tl_best + tl_last) and tl_best
+        else None
     )
     k = min(rules.improving_window, last_i)
     ref = float(mon[last_i - k])
@@ -173,9 +181,7 @@ def diagnose_fit(
     )
 
     recs: list[str] = []
-    loss_overfit = (
-        best_i < last_i and rise >= rules.overfit_loss_rise and (train_drop or 0.0) > 0
-    )
+    loss_overfit = best_i < last_i and rise >= rules.overfit_loss_rise and (train_drop or 0.0) > 0
     gap_overfit = gap is not None and gap >= rules.overfit_gap
     if loss_overfit or gap_overfit:
         verdict = "overfitting"

@@ -52,8 +52,12 @@ def recording_accuracy(
     rec_names, groups = np.unique(np.asarray(recording_id).astype(str), return_inverse=True)
     n_rec = len(rec_names)
     if n_rec == 0:
-        return {"n_recordings": 0, "majority_accuracy": None, "mean_proba_accuracy": None,
-                "per_recording": []}
+        return {
+            "n_recordings": 0,
+            "majority_accuracy": None,
+            "mean_proba_accuracy": None,
+            "per_recording": [],
+        }
     pred = proba.argmax(axis=1)
     truth = _vote(y, groups, n_rec, k)
     majority = _vote(pred, groups, n_rec, k)
@@ -89,7 +93,9 @@ def task_metrics(
     proba = np.asarray(proba, dtype=np.float64)
     k = len(classes)
     if proba.ndim != 2 or proba.shape[0] != len(y) or proba.shape[1] != k:
-        raise ValueError(f"probabilities of shape {proba.shape} for {len(y)} labels and {k} classes")
+        raise ValueError(
+            f"probabilities of shape {proba.shape} for {len(y)} labels and {k} classes"
+        )
     keep = y != NOT_APPLICABLE
     y, proba = y[keep], proba[keep]
     rec = None if recording_id is None else np.asarray(recording_id)[keep]
@@ -110,8 +116,12 @@ def task_metrics(
         )
         bal = skm.balanced_accuracy_score(y, pred)
         report = skm.classification_report(
-            y, pred, labels=present, target_names=[classes[i] for i in present],
-            output_dict=True, zero_division=0,
+            y,
+            pred,
+            labels=present,
+            target_names=[classes[i] for i in present],
+            output_dict=True,
+            zero_division=0,
         )
         logloss = skm.log_loss(y, np.clip(proba, 1e-12, 1.0), labels=np.arange(k))
     cm = skm.confusion_matrix(y, pred, labels=np.arange(k))

@@ -94,7 +94,9 @@ class RunTask:
 
 
 def run_dir_for(out: Path, model: ModelConfig, fold: str, seed: int) -> Path:
-    return Path(out) / RUNS_DIR / rundir.slug(model.display_name) / rundir.slug(fold) / f"seed{seed}"
+    return (
+        Path(out) / RUNS_DIR / rundir.slug(model.display_name) / rundir.slug(fold) / f"seed{seed}"
+    )
 
 
 def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
@@ -108,18 +110,33 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
     t0 = time.perf_counter()
     try:
         metrics = run_experiment(
-            task.cfg, run_dir, windows=windows, split=splits[task.fold], seed=task.seed,
+            task.cfg,
+            run_dir,
+            windows=windows,
+            split=splits[task.fold],
+            seed=task.seed,
             resume=(run_dir / rundir.CHECKPOINT).exists(),
         )
     except Exception as exc:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / ERROR_FILE, traceback.format_exc() + f"\n{type(exc).__name__}: {exc}\n")
-        return {"status": "failed", "run_dir": str(run_dir), "error": f"{type(exc).__name__}: {exc}",
-                "seconds": time.perf_counter() - t0}
+        write_text(
+            run_dir / ERROR_FILE, traceback.format_exc() + f"\n{type(exc).__name__}: {exc}\n"
+        )
+        return {
+            "status": "failed",
+            "run_dir": str(run_dir),
+            "error": f"{type(exc).__name__}: {exc}",
+            "seconds": time.perf_counter() - t0,
+        }
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     p = metrics["primary"]
-    return {"status": "ok", "run_dir": str(run_dir), "accuracy": p.get("accuracy"),
-            "macro_f1": p.get("macro_f1"), "seconds": time.perf_counter() - t0}
+    return {
+        "status": "ok",
+        "run_dir": str(run_dir),
+        "accuracy": p.get("accuracy"),
+        "macro_f1": p.get("macro_f1"),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def run_benchmark(
@@ -151,22 +168,28 @@ def run_benchmark(
 
     grid = [
         RunTask(cfg.experiment(m), fold, seed, str(run_dir_for(out, m, fold, seed)))
-        for m in cfg.models for seed in cfg.seeds for fold in folds
+        for m in cfg.models
+        for seed in cfg.seeds
+        for fold in folds
     ]
     selected = {m.display_name for m in models}
     todo = [t for t in grid if t.cfg.model.display_name in selected]
     pending = [t for t in todo if not rundir.is_complete(Path(t.run_dir))]
     skipped = len(todo) - len(pending)
-    log(f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "
-        f"{len(pending)} to run on executor {ex.name}")
+    log(
+        f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "
+        f"{len(pending)} to run on executor {ex.name}"
+    )
 
     def on_result(i: int, res: Any) -> None:
         task = pending[i]
         if isinstance(res, TaskError):
             log(f"  FAILED {task.label}: {res.message}")
         elif res.get("status") == "ok":
-            log(f"  done {task.label}: accuracy {res['accuracy']:.4f}, macro F1 "
-                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s)")
+            log(
+                f"  done {task.label}: accuracy {res['accuracy']:.4f}, macro F1 "
+                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s)"
+            )
         elif res.get("status") == "failed":
             log(f"  FAILED {task.label}: {res['error']} (see {res['run_dir']}/{ERROR_FILE})")
 
@@ -185,5 +208,11 @@ def run_benchmark(
         description=cfg.description or None,
     )
     log(f"ran {ok}, failed {failed}, skipped {skipped} in {wall:.1f} s -> {paths['md']}")
-    return {"ran": ok, "failed": failed, "skipped": skipped, "seconds": wall,
-            "grid": len(grid), "paths": paths}
+    return {
+        "ran": ok,
+        "failed": failed,
+        "skipped": skipped,
+        "seconds": wall,
+        "grid": len(grid),
+        "paths": paths,
+    }

@@ -142,7 +142,9 @@ def register_executor(name: str, cls: type[Executor]) -> None:
 
 def make_executor(name: str = "local", workers: int | None = None) -> Executor:
     if name not in EXECUTORS:
-        raise ConfigError(f"unknown executor {name!r}; choose one of {', '.join(sorted(EXECUTORS))}")
+        raise ConfigError(
+            f"unknown executor {name!r}; choose one of {', '.join(sorted(EXECUTORS))}"
+        )
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     return EXECUTORS[name](workers=workers)

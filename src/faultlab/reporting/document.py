@@ -226,9 +226,7 @@ def to_html(doc: Document) -> str:
             parts.append(f"<table>{cap}<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
         elif isinstance(b, Image):
             cap = f"<figcaption>{e(b.caption)}</figcaption>" if b.caption else ""
-            parts.append(
-                f'<figure><img src="{_data_uri(b.path)}" alt="{e(b.alt)}">{cap}</figure>'
-            )
+            parts.append(f'<figure><img src="{_data_uri(b.path)}" alt="{e(b.alt)}">{cap}</figure>')
         elif isinstance(b, Code):
             parts.append(f"<pre>{e(b.text)}</pre>")
     parts.append("</body></html>")

@@ -40,13 +40,30 @@ SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "recording_accuracy"]
 
 #: leaderboard.csv columns, in order.
 COLUMNS = [
-    "rank", "model", "model_name", "family",
-    "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std",
-    "balanced_accuracy_mean", "balanced_accuracy_std",
-    "recording_accuracy_mean", "recording_accuracy_std",
-    "train_seconds_mean", "epochs_mean", "latency_ms_batch1", "latency_ms_batched",
-    "throughput_windows_s", "n_params", "size_bytes", "peak_rss_mb", "n_runs", "n_folds",
-    "n_seeds", "verdicts",
+    "rank",
+    "model",
+    "model_name",
+    "family",
+    "accuracy_mean",
+    "accuracy_std",
+    "macro_f1_mean",
+    "macro_f1_std",
+    "balanced_accuracy_mean",
+    "balanced_accuracy_std",
+    "recording_accuracy_mean",
+    "recording_accuracy_std",
+    "train_seconds_mean",
+    "epochs_mean",
+    "latency_ms_batch1",
+    "latency_ms_batched",
+    "throughput_windows_s",
+    "n_params",
+    "size_bytes",
+    "peak_rss_mb",
+    "n_runs",
+    "n_folds",
+    "n_seeds",
+    "verdicts",
 ]
 
 
@@ -80,12 +97,16 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
     }
 
 
-def collect_runs(out_dir: Path, run_dirs: list[Path] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+def collect_runs(
+    out_dir: Path, run_dirs: list[Path] | None = None
+) -> tuple[pd.DataFrame, list[Path]]:
     """Rows of finished runs, and the run dirs that failed (error.txt, no metrics.json)."""
     out_dir = Path(out_dir)
     if run_dirs is None:
-        run_dirs = sorted({p.parent for p in (out_dir / "runs").glob("**/metrics.json")}
-                          | {p.parent for p in (out_dir / "runs").glob("**/error.txt")})
+        run_dirs = sorted(
+            {p.parent for p in (out_dir / "runs").glob("**/metrics.json")}
+            | {p.parent for p in (out_dir / "runs").glob("**/error.txt")}
+        )
     rows, failed = [], []
     for d in run_dirs:
         d = Path(d)
@@ -181,7 +202,9 @@ def render_leaderboard(
         doc.add(Para(description))
     doc.add(Heading("Split protocol"))
     if protocol is not None:
-        doc.add(Callout(f"{protocol.title}. {protocol.text}", "warning" if protocol.warning else "info"))
+        doc.add(
+            Callout(f"{protocol.title}. {protocol.text}", "warning" if protocol.warning else "info")
+        )
     else:
         doc.add(Para("No finished run yet."))
     if notes:
@@ -196,27 +219,57 @@ def render_leaderboard(
         )
     )
     rows = [
-        [r.rank, r.model, r.family or "–", fmt_pm(r.accuracy_mean, r.accuracy_std),
-         fmt_pm(r.macro_f1_mean, r.macro_f1_std), fmt(r.balanced_accuracy_mean),
-         fmt(r.recording_accuracy_mean), fmt_s(r.train_seconds_mean), fmt_ms(r.latency_ms_batch1),
-         fmt_ms(r.latency_ms_batched), fmt_int(r.n_params), r.n_runs]
+        [
+            r.rank,
+            r.model,
+            r.family or "–",
+            fmt_pm(r.accuracy_mean, r.accuracy_std),
+            fmt_pm(r.macro_f1_mean, r.macro_f1_std),
+            fmt(r.balanced_accuracy_mean),
+            fmt(r.recording_accuracy_mean),
+            fmt_s(r.train_seconds_mean),
+            fmt_ms(r.latency_ms_batch1),
+            fmt_ms(r.latency_ms_batched),
+            fmt_int(r.n_params),
+            r.n_runs,
+        ]
         for r in board.itertuples()
     ]
     doc.add(
         Table(
-            ["rank", "model", "family", "accuracy", "macro F1", "balanced acc.", "recording acc.",
-             "train s", "ms/window b1", "ms/window batched", "params", "runs"],
+            [
+                "rank",
+                "model",
+                "family",
+                "accuracy",
+                "macro F1",
+                "balanced acc.",
+                "recording acc.",
+                "train s",
+                "ms/window b1",
+                "ms/window batched",
+                "params",
+                "runs",
+            ],
             rows,
         )
     )
     if not board.empty:
         p = plots.accuracy_vs_latency(
-            board["model"].tolist(), board["latency_ms_batch1"].tolist(),
-            board["accuracy_mean"].tolist(), board["accuracy_std"].tolist(),
+            board["model"].tolist(),
+            board["latency_ms_batch1"].tolist(),
+            board["accuracy_mean"].tolist(),
+            board["accuracy_std"].tolist(),
             out_dir / "plots" / "accuracy_vs_latency.png",
         )
-        doc.add(Image(p, f"plots/{p.name}", "accuracy vs latency",
-                      caption="Mean test accuracy (± std) vs batch-1 latency per window"))
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "accuracy vs latency",
+                caption="Mean test accuracy (± std) vs batch-1 latency per window",
+            )
+        )
 
         doc.add(Heading("Per fold"))
         folds = list(dict.fromkeys(runs["fold"]))
@@ -231,24 +284,57 @@ def render_leaderboard(
                 else:
                     cells.append("–")
             frows.append([model, *cells])
-        doc.add(Table(["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)"))
+        doc.add(
+            Table(
+                ["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)"
+            )
+        )
 
         doc.add(Heading("Runs"))
         links = {}
         rrows = []
         for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
-            rrows.append([r.model, r.fold, r.seed, fmt(r.accuracy), fmt(r.macro_f1),
-                          fmt(r.recording_accuracy), fmt_s(r.train_seconds), r.verdict or "–",
-                          "report"])
+            rrows.append(
+                [
+                    r.model,
+                    r.fold,
+                    r.seed,
+                    fmt(r.accuracy),
+                    fmt(r.macro_f1),
+                    fmt(r.recording_accuracy),
+                    fmt_s(r.train_seconds),
+                    r.verdict or "–",
+                    "report",
+                ]
+            )
             links[(i, 8)] = f"{r.run_dir}/report.html"
-        doc.add(Table(["model", "fold", "seed", "accuracy", "macro F1", "recording acc.",
-                       "train s", "fit", "report"], rrows, links=links))
+        doc.add(
+            Table(
+                [
+                    "model",
+                    "fold",
+                    "seed",
+                    "accuracy",
+                    "macro F1",
+                    "recording acc.",
+                    "train s",
+                    "fit",
+                    "report",
+                ],
+                rrows,
+                links=links,
+            )
+        )
     if failed:
         doc.add(Heading("Failed runs"))
-        doc.add(Bullets([
-            f"{os.path.relpath(d, out_dir)}: "
-            + (d / "error.txt").read_text().strip().splitlines()[-1][:300]
-            for d in failed
-        ]))
+        doc.add(
+            Bullets(
+                [
+                    f"{os.path.relpath(d, out_dir)}: "
+                    + (d / "error.txt").read_text().strip().splitlines()[-1][:300]
+                    for d in failed
+                ]
+            )
+        )
     paths.update(write_document(doc, out_dir / "leaderboard.md", out_dir / "leaderboard.html"))
     return paths

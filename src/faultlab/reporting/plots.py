@@ -30,11 +30,18 @@ def learning_curves(history: list[dict[str, Any]], path: Path) -> Path | None:
         return None
 
     def col(key: str) -> np.ndarray:
-        return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in history])
+        return np.array(
+            [float(r[key]) if r.get(key) not in (None, "") else np.nan for r in history]
+        )
 
     epochs = col("epoch") if "epoch" in history[0] else np.arange(1, len(history) + 1)
-    panels = [(m, [k for k in (f"train_{m}", f"val_{m}") if k in history[0]]) for m in ("loss", "accuracy")]
-    panels = [(m, keys) for m, keys in panels if keys and any(np.isfinite(col(k)).any() for k in keys)]
+    panels = [
+        (m, [k for k in (f"train_{m}", f"val_{m}") if k in history[0]])
+        for m in ("loss", "accuracy")
+    ]
+    panels = [
+        (m, keys) for m, keys in panels if keys and any(np.isfinite(col(k)).any() for k in keys)
+    ]
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
@@ -67,8 +74,15 @@ def confusion_matrix(cm: list[list[int]], labels: list[str], title: str, path: P
     for i in range(k):
         for j in range(k):
             if cm_arr[i, j]:
-                ax.text(j, i, f"{int(cm_arr[i, j])}", ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(cm_arr[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.6 else "black",
+                )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="row fraction (recall)")
     fig.tight_layout()
     return _save(fig, path)
@@ -87,16 +101,28 @@ def bar(labels: list[str], values: list[float], title: str, xlabel: str, path: P
 
 
 def accuracy_vs_latency(
-    names: list[str], latency_ms: list[float], acc: list[float], acc_std: list[float], path: Path,
-    *, xlabel: str = "latency per window, batch 1 (ms, log scale)", ylabel: str = "test accuracy",
+    names: list[str],
+    latency_ms: list[float],
+    acc: list[float],
+    acc_std: list[float],
+    path: Path,
+    *,
+    xlabel: str = "latency per window, batch 1 (ms, log scale)",
+    ylabel: str = "test accuracy",
 ) -> Path:
     """One point per model, error bars = std over seeds/folds."""
     fig, ax = plt.subplots(figsize=(7, 4.6))
     x = np.asarray(latency_ms, dtype=float)
     y = np.asarray(acc, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    ax.errorbar(x[ok], y[ok], yerr=np.nan_to_num(np.asarray(acc_std, dtype=float)[ok]),
-                fmt="o", capsize=3, color="#e45756")
+    ax.errorbar(
+        x[ok],
+        y[ok],
+        yerr=np.nan_to_num(np.asarray(acc_std, dtype=float)[ok]),
+        fmt="o",
+        capsize=3,
+        color="#e45756",
+    )
     for name, xi, yi, good in zip(names, x, y, ok):
         if good:
             ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=8)

@@ -52,7 +52,8 @@ def describe_protocol(
     if kind in ("condition", "leave_one_out", "transfer") and column in SIZE_COLUMNS:
         detail = (
             f"train on {column} = {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
-            if kind == "condition" else f"one fold per value of {column}"
+            if kind == "condition"
+            else f"one fold per value of {column}"
         )
         return Protocol(
             "held-out size",
@@ -110,4 +111,6 @@ def describe_protocol(
             f"Whole recordings (groups) are held out: {how}; no group is on both sides.{caveat}",
             False,
         )
-    return Protocol(kind or "unknown", f"Split {kind or '(unknown)'}", "Split protocol as configured.", False)
+    return Protocol(
+        kind or "unknown", f"Split {kind or '(unknown)'}", "Split protocol as configured.", False
+    )

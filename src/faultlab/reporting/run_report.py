@@ -36,9 +36,18 @@ from faultlab.reporting.document import (
 from faultlab.reporting.protocol import describe_protocol
 
 PRETTY = {
-    "mlp": "MLP", "cnn1d": "CNN-1D", "resnet1d": "ResNet-1D", "tcn": "TCN", "lstm": "LSTM",
-    "gru": "GRU", "transformer": "Transformer", "inception": "InceptionTime", "rf": "Random Forest",
-    "svm": "SVM", "hist_gb": "Histogram Gradient Boosting", "minirocket": "MiniRocket",
+    "mlp": "MLP",
+    "cnn1d": "CNN-1D",
+    "resnet1d": "ResNet-1D",
+    "tcn": "TCN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "transformer": "Transformer",
+    "inception": "InceptionTime",
+    "rf": "Random Forest",
+    "svm": "SVM",
+    "hist_gb": "Histogram Gradient Boosting",
+    "minirocket": "MiniRocket",
 }
 
 TASK_METRICS = [
@@ -74,7 +83,9 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
         df = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError):
         return []
-    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in df.to_dict("records")]
+    return [
+        {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in df.to_dict("records")
+    ]
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
@@ -121,12 +132,26 @@ def _glance(doc: Document, art: dict[str, Any]) -> None:
     tr, diag = m.get("training", {}), m.get("diagnosis") or {}
     doc.add(
         Table(
-            ["test accuracy", "macro F1", "recording accuracy", "parameters", "ms/window (batch 1)",
-             "train s", "fit"],
-            [[fmt(prim.get("accuracy")), fmt(prim.get("macro_f1")),
-              fmt(prim.get("recording_accuracy")), fmt_int(mm.get("n_params")),
-              fmt_ms(sp.get("latency_ms_batch1")), fmt_s(tr.get("train_seconds")),
-              diag.get("verdict", "–")]],
+            [
+                "test accuracy",
+                "macro F1",
+                "recording accuracy",
+                "parameters",
+                "ms/window (batch 1)",
+                "train s",
+                "fit",
+            ],
+            [
+                [
+                    fmt(prim.get("accuracy")),
+                    fmt(prim.get("macro_f1")),
+                    fmt(prim.get("recording_accuracy")),
+                    fmt_int(mm.get("n_params")),
+                    fmt_ms(sp.get("latency_ms_batch1")),
+                    fmt_s(tr.get("train_seconds")),
+                    diag.get("verdict", "–"),
+                ]
+            ],
             caption=f"At a glance (primary task {prim.get('task')}, test set)",
         )
     )
@@ -156,14 +181,24 @@ def _description(doc: Document, art: dict[str, Any]) -> None:
     n_win = data.get("n_windows") or split.get("n_windows") or {}
     recs = split.get("recordings") or {}
     rows = [
-        [role, fmt_int(n_win.get(role)), fmt_int(len(recs[role])) if role in recs else "–",
-         ", ".join(recs.get(role, [])[:12]) + (" ..." if len(recs.get(role, [])) > 12 else "")]
+        [
+            role,
+            fmt_int(n_win.get(role)),
+            fmt_int(len(recs[role])) if role in recs else "–",
+            ", ".join(recs.get(role, [])[:12]) + (" ..." if len(recs.get(role, [])) > 12 else ""),
+        ]
         for role in ("train", "val", "test")
     ]
-    doc.add(Table(["role", "windows", "recordings", "recording ids"], rows, caption="Data per role"))
+    doc.add(
+        Table(["role", "windows", "recordings", "recording ids"], rows, caption="Data per role")
+    )
     notes = list(
         dict.fromkeys(
-            [*split.get("notes", []), *data.get("notes", []), *(m.get("training") or {}).get("notes", [])]
+            [
+                *split.get("notes", []),
+                *data.get("notes", []),
+                *(m.get("training") or {}).get("notes", []),
+            ]
         )
     )
     if notes:
@@ -176,8 +211,12 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     layers = summary.get("layers") or []
     if layers:
         rows = [
-            [lay.get("name", ""), lay.get("type", ""), str(lay.get("output_shape", "")),
-             fmt_int(lay.get("params"))]
+            [
+                lay.get("name", ""),
+                lay.get("type", ""),
+                str(lay.get("output_shape", "")),
+                fmt_int(lay.get("params")),
+            ]
             for lay in layers
         ]
         doc.add(Table(["layer", "type", "output shape", "params"], rows))
@@ -191,7 +230,10 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         doc.add(
             Table(
                 ["layer type", "count", "params", "share of params"],
-                [[t, counts[t], fmt_int(params[t]), f"{100 * params[t] / total:.1f} %"] for t in dist],
+                [
+                    [t, counts[t], fmt_int(params[t]), f"{100 * params[t] / total:.1f} %"]
+                    for t in dist
+                ],
                 caption="Layer-type distribution",
             )
         )
@@ -215,7 +257,10 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
             ["quantity", "value"],
             [
                 ["total parameters", fmt_int(mm.get("n_params", summary.get("n_params")))],
-                ["trainable parameters", fmt_int(mm.get("trainable_params", summary.get("trainable_params")))],
+                [
+                    "trainable parameters",
+                    fmt_int(mm.get("trainable_params", summary.get("trainable_params"))),
+                ],
                 ["model memory", fmt_bytes(size)],
                 ["model size (bytes)", fmt_int(size)],
             ],
@@ -256,8 +301,11 @@ def _training(doc: Document, art: dict[str, Any]) -> None:
         doc.add(Heading("Final and best epoch", 3))
         doc.add(
             Table(
-                ["metric", f"final (epoch {fmt_int(final.get('epoch'))})",
-                 f"best (epoch {fmt_int(best.get('epoch'))})"],
+                [
+                    "metric",
+                    f"final (epoch {fmt_int(final.get('epoch'))})",
+                    f"best (epoch {fmt_int(best.get('epoch'))})",
+                ],
                 [[k, fmt(final.get(k)), fmt(best.get(k))] for k in keys],
             )
         )
@@ -289,22 +337,39 @@ def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         doc.add(
             Table(
                 ["task", "val accuracy", "val macro F1", "val recording accuracy"],
-                [[t, fmt(v.get("accuracy")), fmt(v.get("macro_f1")),
-                  fmt((v.get("recording") or {}).get("majority_accuracy"))] for t, v in val.items()],
+                [
+                    [
+                        t,
+                        fmt(v.get("accuracy")),
+                        fmt(v.get("macro_f1")),
+                        fmt((v.get("recording") or {}).get("majority_accuracy")),
+                    ]
+                    for t, v in val.items()
+                ],
                 caption="Validation metrics (windows carved from the training side)",
             )
         )
     for t in names:
         pc = tasks[t].get("per_class") or {}
         rows = [
-            [c, fmt(v.get("precision")), fmt(v.get("recall")), fmt(v.get("f1-score")),
-             fmt_int(v.get("support"))]
+            [
+                c,
+                fmt(v.get("precision")),
+                fmt(v.get("recall")),
+                fmt(v.get("f1-score")),
+                fmt_int(v.get("support")),
+            ]
             for c, v in pc.items()
             if isinstance(v, dict) and c not in ("macro avg", "weighted avg", "micro avg")
         ]
         if rows:
-            doc.add(Table(["class", "precision", "recall", "F1", "support"], rows,
-                          caption=f"Per-class report, task {t}"))
+            doc.add(
+                Table(
+                    ["class", "precision", "recall", "F1", "support"],
+                    rows,
+                    caption=f"Per-class report, task {t}",
+                )
+            )
 
     doc.add(Heading("Recording-level accuracy"))
     doc.add(
@@ -316,9 +381,18 @@ def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     rows = []
     for t in names:
         r = tasks[t].get("recording") or {}
-        rows.append([t, fmt_int(r.get("n_recordings")), fmt(tasks[t].get("accuracy")),
-                     fmt(r.get("majority_accuracy")), fmt(r.get("mean_proba_accuracy"))])
-    doc.add(Table(["task", "recordings", "window accuracy", "majority vote", "mean probability"], rows))
+        rows.append(
+            [
+                t,
+                fmt_int(r.get("n_recordings")),
+                fmt(tasks[t].get("accuracy")),
+                fmt(r.get("majority_accuracy")),
+                fmt(r.get("mean_proba_accuracy")),
+            ]
+        )
+    doc.add(
+        Table(["task", "recordings", "window accuracy", "majority vote", "mean probability"], rows)
+    )
     for t in names:
         r = tasks[t].get("recording") or {}
         cls = tasks[t].get("classes") or []
@@ -330,10 +404,25 @@ def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         if per:
             doc.add(
                 Table(
-                    ["recording", "true", "majority vote", "mean probability", "windows",
-                     "window accuracy"],
-                    [[p["recording_id"], name(p["true"]), name(p["majority"]), name(p["mean_proba"]),
-                      fmt_int(p["n_windows"]), fmt(p["window_accuracy"])] for p in per],
+                    [
+                        "recording",
+                        "true",
+                        "majority vote",
+                        "mean probability",
+                        "windows",
+                        "window accuracy",
+                    ],
+                    [
+                        [
+                            p["recording_id"],
+                            name(p["true"]),
+                            name(p["majority"]),
+                            name(p["mean_proba"]),
+                            fmt_int(p["n_windows"]),
+                            fmt(p["window_accuracy"]),
+                        ]
+                        for p in per
+                    ],
                     caption=f"Per test recording, task {t}",
                 )
             )
@@ -344,10 +433,17 @@ def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         if not cm:
             continue
         labels = tasks[t].get("confusion_labels") or tasks[t].get("classes") or []
-        p = plots.confusion_matrix(cm, labels, f"test confusion matrix: {t}",
-                                   plot_dir / f"confusion_{t}.png")
-        doc.add(Image(p, f"plots/{p.name}", f"confusion matrix {t}",
-                      caption=f"Task {t}: counts; colour = fraction of the true class"))
+        p = plots.confusion_matrix(
+            cm, labels, f"test confusion matrix: {t}", plot_dir / f"confusion_{t}.png"
+        )
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                f"confusion matrix {t}",
+                caption=f"Task {t}: counts; colour = fraction of the true class",
+            )
+        )
 
 
 def _speed(doc: Document, art: dict[str, Any]) -> None:
@@ -360,8 +456,10 @@ def _speed(doc: Document, art: dict[str, Any]) -> None:
             [
                 ["latency per window, batch 1 (ms, median)", fmt_ms(sp.get("latency_ms_batch1"))],
                 ["latency per window, batch 1 (ms, p90)", fmt_ms(sp.get("latency_ms_batch1_p90"))],
-                [f"latency per window, batch {sp.get('batch_size', '?')} (ms, median)",
-                 fmt_ms(sp.get("latency_ms_batched"))],
+                [
+                    f"latency per window, batch {sp.get('batch_size', '?')} (ms, median)",
+                    fmt_ms(sp.get("latency_ms_batched")),
+                ],
                 ["throughput, batched (windows/s)", fmt(sp.get("throughput_windows_s"), 1)],
                 ["inference threads", fmt(sp.get("threads"))],
                 ["peak RAM of the run (MiB)", fmt(res.get("peak_rss_mb"), 1)],
@@ -375,16 +473,26 @@ def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     doc.add(Heading("Learning curves"))
     p = plots.learning_curves(history, plot_dir / "learning_curves.png")
     if p is not None:
-        doc.add(Image(p, f"plots/{p.name}", "learning curves",
-                      caption="Loss and accuracy per epoch, training vs validation"))
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "learning curves",
+                caption="Loss and accuracy per epoch, training vs validation",
+            )
+        )
     else:
         doc.add(Para("No per-epoch history: this model is fitted in one shot."))
     diag = m.get("diagnosis") or diagnose_fit(
         history, speed=m.get("speed"), training=m.get("training")
     )
     doc.add(Heading("Fit diagnosis"))
-    doc.add(Para(f"Verdict: {diag.get('verdict', '–')}."
-                 + (f" ({diag['reason']})" if diag.get("reason") else "")))
+    doc.add(
+        Para(
+            f"Verdict: {diag.get('verdict', '–')}."
+            + (f" ({diag['reason']})" if diag.get("reason") else "")
+        )
+    )
     doc.add(Para(f"Rule: {diag.get('rule', '–')}"))
     ev = diag.get("evidence") or {}
     if ev:
