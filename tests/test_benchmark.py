@@ -21,7 +21,7 @@ from faultlab.experiments.executors import (
 )
 
 pytest.importorskip("test_report")  # registers the test-only model "toy_softmax"
-from test_report import SMALL_DATA  # noqa: E402
+from test_report import CHROMIUM, SMALL_DATA, _chromium_check  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -47,10 +47,20 @@ def bench(tmp_path: Path, shared_data) -> tuple[BenchmarkConfig, Path]:
     return BenchmarkConfig.model_validate(tiny_grid()), tmp_path / "bench"
 
 
-def test_grid_runs_writes_leaderboard_and_resumes(bench) -> None:
-    cfg, out = bench
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, shared_data) -> tuple[BenchmarkConfig, Path, dict, list[str]]:
+    """The tiny grid, run once for the tests that only read its output."""
+    cfg = BenchmarkConfig.model_validate(tiny_grid())
+    out = tmp_path_factory.mktemp("bench") / "out"
     logs: list[str] = []
-    first = run_benchmark(cfg, out, log=logs.append)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FAULTLAB_DATA_DIR", str(shared_data))
+        first = run_benchmark(cfg, out, log=logs.append)
+    return cfg, out, first, logs
+
+
+def test_grid_runs_writes_leaderboard_and_resumes(finished) -> None:
+    cfg, out, first, logs = finished
     assert (first["ran"], first["failed"], first["skipped"]) == (2, 0, 0)
     metrics = sorted(out.glob("runs/*/*/seed0/metrics.json"))
     assert [p.relative_to(out / "runs").parts[:2] for p in metrics] == [
@@ -103,6 +113,16 @@ def test_grid_runs_writes_leaderboard_and_resumes(bench) -> None:
     assert (second["ran"], second["skipped"]) == (0, 2)
     assert [p.stat().st_mtime_ns for p in metrics] == stamp
     assert any("2 finished earlier (skipped)" in line for line in logs)
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"
+)
+def test_leaderboard_html_renders_in_headless_chromium(finished, tmp_path: Path) -> None:
+    _, out, _, _ = finished
+    assert _chromium_check(out / "leaderboard.html", tmp_path) == (
+        "images=1 broken=0 errors=0 requests=0"
+    )
 
 
 def test_only_selects_models_and_unknown_names_fail(bench) -> None:
@@ -176,11 +196,11 @@ def test_executors_share_one_interface() -> None:
     assert local == [11, 12, 13, 14] and seen == [0, 1, 2, 3]
     procs = make_executor("processes", workers=2)
     assert isinstance(procs, ProcessExecutor)
-    assert procs.map(operator.add, tasks, shared=10) == [11, 12, 13, 14]  # results in task order
-    # a task that raises comes back as a TaskError; the others still finish
+    # results come back in task order; a task that raises comes back as a TaskError while the
+    # others still finish
     for ex in (LocalExecutor(), procs):
-        out = ex.map(operator.getitem, [{"a": 1}, {}, {"a": 3}], shared="a")
-        assert out[0] == 1 and out[2] == 3
+        out = ex.map(operator.getitem, [{"a": 1}, {}, {"a": 3}, {"a": 4}], shared="a")
+        assert out[0] == 1 and out[2:] == [3, 4]
         assert isinstance(out[1], TaskError) and out[1].message.startswith("KeyError")
 
 

@@ -360,3 +360,32 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
     verdict = _chromium_check(run_dir / "report.html", tmp_path)
     n_img = len(list((run_dir / "plots").glob("*.png")))
     assert verdict == f"images={n_img} broken=0 errors=0 requests=0"
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule", "leaky", "dataset", "label", "warning", "phrase"),
+    [
+        ("random_window", {}, True, "cwru", "leaky", True, "scores are inflated"),
+        ("leave_one_out", {"column": "load_hp"}, False, "cwru", "condition", True, "CWRU caveat"),
+        ("transfer", {"column": "load_hp"}, False, "cwru", "condition", True, "ordered pair"),
+        (
+            "condition",
+            {"column": "fault_diameter_in", "train": [0.007, 0.014], "test": [0.021]},
+            False,
+            "cwru",
+            "held-out size",
+            False,
+            "never seen in training",
+        ),
+        ("group_kfold", {"n_splits": 5}, False, "table", "grouped k-fold", False, "5-fold"),
+    ],
+)
+def test_protocol_statements(kind, rule, leaky, dataset, label, warning, phrase) -> None:
+    from faultlab.reporting.protocol import describe_protocol
+
+    p = describe_protocol(kind, rule, leaky=leaky, dataset=dataset)
+    assert (p.label, p.warning) == (label, warning)
+    assert phrase in p.text
+    assert ("CWRU" in p.text) == (
+        dataset == "cwru" and label != "leaky" and label != "held-out size"
+    )

@@ -52,7 +52,8 @@ def benchmark(
 def report(
     path: Annotated[Path, typer.Argument(help="a run directory, or a benchmark output directory")],
 ) -> None:
-    """Re-render report.md/report.html (run) or the leaderboard (benchmark) from saved files."""
+    """Re-render report.md/report.html (a run, or every fold of a `train` output) or the
+    leaderboard (a benchmark directory) from the saved files."""
     from faultlab.errors import FaultlabError
 
     if (path / "metrics.json").exists():
@@ -73,6 +74,13 @@ def report(
         else:
             desc = None
         paths = render_leaderboard(path, title=title, description=desc)
+    elif runs := sorted(path.glob("*/metrics.json")):  # a `faultlab train` output: one per fold
+        from faultlab.reporting import render_run_report
+
+        for m in runs:
+            paths = render_run_report(m.parent)
+            typer.echo(f"wrote {paths['md']} and {paths['html']}")
+        return
     else:
         raise FaultlabError(
             f"{path}: neither a finished run (no metrics.json) nor a benchmark directory (no runs/)"

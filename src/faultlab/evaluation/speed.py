@@ -44,7 +44,7 @@ def measure_inference(
     batch_size: int = 256,
     repeats: int = 20,
     warmup: int = 3,
-    max_seconds: float = 20.0,
+    max_seconds: float = 6.0,
 ) -> dict[str, Any]:
     """Per-window latency at batch 1 and at ``batch_size`` (median and p90), and throughput.
 

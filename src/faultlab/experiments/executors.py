@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -76,13 +77,10 @@ def _init_worker(shared: Any, threads: int) -> None:
     global _SHARED
     _SHARED = shared
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    try:
-        import torch
-
+        os.environ[var] = str(threads)  # read by torch/numpy when they are first imported
+    torch = sys.modules.get("torch")
+    if torch is not None:  # already imported (fork start method): set it directly
         torch.set_num_threads(threads)
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        pass
 
 
 def _call(fn: Callable[[Any, Any], Any], task: Any) -> Any:

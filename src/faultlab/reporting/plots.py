@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from faultlab.utils.io import atomic_path  # noqa: E402
 
@@ -126,8 +127,13 @@ def accuracy_vs_latency(
     for name, xi, yi, good in zip(names, x, y, ok):
         if good:
             ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    if ok.any():
+    if ok.any() and x[ok].max() / x[ok].min() >= 10:  # latencies span decades: log scale
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        xlabel = xlabel.replace(", log scale", "")
+    ax.margins(x=0.15, y=0.1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title("accuracy vs latency (up-left is better)")
