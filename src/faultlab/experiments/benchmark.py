@@ -155,7 +155,7 @@ def run_benchmark(
 
     out = Path(out)
     models = cfg.select(only)
-    for m in cfg.models:
+    for m in models:
         get_spec(m.name)  # an unknown model fails before any data is loaded
     ex = make_executor(executor, workers)
     out.mkdir(parents=True, exist_ok=True)
