@@ -108,7 +108,7 @@ class _Meter:
 
 def augment_batch(x: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
     """Vectorised augmentations of a ``[B, C, L]`` batch (whole batch at once, no loops)."""
-    if not kinds:
+    if not kinds or kinds == "auto":
         return x
     b, c, length = x.shape
     dev = x.device
