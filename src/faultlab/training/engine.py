@@ -320,10 +320,11 @@ class Trainer:
         ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         stopped = "completed"
         if resume and ckpt_path is not None and ckpt_path.exists():
-            start_epoch, history = self._restore(load_checkpoint(ckpt_path))
+            ckpt = load_checkpoint(ckpt_path)
+            start_epoch, history = self._restore(ckpt)
             self.notes.append(f"resumed from {ckpt_path} after epoch {start_epoch}")
-            prev = load_checkpoint(ckpt_path).get("stopped_reason")
-            if prev == "early_stopping":
+            prev = ckpt.get("stopped_reason")
+            if prev == "early_stopping":  # nothing left to do: patience already ran out
                 start_epoch, stopped = cfg.epochs, prev
         elif resume:
             self.notes.append("resume requested but no checkpoint found: trained from scratch")
