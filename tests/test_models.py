@@ -241,3 +241,12 @@ def test_cli_unknown_model_is_one_line_exit_2(capsys):
     assert cli_main(["models", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: unknown model 'nope'")
+
+
+@pytest.mark.parametrize("shape", [(1, 1024), (1, 27), (2, 1000)])
+def test_recurrent_conv_projection_any_length(shape):
+    m = build_model("gru", {"class": ["a", "b"]}, shape, {"proj": "conv", "units": 8, "proj_dim": 8})
+    p = m.predict_proba(np.random.default_rng(0).normal(size=(4, *shape)).astype(np.float32))
+    assert p["class"].shape == (4, 2)
+    with pytest.raises(ConfigError, match="proj"):
+        build_model("gru", {"class": ["a", "b"]}, shape, {"proj": "nope"})

@@ -46,9 +46,16 @@ class RecurrentBackbone(nn.Module):
         self.steps = math.ceil(length / self.chunk)
         self.pad = self.steps * self.chunk - length
         width = in_ch * self.chunk
+        self.conv_proj = p["proj"] == "conv" and p["proj_dim"] and self.chunk > 1
+        if p["proj"] not in ("linear", "conv"):
+            raise ConfigError(f"option proj: {p['proj']!r} not in ['conv', 'linear']")
+        if self.conv_proj:
+            # overlapping chunks: kernel 2*chunk, stride chunk -> still `steps` steps
+            k = 2 * self.chunk
+            self.proj_conv = nn.Conv1d(in_ch, p["proj_dim"], k, stride=self.chunk, padding=self.chunk // 2)
         if p["proj_dim"]:
-            self.proj = nn.Sequential(nn.Linear(width, p["proj_dim"]), nn.LayerNorm(p["proj_dim"]),
-                                      activation(p["proj_activation"]))
+            first = nn.Identity() if self.conv_proj else nn.Linear(width, p["proj_dim"])
+            self.proj = nn.Sequential(first, nn.LayerNorm(p["proj_dim"]), activation(p["proj_activation"]))
             width = p["proj_dim"]
         else:
             self.proj = nn.Identity()
@@ -74,9 +81,12 @@ class RecurrentBackbone(nn.Module):
         b, c, _ = x.shape
         if self.pad:
             x = F.pad(x, (0, self.pad))
-        # [B, C, S*k] -> [B, S, C*k]: each step sees `chunk` consecutive samples of every channel
-        h = x.reshape(b, c, self.steps, self.chunk).permute(0, 2, 1, 3).reshape(b, self.steps, c * self.chunk)
-        h = self.proj(h)
+        if self.conv_proj:
+            h = self.proj(self.proj_conv(x).transpose(1, 2)[:, : self.steps])
+        else:
+            # [B, C, S*k] -> [B, S, C*k]: each step sees `chunk` consecutive samples of every channel
+            h = x.reshape(b, c, self.steps, self.chunk).permute(0, 2, 1, 3).reshape(b, self.steps, c * self.chunk)
+            h = self.proj(h)
         for rnn, drop in zip(self.rnns, self.drops):
             h, _ = rnn(h)
             h = drop(h)
@@ -91,7 +101,7 @@ class RecurrentBackbone(nn.Module):
 
 
 _RNN_DEFAULTS = dict(
-    chunk=32, min_steps=8, proj_dim=64, proj_activation="gelu", layers=2, units=64,
+    chunk=32, min_steps=8, proj="linear", proj_dim=64, proj_activation="gelu", layers=2, units=64,
     bidirectional=True, dropout=0.1, pooling="mean", attention_dim=64,
 )
 
