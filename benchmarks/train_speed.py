@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", help="default: every registered deep model")
     ap.add_argument("--all-folds", action="store_true", help="all 4 leave-one-load-out folds")
+    ap.add_argument("--folds", default=None, help="comma-separated test loads, e.g. 0,3 (default 3)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)")
     ap.add_argument("--budget", type=float, default=None, help="time_budget_s per fit")
     ap.add_argument("--train", default="{}", help='TrainConfig overrides as JSON, e.g. \'{"epochs": 10}\'')
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     ws = for_target(build_windows(DataConfig()), "flat")
-    split_cfg = SplitConfig(kind="leave_one_out", column="load_hp", folds=None if args.all_folds else [3])
+    folds = None if args.all_folds else [int(f) for f in (args.folds or "3").split(",")]
+    split_cfg = SplitConfig(kind="leave_one_out", column="load_hp", folds=folds)
     splits = make_splits(ws, split_cfg)
     print(f"data: {ws.X.shape} windows, {len(ws.classes['class'])} classes, "
           f"{len(splits)} fold(s), built in {time.perf_counter() - t0:.1f}s, torch threads {args.threads}")
