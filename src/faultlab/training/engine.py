@@ -113,9 +113,10 @@ def augment_batch(x: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
     b, c, length = x.shape
     dev = x.device
     if "shift" in kinds:
+        # circular shift = a window of the window repeated twice (cheaper than a modulo)
         shift = torch.randint(0, length, (b, 1), device=dev)
-        idx = (torch.arange(length, device=dev)[None, :] + shift) % length
-        x = x.gather(2, idx[:, None, :].expand(b, c, length))
+        idx = torch.arange(length, device=dev)[None, :] + shift
+        x = torch.cat([x, x], dim=-1).gather(2, idx[:, None, :].expand(b, c, length))
     if "scale" in kinds:
         x = x * torch.empty(b, 1, 1, device=dev).uniform_(0.8, 1.2)
     if "flip" in kinds:
