@@ -34,7 +34,7 @@ from faultlab.utils.io import atomic_path
 #: Options every feature model understands (``auto`` values are resolved at fit).
 FEATURE_DEFAULTS: dict[str, Any] = {
     "features": "auto",  # list of groups; auto = time+spectral (raw columns for tabular data)
-    "n_bands": 32,
+    "n_bands": 64,  # 64 beat 32 on CWRU leave-one-load-out (99.75 vs 99.37 %, rf, 3 seeds)
     "bearing": "auto",  # auto = CWRU bearing at the channel's end (DE 6205, FE 6203)
     "harmonics": 3,
     "tolerance": 0.05,
