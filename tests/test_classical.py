@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import softmax
 
 from faultlab.data.config import DataConfig
 from faultlab.data.datasets import build_windows
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import build_model, load_model
+from faultlab.models.minirocket import fit_temperature
 from faultlab.training.config import TrainConfig
 
 # five classes: normal (97.mat, cut into load blocks), IR/B/OR 0.007 in, IR 0.021 in
@@ -82,6 +84,9 @@ def test_trains_on_two_loads_and_generalises_to_a_third(name, cwru, tmp_path):
         "minirocket" if name == "minirocket" else "features"
     )
     assert summary.layers[-1]["output_shape"] == [5]
+    if name == "minirocket":
+        assert "minirocket biases" in summary.extra["params_counted"]
+        assert summary.layers[0]["params"] == model.n_features() > 1000
 
 
 def test_rf_importances_and_feature_names(cwru):
@@ -180,3 +185,31 @@ def test_tabular_features_used_as_is(steel_csv):
     assert model.describe().extra["feature_names"] == feats
     acc = (model.predict(X[te])["label"] == y[te]).mean()
     assert acc > 0.70  # published random-forest accuracy on this table is ~0.75-0.80
+
+
+def test_fit_temperature_recovers_the_generating_temperature():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(4000, 4))
+    p = softmax(logits / 2.5, axis=1)
+    y = (p.cumsum(1) > rng.random((4000, 1))).argmax(1)
+    assert fit_temperature(logits, y, np.arange(4)) == pytest.approx(2.5, rel=0.1)
+
+
+def test_minirocket_chunked_prediction_and_val_temperature(cwru):
+    train, test = (flat(w) for w in cwru)
+    model = build_model("minirocket", train.classes, (1, WINDOW), {"n_kernels": 168})
+    model.fit(train)
+    t_train = model.pipelines["class"][-1].temperature_
+    whole = model.predict_proba(test.X)["class"]
+    model.params["chunk_size"] = 37
+    model.extractor.chunk_size = 11
+    np.testing.assert_allclose(model.predict_proba(test.X)["class"], whole, rtol=1e-5, atol=1e-6)
+    # validation windows with a third of the labels scrambled: the temperature fitted on them
+    # must be softer (higher) than the one fitted on the (perfectly fitted) training windows
+    val = test.subset(np.arange(len(test)))
+    rng = np.random.default_rng(0)
+    scramble = rng.random(len(val)) < 0.33
+    val.y = {"class": np.where(scramble, rng.integers(0, 5, len(val)), val.y["class"])}
+    again = build_model("minirocket", train.classes, (1, WINDOW), {"n_kernels": 168})
+    again.fit(train, val=val)
+    assert again.pipelines["class"][-1].temperature_ > 3 * t_train

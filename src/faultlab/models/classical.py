@@ -104,6 +104,8 @@ def log_loss_rows(proba: np.ndarray, labels: np.ndarray) -> float:
 
 def count_params(est: Any) -> tuple[int, str]:
     """Learned numbers of a fitted estimator and what was counted."""
+    if hasattr(est, "count_params"):
+        return est.count_params()
     if isinstance(est, Pipeline):
         counts = [count_params(s) for _, s in est.steps]
         return sum(c for c, _ in counts), "; ".join(w for _, w in counts if w)
@@ -269,14 +271,19 @@ class FeatureModel(FaultModel):
         layers, total, counted = [], 0, set()
         names = self.feature_names()
         n_features = self.n_features()
-        for task, pipe in self.pipelines.items():
+        for i, (task, pipe) in enumerate(self.pipelines.items()):
             step0, first = pipe.steps[0]
+            n0, what0 = count_params(first)
+            if i == 0:  # the feature step is shared by every task: count it once
+                total += n0
+                if what0:
+                    counted.add(what0)
             layers.append(
                 {
                     "name": f"{task}.{step0}",
                     "type": type(first).__name__,
                     "output_shape": [n_features],
-                    "params": 0,
+                    "params": n0,
                 }
             )
             for step, est in pipe.steps[1:]:

@@ -79,6 +79,11 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
             out[start : start + len(chunk)] = self.rocket_.transform(chunk)
         return out
 
+    def count_params(self) -> tuple[int, str]:
+        """Biases fitted from training quantiles (dilations and kernels are fixed)."""
+        biases = self.rocket_.parameters[-1] if hasattr(self, "rocket_") else []
+        return int(np.size(biases)), "minirocket biases"
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array([f"minirocket_{i}" for i in range(self.n_features_out_)], dtype=object)
 
@@ -185,8 +190,9 @@ class MiniRocketModel(FeatureModel):
     ) -> FitResult:
         result = self._fit_rocket(train)
         if val is not None and len(val):
-            self._recalibrate(val)
-            result.history[0].update(self._scores("val", self.transform(val.X), val))
+            F_val = self.transform(val.X)
+            self._recalibrate(F_val, val)
+            result.history[0].update(self._scores("val", F_val, val))
         return result
 
     def _fit_rocket(self, train: WindowSet) -> FitResult:
@@ -213,16 +219,13 @@ class MiniRocketModel(FeatureModel):
         row = {"epoch": 1.0, **self._scores("train", F, train)}
         return FitResult(history=[row], epochs=1, best_epoch=1, train_seconds=seconds)
 
-    def _recalibrate(self, val: WindowSet) -> None:
+    def _recalibrate(self, F: np.ndarray, val: WindowSet) -> None:
         """Refit the ridge temperature on held-out windows (the training fit is overconfident)."""
-        F = None
         for task, pipe in self.pipelines.items():
             est = pipe[-1]
             mask = task_mask(val.y[task])
             if not isinstance(est, SoftmaxRidge) or not mask.any():
                 continue
-            if F is None:
-                F = self.transform(val.X)
             d = pipe[1:].decision_function(F[mask])
             est.temperature_ = fit_temperature(d, val.y[task][mask], est.classes_)
 
