@@ -235,6 +235,8 @@ class FeatureModel(FaultModel):
         """Mean accuracy and log loss over tasks (windows where the task applies)."""
         accs, losses = [], []
         for task, proba in self._proba_from_features(F).items():
+            if task not in ws.y:
+                continue
             mask = task_mask(ws.y[task])
             if mask.any():
                 labels = ws.y[task][mask]
