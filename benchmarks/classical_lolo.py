@@ -29,7 +29,12 @@ from faultlab.training.config import TrainConfig
 
 
 def lolo(
-    model_name: str, ws: WindowSet, params: dict | None = None, task: str = "class", seed: int = 0
+    model_name: str,
+    ws: WindowSet,
+    params: dict | None = None,
+    task: str = "class",
+    seed: int = 0,
+    threads: int | None = None,
 ) -> dict:
     """Leave-one-load-out (the project's split builder): accuracy and timings per fold."""
     ws = ws.select_tasks([task])
@@ -42,7 +47,7 @@ def lolo(
             ws.classes,
             (ws.n_channels, ws.window_length),
             params,
-            TrainConfig(seed=seed),
+            TrainConfig(seed=seed, num_threads=threads),
         )
         t0 = time.perf_counter()
         model.fit(train_ws)
@@ -82,6 +87,7 @@ def main() -> None:
     )
     ap.add_argument("--params", default="{}", help='JSON options per model: {"rf": {...}}')
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="cap OpenMP/BLAS threads")
     args = ap.parse_args()
     params = json.loads(args.params)
     t0 = time.perf_counter()
@@ -94,7 +100,7 @@ def main() -> None:
     print(f"cpu count {os.cpu_count()} (timings are pessimistic when other jobs share the CPUs)")
     results = []
     for name in args.models.split(","):
-        results.append(lolo(name, ws, params.get(name), seed=args.seed))
+        results.append(lolo(name, ws, params.get(name), seed=args.seed, threads=args.threads))
     print()
     print(f"{'model':<12} {'accuracy':>16} {'fit s/fold':>11} {'predict s/fold':>15}")
     for r in results:

@@ -10,6 +10,7 @@ and stored in ``params``, so a saved model predicts on bare ``X`` arrays.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from threadpoolctl import threadpool_limits
 
 from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
@@ -184,9 +186,18 @@ class FeatureModel(FaultModel):
         steps.append((self.step_name(), self.make_estimator(n_classes)))
         return steps
 
+    def threads(self) -> contextlib.AbstractContextManager:
+        """Cap OpenMP/BLAS threads at ``training.num_threads`` (None: library defaults)."""
+        n = self.training.num_threads
+        return threadpool_limits(limits=n) if n else contextlib.nullcontext()
+
     def fit(
         self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
     ) -> FitResult:
+        with self.threads():
+            return self._fit(train, val)
+
+    def _fit(self, train: WindowSet, val: WindowSet | None) -> FitResult:
         t0 = time.perf_counter()
         if len(train) == 0:
             raise DataError("training set is empty")
@@ -249,7 +260,8 @@ class FeatureModel(FaultModel):
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         if not self.pipelines:
             raise RuntimeError(f"model {self.name!r} is not fitted")
-        return self._proba_from_features(self.transform(X))
+        with self.threads():
+            return self._proba_from_features(self.transform(X))
 
     # -- describe / save ------------------------------------------------------------------
 
