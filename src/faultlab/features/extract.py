@@ -19,6 +19,7 @@ from faultlab.data.bearings import BEARINGS
 from faultlab.errors import ConfigError
 from faultlab.features.envelope import (
     DEFECTS,
+    EnvelopeTarget,
     envelope_features,
     envelope_names,
     envelope_targets,
@@ -76,11 +77,36 @@ register_group(
     _spectral,
     lambda fx, L: GROUPS["bands"][1](fx, L) + GROUPS["moments"][1](fx, L),
 )
+
+
+def _envelope(fx: FeatureExtractor, X: np.ndarray, S: np.ndarray) -> np.ndarray:
+    bearings = fx.bearings(X.shape[1])
+    if len(set(bearings)) == 1:
+        return envelope_features(
+            X, fx.sampling_rate, fx.targets(bearings[0]), fx.tolerance, fx.envelope_nfft,
+            fx.envelope_band, S,
+        )  # fmt: skip
+    # channels on different bearings: each channel's own defect lines (a loop over channels)
+    return np.concatenate(
+        [
+            envelope_features(
+                X[:, c : c + 1],
+                fx.sampling_rate,
+                fx.targets(b),
+                fx.tolerance,
+                fx.envelope_nfft,
+                fx.envelope_band,
+                S[:, c : c + 1],
+            )  # fmt: skip
+            for c, b in enumerate(bearings)
+        ],
+        axis=1,
+    )
+
+
 register_group(
     "envelope",
-    lambda fx, X, S: envelope_features(
-        X, fx.sampling_rate, fx.targets(), fx.tolerance, fx.envelope_nfft, fx.envelope_band, S
-    ),
+    _envelope,
     lambda fx, L: envelope_names(fx.targets()),
 )
 register_group(
@@ -101,7 +127,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
       ``bands`` (``n_bands`` log band powers), ``moments`` (8 spectral shape descriptors),
       ``envelope`` (defect-line amplitudes; needs ``sampling_rate`` and ``rpm``), ``raw``
       (the samples themselves: tabular data stored as ``[n, 1, F]``).
-    bearing: key of ``faultlab.data.bearings.BEARINGS`` (CWRU drive end ``6205``, fan end ``6203``).
+    bearing: key of ``faultlab.data.bearings.BEARINGS`` (CWRU drive end ``6205``, fan end
+      ``6203``), or one key per channel (each sensor sits on its own bearing).
     channels: channel names; with several channels every name gets a ``<channel>_`` prefix.
     """
 
@@ -109,7 +136,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     n_bands: int = 32
     sampling_rate: float | None = None
     rpm: float | None = None
-    bearing: str = "6205"
+    bearing: str | Sequence[str] = "6205"
     harmonics: int = 3
     defects: Sequence[str] = DEFECTS
     tolerance: float = 0.05
@@ -137,8 +164,10 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     "feature group 'envelope' needs sampling_rate and rpm "
                     f"(got sampling_rate={self.sampling_rate}, rpm={self.rpm})"
                 )
-            if self.bearing not in BEARINGS:
-                raise ConfigError(f"unknown bearing {self.bearing!r}; known: {sorted(BEARINGS)}")
+            bearings = [self.bearing] if isinstance(self.bearing, str) else list(self.bearing)
+            unknown = [b for b in bearings if b not in BEARINGS]
+            if unknown or not bearings:
+                raise ConfigError(f"unknown bearing {unknown}; known: {sorted(BEARINGS)}")
         if self.n_bands < 1:
             raise ConfigError(f"n_bands must be >= 1, got {self.n_bands}")
         if self.chunk_size < 1:
@@ -148,8 +177,20 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def group_list(self) -> list[str]:
         return [self.groups] if isinstance(self.groups, str) else list(self.groups)
 
-    def targets(self):
-        return envelope_targets(self.bearing, float(self.rpm), self.harmonics, tuple(self.defects))
+    def bearings(self, n_channels: int) -> list[str]:
+        """The bearing whose defect lines each channel is searched for."""
+        if isinstance(self.bearing, str):
+            return [self.bearing] * n_channels
+        if len(self.bearing) != n_channels:
+            raise ValueError(
+                f"{len(self.bearing)} bearings {list(self.bearing)} for {n_channels} channels"
+            )
+        return list(self.bearing)
+
+    def targets(self, bearing: str | None = None) -> list[EnvelopeTarget]:
+        """Defect lines of ``bearing`` (default: the first channel's) at ``rpm``."""
+        b = bearing or (self.bearing if isinstance(self.bearing, str) else self.bearing[0])
+        return envelope_targets(b, float(self.rpm), self.harmonics, tuple(self.defects))
 
     # -- names ---------------------------------------------------------------------------
 

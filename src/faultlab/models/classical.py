@@ -37,7 +37,7 @@ from faultlab.utils.io import atomic_path
 FEATURE_DEFAULTS: dict[str, Any] = {
     "features": "auto",  # list of groups; auto = time+spectral (raw columns for tabular data)
     "n_bands": 64,  # 64 beat 32 on CWRU leave-one-load-out (99.75 vs 99.37 %, rf, 3 seeds)
-    "bearing": "auto",  # auto = CWRU bearing at the channel's end (DE 6205, FE 6203)
+    "bearing": "auto",  # auto = the bearing at each channel's end (CWRU DE 6205, FE 6203)
     "harmonics": 3,
     "tolerance": 0.05,
     "envelope_nfft": None,
@@ -73,12 +73,13 @@ def resolve_physics(params: dict[str, Any], train: WindowSet, groups: list[str])
         if rpm.size:
             params["rpm"] = float(np.median(rpm))
     if params.get("bearing", "auto") == "auto":
-        ends = [CWRU_BEARING_AT.get(c) for c in train.channels]
-        params["bearing"] = next((b for b in ends if b), "6205")
-    if params["bearing"] not in BEARINGS:
-        raise ConfigError(
-            f"option bearing: unknown {params['bearing']!r}; known: {sorted(BEARINGS)}"
-        )
+        # each sensor's own bearing (CWRU DE -> 6205, FE -> 6203); unknown channels: 6205
+        ends = [CWRU_BEARING_AT.get(c, "6205") for c in train.channels] or ["6205"]
+        params["bearing"] = ends[0] if len(set(ends)) == 1 else ends
+    bearings = [params["bearing"]] if isinstance(params["bearing"], str) else params["bearing"]
+    unknown = [b for b in bearings if b not in BEARINGS]
+    if unknown:
+        raise ConfigError(f"option bearing: unknown {unknown}; known: {sorted(BEARINGS)}")
     if "envelope" in groups and (not params.get("sampling_rate") or not params.get("rpm")):
         raise ConfigError(
             "feature group 'envelope' needs the sampling rate and shaft speed: the training "
@@ -164,7 +165,7 @@ class FeatureModel(FaultModel):
             n_bands=int(p["n_bands"]),
             sampling_rate=p.get("sampling_rate"),
             rpm=p.get("rpm"),
-            bearing=p["bearing"],
+            bearing=p["bearing"] if isinstance(p["bearing"], str) else tuple(p["bearing"]),
             harmonics=int(p["harmonics"]),
             tolerance=float(p["tolerance"]),
             envelope_nfft=p.get("envelope_nfft"),
