@@ -106,7 +106,9 @@ def test_rf_importances_and_feature_names(cwru):
     model.fit(train)
     s = model.describe()
     names, imp = s.extra["feature_names"], s.extra["feature_importances"]["class"]
-    assert len(names) == len(imp) == model.transform(train.X[:2]).shape[1] == 18 + 64 + 8
+    assert (
+        len(names) == len(imp) == model.transform(train.X[:2]).shape[1] == 17 + 64 + 8
+    )  # "mean" dropped by default
     assert sum(imp) == pytest.approx(1.0)
     assert s.extra["params_counted"] == ["scaler mean+scale", "tree nodes"]
     nodes = sum(t.tree_.node_count for t in model.pipelines["class"][-1].estimators_)

@@ -215,3 +215,16 @@ def test_each_channel_searched_for_its_own_bearing():
     assert own["FE_env_BPFO_h1_snr"][0] > 3 * same["FE_env_BPFO_h1_snr"][0]
     with pytest.raises(ConfigError, match="6309"):
         FeatureExtractor(groups=("envelope",), sampling_rate=FS, rpm=rpm, bearing=("6205", "6309"))
+
+
+def test_drop_removes_named_columns():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3, 2, 256)).astype(np.float32)
+    full = FeatureExtractor(groups=("time",), channels=("a", "b"))
+    thin = FeatureExtractor(groups=("time",), channels=("a", "b"), drop=("mean", "kurtosis"))
+    F, G = full.transform(X), thin.transform(X)
+    assert G.shape == (3, 2 * 16) and "a_mean" not in thin.feature_names
+    keep = [i for i, n in enumerate(full.feature_names) if n in set(thin.feature_names)]
+    np.testing.assert_array_equal(F[:, keep], G)
+    with pytest.raises(ConfigError, match="kurtosys"):
+        FeatureExtractor(groups=("time",), drop=("kurtosys",)).transform(X)

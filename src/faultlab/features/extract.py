@@ -130,6 +130,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     bearing: key of ``faultlab.data.bearings.BEARINGS`` (CWRU drive end ``6205``, fan end
       ``6203``), or one key per channel (each sensor sits on its own bearing).
     channels: channel names; with several channels every name gets a ``<channel>_`` prefix.
+    drop: feature names (without channel prefix) to leave out, e.g. ``mean``.
     """
 
     groups: Sequence[str] = ("time", "spectral")
@@ -144,6 +145,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     envelope_band: tuple[float, float] | None = None
     channels: Sequence[str] | None = None
     raw_names: Sequence[str] | None = None
+    drop: Sequence[str] = ()
     chunk_size: int = 2048
     n_channels_: int | None = field(default=None, init=False, repr=False)
     window_length_: int | None = field(default=None, init=False, repr=False)
@@ -168,6 +170,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             unknown = [b for b in bearings if b not in BEARINGS]
             if unknown or not bearings:
                 raise ConfigError(f"unknown bearing {unknown}; known: {sorted(BEARINGS)}")
+        if isinstance(self.drop, str):
+            raise ConfigError(f"drop must be a list of feature names, got {self.drop!r}")
         if self.n_bands < 1:
             raise ConfigError(f"n_bands must be >= 1, got {self.n_bands}")
         if self.chunk_size < 1:
@@ -204,11 +208,25 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     "feature names depend on the window length: call fit/transform first"
                 )
             L = 1024  # names of the other groups do not depend on it
-        per_channel = [n for g in self.group_list for n in GROUPS[g][1](self, L)]
+        all_names = self._all_names(L)
+        unknown = sorted(set(self.drop) - set(all_names))
+        if unknown:
+            raise ConfigError(f"drop: no feature(s) {unknown} in groups {self.group_list}")
+        per_channel = [n for n in all_names if n not in set(self.drop)]
         if C == 1:
             return per_channel
         prefixes = list(self.channels) if self.channels else [f"ch{i}" for i in range(C)]
         return [f"{p}_{n}" for p in prefixes for n in per_channel]
+
+    def _all_names(self, L: int) -> list[str]:
+        return [n for g in self.group_list for n in GROUPS[g][1](self, L)]
+
+    def _keep(self, L: int) -> np.ndarray | None:
+        """Per-channel column indices left after ``drop`` (None: keep all)."""
+        if not self.drop:
+            return None
+        names = self._all_names(L)
+        return np.array([i for i, n in enumerate(names) if n not in set(self.drop)], dtype=int)
 
     @property
     def feature_names(self) -> list[str]:
@@ -235,6 +253,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         S = scipy.fft.rfft(X, axis=-1) if _NEEDS_FFT & set(groups) else None
         parts = [GROUPS[g][0](self, X, S) for g in groups]
         F = np.concatenate(parts, axis=-1)  # [n, C, F]
+        keep = self._keep(X.shape[-1])
+        if keep is not None:
+            F = F[..., keep]
         return F.reshape(len(X), -1)
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> FeatureExtractor:

@@ -43,6 +43,9 @@ FEATURE_DEFAULTS: dict[str, Any] = {
     "envelope_nfft": None,
     "sampling_rate": None,  # None = the training WindowSet's rate (stored after fit)
     "rpm": None,  # None = median of the training windows' info['rpm'] (stored after fit)
+    # A window's mean is the sensor chain's DC offset, a fingerprint of the recording rather
+    # than of the bearing: with it, svm leave-one-load-out on CWRU falls from 99.7 to 91.7 %.
+    "drop_features": ["mean"],  # names the chosen groups do not produce are ignored
     "scale": True,
     "chunk_size": 2048,
 }
@@ -160,7 +163,7 @@ class FeatureModel(FaultModel):
         resolve_physics(p, train, groups)
         p["features"] = groups
         raw_names = train.feature_names if "raw" in groups and train.n_channels == 1 else None
-        return FeatureExtractor(
+        fx = FeatureExtractor(
             groups=tuple(groups),
             n_bands=int(p["n_bands"]),
             sampling_rate=p.get("sampling_rate"),
@@ -173,6 +176,10 @@ class FeatureModel(FaultModel):
             raw_names=tuple(raw_names) if raw_names else None,
             chunk_size=int(p["chunk_size"]),
         )
+        # names the chosen groups do not produce (mean without the time group) are ignored
+        produced = set(fx._all_names(train.window_length))
+        fx.drop = tuple(n for n in p.get("drop_features") or () if n in produced)
+        return fx
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Feature matrix of windows ``X`` (the first pipeline step)."""
