@@ -57,9 +57,9 @@ FAST = {
     "minirocket": {"n_kernels": 2016},
 }
 # measured on this split (train loads 0-1, test load 2, 5 classes, seeds 0-2): rf 1.00,
-# svm 1.00, hist_gb 0.972 (30 iterations), minirocket 1.00 (2016 kernels, logspec); thresholds leave
+# svm 1.00, hist_gb 1.00 (30 iterations), minirocket 1.00 (2016 kernels, logspec); thresholds leave
 # a margin for seeds and library versions
-THRESHOLD = {"rf": 0.97, "svm": 0.97, "hist_gb": 0.93, "minirocket": 0.95}
+THRESHOLD = {"rf": 0.97, "svm": 0.97, "hist_gb": 0.95, "minirocket": 0.95}
 
 
 @pytest.mark.parametrize("name", ["rf", "svm", "hist_gb", "minirocket"])
@@ -229,3 +229,14 @@ def test_minirocket_chunked_prediction_and_val_temperature(cwru):
     again = build_model("minirocket", train.classes, (1, WINDOW), opts)
     again.fit(train, val=val)
     assert again.pipelines["class"][-1].temperature_ > 3 * t_train
+
+
+def test_minirocket_logistic_head(cwru):
+    train, test = (flat(w) for w in cwru)
+    opts = {"n_kernels": 336, "head": "logistic"}
+    model = build_model("minirocket", train.classes, (1, WINDOW), opts)
+    model.fit(train)
+    proba = model.predict_proba(test.X)["class"]
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
+    assert (proba.argmax(1) == test.y["class"]).mean() >= 0.95
+    assert type(model.pipelines["class"][-1]).__name__ == "LogisticRegression"
