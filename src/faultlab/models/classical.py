@@ -205,13 +205,15 @@ class FeatureModel(FaultModel):
         with self.threads():
             return self._fit(train, val)
 
+    #: name of the first pipeline step (the transform shared by every task)
+    first_step_name = "features"
+
     def _fit(self, train: WindowSet, val: WindowSet | None) -> FitResult:
         t0 = time.perf_counter()
         if len(train) == 0:
             raise DataError("training set is empty")
         self.extractor = self.make_extractor(train)
-        first_step = self.extractor
-        first_step.fit(train.X[:1])
+        self.extractor.fit(train.X)  # stateless for FeatureExtractor; MiniRocket fits biases
         F = self.transform(train.X)
         self.pipelines, self.n_train, notes = {}, {}, []
         for task in self.tasks:
@@ -221,19 +223,20 @@ class FeatureModel(FaultModel):
             if not mask.any():
                 raise DataError(f"task {task!r}: no training window has a label")
             labels = train.y[task][mask]
-            n_classes = len(self.classes[task])
             if len(np.unique(labels)) < 2:
                 head = Pipeline([("clf", DummyClassifier(strategy="prior"))])
                 notes.append(f"task {task}: one class in training; predicts its prior")
             else:
-                head = Pipeline(self.head(n_classes))
+                head = Pipeline(self.head(len(self.classes[task])))
             head.fit(F[mask], labels)
-            self.pipelines[task] = Pipeline([("features", first_step), *head.steps])
+            self.pipelines[task] = Pipeline([(self.first_step_name, self.extractor), *head.steps])
             self.n_train[task] = int(mask.sum())
         fit_seconds = time.perf_counter() - t0
         row = {"epoch": 1.0, **self._scores("train", F, train)}
         if val is not None and len(val):
-            row.update(self._scores("val", self.transform(val.X), val))
+            F_val = self.transform(val.X)
+            self.after_fit(F_val, val)
+            row.update(self._scores("val", F_val, val))
         return FitResult(
             history=[row],
             epochs=1,
@@ -241,6 +244,9 @@ class FeatureModel(FaultModel):
             train_seconds=fit_seconds,
             notes=notes,
         )
+
+    def after_fit(self, F_val: np.ndarray, val: WindowSet) -> None:
+        """Hook: adjust fitted heads with validation features (e.g. a temperature)."""
 
     def _proba_from_features(self, F: np.ndarray) -> dict[str, np.ndarray]:
         out = {}

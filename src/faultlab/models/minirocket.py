@@ -12,8 +12,6 @@ or ``logistic`` (multinomial LogisticRegression, probabilities of its own).
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,12 +19,11 @@ from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
-from sklearn.pipeline import Pipeline
 
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.spectral import LOG_FLOOR, power_spectrum
-from faultlab.models.base import FitResult, register_model
+from faultlab.models.base import register_model
 from faultlab.models.classical import FeatureModel, task_mask
 
 
@@ -184,6 +181,8 @@ def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) ->
     },
 )
 class MiniRocketModel(FeatureModel):
+    first_step_name = "minirocket"
+
     def make_extractor(self, train: WindowSet) -> ChunkedMiniRocket:  # type: ignore[override]
         p = self.params
         if p["head"] not in ("ridge", "logistic"):
@@ -216,47 +215,14 @@ class MiniRocketModel(FeatureModel):
             return SoftmaxRidge(alphas=tuple(float(a) for a in p["alphas"]))
         return LogisticRegression(C=float(p["C"]), max_iter=int(p["max_iter"]))
 
-    def fit(
-        self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
-    ) -> FitResult:
-        with self.threads():
-            result = self._fit_rocket(train)
-            if val is not None and len(val):
-                F_val = self.transform(val.X)
-                self._recalibrate(F_val, val)
-                result.history[0].update(self._scores("val", F_val, val))
-        return result
-
-    def _fit_rocket(self, train: WindowSet) -> FitResult:
-        # same flow as the feature models, but the transform is fitted (biases from data)
-        t0 = time.perf_counter()
-        if len(train) == 0:
-            raise DataError("training set is empty")
-        rocket = self.make_extractor(train).fit(train.X)
-        self.extractor = rocket  # type: ignore[assignment]
-        F = rocket.transform(train.X)
-        self.pipelines, self.n_train = {}, {}
-        for task in self.tasks:
-            if task not in train.y:
-                raise DataError(f"training windows have no labels for task {task!r}")
-            mask = task_mask(train.y[task])
-            labels = train.y[task][mask]
-            if len(np.unique(labels)) < 2:
-                raise DataError(f"task {task!r}: training windows hold fewer than 2 classes")
-            head = Pipeline(self.head(len(self.classes[task])))
-            head.fit(F[mask], labels)
-            self.pipelines[task] = Pipeline([("minirocket", rocket), *head.steps])
-            self.n_train[task] = int(mask.sum())
-        seconds = time.perf_counter() - t0
-        row = {"epoch": 1.0, **self._scores("train", F, train)}
-        return FitResult(history=[row], epochs=1, best_epoch=1, train_seconds=seconds)
-
-    def _recalibrate(self, F: np.ndarray, val: WindowSet) -> None:
+    def after_fit(self, F: np.ndarray, val: WindowSet) -> None:
         """Refit the ridge temperature on held-out windows (the training fit is overconfident)."""
         for task, pipe in self.pipelines.items():
             est = pipe[-1]
+            if not isinstance(est, SoftmaxRidge) or task not in val.y:
+                continue
             mask = task_mask(val.y[task])
-            if not isinstance(est, SoftmaxRidge) or not mask.any():
+            if not mask.any():
                 continue
             d = pipe[1:].decision_function(F[mask])
             est.temperature_ = fit_temperature(d, val.y[task][mask], est.classes_)
