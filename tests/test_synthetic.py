@@ -106,16 +106,19 @@ def test_normal_has_no_bpfo_line_but_outer_race_does(short_set):
     assert normal < 5 and outer > 50, (normal, outer)
 
 
-def test_modulation_inner_race_by_shaft_outer_race_stationary(short_set):
-    """IR impacts are modulated by the shaft (envelope line at 1x); OR@6 impacts are not."""
+def test_modulation_ir_by_shaft_ball_by_cage_outer_race_stationary(short_set):
+    """Envelope lines of the modulation: IR at 1x shaft, ball at FTF (cage), OR@6 at neither."""
     fr = 1797 / 60
-    ir = line_prominence(
-        *envelope_spectrum(_recording(short_set, "syn-IR-0.014-L0-r0").signal[0]), fr, 0.03
-    )
-    outer = line_prominence(
-        *envelope_spectrum(_recording(short_set, "syn-OR-0.014-L0-r0").signal[0]), fr, 0.03
-    )
-    assert ir > 10 * outer, (ir, outer)
+    ftf = BEARINGS["6205"].orders()["FTF"] * fr
+    lines = {}
+    for loc in ("IR", "B", "OR"):
+        freqs, spec = envelope_spectrum(_recording(short_set, f"syn-{loc}-0.014-L0-r0").signal[0])
+        lines[loc] = (
+            line_prominence(freqs, spec, fr, 0.03),
+            line_prominence(freqs, spec, ftf, 0.03),
+        )
+    assert lines["IR"][0] > 10 * max(lines["OR"][0], lines["B"][0]), lines
+    assert lines["B"][1] > 10 * max(lines["OR"][1], lines["IR"][1]), lines
 
 
 @pytest.mark.parametrize("snr_db", [0.0, 10.0, 20.0])

@@ -19,6 +19,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Train, compare, report and deploy fault-diagnosis classifiers."""
+
+
 #: Command modules; each one adds its commands to ``app`` on import.
 COMMAND_MODULES = [
     "faultlab.cli.data_cmd",

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from faultlab.data.datasets import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
+from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Split, WindowSet
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
@@ -41,28 +41,13 @@ def protocol_of(split: Split, column: str) -> str:
     return "recording"
 
 
-class _Standardiser:
-    """Per channel/position mean and std, fitted on training windows only."""
-
-    def __init__(self, X: np.ndarray) -> None:
-        self.mean = X.mean(axis=0, keepdims=True).astype(np.float32)
-        std = X.std(axis=0, keepdims=True)
-        self.std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean) / self.std).astype(np.float32)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-
 def _roles(windows: WindowSet, split: Split, standardise: bool):
     parts = {r: windows.subset(i) for r, i in split.roles().items()}
     scaler = None
     if standardise:
-        scaler = _Standardiser(parts["train"].X)
+        scaler = Standardiser().fit(parts["train"].X)  # training windows only
         for ws in parts.values():
-            ws.X = scaler(ws.X)
+            ws.X = scaler.transform(ws.X)
     return parts, scaler
 
 
@@ -210,7 +195,9 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
     from faultlab.data.splits import describe_split
+    from faultlab.models.base import get_spec
 
+    get_spec(cfg.model.name)  # fail on an unknown model before loading any data
     windows, splits = prepare(cfg)
     results = []
     for split in splits:
