@@ -12,24 +12,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from faultlab.data.readers import CWRU_SUFFIXES, find_channel, load_mat
+from faultlab.data.readers import LOADERS
 from faultlab.data.resample import resample_signal
 from faultlab.data.types import Recording
 from faultlab.data.windowing import normalise, window_array
 from faultlab.errors import ConfigError, DataError
 
 PREPROCESS_FILE = "preprocess.json"
-
-#: Variables/columns that carry a sampling rate (``.mat``) or a time axis (``.csv``).
-RATE_KEYS = ("fs", "Fs", "FS", "sampling_rate", "sample_rate", "sr", "sampling_rate_hz")
-TIME_COLUMNS = ("time", "t", "time_s", "seconds", "timestamp")
 
 
 @dataclass
@@ -138,87 +133,8 @@ def _cwru_rate(path: Path) -> float | None:
     return float(rate) if rate else None
 
 
-def _pick_rows(arr: np.ndarray, names: list[str], want: list[str], path: Path) -> np.ndarray:
-    """Rows of ``arr [C, n]`` for the wanted channels, by name or integer index."""
-    if arr.shape[0] == len(want) and not any(w in names for w in want):
-        return arr  # positional: as many series as the model has channels
-    rows = []
-    for w in want:
-        if w in names:
-            rows.append(names.index(w))
-        elif re.fullmatch(r"\d+", str(w)) and int(w) < arr.shape[0]:
-            rows.append(int(w))
-        else:
-            raise DataError(
-                f"{path}: no channel {w!r} among {arr.shape[0]} series {names}; "
-                "pick one with --channel NAME|INDEX"
-            )
-    return arr[rows]
-
-
-def _read_mat(path: Path, channels: list[str]) -> tuple[np.ndarray, float | None]:
-    variables = load_mat(path)
-    rate = next(
-        (float(np.asarray(variables[k]).ravel()[0]) for k in RATE_KEYS
-         if k in variables and np.asarray(variables[k]).size == 1),
-        None,
-    )
-    series = {k: v for k, v in variables.items() if np.asarray(v).size > 1}
-    known = any(k.endswith(CWRU_SUFFIXES.get(c, c)) for k in series for c in channels)
-    if not known and len(series) == 1 and len(channels) == 1:
-        # a user's .mat with a single series: use it whatever its name
-        return np.asarray(next(iter(series.values())), np.float64).ravel()[None], rate
-    return np.stack([find_channel(variables, c, path) for c in channels]), rate
-
-
-def _read_npy(path: Path, channels: list[str]) -> tuple[np.ndarray, float | None]:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
-    if arr.ndim == 1:
-        arr = arr[None]
-    elif arr.ndim == 2:
-        # [n, C] (samples down the rows) is the common layout of a saved table
-        if arr.shape[0] > arr.shape[1]:
-            arr = arr.T
-    else:
-        raise DataError(f"{path}: array of shape {arr.shape}; expected [samples] or [channels, samples]")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path}: array of dtype {arr.dtype} is not numeric")
-    return _pick_rows(arr, [str(i) for i in range(arr.shape[0])], channels, path), None
-
-
-def _read_csv(path: Path, channels: list[str]) -> tuple[np.ndarray, float | None]:
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(path)
-        if all(_is_number(c) for c in df.columns):  # no header row
-            df = pd.read_csv(path, header=None)
-            df.columns = [str(c) for c in df.columns]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc.__class__.__name__})") from None
-    rate = None
-    lower = {str(c).lower(): c for c in df.columns}
-    time_col = next((lower[t] for t in TIME_COLUMNS if t in lower), None)
-    if time_col is not None:
-        t = pd.to_numeric(df[time_col], errors="coerce").to_numpy(float)
-        dt = np.median(np.diff(t)) if len(t) > 1 else np.nan
-        rate = float(1.0 / dt) if np.isfinite(dt) and dt > 0 else None
-        df = df.drop(columns=[time_col])
-    names = [str(c) for c in df.columns]
-    # a column named like the channel or ending with its CWRU suffix (X105_DE_time)
-    resolved = []
-    for c in channels:
-        suffix = CWRU_SUFFIXES.get(c, c)
-        hit = next((n for n in names if n == c or n.endswith(suffix)), None)
-        resolved.append(hit or c)
-    values = df.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
-    return _pick_rows(values, names, resolved, path), rate
-
-
-def _read_wav(path: Path, channels: list[str]) -> tuple[np.ndarray, float | None]:
+def _read_wav(path: Path, channels: list[str], label: str) -> tuple[np.ndarray, float]:
+    """WAV via soundfile when installed, else scipy (PCM scaled to [-1, 1] either way)."""
     try:
         import soundfile
 
@@ -229,35 +145,30 @@ def _read_wav(path: Path, channels: list[str]) -> tuple[np.ndarray, float | None
         try:
             rate, data = wavfile.read(path)
         except ValueError as exc:
-            raise DataError(f"{path}: not a readable WAV file ({exc})") from None
+            raise DataError(f"{label}: not a readable WAV file ({exc})") from None
         if np.issubdtype(data.dtype, np.integer):  # PCM -> [-1, 1], as soundfile does
             data = data / float(np.iinfo(data.dtype).max + 1)
         data = np.asarray(data, np.float32).reshape(len(data), -1)
     except RuntimeError as exc:  # soundfile's error for corrupt files
-        raise DataError(f"{path}: not a readable WAV file ({exc})") from None
-    arr = data.T
-    return _pick_rows(arr, [str(i) for i in range(arr.shape[0])], channels, path), float(rate)
+        raise DataError(f"{label}: not a readable WAV file ({exc})") from None
+    arr = np.asarray(data, np.float32).T
+    if arr.shape[0] == len(channels):
+        return arr, float(rate)
+    idx = [int(c) for c in channels if str(c).isdigit() and int(c) < arr.shape[0]]
+    if len(idx) != len(channels):
+        raise DataError(
+            f"{label}: {arr.shape[0]} audio channel(s) but the model takes {len(channels)}; "
+            "pick them with --channel INDEX"
+        )
+    return arr[idx], float(rate)
 
 
-#: File suffix -> reader returning (``[C, n]`` array, rate found in the file or None).
-READERS: dict[str, Callable[[Path, list[str]], tuple[np.ndarray, float | None]]] = {
-    ".mat": _read_mat,
-    ".npy": _read_npy,
-    ".csv": _read_csv,
-    ".wav": _read_wav,
-}
+#: File types :func:`load_input` reads (``.wav`` here, the rest via ``read_recording``).
+READERS = (*sorted(LOADERS), ".wav")
 
 
 class UnsupportedFormat(DataError):
     """A file type no reader handles (the service answers 415)."""
-
-
-def _is_number(text: object) -> bool:
-    try:
-        float(str(text))
-    except ValueError:
-        return False
-    return True
 
 
 def load_input(
@@ -265,37 +176,55 @@ def load_input(
     channels: list[str],
     sampling_rate: float | None = None,
     name: str | None = None,
+    explicit_channels: bool = False,
 ) -> Recording:
-    """Read one file into a Recording of ``channels``.
+    """Read one file into a Recording with as many channels as ``channels``.
 
     The rate is, in order: ``sampling_rate`` (an explicit option), the CWRU catalogue for a
     file named after a CWRU number, a rate stored in the file (``fs`` in a .mat, a time column
-    in a CSV, the WAV header); none of these is an error naming the file.
+    in a CSV, the WAV header); none of these is an error naming the file. Channels are found
+    by name (CWRU suffix, CSV column, row index); when the run's names are not in the file
+    but it holds exactly as many series as the model takes, those are used in order.
     """
+    from faultlab.data.readers import read_recording
+
     path = Path(path)
     label = name or str(path)
     suffix = path.suffix.lower()
     if suffix not in READERS:
         raise UnsupportedFormat(
-            f"{label}: unsupported file type {suffix or '(none)'!r}; use one of {sorted(READERS)}"
+            f"{label}: unsupported file type {suffix or '(none)'!r}; use one of {list(READERS)}"
         )
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"{label}: file not found")
-    signal, file_rate = READERS[suffix](path, list(channels))
-    rate = sampling_rate or (suffix == ".mat" and _cwru_rate(path)) or file_rate
-    if not rate:
-        raise DataError(
-            f"{label}: sampling rate unknown; pass --sampling-rate HZ (the file is not a CWRU "
-            "catalogue number and stores no rate)"
-        )
-    check_signal(signal, label)
-    return Recording(
-        recording_id=Path(label).stem,
-        signal=signal.astype(np.float32),
-        sampling_rate=float(rate),
-        channels=list(channels),
-        meta={"source": label, "original_sampling_rate": float(rate)},
-    )
+    rate = sampling_rate or (_cwru_rate(path) if suffix == ".mat" else None)
+    if suffix == ".wav":
+        signal, file_rate = _read_wav(path, channels, label)
+        rate = rate or file_rate
+        check_signal(signal, label)
+        return Recording(Path(label).stem, signal, float(rate), list(channels),
+                         {"source": label, "original_sampling_rate": float(rate)})
+    wanted = [int(c) if str(c).isdigit() else str(c) for c in channels]
+    try:
+        try:
+            rec = read_recording(path, wanted, sampling_rate=rate, recording_id=Path(label).stem)
+        except DataError as first:
+            if explicit_channels or "sampling rate" in str(first):
+                raise
+            try:  # the file's own series, taken in order when the count fits
+                rec = read_recording(path, None, sampling_rate=rate, recording_id=Path(label).stem)
+            except DataError:
+                raise first from None
+            if rec.signal.shape[0] != len(channels):
+                raise first from None
+    except DataError as exc:
+        msg = str(exc).replace(str(path), label)
+        if "no sampling rate" in msg:
+            msg = (f"{label}: sampling rate unknown; pass --sampling-rate HZ (the file is not a "
+                   "CWRU catalogue number and stores no rate)")
+        raise DataError(msg) from None
+    rec.meta.update({"source": label, "original_sampling_rate": rec.sampling_rate})
+    return rec
 
 
 def check_signal(signal: np.ndarray, label: str) -> None:
@@ -399,5 +328,5 @@ def prepare_file(
             f"{label}: {len(want)} channel(s) given ({', '.join(want)}) but the model takes "
             f"{len(pre.channels)} ({', '.join(pre.channels)})"
         )
-    rec = load_input(path, want, sampling_rate, label)
+    rec = load_input(path, want, sampling_rate, label, explicit_channels=bool(channels))
     return prepare(pre, rec.signal, rec.sampling_rate, label)
