@@ -60,11 +60,12 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
     format: Annotated[str, typer.Option("--format", "-f", help="onnx | torchscript")] = "onnx",
     out: Annotated[Path | None, typer.Option(help="output folder (default RUN_DIR/export)")] = None,
+    exporter: Annotated[str, typer.Option(help="ONNX exporter: auto | legacy | dynamo (needs onnxscript)")] = "auto",
 ) -> None:
     """Export the run's model (ONNX or TorchScript) with metadata.json for deployment."""
     from faultlab.serving.export import export_run
 
-    res = export_run(run_dir, format, out)
+    res = export_run(run_dir, format, out, onnx_exporter=exporter)
     typer.echo(f"{res.format}: {res.model_path} ({res.model_path.stat().st_size / 1024:.1f} KiB) "
                f"via {res.exporter}; max |diff| vs predict_proba {res.max_abs_diff:.2e}")
     typer.echo(f"metadata: {res.metadata_path}")

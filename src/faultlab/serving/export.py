@@ -1,6 +1,8 @@
 """Export a trained run for deployment: ONNX or TorchScript plus ``metadata.json``.
 
-The exported graph takes *prepared* windows (``[batch, C, L]`` float32, after the run's
+``metadata.json`` holds the model's classes, tasks, input, window, rate, channels and
+preprocessing, plus one ``exports`` entry per format written to the folder. The exported
+graph takes *prepared* windows (``[batch, C, L]`` float32, after the run's
 resampling, windowing, normalisation and standardiser — see ``metadata.json``
 ``preprocessing``) and returns one probability tensor per task (softmax included), named
 ``proba_<task>``, with a dynamic batch axis. Every export is checked against the model's own
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +125,10 @@ def _onnx_dynamo(module, example, path: Path, names: dict[str, list[str]]) -> No
     prog.save(str(path))
 
 
+#: ONNX exporters in the order ``auto`` tries them.
+ONNX_EXPORTERS: dict[str, Callable[..., None]] = {"legacy": _onnx_legacy, "dynamo": _onnx_dynamo}
+
+
 def _run_onnx(path: Path, X: np.ndarray) -> list[np.ndarray]:
     import onnxruntime as ort
 
@@ -129,8 +136,16 @@ def _run_onnx(path: Path, X: np.ndarray) -> list[np.ndarray]:
     return sess.run(None, {sess.get_inputs()[0].name: X})
 
 
-def export_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str, float, list[str]]:
-    """Write ``path``; returns (exporter used, max diff to predict_proba, notes)."""
+def export_onnx(
+    model: Any, path: Path, tasks: list[str], exporter: str = "auto"
+) -> tuple[str, float, list[str]]:
+    """Write ``path``; returns (exporter used, max diff to predict_proba, notes).
+
+    ``auto`` tries the TorchScript-based exporter first (fast, and it handles every model
+    here, LSTM/GRU included, at opset 17), then the dynamo exporter when onnxscript is
+    installed. In torch 2.13 the dynamo exporter fails on a task named ``class`` (a Python
+    keyword as a ModuleDict key breaks FX code generation), the default flat target.
+    """
     import torch
 
     if _torch_net(model) is None:
@@ -141,14 +156,16 @@ def export_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str, float, l
     X = _sample(model, 8, seed=1)  # a different batch size than the trace: checks the dynamic axis
     ref = model.predict_proba(X)
     notes: list[str] = []
-    exporters: list[tuple[str, Callable]] = []
-    if importlib.util.find_spec("onnxscript") is not None:
-        exporters.append(("torch.onnx dynamo", _onnx_dynamo))
-    else:
-        notes.append("onnxscript not installed: used the TorchScript-based ONNX exporter")
-    exporters.append(("torch.onnx legacy (TorchScript)", _onnx_legacy))
+    if exporter != "auto" and exporter not in ONNX_EXPORTERS:
+        raise ExportError(f"unknown ONNX exporter {exporter!r}; choose from {['auto', *ONNX_EXPORTERS]}")
+    exporters = [(k, f) for k, f in ONNX_EXPORTERS.items() if exporter in ("auto", k)]
+    if exporter == "auto" and importlib.util.find_spec("onnxscript") is None:
+        exporters = [e for e in exporters if e[0] != "dynamo"]
+    elif exporter == "dynamo" and importlib.util.find_spec("onnxscript") is None:
+        raise ExportError("the dynamo ONNX exporter needs onnxscript (pip install onnxscript)")
     last = ""
     for label, fn in exporters:
+        label = f"torch.onnx {label}"
         try:
             with atomic_path(path) as tmp:  # renamed over ``path`` only when verified
                 fn(module, example, tmp, names)
@@ -156,7 +173,7 @@ def export_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str, float, l
                 if diff > TOLERANCE:
                     raise ExportError(f"outputs differ from predict_proba by {diff:.2e}")
         except Exception as exc:  # an exporter that cannot handle this graph: try the next
-            msg = str(exc).splitlines()[0] if str(exc) else ""
+            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0]) if str(exc) else ""
             last = f"{label}: {exc.__class__.__name__}: {msg}"
             notes.append(f"{last}; falling back")
             continue
@@ -176,7 +193,7 @@ def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str,
     return "skl2onnx", diff, []
 
 
-def export_torchscript(model: Any, path: Path, tasks: list[str]) -> tuple[str, float, list[str]]:
+def export_torchscript(model: Any, path: Path, tasks: list[str], **_: Any) -> tuple[str, float, list[str]]:
     import torch
 
     if _torch_net(model) is None:
@@ -201,14 +218,16 @@ def export_torchscript(model: Any, path: Path, tasks: list[str]) -> tuple[str, f
     return "torch.jit.trace + freeze", diff, []
 
 
-#: Format -> exporter(model, path, tasks) -> (exporter label, max diff, notes).
-EXPORTERS: dict[str, Callable[[Any, Path, list[str]], tuple[str, float, list[str]]]] = {
+#: Format -> exporter(model, path, tasks, **options) -> (exporter label, max diff, notes).
+EXPORTERS: dict[str, Callable[..., tuple[str, float, list[str]]]] = {
     "onnx": export_onnx,
     "torchscript": export_torchscript,
 }
 
 
-def export_run(run_dir: str | Path, fmt: str, out_dir: str | Path | None = None) -> ExportResult:
+def export_run(
+    run_dir: str | Path, fmt: str, out_dir: str | Path | None = None, onnx_exporter: str = "auto"
+) -> ExportResult:
     """Export the model of ``run_dir`` to ``out_dir`` (default ``run_dir/export``)."""
     from faultlab.models.base import load_model
 
@@ -225,10 +244,10 @@ def export_run(run_dir: str | Path, fmt: str, out_dir: str | Path | None = None)
     tasks = list(model.classes)
     out.mkdir(parents=True, exist_ok=True)
     path = out / FILE_NAMES[fmt]
-    exporter, diff, notes = EXPORTERS[fmt](model, path, tasks)
+    options = {"exporter": onnx_exporter} if fmt == "onnx" else {}
+    exporter, diff, notes = EXPORTERS[fmt](model, path, tasks, **options)
     meta = model_metadata(run_dir, pre, json.loads(model_json.read_text()))
-    meta.update({
-        "format": fmt,
+    entry = {
         "file": path.name,
         "exporter": exporter,
         "opset": _onnx_opset(path) if fmt == "onnx" else None,
@@ -236,8 +255,13 @@ def export_run(run_dir: str | Path, fmt: str, out_dir: str | Path | None = None)
         "notes": notes,
         "torch_version": _version("torch"),
         "onnxruntime_version": _version("onnxruntime") if fmt == "onnx" else None,
-    })
-    meta_path = write_json(out / METADATA_FILE, meta)
+    }
+    # one metadata.json per folder: exporting the other format adds to it, for the same run
+    meta_path = out / METADATA_FILE
+    old = _read_json(meta_path)
+    exports = old.get("exports", {}) if old.get("run_dir") == meta["run_dir"] else {}
+    meta["exports"] = {**exports, fmt: entry}
+    write_json(meta_path, meta)
     return ExportResult(fmt, path, meta_path, exporter, diff, notes)
 
 
@@ -260,6 +284,13 @@ def _onnx_opset(path: Path) -> int | None:
 
     model = onnx.load(str(path), load_external_data=False)
     return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def _version(module: str) -> str | None:

@@ -219,6 +219,8 @@ def load_input(
                 raise first from None
     except DataError as exc:
         msg = str(exc).replace(str(path), label)
+        if "channel" in msg and not explicit_channels:
+            msg += "; pick them with --channel NAME|INDEX"
         if "no sampling rate" in msg:
             msg = (f"{label}: sampling rate unknown; pass --sampling-rate HZ (the file is not a "
                    "CWRU catalogue number and stores no rate)")
@@ -278,6 +280,8 @@ def prepare(
     if pre.mean is not None:
         X = (X - pre.mean) / pre.std
     X = np.ascontiguousarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # a strided view of the signal: torch wants its own memory
+        X = X.copy()
     starts = np.arange(len(X), dtype=np.int64) * pre.stride
     return Prepared(name, X, starts, rate, float(sampling_rate), n)
 
