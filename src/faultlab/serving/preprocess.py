@@ -25,6 +25,10 @@ from faultlab.data.windowing import normalise, window_array
 from faultlab.errors import ConfigError, DataError
 
 PREPROCESS_FILE = "preprocess.json"
+NO_RATE = (
+    "sampling rate unknown; give one (--sampling-rate HZ, or the sampling_rate field): the "
+    "file is not a CWRU catalogue number and stores no rate"
+)
 
 
 @dataclass
@@ -222,8 +226,7 @@ def load_input(
         if "channel" in msg and not explicit_channels:
             msg += "; pick them with --channel NAME|INDEX"
         if "no sampling rate" in msg:
-            msg = (f"{label}: sampling rate unknown; pass --sampling-rate HZ (the file is not a "
-                   "CWRU catalogue number and stores no rate)")
+            msg = f"{label}: {NO_RATE}"
         raise DataError(msg) from None
     rec.meta.update({"source": label, "original_sampling_rate": rec.sampling_rate})
     return rec
