@@ -1,8 +1,11 @@
-"""Shared by the serving tests: one small cnn1d run on real CWRU data, trained once a session.
+"""Shared by the serving tests: one real run on CWRU data, trained once a pytest session.
 
-The run is the leave-one-load-out fold that tests load 3 (trained on loads 0-2), with windows
-of 1024 samples every 2048 (half the windows of the default, to keep the test quick) and 5
-epochs: enough for every held-out load-3 recording to get the right soft-vote verdict.
+The run is the leave-one-load-out fold that tests load 3 (trained on loads 0-2) with the
+``rf`` feature model (time + spectral features -> random forest: ~15 s on the shared 2-core
+machine, where a cnn1d that gets every held-out recording right needs ~60 s), windows of
+1024 samples every 2048 (half the default windows, to keep the tests quick). Torch models
+are covered by ``untrained_run`` (export equality, backends) and by the must-show
+``faultlab train --model cnn1d`` run in the serving report.
 """
 
 from __future__ import annotations
@@ -21,10 +24,9 @@ HELD_OUT = {
 RUN_CONFIG = {
     "name": "serving-test",
     "data": {"stride": 2048},
-    "model": {"name": "cnn1d"},
+    "model": {"name": "rf"},
     "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
-    "training": {"epochs": 5, "batch_size": 64, "lr": 3e-3, "patience": None,
-                 "progress": False, "amp": False, "seed": 0},
+    "training": {"progress": False, "seed": 0},
 }
 
 
@@ -38,7 +40,7 @@ def trained_run(tmp_path_factory, data_dir: Path) -> Path:
     from faultlab.experiments.config import ExperimentConfig
     from faultlab.experiments.runner import prepare, run_experiment
 
-    run_dir = tmp_path_factory.getbasetemp() / "serving-cnn1d-load3"
+    run_dir = tmp_path_factory.getbasetemp() / "serving-rf-load3"
     if (run_dir / "metrics.json").exists():
         return run_dir
     torch.set_num_threads(2)

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from serving_support import HELD_OUT, trained_run, untrained_run
 
 from faultlab.cli import main
 from faultlab.data.resample import resample_signal
 from faultlab.errors import ConfigError, DataError
 from faultlab.serving.predict import Predictor, verdicts
 from faultlab.serving.preprocess import Preprocessing, load_input, prepare, prepare_file
+from serving_support import HELD_OUT, trained_run, untrained_run
 
 
 @pytest.fixture(scope="module")

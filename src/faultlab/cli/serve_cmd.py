@@ -23,7 +23,7 @@ def predict(
     channel: Annotated[list[str] | None, typer.Option(help="channel name/column/index in the files, one per model channel")] = None,
     out: Annotated[Path | None, typer.Option(help="per-window predictions: .csv or .json")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 512,
-    backend: Annotated[str, typer.Option(help="torch (the saved model) | onnx")] = "torch",
+    backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
 ) -> None:
     """Predict recordings: a verdict per file and task, per-window predictions in --out."""
     from rich.console import Console
@@ -78,7 +78,7 @@ def serve(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
-    backend: Annotated[str, typer.Option(help="torch (the saved model) | onnx")] = "torch",
+    backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
     max_body_mb: Annotated[float, typer.Option(help="largest accepted request body (MiB)")] = 16.0,
     threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
     log_level: Annotated[str, typer.Option()] = "info",

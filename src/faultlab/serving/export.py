@@ -11,6 +11,8 @@ resampling, windowing, normalisation and standardiser — see ``metadata.json``
 ONNX: torch 2.9+ defaults to the dynamo (``torch.export``) exporter, which needs
 ``onnxscript``; when that is missing or fails, the TorchScript-based exporter
 (``dynamo=False``, still shipped in torch 2.13) is used. It handles LSTM/GRU at opset 17.
+TorchScript (``torch.jit.trace`` + ``freeze``) is deprecated in torch 2.13 but still works;
+ONNX is the format to prefer.
 """
 
 from __future__ import annotations
@@ -203,18 +205,17 @@ def export_torchscript(model: Any, path: Path, tasks: list[str], **_: Any) -> tu
         )
     module = _proba_module(model)
     example = torch.from_numpy(_sample(model, 2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(module, (example,), check_trace=False)
-    traced = torch.jit.freeze(traced)
     X = _sample(model, 8, seed=1)
-    with torch.no_grad():
-        got = [o.numpy() for o in traced(torch.from_numpy(X))]
-    diff = _max_diff(model.predict_proba(X), got, tasks)
-    if diff > TOLERANCE:
-        raise ExportError(f"model {model.name!r}: traced TorchScript differs from the model by {diff:.2e}")
-    with atomic_path(path) as tmp:
-        torch.jit.save(traced, str(tmp))
+    with warnings.catch_warnings():  # torch 2.13 marks torch.jit deprecated; it still works
+        warnings.simplefilter("ignore")
+        traced = torch.jit.freeze(torch.jit.trace(module, (example,), check_trace=False))
+        with torch.no_grad():
+            got = [o.numpy() for o in traced(torch.from_numpy(X))]
+        diff = _max_diff(model.predict_proba(X), got, tasks)
+        if diff > TOLERANCE:
+            raise ExportError(f"model {model.name!r}: traced TorchScript differs from the model by {diff:.2e}")
+        with atomic_path(path) as tmp:
+            torch.jit.save(traced, str(tmp))
     return "torch.jit.trace + freeze", diff, []
 
 
@@ -274,8 +275,8 @@ def _unsupported(model: Any, fmt: str) -> str:
         why = " (it is not a torch network; TorchScript is for deep models)"
     return (
         f"model {model.name!r} ({model.family}) cannot be exported as {fmt}{why}; formats it "
-        f"supports: {', '.join(formats) or 'none'}; it can still be served natively with "
-        "`faultlab serve RUN_DIR --backend torch`"
+        f"supports: {', '.join(formats) or 'none'}; it can still be used natively "
+        "(`faultlab predict`, `faultlab serve RUN_DIR --backend native`)"
     )
 
 

@@ -34,7 +34,7 @@ class Backend(Protocol):
 class NativeBackend:
     """The saved model itself (torch nets, sklearn pipelines, ...)."""
 
-    name = "torch"
+    name = "native"
 
     def __init__(self, run_dir: Path, threads: int | None = None) -> None:
         from faultlab.models.base import load_model
@@ -85,9 +85,11 @@ def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
     return OnnxBackend(exported / "model.onnx", meta["tasks"], threads)
 
 
-#: Backend name -> factory(run_dir, threads).
+#: Backend name -> factory(run_dir, threads). ``torch`` and ``native`` are the same: the
+#: saved model's own ``predict_proba`` (a torch network or a scikit-learn pipeline).
 BACKENDS: dict[str, Callable[[Path, int | None], Backend]] = {
     "torch": lambda run_dir, threads: NativeBackend(run_dir, threads),
+    "native": lambda run_dir, threads: NativeBackend(run_dir, threads),
     "onnx": _onnx_backend,
 }
 
