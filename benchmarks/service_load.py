@@ -100,7 +100,8 @@ def main() -> None:
                            headers={"content-type": "application/json"}, timeout=60).json()
         print(f"server: {' '.join(cmd[2:])}")
         print(f"request: {len(sig)} samples ({len(body) / 1024:.0f} KiB JSON) -> "
-              f"{first['n_windows']} windows, verdict {first['prediction']}")
+              f"{first['n_windows']} windows, verdict "
+              f"{ {t: v['prediction'] for t, v in first['prediction'].items()} }")
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         res = run_load(f"{url}/predict?windows=false", body, n=args.requests,
                        concurrency=args.concurrency, max_seconds=args.max_seconds)

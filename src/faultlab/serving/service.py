@@ -11,7 +11,6 @@ Interactive docs are at ``/docs``.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import time
@@ -191,14 +190,12 @@ def create_app(
 
     async def _from_json(request: Request) -> RecordingPrediction:
         body = await request.body()
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HTTPException(400, f"malformed JSON body: {exc}") from None
-        try:
-            req = PredictRequest.model_validate(data)
+        try:  # pydantic-core parses JSON ~7x faster than json.loads, NaN/Infinity included
+            req = PredictRequest.model_validate_json(body)
         except ValidationError as exc:
             errors = exc.errors(include_url=False, include_input=False, include_context=False)
+            if errors[0]["type"] == "json_invalid":
+                raise HTTPException(400, f"malformed JSON body: {errors[0]['msg']}") from None
             raise HTTPException(422, errors[:5]) from None
         try:
             signal = np.asarray(req.samples, dtype=np.float32)
