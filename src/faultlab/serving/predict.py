@@ -78,7 +78,9 @@ def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
     from faultlab.serving.export import METADATA_FILE, export_run
 
     exported = Path(run_dir) / "export"
-    if not (exported / "model.onnx").exists():
+    onnx_file, model_json = exported / "model.onnx", Path(run_dir) / "model" / "model.json"
+    if not onnx_file.exists() or onnx_file.stat().st_mtime < model_json.stat().st_mtime:
+        # none yet, or older than the model (a resumed/retrained run): export afresh
         exported = Path(tempfile.mkdtemp(prefix="faultlab-onnx-"))
         export_run(run_dir, "onnx", exported)
     meta = json.loads((exported / METADATA_FILE).read_text())
