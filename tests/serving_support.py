@@ -72,3 +72,18 @@ def untrained_run(root: Path, model: str, classes: dict[str, list[str]] | None =
         "target": "flat", "classes": classes, "feature_names": None,
     })
     return run_dir
+
+
+def steel_run(root: Path) -> Path:
+    """A tabular run: rf on the steel-plates table, fold 0 of a 5-fold grouped split."""
+    from faultlab.cli import main
+
+    out = root / "steel"
+    rc = main([
+        "train", "--dataset", "table", "--target", "label", "--model", "rf",
+        "--set", "data.table={path: steel-plates/steel_plates_faults.csv}",
+        "--split", "group_kfold", "--fold", "fold 0", "-p", "n_estimators=50",
+        "--out", str(out), "--quiet",
+    ])
+    assert rc == 0
+    return out / "fold-0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -63,7 +64,9 @@ def test_onnx_matches_predict_proba(tmp_path, real_windows, name):
 def test_torchscript_matches_predict_proba(tmp_path, real_windows, name):
     run = untrained_run(tmp_path, name, params=MODELS[name])
     assert main(["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "ts")]) == 0
-    module = torch.jit.load(str(tmp_path / "ts" / "model.ts"))
+    with warnings.catch_warnings():  # torch 2.13 marks torch.jit deprecated; it still loads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.load(str(tmp_path / "ts" / "model.ts"))
     ref = load_model(run / "model").predict_proba(real_windows)["class"]
     with torch.no_grad():
         got = module(torch.from_numpy(real_windows))[0].numpy()

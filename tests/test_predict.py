@@ -14,7 +14,7 @@ from faultlab.data.resample import resample_signal
 from faultlab.errors import ConfigError, DataError
 from faultlab.serving.predict import Predictor, verdicts
 from faultlab.serving.preprocess import Preprocessing, load_input, prepare, prepare_file
-from serving_support import HELD_OUT, trained_run, untrained_run
+from serving_support import HELD_OUT, steel_run, trained_run, untrained_run
 
 
 @pytest.fixture(scope="module")
@@ -147,17 +147,18 @@ def test_not_a_run_directory(tmp_path, capsys):
 def test_normalise_and_standardiser_are_replayed():
     """zscore per window, then the training standardiser, exactly as the runner applies them."""
     rng = np.random.default_rng(3)
-    mean = rng.normal(size=(1, 1, 64)).astype(np.float32)
-    std = rng.uniform(0.5, 2, size=(1, 1, 64)).astype(np.float32)
+    mean = rng.normal(size=(1, 64))
+    std = rng.uniform(0.5, 2, size=(1, 64))
     pre = Preprocessing.from_dict({
         "channels": ["DE"], "window": 64, "stride": 32, "target_rate": 1000, "normalise": "zscore",
-        "standardiser": {"mean": mean.tolist(), "std": std.tolist()}, "classes": {"class": ["a"]},
+        "standardiser": {"per": "position", "mean": mean.tolist(), "std": std.tolist()},
+        "classes": {"class": ["a"]},
     })
     sig = rng.normal(3, 2, size=1000).astype(np.float32)
     p = prepare(pre, sig, 1000)
     assert p.X.shape == (30, 1, 64) and p.X.flags.writeable
     w = sig[32:96]
-    expect = ((w - w.mean()) / w.std() - mean[0, 0]) / std[0, 0]
+    expect = ((w - w.mean()) / w.std() - mean[0]) / std[0]
     np.testing.assert_allclose(p.X[1, 0], expect, rtol=1e-5, atol=1e-5)
     with pytest.raises(DataError, match="2 channel"):
         prepare(pre, np.zeros((2, 1000)), 1000)
@@ -187,3 +188,28 @@ def test_soft_vote_verdict():
     # 2 of 3 windows say "a", but the mean probability favours "b"
     assert v.prediction == "b" and v.confidence == pytest.approx(0.6)
     assert v.shares == pytest.approx({"a": 2 / 3, "b": 1 / 3})
+
+
+def test_tabular_run_replays_the_standardiser_on_feature_rows(tmp_path, steel_csv, capsys):
+    """Predicting the held-out steel plates from the CSV reproduces the run's test accuracy."""
+    run = steel_run(tmp_path)
+    split = json.loads((run / "split.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    table = pd.read_csv(steel_csv)
+    test = table.iloc[split["indices"]["test"]]
+    test.to_csv(tmp_path / "plates.csv", index=False)
+    out = tmp_path / "plates-pred.csv"
+    assert main(["predict", str(run), str(tmp_path / "plates.csv"), "--out", str(out)]) == 0
+    pred = pd.read_csv(out)
+    truth = test.iloc[:, 27:].idxmax(axis=1).to_numpy()
+    assert len(pred) == len(test) and pred["start_s"].isna().all()
+    acc = float((pred["label"].to_numpy() == truth).mean())
+    assert acc == pytest.approx(metrics["primary"]["accuracy"], abs=1e-9)
+    with pytest.raises(DataError, match="missing feature column"):
+        Predictor(run).predict_file(_drop_column(table, tmp_path))
+
+
+def _drop_column(table: pd.DataFrame, tmp_path: Path) -> Path:
+    path = tmp_path / "fewer.csv"
+    table.drop(columns=[table.columns[3]]).iloc[:5].to_csv(path, index=False)
+    return path

@@ -12,7 +12,7 @@ from faultlab.data.resample import resample_signal
 from faultlab.serving.loadtest import background_server, run_load
 from faultlab.serving.preprocess import load_input
 from faultlab.serving.service import create_app
-from serving_support import trained_run, untrained_run
+from serving_support import steel_run, trained_run, untrained_run
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +171,19 @@ def test_bounded_load_on_a_real_server(run_dir, signal_108):
     print(res.line())
     assert res.completed == 200 and res.ok == 200, (res.statuses, res.errors)
     assert res.p50_ms <= res.p99_ms and res.requests_per_s > 0
+
+
+def test_tabular_run_takes_feature_rows_without_a_rate(tmp_path, steel_csv):
+    import pandas as pd
+
+    run = steel_run(tmp_path)
+    c = TestClient(create_app(run))
+    assert c.get("/model").json()["sampling_rate"] is None
+    rows = pd.read_csv(steel_csv).iloc[:3, :27].to_numpy().tolist()
+    r = c.post("/predict", json={"samples": rows})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["n_windows"] == 3 and out["windows"]["start_s"] is None
+    assert out["prediction"]["label"]["prediction"] in out["classes"]["label"]
+    r = c.post("/predict", json={"samples": rows[0][:20]})
+    assert r.status_code == 422 and "27 features" in r.json()["detail"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from faultlab.data.readers import LOADERS
 from faultlab.data.resample import resample_signal
+from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Recording
 from faultlab.data.windowing import normalise, window_array
 from faultlab.errors import ConfigError, DataError
@@ -40,8 +41,7 @@ class Preprocessing:
     stride: int
     rate: float | None  # the rate model input is sampled at (None: tabular rows)
     normalise: str = "none"
-    mean: np.ndarray | None = None  # standardiser, [1, C, L]
-    std: np.ndarray | None = None
+    scaler: Standardiser | None = None  # fitted on the run's training windows
     dataset: str = "cwru"
     target: str = "flat"
     classes: dict[str, list[str]] = field(default_factory=dict)
@@ -62,7 +62,8 @@ class Preprocessing:
     def from_dict(cls, d: dict[str, Any], source: str = PREPROCESS_FILE) -> Preprocessing:
         try:
             std = d.get("standardiser") or {}
-            rate = d.get("target_rate") or d.get("sampling_rate")
+            table = d.get("dataset") == "table" or bool(d.get("feature_names"))
+            rate = None if table else d.get("target_rate") or d.get("sampling_rate")
             chans = d.get("channels") or ["DE"]
             return cls(
                 channels=[chans] if isinstance(chans, str) else list(chans),
@@ -70,8 +71,7 @@ class Preprocessing:
                 stride=int(d.get("stride") or d["window"]),
                 rate=float(rate) if rate else None,
                 normalise=d.get("normalise") or "none",
-                mean=np.asarray(std["mean"], np.float32) if std.get("mean") is not None else None,
-                std=np.asarray(std["std"], np.float32) if std.get("std") is not None else None,
+                scaler=Standardiser.from_dict(std) if std else None,
                 dataset=d.get("dataset", "cwru"),
                 target=d.get("target", "flat"),
                 classes={t: list(c) for t, c in (d.get("classes") or {}).items()},
@@ -94,10 +94,10 @@ class Preprocessing:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for export metadata (the standardiser as nested lists)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("mean", "std", "raw")}
-        out["standardiser"] = (
-            {"mean": self.mean.tolist(), "std": self.std.tolist()} if self.mean is not None else None
-        )
+        out = {k: getattr(self, k) for k in (
+            "channels", "window", "stride", "rate", "normalise", "dataset", "target", "classes",
+            "feature_names")}
+        out["standardiser"] = self.scaler.to_dict() if self.scaler is not None else None
         out["input_shape"] = list(self.input_shape)
         return out
 
@@ -280,8 +280,8 @@ def prepare(
             f"of {pre.window} samples at {rate:g} Hz (needs >= {need} samples at {sampling_rate:g} Hz)"
         )
     X = normalise(window_array(sig, pre.window, pre.stride), pre.normalise)
-    if pre.mean is not None:
-        X = (X - pre.mean) / pre.std
+    if pre.scaler is not None:  # the runner's own Standardiser: float64 maths, as in training
+        X = pre.scaler.transform(X)
     X = np.ascontiguousarray(X, dtype=np.float32)
     if not X.flags.writeable:  # a strided view of the signal: torch wants its own memory
         X = X.copy()
@@ -295,8 +295,8 @@ def _prepare_rows(pre: Preprocessing, rows: np.ndarray, name: str) -> Prepared:
     if rows.shape[-1] != n_feat:
         raise DataError(f"{name}: rows of {rows.shape[-1]} values; the model takes {n_feat} features")
     X = rows.reshape(-1, 1, n_feat).astype(np.float32)
-    if pre.mean is not None:
-        X = (X - pre.mean) / pre.std
+    if pre.scaler is not None:
+        X = pre.scaler.transform(X)
     return Prepared(name, np.ascontiguousarray(X, np.float32), np.arange(len(X)), None, None, len(X))
 
 

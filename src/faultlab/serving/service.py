@@ -35,9 +35,13 @@ class PredictRequest(BaseModel):
     """A raw signal: one channel ``[n]`` or ``[channels][n]``, at ``sampling_rate`` Hz."""
 
     samples: list[float] | list[list[float]] = Field(
-        description="one channel as a list of numbers, or channels x samples"
+        description="one channel as a list of numbers, or channels x samples "
+        "(tabular models: one row of features, or rows x features)"
     )
-    sampling_rate: float = Field(gt=0, allow_inf_nan=False, description="Hz of the given samples")
+    sampling_rate: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Hz of the given samples (required by signal models; tables have none)",
+    )
 
 
 class BodyLimit:
@@ -77,7 +81,7 @@ def _columns(rp: RecordingPrediction, classes: dict[str, list[str]]) -> dict[str
     """Per-window results as columns (lists aligned by window), built without a per-window loop."""
     return {
         "start_sample": rp.prepared.start_sample.tolist(),
-        "start_s": np.round(rp.prepared.start_s, 6).tolist(),
+        "start_s": np.round(rp.prepared.start_s, 6).tolist() if rp.prepared.rate else None,
         "prediction": {
             t: np.asarray(classes[t], dtype=object)[p.argmax(axis=1)].tolist() for t, p in rp.proba.items()
         },
@@ -197,6 +201,9 @@ def create_app(
             if errors[0]["type"] == "json_invalid":
                 raise HTTPException(400, f"malformed JSON body: {errors[0]['msg']}") from None
             raise HTTPException(422, errors[:5]) from None
+        if req.sampling_rate is None and not predictor.pre.tabular:
+            raise HTTPException(422, [{"type": "missing", "loc": ["sampling_rate"],
+                                       "msg": "Field required: the Hz of the samples"}])
         try:
             signal = np.asarray(req.samples, dtype=np.float32)
         except ValueError:
