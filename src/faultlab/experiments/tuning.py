@@ -28,6 +28,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,7 @@ def load_tune_config(
         val_raw["strategy"] = "recordings"
     raw.setdefault("model", {"name": "lstm"})
     cfg = parse_config(ExperimentConfig, raw, source)
-    tune = parse_config(TuneConfig, tune_raw, f"{source}: tune")
+    tune = _parse_tune(tune_raw, source)
     studies = []
     models = tune.models or [TuneModel(**cfg.model.model_dump(), search=None)]
     for m in models:
@@ -186,6 +187,18 @@ def load_tune_config(
     if len(set(labels)) != len(labels):
         raise ConfigError(f"{source}: tune.models: duplicate model labels {labels}; set 'label'")
     return TuneSetup(cfg, tune, studies, notes, source)
+
+
+def _parse_tune(data: dict[str, Any], source: str) -> TuneConfig:
+    """Validate the tune block; one line naming the key (``tune.search.layers``)."""
+    from pydantic import ValidationError
+
+    try:
+        return TuneConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in ("tune", *err["loc"]))
+        raise ConfigError(f"{source}: {key}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 # --- the search space ---------------------------------------------------------------------------
@@ -400,14 +413,15 @@ def _train_trial(trial: Any, cfg: ExperimentConfig, training: TrainConfig, data:
     fit = model.fit(data.train, data.val, None, **kwargs)
     seconds = float(getattr(fit, "train_seconds", 0.0) or time.perf_counter() - t0)
     scores = _scores(model, data.val)
-    summary = model.describe()
+    net = getattr(model, "net", None)  # torch: count directly (describe() runs torchinfo)
+    n_params = sum(p.numel() for p in net.parameters()) if net is not None else model.describe().n_params
     return {
         **scores,
         "train_seconds": seconds,
         "epochs": int(getattr(fit, "epochs", 0) or 0),
         "best_epoch": getattr(fit, "best_epoch", None),
         "stopped_reason": getattr(fit, "stopped_reason", "completed"),
-        "n_params": int(summary.n_params),
+        "n_params": int(n_params),
     }
 
 
@@ -426,6 +440,7 @@ def make_storage(url: str) -> Any:
         raise ConfigError(f"--storage {url!r}: expected a URL such as sqlite:///study.db or postgresql://...")
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     kwargs: dict[str, Any] = {}
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if scheme == "sqlite":
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -578,7 +593,7 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
 
 
 def importances(study: Any) -> tuple[dict[str, float], str | None]:
-    """fANOVA importances, or an empty dict and the reason when there are too few trials."""
+    """Optuna parameter importances, or an empty dict and the reason when there are too few trials."""
     import optuna
 
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

@@ -74,7 +74,7 @@ def _importance_plot(imp: dict[str, float], path: Path, title: str) -> Path | No
     names = list(imp)[::-1]
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2))
     ax.barh(names, [imp[n] for n in names], color="tab:green")
-    ax.set_xlabel("importance (fANOVA, normalised)")
+    ax.set_xlabel("importance (optuna default evaluator, normalised)")
     ax.set_title(title)
     fig.tight_layout()
     with atomic_path(path) as tmp:
