@@ -13,6 +13,7 @@ ray = pytest.importorskip("ray")
 
 from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark  # noqa: E402
 from faultlab.experiments.executors import EXECUTORS, TaskError, make_executor  # noqa: E402
+
 from faultlab.experiments.ray_executor import RayExecutor, resources_for, runtime_env  # noqa: E402
 from faultlab.experiments.tuning import TuneOptions, load_tune_config, make_storage, run_tuning  # noqa: E402
 
@@ -21,14 +22,28 @@ DATA = {
     "window": 256,
     "synthetic": {"duration_s": 1.0, "locations": ["IR", "OR"], "sizes": [0.007], "snr_db": 0.0},
 }
-SPLIT = {"kind": "leave_one_out", "column": "load_hp", "folds": [3], "val": {"strategy": "recordings", "fraction": 0.34}}
-TRAINING = {"epochs": 2, "batch_size": 32, "num_threads": 1, "deterministic": True, "progress": False, "amp": False}
+SPLIT = {
+    "kind": "leave_one_out",
+    "column": "load_hp",
+    "folds": [3],
+    "val": {"strategy": "recordings", "fraction": 0.34},
+}
+TRAINING = {
+    "epochs": 2,
+    "batch_size": 32,
+    "num_threads": 1,
+    "deterministic": True,
+    "progress": False,
+    "amp": False,
+}
 
 
 @pytest.fixture(scope="module")
 def local_ray():
     os.environ.setdefault("FAULTLAB_DATA_DIR", "/nonexistent")  # synthetic data only
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), configure_logging=False)
+    ray.init(
+        num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), configure_logging=False
+    )
     yield ray
     ray.shutdown()
 
@@ -36,7 +51,12 @@ def local_ray():
 def test_registered_and_resources_from_config():
     assert EXECUTORS["ray"] is RayExecutor
     assert isinstance(make_executor("ray", workers=2), RayExecutor)
-    cfg = BenchmarkConfig(data=DATA, split=SPLIT, models=[{"name": "lstm"}], training={**TRAINING, "device": "cuda", "num_threads": 3})
+    cfg = BenchmarkConfig(
+        data=DATA,
+        split=SPLIT,
+        models=[{"name": "lstm"}],
+        training={**TRAINING, "device": "cuda", "num_threads": 3},
+    )
 
     class Task:
         pass
@@ -44,7 +64,9 @@ def test_registered_and_resources_from_config():
     t = Task()
     t.cfg = cfg.experiment(cfg.models[0])
     assert resources_for(t, 1.0, 0.0) == {"num_cpus": 3.0, "num_gpus": 1.0}
-    t.cfg = cfg.experiment(cfg.models[0]).model_copy(update={"training": cfg.training.model_copy(update={"device": "cpu", "num_threads": None})})
+    t.cfg = cfg.experiment(cfg.models[0]).model_copy(
+        update={"training": cfg.training.model_copy(update={"device": "cpu", "num_threads": None})}
+    )
     assert resources_for(t, 1.0, 1.0) == {"num_cpus": 1.0, "num_gpus": 0.0}
 
 
@@ -55,7 +77,9 @@ def test_map_keeps_order_and_isolates_failures(local_ray):
         return task * shared
 
     got = []
-    res = RayExecutor(workers=2).map(_fail_on_two, [1, 2, 3], shared=10, on_result=lambda i, r: got.append(i))
+    res = RayExecutor(workers=2).map(
+        _fail_on_two, [1, 2, 3], shared=10, on_result=lambda i, r: got.append(i)
+    )
     assert res[0] == 10 and res[2] == 30
     assert isinstance(res[1], TaskError) and "task two is bad" in res[1].message
     assert sorted(got) == [0, 1, 2]
@@ -67,7 +91,10 @@ def test_benchmark_on_ray_matches_local(local_ray, tmp_path):
         data=DATA,
         split=SPLIT,
         models=[
-            {"name": "lstm", "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False}},
+            {
+                "name": "lstm",
+                "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False},
+            },
             {"name": "cnn1d", "label": "cnn", "params": {}},
         ],
         seeds=[0],
@@ -88,7 +115,10 @@ def test_tuning_workers_as_ray_tasks_share_one_study(local_ray, tmp_path):
         "name": "rt",
         "data": DATA,
         "split": SPLIT,
-        "model": {"name": "lstm", "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False}},
+        "model": {
+            "name": "lstm",
+            "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False},
+        },
         "training": TRAINING,
         "tune": {
             "n_trials": 4,
@@ -101,14 +131,18 @@ def test_tuning_workers_as_ray_tasks_share_one_study(local_ray, tmp_path):
     }
     setup = load_tune_config(raw=raw)
     out = tmp_path / "tune"
-    summary = run_tuning(setup, TuneOptions(out=out, executor="ray", report=False), log=lambda s: None)
+    summary = run_tuning(
+        setup, TuneOptions(out=out, executor="ray", report=False), log=lambda s: None
+    )
     (m,) = summary["models"]
     workers = m["workers"]
     assert len(workers) == 2 and all("error" not in w for w in workers)
     assert len({w["pid"] for w in workers}) == 2  # two Ray worker processes
     mine = [set(w["trials"]) for w in workers]
     assert not mine[0] & mine[1]
-    study = optuna.load_study(study_name=m["study"], storage=make_storage(f"sqlite:///{out / 'study.db'}"))
+    study = optuna.load_study(
+        study_name=m["study"], storage=make_storage(f"sqlite:///{out / 'study.db'}")
+    )
     numbers = sorted(t.number for t in study.trials)
     assert numbers == list(range(len(numbers))) and 4 <= len(numbers) <= 5
     assert mine[0] | mine[1] == set(numbers)

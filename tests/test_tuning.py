@@ -37,12 +37,31 @@ RAW = {
     "data": {
         "dataset": "synthetic",
         "window": 256,
-        "synthetic": {"duration_s": 1.0, "locations": ["IR", "OR"], "sizes": [0.007], "snr_db": 0.0},
+        "synthetic": {
+            "duration_s": 1.0,
+            "locations": ["IR", "OR"],
+            "sizes": [0.007],
+            "snr_db": 0.0,
+        },
     },
-    "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3], "val": {"fraction": 0.34}},
-    "model": {"name": "lstm", "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False}},
-    "training": {"epochs": 2, "batch_size": 32, "patience": None, "num_threads": 1, "progress": False,
-                 "amp": False},
+    "split": {
+        "kind": "leave_one_out",
+        "column": "load_hp",
+        "folds": [3],
+        "val": {"fraction": 0.34},
+    },
+    "model": {
+        "name": "lstm",
+        "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False},
+    },
+    "training": {
+        "epochs": 2,
+        "batch_size": 32,
+        "patience": None,
+        "num_threads": 1,
+        "progress": False,
+        "amp": False,
+    },
     "tune": {
         "budget_s": 120,
         "seed": 0,
@@ -65,20 +84,27 @@ def _raw(**tune):
 
 
 def test_keys_map_to_model_params_or_training_fields():
-    setup = load_tune_config(raw=_raw(search={
-        "units": {"type": "categorical", "choices": [4, 8]},
-        "dropout": {"type": "float", "low": 0.0, "high": 0.5},
-        "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
-        "training.batch_size": {"type": "categorical", "choices": [16, 32]},
-        "params.chunk": {"type": "int", "low": 8, "high": 32, "step": 8},
-    }))
+    setup = load_tune_config(
+        raw=_raw(
+            search={
+                "units": {"type": "categorical", "choices": [4, 8]},
+                "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+                "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                "training.batch_size": {"type": "categorical", "choices": [16, 32]},
+                "params.chunk": {"type": "int", "low": 8, "high": 32, "step": 8},
+            }
+        )
+    )
     cfg, search = setup.studies[0]
     where = resolve_space(cfg, search)
     assert where["units"] == ("params", "units") and where["dropout"] == ("params", "dropout")
     assert where["lr"] == ("training", "lr")
     assert where["training.batch_size"] == ("training", "batch_size")
-    tuned = apply_values(cfg, search, {"units": 4, "dropout": 0.2, "lr": 0.003,
-                                       "training.batch_size": 16, "params.chunk": 16})
+    tuned = apply_values(
+        cfg,
+        search,
+        {"units": 4, "dropout": 0.2, "lr": 0.003, "training.batch_size": 16, "params.chunk": 16},
+    )
     assert tuned.model.params["units"] == 4 and tuned.model.params["chunk"] == 16
     tr = tuned.effective_training()
     assert tr.lr == 0.003 and tr.batch_size == 16 and tr.epochs == 2  # untouched fields kept
@@ -215,10 +241,15 @@ WORKER = textwrap.dedent(
 
 
 def test_two_worker_processes_complete_one_study(tmp_path):
-    setup = load_tune_config(raw=_raw(search={
-        "units": {"type": "categorical", "choices": [4, 8]},
-        "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
-    }, pruner={"kind": "median", "n_startup_trials": 2, "n_warmup_steps": 1}))
+    setup = load_tune_config(
+        raw=_raw(
+            search={
+                "units": {"type": "categorical", "choices": [4, 8]},
+                "lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
+            },
+            pruner={"kind": "median", "n_startup_trials": 2, "n_warmup_steps": 1},
+        )
+    )
     cfg, search = setup.studies[0]
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     script = tmp_path / "worker.py"
@@ -229,13 +260,22 @@ def test_two_worker_processes_complete_one_study(tmp_path):
             experiment=cfg.model_dump(mode="json"),
             search={k: v.model_dump() for k, v in search.items()},
             tune=setup.tune.model_dump(mode="json"),
-            storage=storage, study_name="shared", budget_s=60, n_trials=12, seed=worker, worker=worker,
+            storage=storage,
+            study_name="shared",
+            budget_s=60,
+            n_trials=12,
+            seed=worker,
+            worker=worker,
         )
-        procs.append(subprocess.Popen(
-            [sys.executable, str(script), json.dumps(job.__dict__)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**__import__("os").environ, "PYTHONPATH": str(SRC)},
-        ))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script), json.dumps(job.__dict__)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**__import__("os").environ, "PYTHONPATH": str(SRC)},
+            )
+        )
     outs = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -248,7 +288,11 @@ def test_two_worker_processes_complete_one_study(tmp_path):
     mine = [set(o["trials"]) for o in outs]
     assert mine[0] and mine[1] and not mine[0] & mine[1]  # both workers ran trials, none twice
     assert mine[0] | mine[1] == set(numbers)
-    finished = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    finished = [
+        t
+        for t in trials
+        if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
     assert 12 <= len(finished) <= 13  # the study-wide cap (a race can add one)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     keys = [tuple(sorted(t.params.items())) for t in complete]

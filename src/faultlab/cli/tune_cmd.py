@@ -13,18 +13,43 @@ from faultlab.cli.options import parse_pairs, set_dotted
 
 @app.command()
 def tune(
-    config: Annotated[Path, typer.Argument(help="experiment YAML with a tune: block (search space)")],
-    budget: Annotated[float | None, typer.Option(help="search wall-clock seconds per model (default: tune.budget_s)")] = None,
-    storage: Annotated[str | None, typer.Option(help="study storage URL (default sqlite:///OUT/study.db; postgresql://... to share)")] = None,
-    study: Annotated[str | None, typer.Option(help="study name prefix (default: the config name); '-<model>' is appended")] = None,
-    n_trials: Annotated[int | None, typer.Option(help="most finished trials per study, all workers together")] = None,
+    config: Annotated[
+        Path, typer.Argument(help="experiment YAML with a tune: block (search space)")
+    ],
+    budget: Annotated[
+        float | None,
+        typer.Option(help="search wall-clock seconds per model (default: tune.budget_s)"),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="study storage URL (default sqlite:///OUT/study.db; postgresql://... to share)"
+        ),
+    ] = None,
+    study: Annotated[
+        str | None,
+        typer.Option(help="study name prefix (default: the config name); '-<model>' is appended"),
+    ] = None,
+    n_trials: Annotated[
+        int | None, typer.Option(help="most finished trials per study, all workers together")
+    ] = None,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/tune"),
     executor: Annotated[str, typer.Option(help="local | ray")] = "local",
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local Ray)")] = None,
-    workers: Annotated[int | None, typer.Option(help="parallel tuning workers per study (ray)")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=5")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="skip the Markdown/HTML reports")] = False,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start a local Ray)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="parallel tuning workers per study (ray)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=5")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
+    ] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="skip the Markdown/HTML reports")
+    ] = False,
 ) -> None:
     """Tune hyperparameters on validation recordings, then compare default vs tuned on the test fold."""
     from faultlab.experiments.config import load_yaml
@@ -36,8 +61,17 @@ def tune(
     if data_dir:
         set_dotted(raw, "data.data_dir", str(data_dir))
     setup = load_tune_config(raw=raw, source=str(config))
-    opts = TuneOptions(out=out, storage=storage, study=study, budget_s=budget, n_trials=n_trials,
-                       executor=executor, address=address, workers=workers, report=not no_report)
+    opts = TuneOptions(
+        out=out,
+        storage=storage,
+        study=study,
+        budget_s=budget,
+        n_trials=n_trials,
+        executor=executor,
+        address=address,
+        workers=workers,
+        report=not no_report,
+    )
     summary = run_tuning(setup, opts, log=typer.echo)
     for m in summary["models"]:
         d, t = m["default"], m["tuned"]

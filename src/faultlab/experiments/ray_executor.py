@@ -33,7 +33,9 @@ def _ray():
     try:
         import ray
     except ModuleNotFoundError:
-        raise ConfigError("--executor ray: the 'ray' package is not installed (pip install 'faultlab[ray]')") from None
+        raise ConfigError(
+            "--executor ray: the 'ray' package is not installed (pip install 'faultlab[ray]')"
+        ) from None
     return ray
 
 
@@ -48,31 +50,43 @@ def runtime_env() -> dict[str, Any]:
         importlib.metadata.version("faultlab")
     except importlib.metadata.PackageNotFoundError:
         env["py_modules"] = [str(Path(faultlab.__file__).resolve().parent)]
-    passed = {k: os.environ[k] for k in ("FAULTLAB_DATA_DIR", "FAULTLAB_CACHE_DIR") if k in os.environ}
+    passed = {
+        k: os.environ[k] for k in ("FAULTLAB_DATA_DIR", "FAULTLAB_CACHE_DIR") if k in os.environ
+    }
     if passed:
         env["env_vars"] = passed
     return env
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None, log: Log | None = None) -> Iterator[Any]:
+def ray_session(
+    address: str | None = None, num_cpus: int | None = None, log: Log | None = None
+) -> Iterator[Any]:
     """Connect (or start a local Ray); disconnect afterwards only if we connected."""
     ray = _ray()
     if ray.is_initialized():
         yield ray
         return
-    kwargs: dict[str, Any] = {"include_dashboard": False, "runtime_env": runtime_env(),
-                              "log_to_driver": True, "configure_logging": False}
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "runtime_env": runtime_env(),
+        "log_to_driver": True,
+        "configure_logging": False,
+    }
     if address is None and num_cpus is not None and not os.environ.get("RAY_ADDRESS"):
         kwargs["num_cpus"] = num_cpus
     try:
         ctx = ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"--address {address!r}: cannot connect to Ray ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(
+            f"--address {address!r}: cannot connect to Ray ({str(exc).splitlines()[0]})"
+        ) from None
     if log:
         res = ray.cluster_resources()
-        log(f"ray: {getattr(ctx, 'address_info', {}).get('address', address or 'local')} "
-            f"({res.get('CPU', 0):g} CPU, {res.get('GPU', 0):g} GPU)")
+        log(
+            f"ray: {getattr(ctx, 'address_info', {}).get('address', address or 'local')} "
+            f"({res.get('CPU', 0):g} CPU, {res.get('GPU', 0):g} GPU)"
+        )
     try:
         yield ray
     finally:
@@ -95,10 +109,14 @@ def _unpack(data: bytes, run_dir: str) -> None:
 
 
 def _run_dir_of(task: Any) -> str | None:
-    return getattr(task, "run_dir", None) or (task.get("run_dir") if isinstance(task, dict) else None)
+    return getattr(task, "run_dir", None) or (
+        task.get("run_dir") if isinstance(task, dict) else None
+    )
 
 
-def _remote_call(fn: Callable[[Any, Any], Any], task: Any, shared: Any, driver_node: str) -> tuple[Any, bytes | None]:
+def _remote_call(
+    fn: Callable[[Any, Any], Any], task: Any, shared: Any, driver_node: str
+) -> tuple[Any, bytes | None]:
     """Body of every Ray task: run ``fn``; pack its run directory when on another node."""
     import ray
 
@@ -148,7 +166,9 @@ class RayExecutor(Executor):
         self.num_gpus = num_gpus
         self.log = log
 
-    def map(self, fn, tasks: Sequence[Any], *, shared: Any = None, on_result: OnResult | None = None) -> list[Any]:
+    def map(
+        self, fn, tasks: Sequence[Any], *, shared: Any = None, on_result: OnResult | None = None
+    ) -> list[Any]:
         tasks = list(tasks)
         if not tasks:
             return []
@@ -196,26 +216,36 @@ def _tuning_worker(job: Any, _shared: Any) -> dict[str, Any]:
     return run_worker(job)
 
 
-def run_tuning_workers(jobs: Sequence[Any], resources: Any, address: str | None = None, log: Log | None = None) -> list[dict[str, Any]]:
+def run_tuning_workers(
+    jobs: Sequence[Any], resources: Any, address: str | None = None, log: Log | None = None
+) -> list[dict[str, Any]]:
     """One Ray task per tuning worker (all on the same study storage); their summaries.
 
     With several machines, the storage must be reachable from all of them (PostgreSQL or
     MySQL URL); a SQLite file only works when every node sees the same file.
     """
     storage = jobs[0].storage if jobs else ""
-    if address not in (None, "local") and storage.startswith("sqlite"):
-        if log:
-            log("note: SQLite storage on a Ray cluster only works if every node sees that file; "
-                "use --storage postgresql://... for several machines")
-    ex = RayExecutor(workers=len(jobs), address=None if address == "local" else address,
-                     num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, log=log)
+    if address not in (None, "local") and storage.startswith("sqlite") and log:
+        log(
+            "note: SQLite storage on a Ray cluster only works if every node sees that file; "
+            "use --storage postgresql://... for several machines"
+        )
+    ex = RayExecutor(
+        workers=len(jobs),
+        address=None if address == "local" else address,
+        num_cpus=resources.num_cpus,
+        num_gpus=resources.num_gpus,
+        log=log,
+    )
 
     def report(i: int, res: Any) -> None:
         if log:
             if isinstance(res, TaskError):
                 log(f"  worker {i} failed: {res.message}")
             else:
-                log(f"  worker {i}: {len(res['trials'])} trial(s) {res['trials']} in {res['seconds']:.0f} s")
+                log(
+                    f"  worker {i}: {len(res['trials'])} trial(s) {res['trials']} in {res['seconds']:.0f} s"
+                )
 
     results = ex.map(_tuning_worker, list(jobs), on_result=report)
     failed = [r for r in results if isinstance(r, TaskError)]

@@ -120,8 +120,12 @@ class TuneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    budget_s: float | None = Field(600, gt=0, description="wall-clock seconds for the search, per model")
-    n_trials: int | None = Field(None, ge=1, description="most finished trials per study (all workers)")
+    budget_s: float | None = Field(
+        600, gt=0, description="wall-clock seconds for the search, per model"
+    )
+    n_trials: int | None = Field(
+        None, ge=1, description="most finished trials per study (all workers)"
+    )
     trial_budget_s: float | None = Field(None, gt=0, description="training seconds per trial")
     workers: int = Field(1, ge=1, description="parallel workers per study (ray executor)")
     seed: int = 0
@@ -180,7 +184,9 @@ def load_tune_config(
             update={"model": ModelConfig(**m.model_dump(exclude={"search"}))}, deep=True
         )
         if not search:
-            raise ConfigError(f"{source}: tune.search: empty search space for model {m.display_name!r}")
+            raise ConfigError(
+                f"{source}: tune.search: empty search space for model {m.display_name!r}"
+            )
         resolve_space(mcfg, search, source)
         studies.append((mcfg, search))
     labels = [c.model.display_name for c, _ in studies]
@@ -225,7 +231,9 @@ def resolve_space(
                 f"options: {sorted(options)}"
             )
         if where == "training" and (name not in _TRAIN_FIELDS or name in _NOT_SEARCHABLE):
-            raise ConfigError(f"{source}: tune.search.{key}: {name!r} is not a searchable training field")
+            raise ConfigError(
+                f"{source}: tune.search.{key}: {name!r} is not a searchable training field"
+            )
         if where not in ("params", "training"):
             raise ConfigError(
                 f"{source}: tune.search.{key}: neither an option of model {cfg.model.name!r} nor a "
@@ -292,7 +300,9 @@ def load_trial_data(cfg: ExperimentConfig, fold: str | None = None) -> TrialData
             "training recordings per class)"
         )
     assert not set(split.val) & set(split.test), "validation overlaps test"
-    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    standardise = (
+        cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    )
     parts, _ = _roles(windows, split, standardise)
     return TrialData(
         train=parts["train"],
@@ -380,12 +390,16 @@ def make_objective(
             result = _train_trial(trial, tcfg, training, data)
         for k, v in result.items():
             trial.set_user_attr(k, v)
-        return objective_score(result[tune.objective.metric], result["train_seconds"], tune.objective)
+        return objective_score(
+            result[tune.objective.metric], result["train_seconds"], tune.objective
+        )
 
     return objective
 
 
-def _train_trial(trial: Any, cfg: ExperimentConfig, training: TrainConfig, data: TrialData) -> dict[str, Any]:
+def _train_trial(
+    trial: Any, cfg: ExperimentConfig, training: TrainConfig, data: TrialData
+) -> dict[str, Any]:
     """Fit on the tuning fold's training windows; report val accuracy per epoch for pruning."""
     import inspect
 
@@ -394,8 +408,11 @@ def _train_trial(trial: Any, cfg: ExperimentConfig, training: TrainConfig, data:
     from faultlab.models.base import build_model
 
     model = build_model(
-        cfg.model.name, classes=data.classes, input_shape=data.input_shape,
-        params=cfg.model.params, training=training,
+        cfg.model.name,
+        classes=data.classes,
+        input_shape=data.input_shape,
+        params=cfg.model.params,
+        training=training,
     )
 
     def on_epoch_end(epoch: int, row: dict[str, float]) -> bool:
@@ -408,13 +425,19 @@ def _train_trial(trial: Any, cfg: ExperimentConfig, training: TrainConfig, data:
             raise optuna.TrialPruned(f"val_accuracy {value:.4f} at epoch {epoch}")
         return False
 
-    kwargs = {"callbacks": [on_epoch_end]} if "callbacks" in inspect.signature(model.fit).parameters else {}
+    kwargs = (
+        {"callbacks": [on_epoch_end]}
+        if "callbacks" in inspect.signature(model.fit).parameters
+        else {}
+    )
     t0 = time.perf_counter()
     fit = model.fit(data.train, data.val, None, **kwargs)
     seconds = float(getattr(fit, "train_seconds", 0.0) or time.perf_counter() - t0)
     scores = _scores(model, data.val)
     net = getattr(model, "net", None)  # torch: count directly (describe() runs torchinfo)
-    n_params = sum(p.numel() for p in net.parameters()) if net is not None else model.describe().n_params
+    n_params = (
+        sum(p.numel() for p in net.parameters()) if net is not None else model.describe().n_params
+    )
     return {
         **scores,
         "train_seconds": seconds,
@@ -437,7 +460,9 @@ def make_storage(url: str) -> Any:
     import optuna
 
     if "://" not in url:
-        raise ConfigError(f"--storage {url!r}: expected a URL such as sqlite:///study.db or postgresql://...")
+        raise ConfigError(
+            f"--storage {url!r}: expected a URL such as sqlite:///study.db or postgresql://..."
+        )
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     kwargs: dict[str, Any] = {}
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -451,9 +476,13 @@ def make_storage(url: str) -> Any:
         return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120, **kwargs)
     except (ModuleNotFoundError, ImportError) as exc:
         hint = _DRIVERS.get(scheme, "the SQLAlchemy driver for it")
-        raise ConfigError(f"--storage {url.split('@')[-1]!r}: database driver missing ({exc}); pip install {hint}") from None
+        raise ConfigError(
+            f"--storage {url.split('@')[-1]!r}: database driver missing ({exc}); pip install {hint}"
+        ) from None
     except Exception as exc:  # sqlalchemy.exc.ArgumentError / OperationalError
-        raise ConfigError(f"--storage {url.split('@')[-1]!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(
+            f"--storage {url.split('@')[-1]!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _sampler(tune: TuneConfig, seed: int) -> Any:
@@ -469,9 +498,13 @@ def _pruner(tune: TuneConfig) -> Any:
 
     p = tune.pruner
     if p.kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials, n_warmup_steps=p.n_warmup_steps)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=p.n_startup_trials, n_warmup_steps=p.n_warmup_steps
+        )
     if p.kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=p.min_resource, reduction_factor=p.reduction_factor)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=p.min_resource, reduction_factor=p.reduction_factor
+        )
     return optuna.pruners.NopPruner()
 
 
@@ -505,7 +538,9 @@ class WorkerJob:
     worker: int = 0
 
 
-def run_worker(job: WorkerJob, train_fn: Callable[..., dict[str, float]] | None = None, log: Log | None = None) -> dict[str, Any]:
+def run_worker(
+    job: WorkerJob, train_fn: Callable[..., dict[str, float]] | None = None, log: Log | None = None
+) -> dict[str, Any]:
     """One tuning worker: join the study and optimise until the budget or trial count is used.
 
     Call it from several processes, Ray tasks or machines with the same storage and study
@@ -540,8 +575,10 @@ def run_worker(job: WorkerJob, train_fn: Callable[..., dict[str, float]] | None 
         mine.append(trial.number)
         if log:
             val = f"{trial.value:.4f}" if trial.value is not None else "-"
-            log(f"  [{job.study_name} w{job.worker}] trial {trial.number} {trial.state.name.lower()} "
-                f"score {val} {trial.params}")
+            log(
+                f"  [{job.study_name} w{job.worker}] trial {trial.number} {trial.state.name.lower()} "
+                f"score {val} {trial.params}"
+            )
 
     objective = make_objective(cfg, search, tune, data, deadline, train_fn)
     study.optimize(
@@ -552,8 +589,13 @@ def run_worker(job: WorkerJob, train_fn: Callable[..., dict[str, float]] | None 
         catch=(RuntimeError, ValueError),
         gc_after_trial=True,
     )
-    return {"worker": job.worker, "trials": mine, "seconds": time.time() - t0, "fold": data.fold,
-            "pid": os.getpid()}
+    return {
+        "worker": job.worker,
+        "trials": mine,
+        "seconds": time.time() - t0,
+        "fold": data.fold,
+        "pid": os.getpid(),
+    }
 
 
 # --- the whole command --------------------------------------------------------------------------
@@ -581,14 +623,23 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
     """One plain dict per trial (number, state, value, params, attributes, seconds)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        dur = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-        rows.append({
-            "number": t.number, "state": t.state.name, "value": t.value, "seconds": dur,
-            "started": t.datetime_start.isoformat() if t.datetime_start else None,
-            **{f"params_{k}": v for k, v in t.params.items()},
-            **{f"attr_{k}": v for k, v in t.user_attrs.items()},
-            "last_epoch": max(t.intermediate_values) if t.intermediate_values else None,
-        })
+        dur = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None
+        )
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "seconds": dur,
+                "started": t.datetime_start.isoformat() if t.datetime_start else None,
+                **{f"params_{k}": v for k, v in t.params.items()},
+                **{f"attr_{k}": v for k, v in t.user_attrs.items()},
+                "last_epoch": max(t.intermediate_values) if t.intermediate_values else None,
+            }
+        )
     return rows
 
 
@@ -610,7 +661,13 @@ def importances(study: Any) -> tuple[dict[str, float], str | None]:
 
 
 def _final_runs(
-    cfg: ExperimentConfig, seeds: list[int], out: Path, kind: str, fold: str | None, log: Log, report: bool
+    cfg: ExperimentConfig,
+    seeds: list[int],
+    out: Path,
+    kind: str,
+    fold: str | None,
+    log: Log,
+    report: bool,
 ) -> list[dict[str, Any]]:
     """Train ``cfg`` on the tuning fold for each seed via run_experiment (test evaluated once)."""
     from faultlab.experiments import rundir
@@ -625,10 +682,14 @@ def _final_runs(
             log(f"  {kind} seed {seed}: finished earlier ({run_dir})")
             results.append(rundir.read_json(run_dir, rundir.METRICS))
             continue
-        cfg_s = cfg.model_copy(update={"training": cfg.training.model_copy(update={"progress": False})})
+        cfg_s = cfg.model_copy(
+            update={"training": cfg.training.model_copy(update={"progress": False})}
+        )
         m = run_experiment(cfg_s, run_dir, windows=windows, split=split, seed=seed, report=report)
-        log(f"  {kind} seed {seed}: test accuracy {m['primary']['accuracy']:.4f} "
-            f"val {_val_acc(m):.4f} ({m['training']['train_seconds']:.1f} s) -> {run_dir}")
+        log(
+            f"  {kind} seed {seed}: test accuracy {m['primary']['accuracy']:.4f} "
+            f"val {_val_acc(m):.4f} ({m['training']['train_seconds']:.1f} s) -> {run_dir}"
+        )
         results.append(m)
     return results
 
@@ -641,6 +702,7 @@ def _val_acc(m: dict[str, Any]) -> float:
 
 def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean over seeds of what the before/after table shows."""
+
     def mean(vals: list[float]) -> float:
         vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
         return float(np.mean(vals)) if vals else math.nan
@@ -654,7 +716,9 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "train_seconds": mean([m["training"]["train_seconds"] for m in runs]),
         "epochs": mean([m["training"]["epochs"] for m in runs]),
         "n_params": int(runs[0]["model"]["n_params"]) if runs else 0,
-        "latency_ms_batch1": mean([m.get("speed", {}).get("latency_ms_batch1", math.nan) for m in runs]),
+        "latency_ms_batch1": mean(
+            [m.get("speed", {}).get("latency_ms_batch1", math.nan) for m in runs]
+        ),
         "fold": runs[0]["run"]["fold"] if runs else None,
     }
 
@@ -681,22 +745,36 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         workers = 1
     make_storage(storage)  # fail early on a bad URL / missing driver
     summary: dict[str, Any] = {
-        "config": setup.source, "storage": storage.split("@")[-1], "budget_s": budget,
-        "n_trials": n_trials, "executor": opts.executor, "workers": workers,
-        "objective": tune.objective.model_dump(), "pruner": tune.pruner.model_dump(),
-        "sampler": tune.sampler, "notes": list(setup.notes), "models": [],
+        "config": setup.source,
+        "storage": storage.split("@")[-1],
+        "budget_s": budget,
+        "n_trials": n_trials,
+        "executor": opts.executor,
+        "workers": workers,
+        "objective": tune.objective.model_dump(),
+        "pruner": tune.pruner.model_dump(),
+        "sampler": tune.sampler,
+        "notes": list(setup.notes),
+        "models": [],
     }
     for cfg, search in setup.studies:
         label = cfg.model.display_name
         name = study_name_for(cfg, opts.study)
         mdir = out / _slug(label)
-        log(f"study {name!r} ({label}): search {list(search)}; budget {budget} s; storage {summary['storage']}")
+        log(
+            f"study {name!r} ({label}): search {list(search)}; budget {budget} s; storage {summary['storage']}"
+        )
         jobs = [
             WorkerJob(
                 experiment=cfg.model_dump(mode="json"),
                 search={k: v.model_dump() for k, v in search.items()},
-                tune=tune.model_dump(mode="json"), storage=storage, study_name=name,
-                budget_s=budget, n_trials=n_trials, seed=tune.seed + i, worker=i,
+                tune=tune.model_dump(mode="json"),
+                storage=storage,
+                study_name=name,
+                budget_s=budget,
+                n_trials=n_trials,
+                seed=tune.seed + i,
+                worker=i,
             )
             for i in range(workers)
         ]
@@ -712,7 +790,11 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         rows = trial_rows(study)
         _write_csv(mdir / "trials.csv", rows)
         states = [r["state"] for r in rows]
-        complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+        complete = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.state == optuna.trial.TrialState.COMPLETE
+        ]
         if not complete:
             raise ConfigError(
                 f"study {name!r}: no trial finished within the budget ({budget} s); raise --budget "
@@ -723,21 +805,42 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         tuned_cfg = apply_values(cfg, search, best.params)
         log(f"  best trial {best.number}: score {best.value:.4f} {best.params}")
         log("  final runs on the test fold (default vs tuned):")
-        default_runs = _final_runs(cfg, tune.final_seeds, mdir, "default", tune.fold, log, opts.report)
-        tuned_runs = _final_runs(tuned_cfg, tune.final_seeds, mdir, f"tuned-trial-{best.number}",
-                                 tune.fold, log, opts.report)
+        default_runs = _final_runs(
+            cfg, tune.final_seeds, mdir, "default", tune.fold, log, opts.report
+        )
+        tuned_runs = _final_runs(
+            tuned_cfg,
+            tune.final_seeds,
+            mdir,
+            f"tuned-trial-{best.number}",
+            tune.fold,
+            log,
+            opts.report,
+        )
         entry = {
-            "label": label, "model": cfg.model.name, "study": name, "dir": str(mdir),
+            "label": label,
+            "model": cfg.model.name,
+            "study": name,
+            "dir": str(mdir),
             "search": {k: v.model_dump(exclude_none=True) for k, v in search.items()},
-            "search_seconds": search_s, "workers": worker_results,
+            "search_seconds": search_s,
+            "workers": worker_results,
             "trials": {s: states.count(s) for s in sorted(set(states))},
             "n_trials_total": len(rows),
-            "best": {"number": best.number, "value": best.value, "params": best.params,
-                     "attrs": best.user_attrs},
-            "default_params": cfg.model.params, "default_training": cfg.effective_training().model_dump(mode="json"),
-            "tuned_params": tuned_cfg.model.params, "tuned_training": tuned_cfg.model.training,
-            "importances": imp, "importances_note": imp_note,
-            "default": summarise_runs(default_runs), "tuned": summarise_runs(tuned_runs),
+            "best": {
+                "number": best.number,
+                "value": best.value,
+                "params": best.params,
+                "attrs": best.user_attrs,
+            },
+            "default_params": cfg.model.params,
+            "default_training": cfg.effective_training().model_dump(mode="json"),
+            "tuned_params": tuned_cfg.model.params,
+            "tuned_training": tuned_cfg.model.training,
+            "importances": imp,
+            "importances_note": imp_note,
+            "default": summarise_runs(default_runs),
+            "tuned": summarise_runs(tuned_runs),
             "fold": default_runs[0]["run"]["fold"],
             "val_recordings": default_runs[0].get("data", {}).get("n_windows", {}).get("val"),
         }

@@ -46,11 +46,23 @@ def _history_plot(trials: pd.DataFrame, path: Path, title: str) -> Path | None:
     ax.scatter(done["number"], done["value"], s=22, label="finished trial", color="tab:blue")
     if not pruned.empty:
         ymin = done["value"].min() if not done.empty else 0.0
-        ax.scatter(pruned["number"], [ymin] * len(pruned), marker="x", s=22, color="tab:gray",
-                   label="pruned (plotted at the lowest score)")
+        ax.scatter(
+            pruned["number"],
+            [ymin] * len(pruned),
+            marker="x",
+            s=22,
+            color="tab:gray",
+            label="pruned (plotted at the lowest score)",
+        )
     if not done.empty:
         best = done.sort_values("number")["value"].cummax()
-        ax.step(done.sort_values("number")["number"], best, where="post", color="tab:red", label="best so far")
+        ax.step(
+            done.sort_values("number")["number"],
+            best,
+            where="post",
+            color="tab:red",
+            label="best so far",
+        )
     ax.set_xlabel("trial")
     ax.set_ylabel("objective")
     ax.set_title(title)
@@ -166,7 +178,10 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
         seeds_d = m["default"].get("test_accuracy_per_seed", [])
         seeds_t = m["tuned"].get("test_accuracy_per_seed", [])
         if len(seeds_d) > 1:
-            md += [f"Test accuracy per seed: default {[_fmt(v) for v in seeds_d]}, tuned {[_fmt(v) for v in seeds_t]}.", ""]
+            md += [
+                f"Test accuracy per seed: default {[_fmt(v) for v in seeds_d]}, tuned {[_fmt(v) for v in seeds_t]}.",
+                "",
+            ]
         attrs = m["best"].get("attrs", {})
         md += [
             f"### Best configuration (trial {m['best']['number']}, objective {_fmt(m['best']['value'])}, "
@@ -181,17 +196,26 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
             images[hist.name] = hist
             md += [f"![trial history](plots/{hist.name})", ""]
         if not trials.empty:
-            cols = ["number", "state", "value", "seconds", "last_epoch"] + [c for c in trials.columns if c.startswith("params_")]
+            cols = ["number", "state", "value", "seconds", "last_epoch"] + [
+                c for c in trials.columns if c.startswith("params_")
+            ]
             show = trials[[c for c in cols if c in trials.columns]].sort_values("number")
-            md += _table([c.removeprefix("params_") for c in show.columns], show.astype(object).where(show.notna(), None).values.tolist())
+            md += _table(
+                [c.removeprefix("params_") for c in show.columns],
+                show.astype(object).where(show.notna(), None).values.tolist(),
+            )
             md += [""]
         md += ["### Parameter importances", ""]
         if m["importances"]:
-            imp_png = _importance_plot(m["importances"], plots / f"{slug}-importance.png", f"{label}: importances")
+            imp_png = _importance_plot(
+                m["importances"], plots / f"{slug}-importance.png", f"{label}: importances"
+            )
             if imp_png:
                 images[imp_png.name] = imp_png
                 md += [f"![importances](plots/{imp_png.name})", ""]
-            md += _table(["parameter", "importance"], [[k, v] for k, v in m["importances"].items()]) + [""]
+            md += _table(
+                ["parameter", "importance"], [[k, v] for k, v in m["importances"].items()]
+            ) + [""]
         else:
             md += [f"Not computed: {m.get('importances_note') or 'too few trials'}.", ""]
         md += [
@@ -216,12 +240,14 @@ def _inline(text: str) -> str:
 
 def _to_html(md: str, images: dict[str, Path]) -> str:
     """The small Markdown subset this report uses -> HTML with images embedded (base64)."""
-    out = ["<!doctype html><html><head><meta charset='utf-8'><title>Tuning report</title><style>",
-           "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"
-           "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
-           "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-           "code{background:#f3f3f3;padding:0 3px}",
-           "</style></head><body>"]
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Tuning report</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+        "code{background:#f3f3f3;padding:0 3px}",
+        "</style></head><body>",
+    ]
     lines = md.splitlines()
     i = 0
     in_list = False
@@ -250,7 +276,9 @@ def _to_html(md: str, images: dict[str, Path]) -> str:
             name = line[line.index("(") + 1 : line.rindex(")")].split("/")[-1]
             if name in images:
                 data = base64.b64encode(images[name].read_bytes()).decode()
-                out.append(f"<p><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'></p>")
+                out.append(
+                    f"<p><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'></p>"
+                )
         elif line.startswith("- "):
             out.append(f"<li>{_inline(line[2:])}</li>")
         elif line.strip():
