@@ -41,7 +41,7 @@ def cwru_selection(cfg: DataConfig) -> pd.DataFrame:
     return pd.concat([normal, faults]).sort_values("file")
 
 
-def _cwru_recordings(cfg: DataConfig) -> list[Recording]:
+def _cwru_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
     from faultlab.data import readers
 
     rows = cwru_selection(cfg)
@@ -57,27 +57,35 @@ def _cwru_recordings(cfg: DataConfig) -> list[Recording]:
             f"none of the {len(rows)} selected CWRU files is in {folder}; "
             "download them (faultlab data download cwru) or set FAULTLAB_DATA_DIR"
         )
-    return [
+    missing = sorted(set(rows["file"]) - set(present["file"]))
+    notes = (
+        [f"{len(missing)} selected CWRU file(s) are not in {folder} and were left out: "
+         f"{', '.join(map(str, missing))} (set data.download: true to fetch them)"]
+        if missing else []
+    )
+    recs = [
         readers.read_cwru(int(n), data_dir=cfg.data_dir, channels=_channels(cfg))
         for n in present["file"]
     ]
+    return recs, notes
 
 
-def _synthetic_recordings(cfg: DataConfig) -> list[Recording]:
+def _synthetic_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
     from faultlab.data import synthetic
 
-    return synthetic.from_config(cfg.synthetic)
+    return synthetic.from_config(cfg.synthetic), ["synthetic recordings (physics-based generator)"]
 
 
-def _file_recordings(cfg: DataConfig) -> list[Recording]:
+def _file_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
     from faultlab.data import readers
 
     if not cfg.manifest:
         raise DataError("data.dataset 'files' needs data.manifest (a CSV or YAML file list)")
-    return readers.read_manifest(cfg.manifest)
+    return readers.read_manifest(cfg.manifest), []
 
 
-SOURCES: dict[str, Callable[[DataConfig], list[Recording]]] = {
+#: dataset name -> function returning (recordings, notes for reports)
+SOURCES: dict[str, Callable[[DataConfig], tuple[list[Recording], list[str]]]] = {
     "cwru": _cwru_recordings,
     "synthetic": _synthetic_recordings,
     "files": _file_recordings,
@@ -111,9 +119,10 @@ def split_single_recordings(
 
 
 def build_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
-    recs = SOURCES[cfg.dataset](cfg)
+    recs, notes = SOURCES[cfg.dataset](cfg)
     recs = [resample(r, cfg.target_rate) for r in recs]
-    return split_single_recordings(recs, cfg.single_recording_blocks, cfg.block_column)
+    recs, block_notes = split_single_recordings(recs, cfg.single_recording_blocks, cfg.block_column)
+    return recs, notes + block_notes
 
 
 def build_windows(cfg: DataConfig) -> WindowSet:
