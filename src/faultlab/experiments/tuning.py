@@ -574,10 +574,19 @@ def run_worker(
     def record(study: Any, trial: Any) -> None:
         mine.append(trial.number)
         if log:
-            val = f"{trial.value:.4f}" if trial.value is not None else "-"
+            state = trial.state.name.lower()
+            if trial.state == optuna.trial.TrialState.COMPLETE:
+                what = (
+                    f"score {trial.value:.4f} (val acc {trial.user_attrs.get('val_accuracy', math.nan):.4f}, "
+                    f"{trial.user_attrs.get('train_seconds', 0):.0f} s)"
+                )
+            elif trial.intermediate_values:
+                step = max(trial.intermediate_values)
+                what = f"at epoch {step} (val acc {trial.intermediate_values[step]:.4f})"
+            else:
+                what = str(trial.user_attrs.get("duplicate_of", ""))
             log(
-                f"  [{job.study_name} w{job.worker}] trial {trial.number} {trial.state.name.lower()} "
-                f"score {val} {trial.params}"
+                f"  [{job.study_name} w{job.worker}] trial {trial.number} {state} {what} {trial.params}"
             )
 
     objective = make_objective(cfg, search, tune, data, deadline, train_fn)
