@@ -333,3 +333,30 @@ def test_tune_end_to_end_two_real_trials(tmp_path):
     summary2 = run_tuning(setup, TuneOptions(out=out, n_trials=3), log=lambda s: None)
     assert summary2["models"][0]["n_trials_total"] == 3
     assert np.isfinite(summary2["models"][0]["default"]["test_accuracy"])
+
+
+def test_cli_search_only_joins_a_named_study(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(_raw()))
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    args = [
+        "tune",
+        str(path),
+        "--out",
+        str(tmp_path / "m1"),
+        "--storage",
+        storage,
+        "--study",
+        "team",
+        "--n-trials",
+        "1",
+        "--search-only",
+        "--seed",
+        "7",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "trial 0 complete" in out and "best trial 0" in out
+    study = optuna.load_study(study_name="team-lstm", storage=make_storage(storage))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+    assert not (tmp_path / "m1" / "tuning_report.md").exists()  # no final runs, no report

@@ -47,6 +47,13 @@ def tune(
     data_dir: Annotated[
         Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
     ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="sampler seed (default tune.seed); give each machine its own")
+    ] = None,
+    search_only: Annotated[
+        bool,
+        typer.Option("--search-only", help="only add trials to the shared study (extra machines)"),
+    ] = False,
     no_report: Annotated[
         bool, typer.Option("--no-report", help="skip the Markdown/HTML reports")
     ] = False,
@@ -71,8 +78,12 @@ def tune(
         address=address,
         workers=workers,
         report=not no_report,
+        seed=seed,
+        search_only=search_only,
     )
     summary = run_tuning(setup, opts, log=typer.echo)
+    if search_only:
+        return
     for m in summary["models"]:
         d, t = m["default"], m["tuned"]
         typer.echo(

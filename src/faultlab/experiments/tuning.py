@@ -621,6 +621,8 @@ class TuneOptions:
     address: str | None = None
     workers: int | None = None
     report: bool = True
+    seed: int | None = None
+    search_only: bool = False
 
 
 def study_name_for(cfg: ExperimentConfig, prefix: str | None) -> str:
@@ -782,7 +784,7 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
                 study_name=name,
                 budget_s=budget,
                 n_trials=n_trials,
-                seed=tune.seed + i,
+                seed=(tune.seed if opts.seed is None else opts.seed) + i,
                 worker=i,
             )
             for i in range(workers)
@@ -813,6 +815,15 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         imp, imp_note = importances(study)
         tuned_cfg = apply_values(cfg, search, best.params)
         log(f"  best trial {best.number}: score {best.value:.4f} {best.params}")
+        if opts.search_only:  # one of several machines on a shared study: no final runs
+            summary["models"].append(
+                {
+                    "label": label,
+                    "study": name,
+                    "best": {"number": best.number, "value": best.value, "params": best.params},
+                }
+            )
+            continue
         log("  final runs on the test fold (default vs tuned):")
         default_runs = _final_runs(
             cfg, tune.final_seeds, mdir, "default", tune.fold, log, opts.report
@@ -855,7 +866,7 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         }
         summary["models"].append(entry)
         write_json(out / "tuning.json", summary)
-    if opts.report:
+    if opts.report and not opts.search_only:
         from faultlab.reporting.tuning_report import render_tuning_report
 
         paths = render_tuning_report(out)
