@@ -231,7 +231,7 @@ WORKER = textwrap.dedent(
         acc = 1.0 - abs(training.lr - 0.004) * 50 - (0.01 if cfg.model.params["units"] == 4 else 0)
         for e in range(1, 4):
             trial.report(acc * e / 3, e)
-            time.sleep(0.05)
+            time.sleep(0.02)
         return {"val_accuracy": acc, "val_macro_f1": acc, "train_seconds": 0.15}
 
     job = WorkerJob(**json.loads(sys.argv[1]))
@@ -263,7 +263,7 @@ def test_two_worker_processes_complete_one_study(tmp_path):
             storage=storage,
             study_name="shared",
             budget_s=60,
-            n_trials=12,
+            n_trials=8,
             seed=worker,
             worker=worker,
         )
@@ -293,7 +293,7 @@ def test_two_worker_processes_complete_one_study(tmp_path):
         for t in trials
         if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     ]
-    assert 12 <= len(finished) <= 13  # the study-wide cap (a race can add one)
+    assert 8 <= len(finished) <= 9  # the study-wide cap (a race can add one)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     keys = [tuple(sorted(t.params.items())) for t in complete]
     assert len(keys) == len(set(keys))  # no parameter set trained twice

@@ -473,7 +473,16 @@ def make_storage(url: str) -> Any:
         # concurrent workers on one file wait for the lock instead of failing at once
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120, **kwargs)
+        for attempt in range(5):
+            try:
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=30, grace_period=120, **kwargs
+                )
+            except Exception as exc:
+                # workers starting together on a new database race to create its tables
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except (ModuleNotFoundError, ImportError) as exc:
         hint = _DRIVERS.get(scheme, "the SQLAlchemy driver for it")
         raise ConfigError(
@@ -596,7 +605,7 @@ def run_worker(
         timeout=timeout,
         callbacks=[*callbacks, record],
         catch=(RuntimeError, ValueError),
-        gc_after_trial=True,
+        gc_after_trial=train_fn is None,  # frees torch memory between real trainings
     )
     return {
         "worker": job.worker,
