@@ -32,3 +32,4 @@ class TrainConfig(BaseModel):
     num_threads: int | None = None
     progress: bool = True
     checkpoint_every: int = Field(1, ge=1)
+    resume: bool = Field(False, description="continue from run_dir/checkpoint.pt when it exists")

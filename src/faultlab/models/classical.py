@@ -1,0 +1,423 @@
+"""Classical baselines: hand-crafted features -> StandardScaler -> a scikit-learn classifier.
+
+Registered as ``rf`` (random forest), ``svm`` (RBF SVC, probabilities calibrated by
+cross-validation) and ``hist_gb`` (histogram gradient boosting). Each task gets its own
+``Pipeline(features -> scale -> estimator)`` fitted on the training windows where that task's
+label applies (``!= -1``); the feature step is shared, so features are computed once per call.
+The sampling rate and shaft speed the features need are taken from the training WindowSet
+and stored in ``params``, so a saved model predicts on bare ``X`` arrays.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT
+from faultlab.data.types import NOT_APPLICABLE, WindowSet
+from faultlab.errors import ConfigError, DataError
+from faultlab.features.extract import GROUPS, FeatureExtractor
+from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
+from faultlab.utils.io import atomic_path
+
+#: Options every feature model understands (``auto`` values are resolved at fit).
+FEATURE_DEFAULTS: dict[str, Any] = {
+    "features": "auto",  # list of groups; auto = time+spectral (raw columns for tabular data)
+    "n_bands": 32,
+    "bearing": "auto",  # auto = CWRU bearing at the channel's end (DE 6205, FE 6203)
+    "harmonics": 3,
+    "tolerance": 0.05,
+    "envelope_nfft": None,
+    "sampling_rate": None,  # None = the training WindowSet's rate (stored after fit)
+    "rpm": None,  # None = median of the training windows' info['rpm'] (stored after fit)
+    "scale": True,
+    "chunk_size": 2048,
+}
+
+WEIGHTS_FILE = "model.joblib"
+
+
+def resolve_groups(value: Any, train: WindowSet) -> list[str]:
+    """``auto`` -> raw columns for tabular sets (feature_names), else time + spectral."""
+    if value in (None, "auto"):
+        return ["raw"] if train.feature_names else ["time", "spectral"]
+    groups = [g.strip() for g in value.split(",")] if isinstance(value, str) else list(value)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise ConfigError(
+            f"option features: unknown group(s) {unknown}; choose from {sorted(GROUPS)}"
+        )
+    return groups
+
+
+def resolve_physics(params: dict[str, Any], train: WindowSet, groups: list[str]) -> None:
+    """Fill sampling_rate, rpm and bearing in ``params`` from the training windows."""
+    if params.get("sampling_rate") is None and train.sampling_rate:
+        params["sampling_rate"] = float(train.sampling_rate)
+    if params.get("rpm") is None and "rpm" in train.info.columns:
+        rpm = np.asarray(train.info["rpm"], dtype=float)
+        rpm = rpm[np.isfinite(rpm)]
+        if rpm.size:
+            params["rpm"] = float(np.median(rpm))
+    if params.get("bearing", "auto") == "auto":
+        ends = [CWRU_BEARING_AT.get(c) for c in train.channels]
+        params["bearing"] = next((b for b in ends if b), "6205")
+    if params["bearing"] not in BEARINGS:
+        raise ConfigError(
+            f"option bearing: unknown {params['bearing']!r}; known: {sorted(BEARINGS)}"
+        )
+    if "envelope" in groups and (not params.get("sampling_rate") or not params.get("rpm")):
+        raise ConfigError(
+            "feature group 'envelope' needs the sampling rate and shaft speed: the training "
+            "windows have none (set model options sampling_rate and rpm)"
+        )
+
+
+def task_mask(labels: np.ndarray) -> np.ndarray:
+    return labels != NOT_APPLICABLE
+
+
+def full_proba(proba: np.ndarray, seen: np.ndarray, n_classes: int) -> np.ndarray:
+    """Expand columns for the classes seen in training to all ``n_classes`` (others get 0)."""
+    if proba.shape[1] == n_classes and np.array_equal(seen, np.arange(n_classes)):
+        return proba.astype(np.float32, copy=False)
+    out = np.zeros((len(proba), n_classes), dtype=np.float32)
+    out[:, np.asarray(seen, dtype=int)] = proba
+    return out
+
+
+def log_loss_rows(proba: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(proba[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float(-np.log(p).mean())
+
+
+def count_params(est: Any) -> tuple[int, str]:
+    """Learned numbers of a fitted estimator and what was counted."""
+    if isinstance(est, Pipeline):
+        counts = [count_params(s) for _, s in est.steps]
+        return sum(c for c, _ in counts), "; ".join(w for _, w in counts if w)
+    if isinstance(est, StandardScaler):
+        return int(est.mean_.size + est.scale_.size), "scaler mean+scale"
+    if isinstance(est, RandomForestClassifier):
+        return int(sum(t.tree_.node_count for t in est.estimators_)), "tree nodes"
+    if isinstance(est, HistGradientBoostingClassifier):
+        preds = getattr(est, "_predictors", [])
+        return int(sum(len(p.nodes) for it in preds for p in it)), "tree nodes"
+    if isinstance(est, CalibratedClassifierCV):
+        total = 0
+        for cc in est.calibrated_classifiers_:
+            svc = cc.estimator
+            total += int(svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size)
+            total += 2 * len(cc.calibrators)
+        return total, "support-vector coordinates + dual coefs + intercepts + calibrators"
+    if hasattr(est, "coef_"):
+        return int(est.coef_.size + np.size(est.intercept_)), "linear coefs + intercepts"
+    if isinstance(est, DummyClassifier):
+        return int(np.size(est.class_prior_)), "class priors"
+    return 0, ""
+
+
+class FeatureModel(FaultModel):
+    """Shared machinery of the feature pipelines; subclasses only build the estimator."""
+
+    family = "classical"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extractor: FeatureExtractor | None = None
+        self.pipelines: dict[str, Pipeline] = {}
+        self.n_train: dict[str, int] = {}
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    def make_estimator(self, n_classes: int) -> Any:
+        raise NotImplementedError
+
+    def step_name(self) -> str:
+        return "clf"
+
+    # -- fit / predict --------------------------------------------------------------------
+
+    def make_extractor(self, train: WindowSet) -> FeatureExtractor:
+        p = self.params
+        groups = resolve_groups(p.get("features"), train)
+        resolve_physics(p, train, groups)
+        p["features"] = groups
+        raw_names = train.feature_names if "raw" in groups and train.n_channels == 1 else None
+        return FeatureExtractor(
+            groups=tuple(groups),
+            n_bands=int(p["n_bands"]),
+            sampling_rate=p.get("sampling_rate"),
+            rpm=p.get("rpm"),
+            bearing=p["bearing"],
+            harmonics=int(p["harmonics"]),
+            tolerance=float(p["tolerance"]),
+            envelope_nfft=p.get("envelope_nfft"),
+            channels=tuple(train.channels) if train.n_channels > 1 and train.channels else None,
+            raw_names=tuple(raw_names) if raw_names else None,
+            chunk_size=int(p["chunk_size"]),
+        )
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Feature matrix of windows ``X`` (the first pipeline step)."""
+        if self.extractor is None:
+            raise RuntimeError(f"model {self.name!r} is not fitted")
+        return self.extractor.transform(X)
+
+    def head(self, n_classes: int) -> list[tuple[str, Any]]:
+        steps: list[tuple[str, Any]] = []
+        if self.params.get("scale", True):
+            steps.append(("scale", StandardScaler()))
+        steps.append((self.step_name(), self.make_estimator(n_classes)))
+        return steps
+
+    def fit(
+        self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
+    ) -> FitResult:
+        t0 = time.perf_counter()
+        if len(train) == 0:
+            raise DataError("training set is empty")
+        self.extractor = self.make_extractor(train)
+        first_step = self.extractor
+        first_step.fit(train.X[:1])
+        F = self.transform(train.X)
+        self.pipelines, self.n_train, notes = {}, {}, []
+        for task in self.tasks:
+            if task not in train.y:
+                raise DataError(f"training windows have no labels for task {task!r}")
+            mask = task_mask(train.y[task])
+            if not mask.any():
+                raise DataError(f"task {task!r}: no training window has a label")
+            labels = train.y[task][mask]
+            n_classes = len(self.classes[task])
+            if len(np.unique(labels)) < 2:
+                head = Pipeline([("clf", DummyClassifier(strategy="prior"))])
+                notes.append(f"task {task}: one class in training; predicts its prior")
+            else:
+                head = Pipeline(self.head(n_classes))
+            head.fit(F[mask], labels)
+            self.pipelines[task] = Pipeline([("features", first_step), *head.steps])
+            self.n_train[task] = int(mask.sum())
+        fit_seconds = time.perf_counter() - t0
+        row = {"epoch": 1.0, **self._scores("train", F, train)}
+        if val is not None and len(val):
+            row.update(self._scores("val", self.transform(val.X), val))
+        return FitResult(
+            history=[row],
+            epochs=1,
+            best_epoch=1,
+            train_seconds=fit_seconds,
+            notes=notes,
+        )
+
+    def _proba_from_features(self, F: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for task, pipe in self.pipelines.items():
+            head = pipe[1:]
+            proba = head.predict_proba(F)
+            out[task] = full_proba(proba, head.classes_, len(self.classes[task]))
+        return out
+
+    def _scores(self, role: str, F: np.ndarray, ws: WindowSet) -> dict[str, float]:
+        """Mean accuracy and log loss over tasks (windows where the task applies)."""
+        accs, losses = [], []
+        for task, proba in self._proba_from_features(F).items():
+            mask = task_mask(ws.y[task])
+            if mask.any():
+                labels = ws.y[task][mask]
+                accs.append(float((proba[mask].argmax(1) == labels).mean()))
+                losses.append(log_loss_rows(proba[mask], labels))
+        if not accs:
+            return {}
+        return {f"{role}_loss": float(np.mean(losses)), f"{role}_accuracy": float(np.mean(accs))}
+
+    def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        if not self.pipelines:
+            raise RuntimeError(f"model {self.name!r} is not fitted")
+        return self._proba_from_features(self.transform(X))
+
+    # -- describe / save ------------------------------------------------------------------
+
+    def importances(self) -> dict[str, list[float]]:
+        """Impurity importances per task (forests only; others have none built in)."""
+        out = {}
+        for task, pipe in self.pipelines.items():
+            est = pipe[-1]
+            if hasattr(est, "feature_importances_"):
+                out[task] = [float(v) for v in est.feature_importances_]
+        return out
+
+    def feature_names(self) -> list[str]:
+        """Names of the feature columns the estimators see (for importances in reports)."""
+        return list(self.extractor.feature_names) if self.extractor is not None else []
+
+    def n_features(self) -> int:
+        return len(self.feature_names())
+
+    def describe(self) -> ModelSummary:
+        layers, total, counted = [], 0, set()
+        names = self.feature_names()
+        n_features = self.n_features()
+        for task, pipe in self.pipelines.items():
+            step0, first = pipe.steps[0]
+            layers.append(
+                {
+                    "name": f"{task}.{step0}",
+                    "type": type(first).__name__,
+                    "output_shape": [n_features],
+                    "params": 0,
+                }
+            )
+            for step, est in pipe.steps[1:]:
+                n, what = count_params(est)
+                total += n
+                if what:
+                    counted.add(what)
+                shape = [n_features] if step == "scale" else [len(self.classes[task])]
+                layers.append(
+                    {
+                        "name": f"{task}.{step}",
+                        "type": type(est).__name__,
+                        "output_shape": shape,
+                        "params": n,
+                    }
+                )
+        size = (
+            len(pickle.dumps(self.pipelines, protocol=pickle.HIGHEST_PROTOCOL))
+            if self.pipelines
+            else 0
+        )
+        text = "\n".join(f"[{t}] {p!r}" for t, p in self.pipelines.items())
+        return ModelSummary(
+            name=self.name,
+            family=self.family,
+            n_params=total,
+            trainable_params=total,
+            size_bytes=size,
+            layers=layers,
+            text=text,
+            extra={
+                "params_counted": sorted(counted),
+                "n_features": n_features,
+                "feature_names": names,
+                "feature_importances": self.importances(),
+                "n_train_windows": dict(self.n_train),
+                "sampling_rate": self.params.get("sampling_rate"),
+                "rpm": self.params.get("rpm"),
+            },
+        )
+
+    def _state(self) -> dict[str, Any]:
+        return {"extractor": self.extractor, "pipelines": self.pipelines, "n_train": self.n_train}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.extractor = state["extractor"]
+        self.pipelines = state["pipelines"]
+        self.n_train = state.get("n_train", {})
+
+    def _save_weights(self, directory: Path) -> None:
+        if not self.pipelines:
+            raise RuntimeError(f"model {self.name!r} is not fitted: nothing to save")
+        with atomic_path(Path(directory) / WEIGHTS_FILE) as tmp, open(tmp, "wb") as fh:
+            joblib.dump(self._state(), fh)
+
+    def _load_weights(self, directory: Path) -> None:
+        path = Path(directory) / WEIGHTS_FILE
+        if not path.exists():
+            raise DataError(f"{path}: model weights not found")
+        self._set_state(joblib.load(path))
+
+
+@register_model(
+    "rf",
+    "Random forest on time, spectral (and optionally envelope) features",
+    "classical",
+    {
+        **FEATURE_DEFAULTS,
+        "n_estimators": 300,
+        "max_depth": None,
+        "min_samples_leaf": 1,
+        "max_features": "sqrt",
+        "class_weight": None,
+        "n_jobs": -1,
+    },
+)
+class RandomForestModel(FeatureModel):
+    def make_estimator(self, n_classes: int) -> Any:
+        p = self.params
+        return RandomForestClassifier(
+            n_estimators=int(p["n_estimators"]),
+            max_depth=p["max_depth"],
+            min_samples_leaf=int(p["min_samples_leaf"]),
+            max_features=p["max_features"],
+            class_weight=p["class_weight"],
+            n_jobs=p["n_jobs"],
+            random_state=self.training.seed,
+        )
+
+
+@register_model(
+    "svm",
+    "RBF support-vector machine on scaled features (probabilities calibrated by CV)",
+    "classical",
+    {
+        **FEATURE_DEFAULTS,
+        "C": 10.0,
+        "gamma": "scale",
+        "class_weight": None,
+        "calibration": "sigmoid",  # sigmoid | temperature | isotonic
+        "calibration_cv": 3,
+    },
+)
+class SVMModel(FeatureModel):
+    def make_estimator(self, n_classes: int) -> Any:
+        p = self.params
+        svc = SVC(
+            kernel="rbf",
+            C=float(p["C"]),
+            gamma=p["gamma"],
+            class_weight=p["class_weight"],
+            random_state=self.training.seed,
+        )
+        return CalibratedClassifierCV(
+            svc, method=p["calibration"], cv=int(p["calibration_cv"]), ensemble=False
+        )
+
+
+@register_model(
+    "hist_gb",
+    "Histogram gradient boosting on time, spectral (and optionally envelope) features",
+    "classical",
+    {
+        **FEATURE_DEFAULTS,
+        "max_iter": 200,
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 31,
+        "l2_regularization": 0.0,
+        "early_stopping": "auto",
+        "class_weight": None,
+    },
+)
+class HistGBModel(FeatureModel):
+    def make_estimator(self, n_classes: int) -> Any:
+        p = self.params
+        return HistGradientBoostingClassifier(
+            max_iter=int(p["max_iter"]),
+            learning_rate=float(p["learning_rate"]),
+            max_leaf_nodes=p["max_leaf_nodes"],
+            l2_regularization=float(p["l2_regularization"]),
+            early_stopping=p["early_stopping"],
+            class_weight=p["class_weight"],
+            random_state=self.training.seed,
+        )

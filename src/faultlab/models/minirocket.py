@@ -1,0 +1,252 @@
+"""MiniRocket (aeon) random-convolution features with a linear head, registered as ``minirocket``.
+
+Windows are transformed a chunk at a time (``chunk_size`` windows), so prediction memory is
+bounded; fitting holds the ``[n_train, n_kernels]`` float32 feature matrix (4 GB for 100k
+windows at 10k kernels). Heads: ``ridge`` (RidgeClassifierCV on standardised features;
+probabilities are a softmax of the decision function with a temperature fitted on the
+validation windows, or on the training windows when there are none, which is overconfident)
+or ``logistic`` (multinomial LogisticRegression, probabilities of its own).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from sklearn.pipeline import Pipeline
+
+from faultlab.data.types import WindowSet
+from faultlab.errors import ConfigError, DataError
+from faultlab.models.base import FitResult, register_model
+from faultlab.models.classical import FeatureModel, task_mask
+
+
+def normalise_windows(X: np.ndarray, how: str) -> np.ndarray:
+    """Per-window, per-channel ``zscore`` (or ``none``), in float32."""
+    X = np.asarray(X, dtype=np.float32)
+    if how == "none":
+        return X
+    if how == "zscore":
+        mu = X.mean(axis=-1, keepdims=True)
+        sd = X.std(axis=-1, keepdims=True)
+        return (X - mu) / np.where(sd > 0, sd, 1).astype(np.float32)
+    raise ConfigError(f"option normalise: unknown {how!r}; choose none or zscore")
+
+
+class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
+    """aeon MiniRocket applied ``chunk_size`` windows at a time (float32 in and out)."""
+
+    def __init__(
+        self,
+        n_kernels: int = 10_000,
+        max_dilations_per_kernel: int = 32,
+        normalise: str = "none",
+        chunk_size: int = 2000,
+        n_jobs: int = 1,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_kernels = n_kernels
+        self.max_dilations_per_kernel = max_dilations_per_kernel
+        self.normalise = normalise
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> ChunkedMiniRocket:
+        from aeon.transformations.collection.convolution_based import MiniRocket
+
+        X = normalise_windows(X, self.normalise)
+        self.rocket_ = MiniRocket(
+            n_kernels=self.n_kernels,
+            max_dilations_per_kernel=self.max_dilations_per_kernel,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+        ).fit(X)
+        self.n_features_out_ = int(self.rocket_.transform(X[:1]).shape[1])
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
+        for start in range(0, len(X), self.chunk_size):
+            chunk = normalise_windows(X[start : start + self.chunk_size], self.normalise)
+            out[start : start + len(chunk)] = self.rocket_.transform(chunk)
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.array([f"minirocket_{i}" for i in range(self.n_features_out_)], dtype=object)
+
+
+class SoftmaxRidge(ClassifierMixin, BaseEstimator):
+    """RidgeClassifierCV whose probabilities are ``softmax(decision / temperature)``."""
+
+    def __init__(self, alphas: tuple[float, ...] = tuple(np.logspace(-3, 3, 10))) -> None:
+        self.alphas = alphas
+
+    def fit(self, F: np.ndarray, y: np.ndarray) -> SoftmaxRidge:
+        self.ridge_ = RidgeClassifierCV(alphas=np.asarray(self.alphas)).fit(F, y)
+        self.classes_ = self.ridge_.classes_
+        self.temperature_ = fit_temperature(self.decision_function(F), y, self.classes_)
+        return self
+
+    def decision_function(self, F: np.ndarray) -> np.ndarray:
+        d = self.ridge_.decision_function(F)
+        return np.stack([-d / 2, d / 2], axis=1) if d.ndim == 1 else d
+
+    def predict_proba(self, F: np.ndarray) -> np.ndarray:
+        return softmax(self.decision_function(F) / self.temperature_, axis=1)
+
+    def predict(self, F: np.ndarray) -> np.ndarray:
+        return self.classes_[self.decision_function(F).argmax(axis=1)]
+
+    @property
+    def coef_(self) -> np.ndarray:
+        return self.ridge_.coef_
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        return self.ridge_.intercept_
+
+
+def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) -> float:
+    """Temperature minimising the log loss of ``softmax(decision / T)`` (T in [1e-3, 1e2])."""
+    idx = np.searchsorted(classes, y)
+    keep = (idx < len(classes)) & (classes[np.minimum(idx, len(classes) - 1)] == y)
+    if not keep.any():
+        return 1.0
+    d, idx = decision[keep], idx[keep]
+
+    def nll(log_t: float) -> float:
+        z = d / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z[np.arange(len(z)), idx] - np.log(np.exp(z).sum(axis=1))
+        return float(-logp.mean())
+
+    res = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(1e2)), method="bounded")
+    return float(np.exp(res.x))
+
+
+@register_model(
+    "minirocket",
+    "MiniRocket random convolution features (aeon) + ridge or logistic head",
+    "classical",
+    {
+        "n_kernels": 10_000,
+        "max_dilations_per_kernel": 32,
+        "normalise": "none",  # none | zscore (per window)
+        "head": "ridge",  # ridge | logistic
+        "scale": True,  # StandardScaler before the head
+        "alphas": [float(a) for a in np.logspace(-3, 3, 10)],
+        "C": 1.0,  # logistic head
+        "max_iter": 1000,
+        "chunk_size": 2000,
+        "n_jobs": -1,
+        "sampling_rate": None,  # recorded from the training set (not used by the transform)
+        "rpm": None,
+    },
+)
+class MiniRocketModel(FeatureModel):
+    def make_extractor(self, train: WindowSet) -> ChunkedMiniRocket:  # type: ignore[override]
+        p = self.params
+        if p["head"] not in ("ridge", "logistic"):
+            raise ConfigError(f"option head: unknown {p['head']!r}; choose ridge or logistic")
+        normalise_windows(train.X[:1], p["normalise"])  # validates the option early
+        if p.get("sampling_rate") is None and train.sampling_rate:
+            p["sampling_rate"] = float(train.sampling_rate)
+        if p.get("rpm") is None and "rpm" in train.info.columns:
+            rpm = np.asarray(train.info["rpm"], dtype=float)
+            if np.isfinite(rpm).any():
+                p["rpm"] = float(np.nanmedian(rpm))
+        if train.window_length < 9:
+            raise DataError(f"minirocket needs windows of >= 9 samples, got {train.window_length}")
+        return ChunkedMiniRocket(
+            n_kernels=int(p["n_kernels"]),
+            max_dilations_per_kernel=int(p["max_dilations_per_kernel"]),
+            normalise=p["normalise"],
+            chunk_size=int(p["chunk_size"]),
+            n_jobs=int(p["n_jobs"]),
+            random_state=self.training.seed,
+        )
+
+    def make_estimator(self, n_classes: int) -> Any:
+        p = self.params
+        if p["head"] == "ridge":
+            return SoftmaxRidge(alphas=tuple(float(a) for a in p["alphas"]))
+        return LogisticRegression(C=float(p["C"]), max_iter=int(p["max_iter"]))
+
+    def fit(
+        self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
+    ) -> FitResult:
+        result = self._fit_rocket(train)
+        if val is not None and len(val):
+            self._recalibrate(val)
+            result.history[0].update(self._scores("val", self.transform(val.X), val))
+        return result
+
+    def _fit_rocket(self, train: WindowSet) -> FitResult:
+        # same flow as the feature models, but the transform is fitted (biases from data)
+        t0 = time.perf_counter()
+        if len(train) == 0:
+            raise DataError("training set is empty")
+        rocket = self.make_extractor(train).fit(train.X)
+        self.extractor = rocket  # type: ignore[assignment]
+        F = rocket.transform(train.X)
+        self.pipelines, self.n_train = {}, {}
+        for task in self.tasks:
+            if task not in train.y:
+                raise DataError(f"training windows have no labels for task {task!r}")
+            mask = task_mask(train.y[task])
+            labels = train.y[task][mask]
+            if len(np.unique(labels)) < 2:
+                raise DataError(f"task {task!r}: training windows hold fewer than 2 classes")
+            head = Pipeline(self.head(len(self.classes[task])))
+            head.fit(F[mask], labels)
+            self.pipelines[task] = Pipeline([("minirocket", rocket), *head.steps])
+            self.n_train[task] = int(mask.sum())
+        seconds = time.perf_counter() - t0
+        row = {"epoch": 1.0, **self._scores("train", F, train)}
+        return FitResult(history=[row], epochs=1, best_epoch=1, train_seconds=seconds)
+
+    def _recalibrate(self, val: WindowSet) -> None:
+        """Refit the ridge temperature on held-out windows (the training fit is overconfident)."""
+        F = None
+        for task, pipe in self.pipelines.items():
+            est = pipe[-1]
+            mask = task_mask(val.y[task])
+            if not isinstance(est, SoftmaxRidge) or not mask.any():
+                continue
+            if F is None:
+                F = self.transform(val.X)
+            d = pipe[1:].decision_function(F[mask])
+            est.temperature_ = fit_temperature(d, val.y[task][mask], est.classes_)
+
+    def feature_names(self) -> list[str]:
+        """Random-kernel features have no meaningful names (reports show counts only)."""
+        return []
+
+    def n_features(self) -> int:
+        return int(getattr(self.extractor, "n_features_out_", 0))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.extractor is None:
+            raise RuntimeError("model 'minirocket' is not fitted")
+        return self.extractor.transform(X)
+
+    def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Chunked end to end: memory stays bounded however many windows come in."""
+        if not self.pipelines:
+            raise RuntimeError("model 'minirocket' is not fitted")
+        step = int(self.params.get("chunk_size", 2000))
+        parts = [
+            self._proba_from_features(self.transform(X[i : i + step]))
+            for i in range(0, len(X), step)
+        ]
+        if not parts:
+            return {t: np.zeros((0, len(c)), dtype=np.float32) for t, c in self.classes.items()}
+        return {t: np.concatenate([p[t] for p in parts]) for t in self.pipelines}
