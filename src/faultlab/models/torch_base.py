@@ -239,7 +239,7 @@ class TorchModel(FaultModel):
                 "type": info.class_name,
                 "depth": info.depth,
                 "output_shape": list(info.output_size) if info.output_size else [],
-                "params": int(info.num_params) if info.is_leaf or not info.children else int(info.num_params),
+                "params": int(info.num_params),
             })
         n_params = sum(p.numel() for p in self.net.parameters())
         trainable = sum(p.numel() for p in self.net.parameters() if p.requires_grad)
