@@ -13,7 +13,6 @@ ray = pytest.importorskip("ray")
 
 from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark  # noqa: E402
 from faultlab.experiments.executors import EXECUTORS, TaskError, make_executor  # noqa: E402
-
 from faultlab.experiments.ray_executor import RayExecutor, resources_for, runtime_env  # noqa: E402
 from faultlab.experiments.tuning import TuneOptions, load_tune_config, make_storage, run_tuning  # noqa: E402
 
@@ -46,6 +45,24 @@ def local_ray():
     )
     yield ray
     ray.shutdown()
+
+
+def test_make_executor_imports_ray_backend_on_first_use():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from faultlab.experiments.executors import make_executor; print(type(make_executor('ray', 2)).__name__)"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": src},
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-1000:]
+    assert res.stdout.strip() == "RayExecutor"
 
 
 def test_registered_and_resources_from_config():
