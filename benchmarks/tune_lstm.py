@@ -63,12 +63,8 @@ def main() -> None:
         )
         print(f"best trial {m['best']['number']}: {m['best']['params']}")
         print(f"{'':<52} {'default':>10} {'tuned':>10} {'change':>10}")
-        for name, d, t, delta in before_after_rows(m):
-
-            def f(v):
-                return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
-
-            print(f"{name:<52} {f(d):>10} {f(t):>10} {f(delta):>10}")
+        for name, d, t, delta in before_after_rows(m, formatted=True):
+            print(f"{name:<52} {d:>10} {t:>10} {delta:>10}")
     print(f"\nreport: {out / 'tuning_report.md'}")
 
 

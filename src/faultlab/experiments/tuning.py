@@ -747,6 +747,7 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
     """Search every model's study, retrain default and best on the test fold, write the report."""
     import optuna
 
+    from faultlab.models.base import get_spec
     from faultlab.utils.io import write_json
 
     out = Path(opts.out)
@@ -862,9 +863,9 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
                 "params": best.params,
                 "attrs": best.user_attrs,
             },
-            "default_params": cfg.model.params,
+            "default_params": {**get_spec(cfg.model.name).defaults, **cfg.model.params},
             "default_training": cfg.effective_training().model_dump(mode="json"),
-            "tuned_params": tuned_cfg.model.params,
+            "tuned_params": {**get_spec(cfg.model.name).defaults, **tuned_cfg.model.params},
             "tuned_training": tuned_cfg.model.training,
             "importances": imp,
             "importances_note": imp_note,

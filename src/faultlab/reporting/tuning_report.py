@@ -101,26 +101,38 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
-def before_after_rows(m: dict[str, Any]) -> list[list[Any]]:
+#: Before/after rows: (summary key, label, format).
+_ROWS = [
+    ("val_accuracy", "validation accuracy (held-out training recordings)", "{:.4f}"),
+    ("test_accuracy", "test accuracy", "{:.4f}"),
+    ("test_macro_f1", "test macro F1", "{:.4f}"),
+    ("train_seconds", "training time (s)", "{:.1f}"),
+    ("epochs", "epochs trained", "{:.0f}"),
+    ("n_params", "parameters", "{:,.0f}"),
+    ("latency_ms_batch1", "latency, batch 1 (ms)", "{:.3g}"),
+]
+
+
+def before_after_rows(m: dict[str, Any], formatted: bool = False) -> list[list[Any]]:
+    """[label, default, tuned, change] per row; ``formatted`` gives display strings."""
     d, t = m["default"], m["tuned"]
-
-    def delta(a: Any, b: Any) -> Any:
-        try:
-            return float(b) - float(a)
-        except (TypeError, ValueError):
-            return None
-
     rows = []
-    for key, name in [
-        ("val_accuracy", "validation accuracy (held-out training recordings)"),
-        ("test_accuracy", "test accuracy"),
-        ("test_macro_f1", "test macro F1"),
-        ("train_seconds", "training time (s)"),
-        ("epochs", "epochs trained"),
-        ("n_params", "parameters"),
-        ("latency_ms_batch1", "latency, batch 1 (ms)"),
-    ]:
-        rows.append([name, d.get(key), t.get(key), delta(d.get(key), t.get(key))])
+    for key, name, fmt in _ROWS:
+        a, b = d.get(key), t.get(key)
+        try:
+            delta = float(b) - float(a)
+        except (TypeError, ValueError):
+            delta = None
+        if formatted:
+
+            def f(v: Any, sign: bool = False, fmt: str = fmt) -> str:
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    return "-"
+                return (fmt.replace("{:", "{:+") if sign else fmt).format(float(v))
+
+            rows.append([name, f(a), f(b), f(delta, sign=True)])
+        else:
+            rows.append([name, a, b, delta])
     return rows
 
 
@@ -172,7 +184,7 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
             "",
             "### Before / after",
             "",
-            *_table(["", "default", "tuned", "change"], before_after_rows(m)),
+            *_table(["", "default", "tuned", "change"], before_after_rows(m, formatted=True)),
             "",
         ]
         seeds_d = m["default"].get("test_accuracy_per_seed", [])
