@@ -164,3 +164,15 @@ def test_tuning_workers_as_ray_tasks_share_one_study(local_ray, tmp_path):
     assert numbers == list(range(len(numbers))) and 4 <= len(numbers) <= 5
     assert mine[0] | mine[1] == set(numbers)
     assert m["tuned"]["test_accuracy"] >= 0.0
+
+
+def test_unreachable_address_is_one_line_error_in_seconds():
+    from faultlab.errors import ConfigError
+    from faultlab.experiments.ray_executor import check_reachable
+
+    with pytest.raises(ConfigError, match="no Ray cluster answers"):
+        check_reachable("127.0.0.1:9", timeout=2)
+    with pytest.raises(ConfigError, match="expected host:port"):
+        check_reachable("nonsense")
+    check_reachable(None)
+    check_reachable("auto")

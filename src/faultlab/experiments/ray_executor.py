@@ -58,6 +58,25 @@ def runtime_env() -> dict[str, Any]:
     return env
 
 
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Fail in seconds, with one line, when ``host:port`` does not answer (Ray itself keeps
+    retrying for minutes). ``None``/``auto``/``local`` are not network addresses."""
+    import socket
+
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--address {address!r}: expected host:port, ray://host:port or 'auto'")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--address {address!r}: no Ray cluster answers there ({exc.strerror or exc})"
+        ) from None
+
+
 @contextlib.contextmanager
 def ray_session(
     address: str | None = None, num_cpus: int | None = None, log: Log | None = None
@@ -75,6 +94,7 @@ def ray_session(
     }
     if address is None and num_cpus is not None and not os.environ.get("RAY_ADDRESS"):
         kwargs["num_cpus"] = num_cpus
+    check_reachable(address)
     try:
         ctx = ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
