@@ -224,17 +224,29 @@ def test_importances_need_enough_trials():
 WORKER = textwrap.dedent(
     """
     import sys, time, json
+    from pathlib import Path
     from faultlab.experiments.tuning import WorkerJob, run_worker
 
+    job = WorkerJob(**json.loads(sys.argv[1]))
+    here = Path(sys.argv[2])
+
+    def barrier():
+        # start optimising together, however long each process took to import and load data
+        (here / f"ready-{job.worker}").touch()
+        t0 = time.time()
+        while len(list(here.glob("ready-*"))) < 2 and time.time() - t0 < 60:
+            time.sleep(0.05)
+
     def cheap(trial, cfg, training, data):
+        if not (here / f"ready-{job.worker}").exists():
+            barrier()
         # deterministic in the params; reports 3 "epochs" so pruning paths run too
         acc = 1.0 - abs(training.lr - 0.004) * 50 - (0.01 if cfg.model.params["units"] == 4 else 0)
         for e in range(1, 4):
             trial.report(acc * e / 3, e)
-            time.sleep(0.02)
+            time.sleep(0.05)
         return {"val_accuracy": acc, "val_macro_f1": acc, "train_seconds": 0.15}
 
-    job = WorkerJob(**json.loads(sys.argv[1]))
     print(json.dumps(run_worker(job, train_fn=cheap)))
     """
 )
@@ -269,7 +281,7 @@ def test_two_worker_processes_complete_one_study(tmp_path):
         )
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(script), json.dumps(job.__dict__)],
+                [sys.executable, str(script), json.dumps(job.__dict__), str(tmp_path)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
