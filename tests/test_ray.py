@@ -4,6 +4,7 @@ tuning workers run as Ray tasks on one shared study."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -12,10 +13,12 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark  # noqa: E402
+from faultlab.experiments.config import load_yaml  # noqa: E402
 from faultlab.experiments.executors import EXECUTORS, TaskError, make_executor  # noqa: E402
 from faultlab.experiments.ray_executor import RayExecutor, resources_for, runtime_env  # noqa: E402
 from faultlab.experiments.tuning import TuneOptions, load_tune_config, make_storage, run_tuning  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = {
     "dataset": "synthetic",
     "window": 256,
@@ -39,7 +42,6 @@ TRAINING = {
 
 @pytest.fixture(scope="module")
 def local_ray():
-    os.environ.setdefault("FAULTLAB_DATA_DIR", "/nonexistent")  # synthetic data only
     ray.init(
         num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), configure_logging=False
     )
@@ -102,29 +104,34 @@ def test_map_keeps_order_and_isolates_failures(local_ray):
     assert sorted(got) == [0, 1, 2]
 
 
-def test_benchmark_on_ray_matches_local(local_ray, tmp_path):
-    cfg = BenchmarkConfig(
-        name="mini",
-        data=DATA,
-        split=SPLIT,
-        models=[
-            {
-                "name": "lstm",
-                "params": {"layers": 1, "units": 8, "proj_dim": 8, "bidirectional": False},
-            },
-            {"name": "cnn1d", "label": "cnn", "params": {}},
-        ],
-        seeds=[0],
-        training=TRAINING,
+def _reduced_quick(shared_data) -> BenchmarkConfig:
+    """configs/cwru-quick.yaml cut to 2 models (LSTM, random forest), 2 fault types at one
+    size, 1 epoch and no wall-clock cap (a time cap would make results timing-dependent)."""
+    raw = load_yaml(ROOT / "configs" / "cwru-quick.yaml")
+    raw["data"]["data_dir"] = str(shared_data)
+    raw["data"]["select"].update({"fault_location": ["IR", "OR@6"], "fault_diameter_in": [0.007]})
+    raw["models"] = [m for m in raw["models"] if m["name"] in ("lstm", "rf")]
+    raw["training"].update(
+        {"epochs": 1, "time_budget_s": None, "num_threads": 1, "deterministic": True, "amp": False}
     )
+    for m in raw["models"]:
+        if m["name"] == "rf":
+            m.setdefault("params", {})["n_jobs"] = 1
+    return BenchmarkConfig.model_validate(raw)
+
+
+def test_quick_benchmark_on_ray_matches_local(local_ray, tmp_path, shared_data):
+    cfg = _reduced_quick(shared_data)
+    assert [m.name for m in cfg.models] == ["lstm", "rf"]
     local = run_benchmark(cfg, tmp_path / "local", executor="local", log=lambda s: None)
     remote = run_benchmark(cfg, tmp_path / "ray", executor="ray", workers=2, log=lambda s: None)
     assert local["ran"] == remote["ran"] == 2 and remote["failed"] == 0
     a = pd.read_csv(tmp_path / "local" / "leaderboard.csv").set_index("model").sort_index()
     b = pd.read_csv(tmp_path / "ray" / "leaderboard.csv").set_index("model").sort_index()
-    assert list(a.index) == list(b.index) == ["cnn", "lstm"]
+    assert list(a.index) == list(b.index) == ["lstm", "rf"]
     for col in ("accuracy_mean", "macro_f1_mean", "n_params", "n_runs"):
         assert a[col].tolist() == pytest.approx(b[col].tolist(), abs=1e-12), col
+    assert a["accuracy_mean"].between(0, 1).all()
 
 
 def test_tuning_workers_as_ray_tasks_share_one_study(local_ray, tmp_path):
