@@ -158,9 +158,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         C = n_channels or (len(self.channels) if self.channels else self.n_channels_) or 1
         L = window_length or self.window_length_
         if L is None:
-            if "raw" in self.group_list or (
-                not self.sampling_rate and {"bands", "spectral"} & set(self.group_list)
-            ):
+            if {"raw", "bands", "spectral"} & set(self.group_list):
                 raise ValueError(
                     "feature names depend on the window length: call fit/transform first"
                 )
@@ -185,6 +183,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             raise ValueError(f"windows must be [n, channels, length], got shape {X.shape}")
         if self.channels and len(self.channels) != X.shape[1]:
             raise ValueError(f"{X.shape[1]} channels but channel names {list(self.channels)}")
+        if "raw" in self.group_list and self.raw_names and len(self.raw_names) != X.shape[2]:
+            raise ValueError(f"{len(self.raw_names)} raw_names for {X.shape[2]} columns")
         if not np.issubdtype(X.dtype, np.floating):
             X = X.astype(np.float32)
         return X
