@@ -271,6 +271,9 @@ def _unsupported(model: Any, fmt: str) -> str:
     why = ""
     if fmt == "onnx" and hasattr(model, "to_onnx") and "onnx" not in formats:
         why = " (ONNX needs skl2onnx: pip install skl2onnx)"
+    elif fmt == "onnx" and _torch_net(model) is None:
+        why = (" (it is not a torch network and offers no to_onnx(): its feature extraction is "
+               "numpy code, and skl2onnx could convert only the scikit-learn estimator)")
     elif _torch_net(model) is None:
         why = " (it is not a torch network; TorchScript is for deep models)"
     return (
