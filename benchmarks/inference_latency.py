@@ -7,6 +7,8 @@ a run directory is optional: without ``--run`` each model is built fresh. ORT ru
 
 Targets (cnn1d, ONNX Runtime): >= 20,000 windows/s at batch 256, < 1 ms per window at batch 1.
 The figures are pessimistic on a shared machine: the load average is printed alongside.
+On a 2-core box shared with other busy processes, 2 intra-op threads fight for the cores
+(torch's OpenMP threads especially): compare with ``--threads 1``, often faster there.
 
 Run: FAULTLAB_DATA_DIR=../shared/data python benchmarks/inference_latency.py [--models cnn1d,lstm,gru]
 """
