@@ -1,0 +1,233 @@
+"""Fit diagnosis from learning curves: a verdict, the rule that gave it, and what to change.
+
+The rule is explicit (thresholds in :class:`FitRules`) so a report can print it and a reader
+can check the verdict against the curves; recommendations quote the numbers they come from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+VERDICTS = ("good fit", "overfitting", "underfitting", "still improving", "not applicable")
+
+
+@dataclass(frozen=True)
+class FitRules:
+    """Thresholds of the diagnosis (fractions, not percent)."""
+
+    min_epochs: int = 3
+    overfit_loss_rise: float = 0.20  # final val loss this far above its minimum ...
+    overfit_gap: float = 0.10  # ... or train accuracy this far above val accuracy
+    improving_window: int = 3  # epochs looked back on for "still improving"
+    improving_drop: float = 0.02  # val loss fell at least this much over that window ...
+    saturated_accuracy: float = 0.99  # ... while validation accuracy is still below this
+    underfit_train_accuracy: float = 0.90
+    slow_latency_ms: float = 20.0
+    slow_epoch_s: float = 60.0
+
+    def text(self) -> str:
+        return (
+            f"Needs >= {self.min_epochs} epochs with validation. "
+            f"Overfitting if the final validation loss is >= {self.overfit_loss_rise:.0%} above "
+            f"its minimum while training loss kept falling after that epoch, or if final "
+            f"training accuracy exceeds validation accuracy by >= {self.overfit_gap * 100:.0f} "
+            f"points; else still improving if the best validation loss is at the last epoch and "
+            f"fell >= {self.improving_drop:.0%} over the last {self.improving_window} epochs "
+            f"with validation accuracy < {self.saturated_accuracy:.0%}; "
+            f"else underfitting if final training accuracy < "
+            f"{self.underfit_train_accuracy:.0%}; else good fit."
+        )
+
+
+DEFAULT_RULES = FitRules()
+
+
+def _column(history: list[dict], key: str) -> np.ndarray:
+    vals = []
+    for row in history:
+        v = row.get(key)
+        try:
+            vals.append(float(v))
+        except (TypeError, ValueError):
+            vals.append(math.nan)
+    return np.asarray(vals, dtype=float)
+
+
+def _last(a: np.ndarray) -> float | None:
+    ok = a[~np.isnan(a)]
+    return float(ok[-1]) if len(ok) else None
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f} %"
+
+
+def _pct1(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def speed_recommendations(
+    speed: dict[str, Any] | None, training: dict[str, Any] | None, rules: FitRules = DEFAULT_RULES
+) -> list[str]:
+    """Advice from inference latency and training time (numbers from metrics.json)."""
+    recs: list[str] = []
+    speed, training = speed or {}, training or {}
+    b1, bb = speed.get("latency_ms_batch1"), speed.get("latency_ms_batched")
+    if b1 is not None and b1 > rules.slow_latency_ms:
+        recs.append(
+            f"batch-1 latency {b1:.2f} ms per window (> {rules.slow_latency_ms:.0f} ms): for "
+            "on-line use pick a smaller model or export to ONNX"
+        )
+    if b1 and bb and bb > 0 and b1 / bb >= 10:
+        recs.append(
+            f"batching cuts the cost per window {b1 / bb:.0f}x ({b1:.2f} -> {bb:.3f} ms): "
+            "score stored recordings in batches"
+        )
+    spe = training.get("seconds_per_epoch")
+    if spe is not None and spe > rules.slow_epoch_s:
+        recs.append(
+            f"{spe:.1f} s per epoch on {training.get('device', 'cpu')}: a GPU, a larger batch "
+            "or a shorter window would shorten training"
+        )
+    if str(training.get("stopped_reason", "")).startswith("time"):
+        recs.append(
+            f"training was cut by the time budget after {training.get('epochs')} epochs: "
+            "raise time_budget_s to let it converge"
+        )
+    return recs
+
+
+def diagnose_fit(
+    history: list[dict],
+    *,
+    speed: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    rules: FitRules = DEFAULT_RULES,
+) -> dict[str, Any]:
+    """Verdict on per-epoch rows (epoch, train_loss, train_accuracy, val_loss, val_accuracy).
+
+    ``speed`` (measure_inference output) and ``training`` (the metrics.json ``training``
+    block) are optional and only add speed-related recommendations.
+    """
+    history = list(history or [])
+    n = len(history)
+    epochs = _column(history, "epoch")
+    if n and np.isnan(epochs).all():
+        epochs = np.arange(1, n + 1, dtype=float)
+    tl, vl = _column(history, "train_loss"), _column(history, "val_loss")
+    ta, va = _column(history, "train_accuracy"), _column(history, "val_accuracy")
+    speed_recs = speed_recommendations(speed, training, rules)
+    out: dict[str, Any] = {
+        "rule": rules.text(),
+        "evidence": {"epochs": n},
+        # tells a report whether speed advice is already in the recommendations
+        "speed_checked": speed is not None or training is not None,
+    }
+
+    has_val = n > 0 and (not np.isnan(vl).all() or not np.isnan(va).all())
+    if n < rules.min_epochs or not has_val:
+        why = (
+            "no per-epoch history (one-shot model)"
+            if n == 0
+            else "no validation curve"
+            if not has_val
+            else f"only {n} epoch(s)"
+        )
+        recs = []
+        if 0 < n < rules.min_epochs:
+            recs.append(f"only {n} epoch(s) were run: too few to judge the fit; raise epochs")
+        out.update(verdict="not applicable", reason=why, recommendations=recs + speed_recs)
+        return out
+
+    # monitor: validation loss, or 1 - validation accuracy when no loss is logged
+    mon = vl if not np.isnan(vl).all() else 1.0 - va
+    best_i = int(np.nanargmin(mon))
+    last_i = n - 1
+    best_val, last_val = float(mon[best_i]), float(mon[last_i])
+    rise = (
+        (last_val - best_val) / abs(best_val)
+        if best_val != 0
+        else (math.inf if last_val > 0 else 0.0)
+    )
+    tl_best, tl_last = tl[best_i], tl[last_i]
+    train_drop = (
+        float((tl_best - tl_last) / abs(tl_best))
+        if not np.isnan(tl_best + tl_last) and tl_best
+        else None
+    )
+    k = min(rules.improving_window, last_i)
+    ref = float(mon[last_i - k])
+    recent = (ref - last_val) / abs(ref) if ref else 0.0
+    ta_last, va_last = _last(ta), _last(va)
+    gap = ta_last - va_last if ta_last is not None and va_last is not None else None
+    best_epoch = int(epochs[best_i])
+    last_epoch = int(epochs[last_i])
+    out["evidence"].update(
+        best_epoch=best_epoch,
+        last_epoch=last_epoch,
+        monitor="val_loss" if mon is vl else "1 - val_accuracy",
+        best_val_loss=best_val,
+        final_val_loss=last_val,
+        val_loss_rise=float(rise),
+        train_loss_drop_after_best=train_drop,
+        recent_val_improvement=float(recent),
+        final_train_accuracy=ta_last,
+        final_val_accuracy=va_last,
+        accuracy_gap=gap,
+    )
+
+    recs: list[str] = []
+    loss_overfit = best_i < last_i and rise >= rules.overfit_loss_rise and (train_drop or 0.0) > 0
+    gap_overfit = gap is not None and gap >= rules.overfit_gap
+    if loss_overfit or gap_overfit:
+        verdict = "overfitting"
+        if loss_overfit:
+            patience = max(2, min(5, (last_epoch - best_epoch) // 2))
+            recs.append(
+                f"validation loss rose {_pct(rise)} after epoch {best_epoch} "
+                f"({best_val:.4g} -> {last_val:.4g}) while training loss fell {_pct(train_drop)}: "
+                f"add dropout / weight decay or augmentation, or stop earlier "
+                f"(patience {patience}) and keep the epoch-{best_epoch} weights"
+            )
+        if gap_overfit:
+            recs.append(
+                f"training accuracy {_pct1(ta_last)} vs validation {_pct1(va_last)} "
+                f"(gap {gap * 100:.1f} points): regularise (dropout, weight decay) or train on "
+                "more recordings / with augmentation"
+            )
+    elif (
+        best_i == last_i
+        and recent >= rules.improving_drop
+        and (va_last is None or va_last < rules.saturated_accuracy)
+    ):
+        verdict = "still improving"
+        recs.append(
+            f"still improving at the last epoch ({last_epoch}): validation loss fell "
+            f"{_pct1(recent)} over the last {k} epochs; raise epochs (e.g. to {2 * last_epoch})"
+        )
+        if ta_last is not None and ta_last < rules.underfit_train_accuracy:
+            recs.append(
+                f"training accuracy {_pct1(ta_last)}: also consider a higher learning rate or "
+                "more capacity"
+            )
+    elif ta_last is not None and ta_last < rules.underfit_train_accuracy:
+        verdict = "underfitting"
+        recs.append(
+            f"training accuracy {_pct1(ta_last)} (< {_pct(rules.underfit_train_accuracy)}) and "
+            f"flat (validation loss changed {_pct1(-recent)} over the last {k} epochs): "
+            "increase capacity (wider/deeper layers) or epochs, or raise the learning rate"
+        )
+    else:
+        verdict = "good fit"
+        recs.append(
+            f"converged: best validation loss at epoch {best_epoch} of {last_epoch}, final "
+            f"within {_pct(max(rise, 0.0))} of it"
+            + (f", training accuracy {_pct1(ta_last)}" if ta_last is not None else "")
+            + ": no change needed"
+        )
+    out.update(verdict=verdict, recommendations=recs + speed_recs)
+    return out

@@ -1,0 +1,218 @@
+"""The benchmark grid: models x seeds x folds, one run directory each, then a leaderboard.
+
+Windows and folds are built once per benchmark (``runner.prepare``) and shared with every run.
+A run is finished when its ``metrics.json`` exists, so an interrupted benchmark resumes where
+it stopped; a run that fails leaves ``error.txt`` and the grid goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from faultlab.data.config import DataConfig, SplitConfig
+from faultlab.errors import ConfigError
+from faultlab.experiments import rundir
+from faultlab.experiments.config import ExperimentConfig, ModelConfig, load_yaml, parse_config
+from faultlab.experiments.executors import TaskError, make_executor
+from faultlab.training.config import TrainConfig
+from faultlab.utils.io import write_text, write_yaml
+
+RUNS_DIR = "runs"
+ERROR_FILE = "error.txt"
+
+
+class BenchmarkConfig(BaseModel):
+    """An ExperimentConfig with a list of models and a list of seeds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "benchmark"
+    description: str = ""
+    data: DataConfig = Field(default_factory=DataConfig)
+    target: str = "flat"
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    models: list[ModelConfig] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    training: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> BenchmarkConfig:
+        labels = [m.display_name for m in self.models]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"model labels must be unique; repeated: {dup} (set 'label')")
+        return self
+
+    def experiment(self, model: ModelConfig) -> ExperimentConfig:
+        return ExperimentConfig(
+            name=f"{self.name}/{model.display_name}",
+            data=self.data,
+            target=self.target,
+            split=self.split,
+            model=model,
+            training=self.training,
+        )
+
+    def select(self, only: list[str] | None) -> list[ModelConfig]:
+        """Models named in ``only`` (label or registry name; comma lists allowed)."""
+        if not only:
+            return list(self.models)
+        wanted = [w.strip() for item in only for w in item.split(",") if w.strip()]
+        known = {m.display_name for m in self.models} | {m.name for m in self.models}
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise ConfigError(
+                f"--only {', '.join(unknown)}: not in this benchmark; models: "
+                f"{', '.join(m.display_name for m in self.models)}"
+            )
+        return [m for m in self.models if m.display_name in wanted or m.name in wanted]
+
+
+def load_benchmark(path: str | Path) -> BenchmarkConfig:
+    return parse_config(BenchmarkConfig, load_yaml(path), str(path))
+
+
+@dataclass
+class RunTask:
+    """One cell of the grid (picklable: it travels to worker processes)."""
+
+    cfg: ExperimentConfig
+    fold: str
+    seed: int
+    run_dir: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.cfg.model.display_name} / {self.fold} / seed {self.seed}"
+
+
+def run_dir_for(out: Path, model: ModelConfig, fold: str, seed: int) -> Path:
+    return (
+        Path(out) / RUNS_DIR / rundir.slug(model.display_name) / rundir.slug(fold) / f"seed{seed}"
+    )
+
+
+def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
+    """Train and evaluate one grid cell; failures are recorded in ``error.txt``, not raised."""
+    from faultlab.experiments.runner import run_experiment
+
+    windows, splits = shared
+    run_dir = Path(task.run_dir)
+    if rundir.is_complete(run_dir):
+        return {"status": "skipped", "run_dir": str(run_dir)}
+    t0 = time.perf_counter()
+    try:
+        metrics = run_experiment(
+            task.cfg,
+            run_dir,
+            windows=windows,
+            split=splits[task.fold],
+            seed=task.seed,
+            resume=(run_dir / rundir.CHECKPOINT).exists(),
+        )
+    except Exception as exc:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(
+            run_dir / ERROR_FILE, traceback.format_exc() + f"\n{type(exc).__name__}: {exc}\n"
+        )
+        return {
+            "status": "failed",
+            "run_dir": str(run_dir),
+            "error": f"{type(exc).__name__}: {exc}",
+            "seconds": time.perf_counter() - t0,
+        }
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)
+    p = metrics["primary"]
+    return {
+        "status": "ok",
+        "run_dir": str(run_dir),
+        "accuracy": p.get("accuracy"),
+        "macro_f1": p.get("macro_f1"),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def run_benchmark(
+    cfg: BenchmarkConfig,
+    out: str | Path,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    only: list[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary."""
+    from faultlab.experiments.runner import prepare
+    from faultlab.models.base import get_spec
+    from faultlab.reporting import render_leaderboard
+
+    out = Path(out)
+    models = cfg.select(only)
+    for m in models:
+        get_spec(m.name)  # an unknown model fails before any data is loaded
+    ex = make_executor(executor, workers)
+    out.mkdir(parents=True, exist_ok=True)
+    write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
+
+    t0 = time.perf_counter()
+    windows, splits = prepare(cfg.experiment(cfg.models[0]))
+    folds = {s.name: s for s in splits}
+    log(f"data: {len(windows)} windows, {len(folds)} fold(s) ({time.perf_counter() - t0:.1f} s)")
+
+    grid = [
+        RunTask(cfg.experiment(m), fold, seed, str(run_dir_for(out, m, fold, seed)))
+        for m in cfg.models
+        for seed in cfg.seeds
+        for fold in folds
+    ]
+    selected = {m.display_name for m in models}
+    todo = [t for t in grid if t.cfg.model.display_name in selected]
+    pending = [t for t in todo if not rundir.is_complete(Path(t.run_dir))]
+    skipped = len(todo) - len(pending)
+    log(
+        f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "
+        f"{len(pending)} to run on executor {ex.name}"
+    )
+
+    def on_result(i: int, res: Any) -> None:
+        task = pending[i]
+        if isinstance(res, TaskError):
+            log(f"  FAILED {task.label}: {res.message}")
+        elif res.get("status") == "ok":
+            log(
+                f"  done {task.label}: accuracy {res['accuracy']:.4f}, macro F1 "
+                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s)"
+            )
+        elif res.get("status") == "failed":
+            log(f"  FAILED {task.label}: {res['error']} (see {res['run_dir']}/{ERROR_FILE})")
+
+    t1 = time.perf_counter()
+    results = ex.map(run_one, pending, shared=(windows, folds), on_result=on_result)
+    wall = time.perf_counter() - t1
+    for task, res in zip(pending, results):
+        if isinstance(res, TaskError):  # the worker died: leave a trace for the leaderboard
+            write_text(Path(task.run_dir) / ERROR_FILE, res.message + "\n")
+    ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") == "ok")
+    failed = len(results) - ok
+    paths = render_leaderboard(
+        out,
+        run_dirs=[Path(t.run_dir) for t in grid],
+        title=f"{cfg.name}: leaderboard",
+        description=cfg.description or None,
+    )
+    log(f"ran {ok}, failed {failed}, skipped {skipped} in {wall:.1f} s -> {paths['md']}")
+    return {
+        "ran": ok,
+        "failed": failed,
+        "skipped": skipped,
+        "seconds": wall,
+        "grid": len(grid),
+        "paths": paths,
+    }

@@ -1,0 +1,72 @@
+"""WDCNN-style 1-D CNN (Zhang et al. 2017): a wide first kernel with a large stride acts as a
+learned filter bank and downsampler, then small kernels with BatchNorm and max-pooling.
+
+For short inputs (27 tabular features) the first stride and kernel shrink and pooling stops
+once a layer's length would fall below 2, so the same model runs on any length.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from faultlab.models.base import register_model
+from faultlab.models.torch_base import TorchModel, activation, fit_stride, torch_defaults
+
+
+class WDCNN(nn.Module):
+    def __init__(self, in_ch: int, length: int, p: dict) -> None:
+        super().__init__()
+        stride = fit_stride(length, p["first_stride"], 32)
+        kernel = max(stride, min(int(p["first_kernel"]), max(3, length // 4)))
+        pad = max(0, (kernel - stride) // 2)
+        act = p["activation"]
+        layers: list[nn.Module] = [
+            nn.Conv1d(in_ch, p["first_channels"], kernel, stride=stride, padding=pad),
+            nn.BatchNorm1d(p["first_channels"]),
+            activation(act),
+        ]
+        cur = (length + 2 * pad - kernel) // stride + 1
+        if cur >= 2 * p["pool"]:
+            layers.append(nn.MaxPool1d(p["pool"]))
+            cur //= p["pool"]
+        ch = p["first_channels"]
+        k = int(p["kernel"])
+        for out in p["channels"]:
+            layers += [nn.Conv1d(ch, out, k, padding=k // 2), nn.BatchNorm1d(out), activation(act)]
+            if cur >= 2 * p["pool"]:
+                layers.append(nn.MaxPool1d(p["pool"]))
+                cur //= p["pool"]
+            ch = out
+        self.features = nn.Sequential(*layers)
+        if p["pooling"] == "flatten":
+            self.pool = nn.Flatten()
+            flat = ch * cur
+        else:
+            self.pool = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
+            flat = ch
+        fc: list[nn.Module] = []
+        if p["fc"]:
+            fc = [nn.Linear(flat, p["fc"]), nn.BatchNorm1d(p["fc"]), activation(act)]
+            if p["dropout"]:
+                fc.append(nn.Dropout(p["dropout"]))
+        elif p["dropout"]:
+            fc.append(nn.Dropout(p["dropout"]))
+        self.fc = nn.Sequential(*fc)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.features(x)))
+
+
+@register_model(
+    "cnn1d",
+    "WDCNN-style 1-D CNN: wide strided first kernel, small kernels, BatchNorm, pooling",
+    "deep",
+    torch_defaults(
+        first_kernel=64, first_stride=16, first_channels=16, channels=[32, 64, 64, 64],
+        kernel=3, pool=2, pooling="flatten", fc=100, dropout=0.0, activation="relu",
+    ),
+)
+class CNN1DModel(TorchModel):
+    def build_backbone(self) -> nn.Module:
+        return WDCNN(self.in_channels, self.length, self.params)

@@ -1,0 +1,340 @@
+"""Benchmark leaderboard: one row per model, mean ± std over seeds and folds.
+
+Reads every finished run (``runs/**/metrics.json``) under a benchmark directory and writes
+``leaderboard.csv`` (one row per model), ``runs.csv`` (one row per run), ``leaderboard.md``
+and a self-contained ``leaderboard.html`` with the split protocol stated first, an
+accuracy-vs-latency scatter plot and a per-fold table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from faultlab.reporting import plots
+from faultlab.reporting.document import (
+    Bullets,
+    Callout,
+    Document,
+    Heading,
+    Image,
+    Para,
+    Table,
+    fmt,
+    fmt_int,
+    fmt_ms,
+    fmt_pm,
+    fmt_s,
+    write_document,
+)
+from faultlab.reporting.protocol import Protocol
+from faultlab.utils.io import atomic_path
+
+SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "recording_accuracy"]
+
+#: leaderboard.csv columns, in order.
+COLUMNS = [
+    "rank",
+    "model",
+    "model_name",
+    "family",
+    "accuracy_mean",
+    "accuracy_std",
+    "macro_f1_mean",
+    "macro_f1_std",
+    "balanced_accuracy_mean",
+    "balanced_accuracy_std",
+    "recording_accuracy_mean",
+    "recording_accuracy_std",
+    "train_seconds_mean",
+    "epochs_mean",
+    "latency_ms_batch1",
+    "latency_ms_batched",
+    "throughput_windows_s",
+    "n_params",
+    "size_bytes",
+    "peak_rss_mb",
+    "n_runs",
+    "n_folds",
+    "n_seeds",
+    "verdicts",
+]
+
+
+def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """One flat row of a finished run's metrics.json."""
+    run = metrics.get("run", {})
+    prim = metrics.get("primary", {})
+    tr = metrics.get("training", {})
+    sp = metrics.get("speed", {})
+    mod = metrics.get("model", {})
+    rel = os.path.relpath(run_dir, root) if root else str(run_dir)
+    return {
+        "model": run.get("model_label") or run.get("model"),
+        "model_name": run.get("model"),
+        "family": mod.get("family"),
+        "fold": str(run.get("fold")),
+        "seed": run.get("seed"),
+        "task": prim.get("task"),
+        **{k: prim.get(k) for k in SCORES},
+        "train_seconds": tr.get("train_seconds"),
+        "epochs": tr.get("epochs"),
+        "latency_ms_batch1": sp.get("latency_ms_batch1"),
+        "latency_ms_batched": sp.get("latency_ms_batched"),
+        "throughput_windows_s": sp.get("throughput_windows_s"),
+        "n_params": mod.get("n_params"),
+        "size_bytes": mod.get("size_bytes"),
+        "peak_rss_mb": (metrics.get("resources") or {}).get("peak_rss_mb"),
+        "verdict": (metrics.get("diagnosis") or {}).get("verdict"),
+        "protocol": run.get("protocol"),
+        "run_dir": rel,
+    }
+
+
+def collect_runs(
+    out_dir: Path, run_dirs: list[Path] | None = None
+) -> tuple[pd.DataFrame, list[Path]]:
+    """Rows of finished runs, and the run dirs that failed (error.txt, no metrics.json)."""
+    out_dir = Path(out_dir)
+    if run_dirs is None:
+        run_dirs = sorted(
+            {p.parent for p in (out_dir / "runs").glob("**/metrics.json")}
+            | {p.parent for p in (out_dir / "runs").glob("**/error.txt")}
+        )
+    rows, failed = [], []
+    for d in run_dirs:
+        d = Path(d)
+        mpath = d / "metrics.json"
+        if mpath.exists():
+            rows.append(run_row(d, json.loads(mpath.read_text()), out_dir))
+        elif (d / "error.txt").exists():
+            failed.append(d)
+    return pd.DataFrame(rows), failed
+
+
+def _std(s: pd.Series) -> float:
+    s = pd.to_numeric(s, errors="coerce").dropna()
+    return float(s.std(ddof=1)) if len(s) > 1 else 0.0
+
+
+def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: mean and sample std (0 for a single run) over seeds x folds."""
+    if runs.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    out = []
+    for model, g in runs.groupby("model", sort=False):
+        row: dict[str, Any] = {
+            "model": model,
+            "model_name": g["model_name"].iloc[0],
+            "family": g["family"].iloc[0],
+        }
+        for k in SCORES:
+            vals = pd.to_numeric(g[k], errors="coerce")
+            row[f"{k}_mean"] = float(vals.mean()) if vals.notna().any() else np.nan
+            row[f"{k}_std"] = _std(vals)
+        for k, agg in [("train_seconds", "mean"), ("epochs", "mean")]:
+            row[f"{k}_{agg}"] = float(pd.to_numeric(g[k], errors="coerce").mean())
+        for k in ("latency_ms_batch1", "latency_ms_batched", "throughput_windows_s", "peak_rss_mb"):
+            row[k] = float(pd.to_numeric(g[k], errors="coerce").median())
+        for k in ("n_params", "size_bytes"):
+            vals = pd.to_numeric(g[k], errors="coerce").dropna()
+            row[k] = int(vals.max()) if len(vals) else None
+        row["n_runs"] = int(len(g))
+        row["n_folds"] = int(g["fold"].nunique())
+        row["n_seeds"] = int(g["seed"].nunique())
+        row["verdicts"] = "; ".join(
+            f"{v} x{c}" for v, c in g["verdict"].fillna("?").value_counts().items()
+        )
+        out.append(row)
+    df = pd.DataFrame(out)
+    df = df.sort_values(["accuracy_mean", "macro_f1_mean"], ascending=False, na_position="last")
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df[COLUMNS].reset_index(drop=True)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return path
+
+
+def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | None, list[str]]:
+    """Protocol and data notes from the first finished run's split.json / config.yaml."""
+    if runs.empty:
+        return None, []
+    d = out_dir / runs["run_dir"].iloc[0]
+    split = json.loads((d / "split.json").read_text()) if (d / "split.json").exists() else {}
+    config = yaml.safe_load((d / "config.yaml").read_text()) if (d / "config.yaml").exists() else {}
+    metrics = json.loads((d / "metrics.json").read_text())
+    from faultlab.reporting.run_report import run_protocol
+
+    notes = [*split.get("notes", []), *(metrics.get("data") or {}).get("notes", [])]
+    return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
+
+
+def render_leaderboard(
+    out_dir: str | Path,
+    run_dirs: list[Path] | None = None,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    protocol: Protocol | None = None,
+) -> dict[str, Path]:
+    """Write leaderboard.{csv,md,html}, runs.csv and plots/accuracy_vs_latency.png."""
+    out_dir = Path(out_dir)
+    runs, failed = collect_runs(out_dir, run_dirs)
+    board = aggregate(runs)
+    paths = {
+        "csv": _write_csv(board, out_dir / "leaderboard.csv"),
+        "runs_csv": _write_csv(runs, out_dir / "runs.csv"),
+    }
+    proto_runs, notes = _protocol_from_runs(out_dir, runs)
+    protocol = protocol or proto_runs
+
+    doc = Document(title or f"Leaderboard: {out_dir.name}")
+    if description:
+        doc.add(Para(description))
+    doc.add(Heading("Split protocol"))
+    if protocol is not None:
+        doc.add(
+            Callout(f"{protocol.title}. {protocol.text}", "warning" if protocol.warning else "info")
+        )
+    else:
+        doc.add(Para("No finished run yet."))
+    if notes:
+        doc.add(Para("Data notes:"), Bullets(notes))
+
+    doc.add(Heading("Ranking"))
+    doc.add(
+        Para(
+            f"{len(runs)} finished run(s) of {len(board)} model(s); scores are test-set means ± "
+            "sample standard deviation over seeds x folds (0 for a single run) on the primary "
+            "task; latency is the median over runs, per window, through predict_proba."
+        )
+    )
+    rows = [
+        [
+            r.rank,
+            r.model,
+            r.family or "–",
+            fmt_pm(r.accuracy_mean, r.accuracy_std),
+            fmt_pm(r.macro_f1_mean, r.macro_f1_std),
+            fmt(r.balanced_accuracy_mean),
+            fmt(r.recording_accuracy_mean),
+            fmt_s(r.train_seconds_mean),
+            fmt_ms(r.latency_ms_batch1),
+            fmt_ms(r.latency_ms_batched),
+            fmt_int(r.n_params),
+            r.n_runs,
+        ]
+        for r in board.itertuples()
+    ]
+    doc.add(
+        Table(
+            [
+                "rank",
+                "model",
+                "family",
+                "accuracy",
+                "macro F1",
+                "balanced acc.",
+                "recording acc.",
+                "train s",
+                "ms/window b1",
+                "ms/window batched",
+                "params",
+                "runs",
+            ],
+            rows,
+        )
+    )
+    if not board.empty:
+        p = plots.accuracy_vs_latency(
+            board["model"].tolist(),
+            board["latency_ms_batch1"].tolist(),
+            board["accuracy_mean"].tolist(),
+            board["accuracy_std"].tolist(),
+            out_dir / "plots" / "accuracy_vs_latency.png",
+        )
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "accuracy vs latency",
+                caption="Mean test accuracy (± std) vs batch-1 latency per window",
+            )
+        )
+
+        doc.add(Heading("Per fold"))
+        folds = list(dict.fromkeys(runs["fold"]))
+        per = runs.groupby(["model", "fold"])["accuracy"].agg(["mean", _std, "count"])
+        frows = []
+        for model in board["model"]:
+            cells = []
+            for f in folds:
+                if (model, f) in per.index:
+                    v = per.loc[(model, f)]
+                    cells.append(fmt_pm(v["mean"], v["_std"]) if v["count"] > 1 else fmt(v["mean"]))
+                else:
+                    cells.append("–")
+            frows.append([model, *cells])
+        doc.add(
+            Table(
+                ["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)"
+            )
+        )
+
+        doc.add(Heading("Runs"))
+        links = {}
+        rrows = []
+        for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
+            rrows.append(
+                [
+                    r.model,
+                    r.fold,
+                    r.seed,
+                    fmt(r.accuracy),
+                    fmt(r.macro_f1),
+                    fmt(r.recording_accuracy),
+                    fmt_s(r.train_seconds),
+                    r.verdict or "–",
+                    "report",
+                ]
+            )
+            links[(i, 8)] = f"{r.run_dir}/report.html"
+        doc.add(
+            Table(
+                [
+                    "model",
+                    "fold",
+                    "seed",
+                    "accuracy",
+                    "macro F1",
+                    "recording acc.",
+                    "train s",
+                    "fit",
+                    "report",
+                ],
+                rrows,
+                links=links,
+            )
+        )
+    if failed:
+        doc.add(Heading("Failed runs"))
+        doc.add(
+            Bullets(
+                [
+                    f"{os.path.relpath(d, out_dir)}: "
+                    + (d / "error.txt").read_text().strip().splitlines()[-1][:300]
+                    for d in failed
+                ]
+            )
+        )
+    paths.update(write_document(doc, out_dir / "leaderboard.md", out_dir / "leaderboard.html"))
+    return paths

@@ -1,0 +1,142 @@
+"""Report figures (matplotlib, Agg backend: no display needed), each written atomically as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+
+from faultlab.utils.io import atomic_path  # noqa: E402
+
+DPI = 110
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def learning_curves(history: list[dict[str, Any]], path: Path) -> Path | None:
+    """Loss and accuracy per epoch, training vs validation (None if nothing to plot)."""
+    if not history:
+        return None
+
+    def col(key: str) -> np.ndarray:
+        return np.array(
+            [float(r[key]) if r.get(key) not in (None, "") else np.nan for r in history]
+        )
+
+    epochs = col("epoch") if "epoch" in history[0] else np.arange(1, len(history) + 1)
+    panels = [
+        (m, [k for k in (f"train_{m}", f"val_{m}") if k in history[0]])
+        for m in ("loss", "accuracy")
+    ]
+    panels = [
+        (m, keys) for m, keys in panels if keys and any(np.isfinite(col(k)).any() for k in keys)
+    ]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    for ax, (metric, keys) in zip(axes[0], panels):
+        for key in keys:
+            ax.plot(epochs, col(key), marker="o", ms=3, label=key.split("_")[0])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric}: train vs validation")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def confusion_matrix(cm: list[list[int]], labels: list[str], title: str, path: Path) -> Path:
+    """Counts, coloured by row-normalised recall so small classes stay readable."""
+    cm_arr = np.asarray(cm, dtype=float)
+    rows = cm_arr.sum(axis=1, keepdims=True)
+    norm = np.divide(cm_arr, rows, out=np.zeros_like(cm_arr), where=rows > 0)
+    k = len(labels)
+    size = max(3.6, 0.55 * k + 2)
+    fig, ax = plt.subplots(figsize=(size + 0.8, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), labels, rotation=45, ha="right")
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(k):
+        for j in range(k):
+            if cm_arr[i, j]:
+                ax.text(
+                    j,
+                    i,
+                    f"{int(cm_arr[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.6 else "black",
+                )
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="row fraction (recall)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def bar(labels: list[str], values: list[float], title: str, xlabel: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, max(2.2, 0.35 * len(labels) + 1)))
+    ax.barh(range(len(labels)), values, color="#4c78a8")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def accuracy_vs_latency(
+    names: list[str],
+    latency_ms: list[float],
+    acc: list[float],
+    acc_std: list[float],
+    path: Path,
+    *,
+    xlabel: str = "latency per window, batch 1 (ms, log scale)",
+    ylabel: str = "test accuracy",
+) -> Path:
+    """One point per model, error bars = std over seeds/folds."""
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    x = np.asarray(latency_ms, dtype=float)
+    y = np.asarray(acc, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    ax.errorbar(
+        x[ok],
+        y[ok],
+        yerr=np.nan_to_num(np.asarray(acc_std, dtype=float)[ok]),
+        fmt="o",
+        capsize=3,
+        color="#e45756",
+    )
+    for name, xi, yi, good in zip(names, x, y, ok):
+        if good:
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    if ok.any() and x[ok].max() / x[ok].min() >= 10:  # latencies span decades: log scale
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        xlabel = xlabel.replace(", log scale", "")
+    ax.margins(x=0.15, y=0.1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title("accuracy vs latency (up-left is better)")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,116 @@
+"""What a split protocol actually tests, stated plainly for reports and leaderboards.
+
+The same accuracy means very different things under a leaky window split, a CWRU load split
+and a held-out fault size; every report says which one it is and how far to trust it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CONDITION_COLUMNS = {"load_hp", "rpm", "motor_rpm_nominal", "sampling_rate_hz", "sensor_end"}
+SIZE_COLUMNS = {"fault_diameter_in", "size"}
+
+
+@dataclass
+class Protocol:
+    label: str  # short: leaky | condition | held-out size | recording | grouped k-fold | ...
+    title: str  # one line for a heading
+    text: str  # what it tests and how much to trust it
+    warning: bool  # shown as a warning callout
+
+
+def _values(v: Any) -> str:
+    if v is None:
+        return "?"
+    return ", ".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
+
+
+def describe_protocol(
+    kind: str | None,
+    rule: dict[str, Any] | None = None,
+    *,
+    leaky: bool = False,
+    dataset: str | None = None,
+) -> Protocol:
+    """Classify a split (``kind`` + its SplitConfig ``rule``) and explain it."""
+    rule = rule or {}
+    kind = (kind or rule.get("kind") or "").strip()
+    column = rule.get("column")
+    cwru = dataset in (None, "", "cwru")
+    if leaky or kind == "random_window":
+        return Protocol(
+            "leaky",
+            "LEAKY window split (scores inflated)",
+            "Windows are assigned to train and test at random, so windows cut from the same "
+            "recording - often overlapping or adjacent - are on both sides. The model is tested "
+            "on signals it has effectively seen: scores are inflated and say nothing about a new "
+            "machine or bearing. Use this protocol only to show how much leakage inflates scores.",
+            True,
+        )
+    if kind in ("condition", "leave_one_out", "transfer") and column in SIZE_COLUMNS:
+        detail = (
+            f"train on {column} = {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
+            if kind == "condition"
+            else f"one fold per value of {column}"
+        )
+        return Protocol(
+            "held-out size",
+            "Held-out fault size (another physical bearing: the real test)",
+            f"Split on {column} ({detail}). Each fault size is a separately seeded defect on a "
+            "different bearing, so test recordings come from bearings never seen in training. "
+            "This is the honest test of generalisation; expect lower scores than load splits.",
+            False,
+        )
+    if kind in ("condition", "leave_one_out", "transfer") and (
+        column in CONDITION_COLUMNS or column is None
+    ):
+        how = {
+            "condition": f"train on {column} = {_values(rule.get('train'))}, "
+            f"test on {_values(rule.get('test'))}",
+            "leave_one_out": f"one fold per value of {column}, each tested on the held-out value",
+            "transfer": f"every ordered pair of single {column} values (train on one, test on another)",
+        }[kind]
+        caveat = (
+            " CWRU caveat: the same damaged bearing is recorded at every motor load, so a load "
+            "split tests robustness to the operating condition, not to a new bearing - a mild "
+            "test on which high scores are expected."
+            if cwru
+            else ""
+        )
+        return Protocol(
+            "condition",
+            f"Load/condition split on {column}",
+            f"Whole recordings are split by operating condition ({how}); no recording is on "
+            f"both sides.{caveat}",
+            cwru,
+        )
+    if kind in ("condition", "leave_one_out", "transfer"):
+        return Protocol(
+            "condition",
+            f"Split on {column}",
+            f"Whole recordings are split by {column} ({kind}); no recording is on both sides.",
+            False,
+        )
+    if kind in ("recording", "group_kfold"):
+        how = (
+            f"stratified hold-out of {float(rule.get('test_fraction', 0.25)):.0%} of the recordings"
+            if kind == "recording"
+            else f"stratified {rule.get('n_splits', 5)}-fold, grouped by recording"
+        )
+        caveat = (
+            " On CWRU the other loads of a held-out recording's bearing stay in training, so "
+            "this is about as mild as a load split."
+            if cwru
+            else ""
+        )
+        return Protocol(
+            "recording" if kind == "recording" else "grouped k-fold",
+            "Recording hold-out" if kind == "recording" else "Grouped k-fold",
+            f"Whole recordings (groups) are held out: {how}; no group is on both sides.{caveat}",
+            False,
+        )
+    return Protocol(
+        kind or "unknown", f"Split {kind or '(unknown)'}", "Split protocol as configured.", False
+    )

@@ -1,0 +1,536 @@
+"""Per-run report (``report.md`` + self-contained ``report.html`` + ``plots/``) from saved artefacts.
+
+Everything comes from the run directory (metrics.json, split.json, summary.json, history.csv,
+config.yaml), so ``faultlab report RUN_DIR`` re-renders a report long after training, and every
+number printed is the number stored in metrics.json, formatted by :mod:`.document`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from faultlab.errors import FaultlabError
+from faultlab.evaluation.diagnosis import diagnose_fit, speed_recommendations
+from faultlab.reporting import plots
+from faultlab.reporting.document import (
+    Bullets,
+    Callout,
+    Document,
+    Heading,
+    Image,
+    Para,
+    Table,
+    fmt,
+    fmt_bytes,
+    fmt_int,
+    fmt_ms,
+    fmt_s,
+    write_document,
+)
+from faultlab.reporting.protocol import describe_protocol
+
+PRETTY = {
+    "mlp": "MLP",
+    "cnn1d": "CNN-1D",
+    "resnet1d": "ResNet-1D",
+    "tcn": "TCN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "transformer": "Transformer",
+    "inception": "InceptionTime",
+    "rf": "Random Forest",
+    "svm": "SVM",
+    "hist_gb": "Histogram Gradient Boosting",
+    "minirocket": "MiniRocket",
+}
+
+TASK_METRICS = [
+    ("accuracy", "accuracy"),
+    ("balanced_accuracy", "balanced accuracy"),
+    ("macro_precision", "macro precision"),
+    ("macro_recall", "macro recall"),
+    ("macro_f1", "macro F1"),
+    ("weighted_precision", "weighted precision"),
+    ("weighted_recall", "weighted recall"),
+    ("weighted_f1", "weighted F1"),
+    ("roc_auc_ovr_macro", "ROC-AUC (macro OvR)"),
+    ("log_loss", "log loss"),
+]
+
+
+def _read_json(path: Path, required: bool = False) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise FaultlabError(f"{path}: not found (is this a finished run directory?)")
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise FaultlabError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "history.csv"
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError):
+        return []
+    return [
+        {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in df.to_dict("records")
+    ]
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """All artefacts of a run directory (metrics.json is required)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FaultlabError(f"{run_dir}: not a directory")
+    config: dict[str, Any] = {}
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.exists():
+        try:
+            config = yaml.safe_load(cfg_path.read_text()) or {}
+        except yaml.YAMLError:
+            raise FaultlabError(f"{cfg_path}: invalid YAML") from None
+    return {
+        "metrics": _read_json(run_dir / "metrics.json", required=True),
+        "split": _read_json(run_dir / "split.json"),
+        "summary": _read_json(run_dir / "summary.json"),
+        "history": read_history(run_dir),
+        "config": config,
+    }
+
+
+def _title(run: dict[str, Any]) -> str:
+    label = str(run.get("model_label") or run.get("model") or "Model")
+    return f"{PRETTY.get(label, label)} Model Training Report"
+
+
+def run_protocol(metrics: dict[str, Any], split: dict[str, Any], config: dict[str, Any]):
+    run = metrics.get("run", {})
+    rule = split.get("rule") or config.get("split") or {}
+    dataset = (config.get("data") or {}).get("dataset")
+    return describe_protocol(
+        split.get("kind") or run.get("split_kind") or rule.get("kind"),
+        rule,
+        leaky=bool(split.get("leaky", run.get("leaky", False))),
+        dataset=dataset,
+    )
+
+
+def _glance(doc: Document, art: dict[str, Any]) -> None:
+    m = art["metrics"]
+    prim, sp, mm = m.get("primary", {}), m.get("speed", {}), m.get("model", {})
+    tr, diag = m.get("training", {}), m.get("diagnosis") or {}
+    doc.add(
+        Table(
+            [
+                "test accuracy",
+                "macro F1",
+                "recording accuracy",
+                "parameters",
+                "ms/window (batch 1)",
+                "train s",
+                "fit",
+            ],
+            [
+                [
+                    fmt(prim.get("accuracy")),
+                    fmt(prim.get("macro_f1")),
+                    fmt(prim.get("recording_accuracy")),
+                    fmt_int(mm.get("n_params")),
+                    fmt_ms(sp.get("latency_ms_batch1")),
+                    fmt_s(tr.get("train_seconds")),
+                    diag.get("verdict", "–"),
+                ]
+            ],
+            caption=f"At a glance (primary task {prim.get('task')}, test set)",
+        )
+    )
+
+
+def _description(doc: Document, art: dict[str, Any]) -> None:
+    m, split, config, summary = art["metrics"], art["split"], art["config"], art["summary"]
+    run, data = m.get("run", {}), m.get("data", {})
+    data_cfg = config.get("data") or {}
+    model_name = run.get("model", "?")
+    family = (m.get("model") or {}).get("family") or summary.get("family", "?")
+    tasks = run.get("tasks") or list(m.get("tasks", {}))
+    proto = run_protocol(m, split, config)
+    doc.add(Heading("Description"))
+    doc.add(
+        Para(
+            f"Model {run.get('model_label') or model_name} (registry name {model_name}, family "
+            f"{family}) trained on dataset {data_cfg.get('dataset', '?')} with target "
+            f"{run.get('target', '?')} (tasks: {', '.join(tasks)}). Windows of "
+            f"{data.get('window', data_cfg.get('window', '?'))} samples at "
+            f"{fmt(data.get('sampling_rate'), 0)} Hz. Split {split.get('name') or run.get('fold', '?')} "
+            f"(kind {split.get('kind') or run.get('split_kind', '?')}, protocol "
+            f"{run.get('protocol') or proto.label}), seed {run.get('seed', '?')}."
+        )
+    )
+    doc.add(Callout(f"{proto.title}. {proto.text}", "warning" if proto.warning else "info"))
+    n_win = data.get("n_windows") or split.get("n_windows") or {}
+    recs = split.get("recordings") or {}
+    rows = [
+        [
+            role,
+            fmt_int(n_win.get(role)),
+            fmt_int(len(recs[role])) if role in recs else "–",
+            ", ".join(recs.get(role, [])[:12]) + (" ..." if len(recs.get(role, [])) > 12 else ""),
+        ]
+        for role in ("train", "val", "test")
+    ]
+    doc.add(
+        Table(["role", "windows", "recordings", "recording ids"], rows, caption="Data per role")
+    )
+    notes = list(
+        dict.fromkeys(
+            [
+                *split.get("notes", []),
+                *data.get("notes", []),
+                *(m.get("training") or {}).get("notes", []),
+            ]
+        )
+    )
+    if notes:
+        doc.add(Para("Notes (compromises this run makes):"), Bullets(notes))
+
+
+def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
+    summary, mm = art["summary"], art["metrics"].get("model", {})
+    doc.add(Heading("Architecture"))
+    layers = summary.get("layers") or []
+    if layers:
+        depths = [int(lay.get("depth") or 1) for lay in layers]
+        # a row is a leaf unless the next row is nested inside it (torchinfo depth order);
+        # only leaves count in the distribution, so container params are not counted twice
+        leaf = [i + 1 == len(depths) or depths[i + 1] <= depths[i] for i in range(len(depths))]
+        rows = [
+            [
+                "\u00a0\u00a0" * (d - 1) + str(lay.get("name", "")),
+                lay.get("type", ""),
+                str(lay.get("output_shape", "")),
+                fmt_int(lay.get("params")),
+            ]
+            for lay, d in zip(layers, depths)
+        ]
+        doc.add(Table(["layer", "type", "output shape", "params"], rows))
+        counts: Counter[str] = Counter()
+        params: Counter[str] = Counter()
+        for lay in (lay for lay, is_leaf in zip(layers, leaf) if is_leaf):
+            counts[str(lay.get("type", "?"))] += 1
+            params[str(lay.get("type", "?"))] += int(lay.get("params") or 0)
+        total = sum(params.values()) or 1
+        dist = sorted(counts, key=lambda t: (-params[t], -counts[t]))
+        doc.add(
+            Table(
+                ["layer type", "count", "params", "share of params"],
+                [
+                    [t, counts[t], fmt_int(params[t]), f"{100 * params[t] / total:.1f} %"]
+                    for t in dist
+                ],
+                caption="Layer-type distribution (leaf layers)",
+            )
+        )
+        by_params = sum(params.values()) > 0
+        p = plots.bar(
+            dist,
+            [params[t] if by_params else counts[t] for t in dist],
+            "parameters per layer type" if by_params else "layers per type",
+            "parameters" if by_params else "count",
+            plot_dir / "layer_types.png",
+        )
+        doc.add(Image(p, f"plots/{p.name}", "layer-type distribution"))
+    elif summary.get("text"):
+        doc.add(Para(summary["text"]))
+    else:
+        doc.add(Para("No layer table: this model has no layered structure to list."))
+    doc.add(Heading("Complexity", 3))
+    size = mm.get("size_bytes", summary.get("size_bytes"))
+    doc.add(
+        Table(
+            ["quantity", "value"],
+            [
+                ["total parameters", fmt_int(mm.get("n_params", summary.get("n_params")))],
+                [
+                    "trainable parameters",
+                    fmt_int(mm.get("trainable_params", summary.get("trainable_params"))),
+                ],
+                ["model memory", fmt_bytes(size)],
+                ["model size (bytes)", fmt_int(size)],
+            ],
+        )
+    )
+
+
+def _training(doc: Document, art: dict[str, Any]) -> None:
+    m, config = art["metrics"], art["config"]
+    tr = m.get("training", {})
+    tcfg = {**(config.get("training") or {}), **((config.get("model") or {}).get("training") or {})}
+    tcfg.update({k: tr[k] for k in ("optimizer", "lr", "batch_size", "schedule") if k in tr})
+    if not art["history"]:  # one-shot models (forests, MiniRocket) ignore the optimiser settings
+        tcfg = {k: "not used (one-shot fit)" for k in tcfg}
+    doc.add(Heading("Training details"))
+    doc.add(
+        Table(
+            ["item", "value"],
+            [
+                ["device", tr.get("device", "–")],
+                ["epochs run", fmt_int(tr.get("epochs"))],
+                ["best epoch", fmt_int(tr.get("best_epoch"))],
+                ["stopped because", tr.get("stopped_reason", "–")],
+                ["train wall time (s)", fmt_s(tr.get("train_seconds"))],
+                ["seconds per epoch", fmt_s(tr.get("seconds_per_epoch"))],
+                ["optimiser", tcfg.get("optimizer", "–")],
+                ["learning rate", tcfg.get("lr", "–")],
+                ["schedule", tcfg.get("schedule", "–")],
+                ["batch size", tcfg.get("batch_size", "–")],
+                ["weight decay", tcfg.get("weight_decay", "–")],
+                ["early-stopping patience", tcfg.get("patience", "–")],
+            ],
+        )
+    )
+    final, best = tr.get("final") or {}, tr.get("best") or {}
+    if final or best:
+        keys = [k for k in dict.fromkeys([*final, *best]) if k != "epoch"]
+        doc.add(Heading("Final and best epoch", 3))
+        doc.add(
+            Table(
+                [
+                    "metric",
+                    f"final (epoch {fmt_int(final.get('epoch'))})",
+                    f"best (epoch {fmt_int(best.get('epoch'))})",
+                ],
+                [[k, fmt(final.get(k)), fmt(best.get(k))] for k in keys],
+            )
+        )
+
+
+def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
+    m = art["metrics"]
+    tasks = m.get("tasks", {})
+    doc.add(Heading("Test metrics"))
+    prim = m.get("primary", {})
+    doc.add(
+        Para(
+            f"Primary task {prim.get('task')}: accuracy {fmt(prim.get('accuracy'))}, balanced "
+            f"accuracy {fmt(prim.get('balanced_accuracy'))}, macro F1 {fmt(prim.get('macro_f1'))}, "
+            f"recording-level accuracy {fmt(prim.get('recording_accuracy'))}."
+        )
+    )
+    names = list(tasks)
+    doc.add(
+        Table(
+            ["metric", *names],
+            [["windows (n)", *[fmt_int(tasks[t].get("n")) for t in names]]]
+            + [[label, *[fmt(tasks[t].get(key)) for t in names]] for key, label in TASK_METRICS],
+            caption="Window-level test metrics per task",
+        )
+    )
+    val = (m.get("val") or {}).get("tasks") or {}
+    if val:
+        doc.add(
+            Table(
+                ["task", "val accuracy", "val macro F1", "val recording accuracy"],
+                [
+                    [
+                        t,
+                        fmt(v.get("accuracy")),
+                        fmt(v.get("macro_f1")),
+                        fmt((v.get("recording") or {}).get("majority_accuracy")),
+                    ]
+                    for t, v in val.items()
+                ],
+                caption="Validation metrics (windows carved from the training side)",
+            )
+        )
+    for t in names:
+        pc = tasks[t].get("per_class") or {}
+        rows = [
+            [
+                c,
+                fmt(v.get("precision")),
+                fmt(v.get("recall")),
+                fmt(v.get("f1-score")),
+                fmt_int(v.get("support")),
+            ]
+            for c, v in pc.items()
+            if isinstance(v, dict) and c not in ("macro avg", "weighted avg", "micro avg")
+        ]
+        if rows:
+            doc.add(
+                Table(
+                    ["class", "precision", "recall", "F1", "support"],
+                    rows,
+                    caption=f"Per-class report, task {t}",
+                )
+            )
+
+    doc.add(Heading("Recording-level accuracy"))
+    doc.add(
+        Para(
+            "One decision per recording: the majority vote of its windows, and the argmax of "
+            "their mean probability; this is what a maintenance decision is taken on."
+        )
+    )
+    rows = []
+    for t in names:
+        r = tasks[t].get("recording") or {}
+        rows.append(
+            [
+                t,
+                fmt_int(r.get("n_recordings")),
+                fmt(tasks[t].get("accuracy")),
+                fmt(r.get("majority_accuracy")),
+                fmt(r.get("mean_proba_accuracy")),
+            ]
+        )
+    doc.add(
+        Table(["task", "recordings", "window accuracy", "majority vote", "mean probability"], rows)
+    )
+    for t in names:
+        r = tasks[t].get("recording") or {}
+        cls = tasks[t].get("classes") or []
+        per = r.get("per_recording") or []
+
+        def name(i: int, cls: list[str] = cls) -> str:
+            return cls[i] if 0 <= i < len(cls) else str(i)
+
+        if per:
+            doc.add(
+                Table(
+                    [
+                        "recording",
+                        "true",
+                        "majority vote",
+                        "mean probability",
+                        "windows",
+                        "window accuracy",
+                    ],
+                    [
+                        [
+                            p["recording_id"],
+                            name(p["true"]),
+                            name(p["majority"]),
+                            name(p["mean_proba"]),
+                            fmt_int(p["n_windows"]),
+                            fmt(p["window_accuracy"]),
+                        ]
+                        for p in per
+                    ],
+                    caption=f"Per test recording, task {t}",
+                )
+            )
+
+    doc.add(Heading("Confusion matrices"))
+    for t in names:
+        cm = tasks[t].get("confusion_matrix")
+        if not cm:
+            continue
+        labels = tasks[t].get("confusion_labels") or tasks[t].get("classes") or []
+        p = plots.confusion_matrix(
+            cm, labels, f"test confusion matrix: {t}", plot_dir / f"confusion_{t}.png"
+        )
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                f"confusion matrix {t}",
+                caption=f"Task {t}: counts; colour = fraction of the true class",
+            )
+        )
+
+
+def _speed(doc: Document, art: dict[str, Any]) -> None:
+    m = art["metrics"]
+    sp, res = m.get("speed") or {}, m.get("resources") or {}
+    doc.add(Heading("Speed and resources"))
+    doc.add(
+        Table(
+            ["quantity", "value"],
+            [
+                ["latency per window, batch 1 (ms, median)", fmt_ms(sp.get("latency_ms_batch1"))],
+                ["latency per window, batch 1 (ms, p90)", fmt_ms(sp.get("latency_ms_batch1_p90"))],
+                [
+                    f"latency per window, batch {sp.get('batch_size', '?')} (ms, median)",
+                    fmt_ms(sp.get("latency_ms_batched")),
+                ],
+                ["throughput, batched (windows/s)", fmt(sp.get("throughput_windows_s"), 1)],
+                ["inference threads", fmt(sp.get("threads"))],
+                ["peak RAM of the run (MiB)", fmt(res.get("peak_rss_mb"), 1)],
+            ],
+        )
+    )
+
+
+def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
+    m, history = art["metrics"], art["history"]
+    doc.add(Heading("Learning curves"))
+    p = plots.learning_curves(history, plot_dir / "learning_curves.png")
+    if p is not None:
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "learning curves",
+                caption="Loss and accuracy per epoch, training vs validation",
+            )
+        )
+    else:
+        doc.add(Para("No per-epoch history: this model is fitted in one shot."))
+    diag = m.get("diagnosis") or diagnose_fit(
+        history, speed=m.get("speed"), training=m.get("training")
+    )
+    doc.add(Heading("Fit diagnosis"))
+    doc.add(
+        Para(
+            f"Verdict: {diag.get('verdict', '–')}."
+            + (f" ({diag['reason']})" if diag.get("reason") else "")
+        )
+    )
+    doc.add(Para(f"Rule: {diag.get('rule', '–')}"))
+    ev = diag.get("evidence") or {}
+    if ev:
+        doc.add(Table(["evidence", "value"], [[k, fmt(v)] for k, v in ev.items()]))
+    recs = list(diag.get("recommendations") or [])
+    if not diag.get("speed_checked"):
+        recs += speed_recommendations(m.get("speed"), m.get("training"))
+    doc.add(Heading("Recommendations"))
+    doc.add(Bullets(recs or ["none"]))
+
+
+def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Document:
+    run_dir = Path(run_dir)
+    art = art or load_run(run_dir)
+    plot_dir = run_dir / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    doc = Document(_title(art["metrics"].get("run", {})))
+    run = art["metrics"].get("run", {})
+    doc.add(Para(f"Run {run.get('name', run_dir.name)} - created {run.get('created', '?')}."))
+    _glance(doc, art)
+    _description(doc, art)
+    _architecture(doc, art, plot_dir)
+    _training(doc, art)
+    _test_metrics(doc, art, plot_dir)
+    _speed(doc, art)
+    _diagnosis(doc, art, plot_dir)
+    return doc
+
+
+def render_run_report(run_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` from the run's artefacts."""
+    run_dir = Path(run_dir)
+    art = load_run(run_dir)
+    doc = build_run_document(run_dir, art)
+    paths = write_document(doc, run_dir / "report.md", run_dir / "report.html")
+    paths["plots"] = run_dir / "plots"
+    return paths

@@ -1,0 +1,421 @@
+"""The torch training loop every deep model uses (via ``TorchModel.fit``).
+
+Why hand-written rather than a DataLoader: windows are already one contiguous float32 array,
+so a batch is one index-tensor gather (``X[perm[i:i+b]]``) - no per-item ``__getitem__``
+calls, no worker processes. The loop adds what experiments need: LR schedules, early
+stopping with best-weight restore, gradient clipping, AMP on CUDA, a wall-clock budget,
+exact resume from ``checkpoint.pt`` (model, optimizer, scheduler, RNG states, history),
+per-epoch history with the data-pipeline share of the time, and a progress bar.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from faultlab.errors import ConfigError
+from faultlab.training.callbacks import EarlyStopping, EpochCallback
+from faultlab.training.config import TrainConfig
+from faultlab.training.device import Precision, choose_precision, resolve_device, set_threads
+from faultlab.training.seed import get_rng_state, seed_everything, set_rng_state
+from faultlab.utils.io import atomic_path
+
+CHECKPOINT_NAME = "checkpoint.pt"
+#: Whole arrays up to this size are moved to the accelerator once; larger ones per batch.
+_ON_DEVICE_BYTES = 2 * 1024**3
+
+LossFn = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], torch.Tensor]
+
+
+@dataclass
+class EngineResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    epochs: int = 0
+    best_epoch: int | None = None
+    train_seconds: float = 0.0
+    data_seconds: float = 0.0
+    stopped_reason: str = "completed"
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Data:
+    """Contiguous tensors (on the device when they fit) indexed by batches of positions."""
+
+    X: torch.Tensor
+    y: dict[str, torch.Tensor]
+
+    @classmethod
+    def from_arrays(cls, X: np.ndarray, y: dict[str, np.ndarray], device: torch.device) -> _Data:
+        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        yt = {t: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for t, a in y.items()}
+        if device.type != "cpu" and Xt.numel() * 4 <= _ON_DEVICE_BYTES:
+            Xt = Xt.to(device)
+            yt = {t: a.to(device) for t, a in yt.items()}
+        elif device.type == "cuda":
+            Xt = Xt.pin_memory()
+        return cls(Xt, yt)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def batch(self, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        idx = idx.to(self.X.device)
+        xb = self.X.index_select(0, idx).to(device, non_blocking=True)
+        yb = {t: a.index_select(0, idx).to(device, non_blocking=True) for t, a in self.y.items()}
+        return xb, yb
+
+    def to(self, device: torch.device) -> _Data:
+        return _Data(self.X.to(device), {t: a.to(device) for t, a in self.y.items()})
+
+
+class _Meter:
+    """Sums of loss and per-task correct/valid counts, kept on the device (no per-batch sync)."""
+
+    def __init__(self, tasks: Sequence[str], device: torch.device) -> None:
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.n = 0
+        self.correct = {t: torch.zeros((), dtype=torch.int64, device=device) for t in tasks}
+        self.valid = {t: torch.zeros((), dtype=torch.int64, device=device) for t in tasks}
+
+    def add(self, loss: torch.Tensor, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> None:
+        n = next(iter(y.values())).shape[0]
+        self.loss += loss.detach().double() * n
+        self.n += n
+        for t, logits in out.items():
+            ok = y[t] != -1
+            self.correct[t] += ((logits.detach().argmax(1) == y[t]) & ok).sum()
+            self.valid[t] += ok.sum()
+
+    def values(self) -> dict[str, float]:
+        loss = float(self.loss) / max(self.n, 1)
+        accs = {t: float(self.correct[t]) / int(self.valid[t]) for t in self.correct if int(self.valid[t])}
+        acc = float(np.mean(list(accs.values()))) if accs else math.nan
+        out = {"loss": loss, "accuracy": acc}
+        if len(self.correct) > 1:
+            out.update({f"accuracy_{t}": a for t, a in accs.items()})
+        return out
+
+
+def augment_batch(x: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
+    """Vectorised augmentations of a ``[B, C, L]`` batch (whole batch at once, no loops)."""
+    if not kinds or kinds == "auto":
+        return x
+    b, c, length = x.shape
+    dev = x.device
+    if "shift" in kinds:
+        shift = torch.randint(0, length, (b, 1), device=dev)
+        idx = (torch.arange(length, device=dev)[None, :] + shift) % length
+        x = x.gather(2, idx[:, None, :].expand(b, c, length))
+    if "scale" in kinds:
+        x = x * torch.empty(b, 1, 1, device=dev).uniform_(0.8, 1.2)
+    if "flip" in kinds:
+        x = x * (torch.randint(0, 2, (b, 1, 1), device=dev) * 2 - 1).to(x.dtype)
+    if "noise" in kinds:
+        x = x + 0.05 * x.std(dim=-1, keepdim=True) * torch.randn_like(x)
+    return x
+
+
+def _optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, str]:
+    """(scheduler, when it steps: 'batch' | 'epoch' | 'none')."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total), "batch"
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), "batch"
+    if cfg.schedule == "plateau":
+        mode = "max" if cfg.monitor.endswith("accuracy") else "min"
+        patience = max(1, (cfg.patience or 4) // 2)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=patience), "epoch"
+    return None, "none"
+
+
+def _is_cudnn_error(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "cudnn" in str(exc).lower()
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    # weights_only=False: the checkpoint holds python/numpy RNG states; it is our own file.
+    return torch.load(Path(path), map_location="cpu", weights_only=False)
+
+
+class Trainer:
+    """One fit of ``net`` (returns task -> logits) under ``cfg``; see module docstring."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss_fn: LossFn,
+        cfg: TrainConfig,
+        run_dir: str | Path | None = None,
+        callbacks: Sequence[EpochCallback] = (),
+    ) -> None:
+        self.net = net
+        self.loss_fn = loss_fn
+        self.cfg = cfg
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.notes: list[str] = []
+
+    # -- one optimisation step, with the cuDNN fallback ------------------------------------
+    def _step(self, xb: torch.Tensor, yb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        self.opt.zero_grad(set_to_none=True)
+        with self.precision.autocast(self.device):
+            out = self.net(xb)
+            loss = self.loss_fn({t: o.float() for t, o in out.items()}, yb)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.opt)
+        else:
+            loss.backward()
+        if self.cfg.grad_clip:
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        return loss, out
+
+    def _safe_step(self, xb, yb):
+        try:
+            return self._step(xb, yb), xb, yb
+        except RuntimeError as exc:
+            if not _is_cudnn_error(exc):
+                raise
+            first = torch.backends.cudnn.enabled
+            if first:
+                torch.backends.cudnn.enabled = False
+                self.notes.append(f"cuDNN kernel failed ({str(exc).splitlines()[0][:120]}); "
+                                  "trained with torch.backends.cudnn.enabled=False")
+                try:
+                    return self._step(xb, yb), xb, yb
+                except RuntimeError as exc2:
+                    if not _is_cudnn_error(exc2) and self.device.type == "cpu":
+                        raise
+            if self.device.type == "cpu" or self.opt.state:
+                raise
+            # Still failing before any optimizer step: fall back to the CPU.
+            self.notes.append(f"{self.device.type} training failed; fell back to CPU")
+            self.device = torch.device("cpu")
+            self.precision, self.scaler = Precision(False), None
+            self.net.to(self.device)
+            self.train_data = self.train_data.to(self.device)
+            if self.val_data is not None:
+                self.val_data = self.val_data.to(self.device)
+            xb, yb = xb.cpu(), {t: a.cpu() for t, a in yb.items()}
+            return self._step(xb, yb), xb, yb
+
+    # -- evaluation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, data: _Data, batch_size: int) -> dict[str, float]:
+        self.net.eval()
+        meter = _Meter(list(data.y), self.device)
+        n = len(data)
+        for i in range(0, n, batch_size):
+            idx = torch.arange(i, min(i + batch_size, n))
+            xb, yb = data.batch(idx, self.device)
+            with self.precision.autocast(self.device):
+                out = self.net(xb)
+            out = {t: o.float() for t, o in out.items()}
+            meter.add(self.loss_fn(out, yb), out, yb)
+        return meter.values()
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def _checkpoint(self, epoch: int, history: list[dict[str, float]], stopped: str | None) -> None:
+        if self.run_dir is None:
+            return
+        state = {
+            "format": 1,
+            "epoch": epoch,
+            "model": self.net.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict() if self.sched is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "early_stopping": self.stopper.state_dict(),
+            "history": history,
+            "stopped_reason": stopped,
+            "rng": get_rng_state(),
+            "shuffle_rng": self.gen.get_state(),
+            "config": self.cfg.model_dump(),
+            "notes": list(self.notes),
+        }
+        with atomic_path(self.run_dir / CHECKPOINT_NAME) as tmp:
+            torch.save(state, tmp)
+
+    def _restore(self, ckpt: dict[str, Any]) -> tuple[int, list[dict[str, float]]]:
+        self.net.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        if self.sched is not None and ckpt.get("scheduler") is not None:
+            self.sched.load_state_dict(ckpt["scheduler"])
+        if self.scaler is not None and ckpt.get("scaler") is not None:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.stopper.load_state_dict(ckpt["early_stopping"])
+        set_rng_state(ckpt["rng"])
+        self.gen.set_state(ckpt["shuffle_rng"])
+        old = ckpt.get("config", {})
+        if old.get("epochs") != self.cfg.epochs and self.cfg.schedule in ("onecycle", "cosine"):
+            self.notes.append(
+                f"resumed with epochs={self.cfg.epochs} (checkpoint had {old.get('epochs')}): "
+                f"the {self.cfg.schedule} schedule keeps the checkpoint's length"
+            )
+        for n in ckpt.get("notes", []):
+            if n not in self.notes:
+                self.notes.append(n)
+        return int(ckpt["epoch"]), list(ckpt["history"])
+
+    # -- the loop ----------------------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        y: dict[str, np.ndarray],
+        X_val: np.ndarray | None = None,
+        y_val: dict[str, np.ndarray] | None = None,
+        resume: bool = False,
+    ) -> EngineResult:
+        cfg = self.cfg
+        t_start = time.perf_counter()
+        set_threads(cfg.num_threads)
+        seed_everything(cfg.seed, cfg.deterministic)
+        self.device = resolve_device(cfg.device)
+        self.precision = choose_precision(self.device, cfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision.needs_scaler else None
+        self.net.to(self.device)
+
+        if len(X) < 2:
+            raise ConfigError(f"training needs at least 2 windows, got {len(X)}")
+        self.train_data = _Data.from_arrays(X, y, self.device)
+        has_val = X_val is not None and y_val is not None and len(X_val) > 0
+        self.val_data = _Data.from_arrays(X_val, y_val, self.device) if has_val else None
+        monitor = cfg.monitor if has_val else "train_loss"
+        if not has_val and cfg.patience is not None:
+            self.notes.append("no validation set: early stopping off, final weights kept")
+
+        bs = min(cfg.batch_size, len(X))
+        n = len(X)
+        n_batches = n // bs + (1 if n % bs >= 2 else 0)  # a 1-sample tail breaks BatchNorm: drop it
+        self.opt = _optimizer(self.net.parameters(), cfg)
+        self.sched, sched_when = _scheduler(self.opt, cfg, n_batches)
+        self.stopper = EarlyStopping(monitor, cfg.patience if has_val else None, cfg.min_delta)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+
+        start_epoch, history = 0, []
+        ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
+        stopped = "completed"
+        if resume and ckpt_path is not None and ckpt_path.exists():
+            ckpt = load_checkpoint(ckpt_path)
+            start_epoch, history = self._restore(ckpt)
+            self.notes.append(f"resumed from {ckpt_path} after epoch {start_epoch}")
+            prev = ckpt.get("stopped_reason")
+            if prev == "early_stopping":  # nothing left to do: patience already ran out
+                start_epoch, stopped = cfg.epochs, prev
+        elif resume:
+            self.notes.append("resume requested but no checkpoint found: trained from scratch")
+
+        from tqdm.auto import tqdm
+
+        data_total = 0.0
+        deadline = t_start + cfg.time_budget_s if cfg.time_budget_s else None
+        epoch = start_epoch
+        for epoch in range(start_epoch + 1, cfg.epochs + 1):
+            self.net.train()
+            t0 = time.perf_counter()
+            data_s = 0.0
+            meter = _Meter(list(y), self.device)
+            perm = torch.randperm(n, generator=self.gen)
+            bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+                       disable=not cfg.progress, unit="batch")
+            out_of_time = False
+            for b in range(n_batches):
+                td = time.perf_counter()
+                xb, yb = self.train_data.batch(perm[b * bs:(b + 1) * bs], self.device)
+                xb = augment_batch(xb, cfg.augment)
+                data_s += time.perf_counter() - td
+                (loss, out), xb, yb = self._safe_step(xb, yb)
+                if not torch.isfinite(loss):
+                    self.notes.append(f"non-finite loss at epoch {epoch}, batch {b}: stopped")
+                    stopped = "non_finite_loss"
+                    break
+                meter.add(loss, out, yb)
+                if sched_when == "batch":
+                    self.sched.step()
+                if cfg.progress and (b % 10 == 9 or b == n_batches - 1):
+                    v = meter.values()
+                    bar.set_postfix(loss=f"{v['loss']:.4f}", acc=f"{v['accuracy']:.3f}")
+                bar.update(1)
+                if deadline is not None and time.perf_counter() > deadline:
+                    out_of_time = True
+                    break
+            bar.close()
+            tr = meter.values()
+            row: dict[str, float] = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"]}
+            row.update({f"train_{k}": v for k, v in tr.items() if k.startswith("accuracy_")})
+            if self.val_data is not None:
+                va = self.evaluate(self.val_data, max(bs, 256))
+                row.update({f"val_{k}": v for k, v in va.items()})
+            row["lr"] = float(self.opt.param_groups[0]["lr"])
+            row["seconds"] = time.perf_counter() - t0
+            row["data_seconds"] = data_s
+            if out_of_time:
+                row["partial"] = 1.0
+            history.append(row)
+            data_total += data_s
+
+            value = row.get(monitor, row["train_loss"])
+            patience_out = self.stopper.update(epoch, value, self.net)
+            if sched_when == "epoch":
+                self.sched.step(value)
+            if stopped == "completed" and patience_out:
+                stopped = "early_stopping"
+            if stopped == "completed" and out_of_time:
+                stopped = "time_budget"
+                self.notes.append(
+                    f"time budget {cfg.time_budget_s:g}s exceeded in epoch {epoch}"
+                    f"{' after batch ' + str(b + 1) + '/' + str(n_batches) if b + 1 < n_batches else ''}"
+                )
+            if cfg.progress:
+                msg = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
+                tqdm.write(f"epoch {epoch}: {msg}")
+            final = stopped != "completed" or epoch == cfg.epochs
+            if final or epoch % cfg.checkpoint_every == 0:
+                self._checkpoint(epoch, history, None if stopped == "completed" else stopped)
+            stop_cb = False
+            for cb in self.callbacks:
+                stop_cb = bool(cb(epoch, row)) or stop_cb
+            if stop_cb and stopped == "completed":
+                stopped = "callback"
+            if stopped != "completed":
+                break
+
+        best_epoch = self.stopper.best_epoch
+        if self.val_data is not None and self.stopper.best_state is not None:
+            self.net.load_state_dict(self.stopper.best_state)
+            if best_epoch != (history[-1]["epoch"] if history else None):
+                self.notes.append(f"restored best weights from epoch {best_epoch} ({monitor})")
+        return EngineResult(
+            history=history,
+            epochs=int(history[-1]["epoch"]) if history else 0,
+            best_epoch=best_epoch,
+            train_seconds=time.perf_counter() - t_start,
+            data_seconds=data_total,
+            stopped_reason=stopped,
+            device=f"{self.device.type} ({self.precision.label})",
+            notes=list(self.notes),
+        )
