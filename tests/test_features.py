@@ -89,7 +89,7 @@ def test_band_powers_sum_to_mean_square():
 
 def test_sine_energy_in_its_band_and_moments_at_its_frequency():
     f0 = 96 * BIN  # 1125 Hz: band 6 of 32 equal bands over 0-6 kHz
-    f = feat(sine(f0, 2.0)[None, None, :], sampling_rate=FS)
+    f = feat(sine(f0, 2.0)[None, None, :], sampling_rate=FS, n_bands=32)
     bands = np.array([v[0] for k, v in f.items() if k.startswith("band_")])
     assert bands.argmax() == 6
     assert 10 ** bands.max() == pytest.approx(2.0, rel=1e-3)  # A^2 / 2

@@ -134,7 +134,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     """
 
     groups: Sequence[str] = ("time", "spectral")
-    n_bands: int = 32
+    n_bands: int = 64
     sampling_rate: float | None = None
     rpm: float | None = None
     bearing: str | Sequence[str] = "6205"
