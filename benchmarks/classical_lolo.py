@@ -6,9 +6,10 @@ that stand in for loads 0-3 (stated as a compromise: normal windows of every fol
 one recording). 1024-sample windows, stride 1024, 10 classes; each fold trains on three loads
 and tests on the fourth. Prints mean +- std accuracy and fit/predict seconds per model.
 
-Measured 2026-11-21 on the shared 2-core machine (other jobs running, --threads 1, seed 0):
-rf 99.72 +- 0.28 %, svm 99.93 +- 0.12 %, hist_gb 99.88 +- 0.12 %, minirocket 99.93 +- 0.08 %
-(MiniRocket on the log power spectrum; on the waveform it reached 95.7-97 % per fold).
+Measured 2026-11-21 on the shared 2-core machine (--threads 1, seed 0; seeds 1-2 within
+0.1 %): rf 99.72 +- 0.28 %, svm 99.93 +- 0.12 %, hist_gb 99.88 +- 0.12 %, minirocket
+99.93 +- 0.08 % (on the log power spectrum; ``{"minirocket": {"input": "signal"}}``, the
+waveform, gives 96.53 +- 3.92 %). Fit per fold on a quiet machine: rf 1.9 s, minirocket 13.7 s.
 
     PYTHONPATH=src python benchmarks/classical_lolo.py [--models rf,minirocket] [--data DIR]
         [--params '{"minirocket": {"head": "logistic"}}'] [--normalise zscore] [--seed 1]

@@ -60,7 +60,7 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
     ``input='logspec'`` convolves the log power spectrum instead of the waveform: bearing
     faults differ in where the resonances sit and how loud they are, and on CWRU that
     representation carries across motor loads far better than the waveform does
-    (leave-one-load-out 99.9 % against 96-97 %).
+    (leave-one-load-out 99.93 +- 0.08 % against 96.53 +- 3.92 % on the waveform).
     """
 
     def __init__(
