@@ -17,7 +17,7 @@ def benchmark(
     out: Annotated[Path, typer.Option(help="output directory (runs/ + leaderboard)")] = Path(
         "runs/benchmark"
     ),
-    executor: Annotated[str, typer.Option(help="local (sequential) | processes")] = "local",
+    executor: Annotated[str, typer.Option(help="local (sequential) | processes | ray")] = "local",
     workers: Annotated[
         int | None, typer.Option(help="worker processes (processes executor)")
     ] = None,
@@ -28,6 +28,9 @@ def benchmark(
         list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=2")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no per-epoch progress bars")] = False,
+    address: Annotated[
+        str | None, typer.Option(help="ray executor: cluster address (default: a local Ray)")
+    ] = None,
 ) -> None:
     """Run every unfinished (model, seed, fold) of CONFIG, then write the leaderboard."""
     from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark
@@ -39,6 +42,10 @@ def benchmark(
     if quiet:
         set_dotted(raw, "training.progress", False)
     cfg = parse_config(BenchmarkConfig, raw, str(config))
+    if address:  # read by faultlab.experiments.ray_executor.RayExecutor
+        import os
+
+        os.environ["FAULTLAB_RAY_ADDRESS"] = address
     summary = run_benchmark(cfg, out, executor=executor, workers=workers, only=only, log=typer.echo)
     typer.echo(
         f"leaderboard: {summary['paths']['md']}, {summary['paths']['html']}, "

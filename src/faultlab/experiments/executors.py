@@ -138,7 +138,15 @@ def register_executor(name: str, cls: type[Executor]) -> None:
     EXECUTORS[name] = cls
 
 
+#: Back-ends in modules with optional dependencies: imported (and so registered) on first use.
+LAZY_EXECUTORS: dict[str, str] = {"ray": "faultlab.experiments.ray_executor"}
+
+
 def make_executor(name: str = "local", workers: int | None = None) -> Executor:
+    if name not in EXECUTORS and name in LAZY_EXECUTORS:
+        import importlib
+
+        importlib.import_module(LAZY_EXECUTORS[name])
     if name not in EXECUTORS:
         raise ConfigError(
             f"unknown executor {name!r}; choose one of {', '.join(sorted(EXECUTORS))}"

@@ -245,6 +245,7 @@ class TorchModel(FaultModel):
                 "depth": info.depth,
                 "output_shape": list(info.output_size) if info.output_size else [],
                 "params": int(info.num_params),
+                "leaf": bool(info.is_leaf_layer),
             })
         n_params = sum(p.numel() for p in self.net.parameters())
         trainable = sum(p.numel() for p in self.net.parameters() if p.requires_grad)
