@@ -740,6 +740,7 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
             [m.get("speed", {}).get("latency_ms_batch1", math.nan) for m in runs]
         ),
         "fold": runs[0]["run"]["fold"] if runs else None,
+        "stopped_reason": [m["training"].get("stopped_reason") for m in runs],
     }
 
 

@@ -136,6 +136,16 @@ def before_after_rows(m: dict[str, Any], formatted: bool = False) -> list[list[A
     return rows
 
 
+def _stop_reasons(kind_dir: Path) -> list[str]:
+    """stopped_reason of each seed's run (older tuning.json files do not carry it)."""
+    import json
+
+    out = []
+    for metrics in sorted(kind_dir.glob("seed-*/metrics.json")):
+        out.append(json.loads(metrics.read_text()).get("training", {}).get("stopped_reason", "?"))
+    return out
+
+
 def _config_rows(m: dict[str, Any]) -> list[list[Any]]:
     rows = []
     dtrain = m.get("default_training", {})
@@ -187,6 +197,14 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
             *_table(["", "default", "tuned", "change"], before_after_rows(m, formatted=True)),
             "",
         ]
+        runs_dir = out / slug
+        stops = []
+        for kind, sub in (("default", "default"), ("tuned", f"tuned-trial-{m['best']['number']}")):
+            reasons = m[kind].get("stopped_reason") or _stop_reasons(runs_dir / sub)
+            if reasons:
+                stops.append(f"{kind}: {', '.join(str(r) for r in reasons)}")
+        if stops:
+            md += [f"How the final fits ended (per seed) - {'; '.join(stops)}.", ""]
         seeds_d = m["default"].get("test_accuracy_per_seed", [])
         seeds_t = m["tuned"].get("test_accuracy_per_seed", [])
         if len(seeds_d) > 1:
@@ -211,7 +229,14 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
             cols = ["number", "state", "value", "seconds", "last_epoch"] + [
                 c for c in trials.columns if c.startswith("params_")
             ]
-            show = trials[[c for c in cols if c in trials.columns]].sort_values("number")
+            show = trials[[c for c in cols if c in trials.columns]].sort_values("number").copy()
+            if "seconds" in show:
+                show["seconds"] = show["seconds"].round(1)
+            md += [
+                "`value` is the objective of finished trials; for pruned ones it is the last "
+                "validation accuracy reported before pruning.",
+                "",
+            ]
             md += _table(
                 [c.removeprefix("params_") for c in show.columns],
                 show.astype(object).where(show.notna(), None).values.tolist(),
