@@ -63,6 +63,9 @@ def _history_plot(trials: pd.DataFrame, path: Path, title: str) -> Path | None:
             color="tab:red",
             label="best so far",
         )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("objective")
     ax.set_title(title)
