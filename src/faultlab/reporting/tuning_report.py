@@ -112,7 +112,7 @@ _ROWS = [
     ("train_seconds", "training time (s)", "{:.1f}"),
     ("epochs", "epochs trained", "{:.0f}"),
     ("n_params", "parameters", "{:,.0f}"),
-    ("latency_ms_batch1", "latency, batch 1 (ms)", "{:.3g}"),
+    ("latency_ms_batch1", "latency, batch 1 (ms, best of seeds)", "{:.3g}"),
 ]
 
 
@@ -193,7 +193,8 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
         counts = ", ".join(f"{v} {k.lower()}" for k, v in m["trials"].items())
         md += [
             f"Study `{m['study']}`: {m['n_trials_total']} trials ({counts}) in "
-            f"{m['search_seconds']:.0f} s; tuning fold `{m['fold']}`.",
+            f"{m.get('study_span_seconds') or m['search_seconds']:.0f} s of wall clock; "
+            f"tuning fold `{m['fold']}`.",
             "",
             "### Before / after",
             "",
