@@ -732,6 +732,7 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "val_accuracy": mean([_val_acc(m) for m in runs]),
         "test_accuracy": mean([m["primary"]["accuracy"] for m in runs]),
         "test_accuracy_per_seed": [m["primary"]["accuracy"] for m in runs],
+        "val_accuracy_per_seed": [_val_acc(m) for m in runs],
         "test_macro_f1": mean([m["primary"].get("macro_f1", math.nan) for m in runs]),
         "train_seconds": mean([m["training"]["train_seconds"] for m in runs]),
         "epochs": mean([m["training"]["epochs"] for m in runs]),

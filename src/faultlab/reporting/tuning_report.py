@@ -209,13 +209,17 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
                 stops.append(f"{kind}: {', '.join(str(r) for r in reasons)}")
         if stops:
             md += [f"How the final fits ended (per seed) - {'; '.join(stops)}.", ""]
-        seeds_d = m["default"].get("test_accuracy_per_seed", [])
-        seeds_t = m["tuned"].get("test_accuracy_per_seed", [])
-        if len(seeds_d) > 1:
-            md += [
-                f"Test accuracy per seed: default {[_fmt(v) for v in seeds_d]}, tuned {[_fmt(v) for v in seeds_t]}.",
-                "",
-            ]
+        for key, what in (
+            ("val_accuracy_per_seed", "Validation"),
+            ("test_accuracy_per_seed", "Test"),
+        ):
+            seeds_d, seeds_t = m["default"].get(key, []), m["tuned"].get(key, [])
+            if len(seeds_d) > 1:
+                md += [
+                    f"{what} accuracy per seed: default {', '.join(_fmt(v) for v in seeds_d)}; "
+                    f"tuned {', '.join(_fmt(v) for v in seeds_t)}.",
+                    "",
+                ]
         attrs = m["best"].get("attrs", {})
         md += [
             f"### Best configuration (trial {m['best']['number']}, objective {_fmt(m['best']['value'])}, "
