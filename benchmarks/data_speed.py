@@ -25,10 +25,14 @@ def main() -> None:
     t2 = time.perf_counter()
     ws = make_windows([rec12], 1024, 1024)
     t3 = time.perf_counter()
-    print(f"97.mat: {rec.n_samples} samples at {rec.sampling_rate:g} Hz -> "
-          f"{rec12.n_samples} at 12 kHz -> {len(ws)} windows of 1024")
-    print(f"  load {t1 - t0:.3f} s + resample {t2 - t1:.3f} s + window {t3 - t2:.3f} s "
-          f"= {t3 - t0:.3f} s (target < 3 s)")
+    print(
+        f"97.mat: {rec.n_samples} samples at {rec.sampling_rate:g} Hz -> "
+        f"{rec12.n_samples} at 12 kHz -> {len(ws)} windows of 1024"
+    )
+    print(
+        f"  load {t1 - t0:.3f} s + resample {t2 - t1:.3f} s + window {t3 - t2:.3f} s "
+        f"= {t3 - t0:.3f} s (target < 3 s)"
+    )
 
     t0 = time.perf_counter()
     cwru = build_windows(DataConfig())

@@ -25,6 +25,13 @@ from test_report import CHROMIUM, SMALL_DATA, _chromium_check  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
+#: A real registered model, made small: 2 epochs of a narrow MLP train in seconds.
+QUICK_MLP = {
+    "name": "mlp",
+    "params": {"hidden": [32]},
+    "training": {"epochs": 2, "batch_size": 128, "progress": False, "num_threads": 1},
+}
+
 
 def tiny_grid(**extra) -> dict:
     return {
@@ -35,7 +42,7 @@ def tiny_grid(**extra) -> dict:
         "split": {"kind": "leave_one_out", "folds": ["3"]},
         "models": [
             {"name": "toy_softmax", "label": "toy-a", "params": {"epochs": 6}},
-            {"name": "toy_softmax", "label": "toy-b", "params": {"epochs": 4, "bands": 8}},
+            QUICK_MLP,
         ],
         "seeds": [0],
         **extra,
@@ -64,8 +71,8 @@ def test_grid_runs_writes_leaderboard_and_resumes(finished) -> None:
     assert (first["ran"], first["failed"], first["skipped"]) == (2, 0, 0)
     metrics = sorted(out.glob("runs/*/*/seed0/metrics.json"))
     assert [p.relative_to(out / "runs").parts[:2] for p in metrics] == [
+        ("mlp", "test-load_hp-3"),
         ("toy-a", "test-load_hp-3"),
-        ("toy-b", "test-load_hp-3"),
     ]
     assert all((p.parent / "report.html").exists() for p in metrics)
 
@@ -87,7 +94,7 @@ def test_grid_runs_writes_leaderboard_and_resumes(finished) -> None:
         "rank",
     }
     assert need <= set(rows[0])
-    assert sorted(r["model"] for r in rows) == ["toy-a", "toy-b"]
+    assert sorted(r["model"] for r in rows) == ["mlp", "toy-a"]
     assert [int(r["rank"]) for r in rows] == [1, 2]
     assert float(rows[0]["accuracy_mean"]) >= float(rows[1]["accuracy_mean"])
     for r in rows:
@@ -106,6 +113,9 @@ def test_grid_runs_writes_leaderboard_and_resumes(finished) -> None:
     assert (out / "plots" / "accuracy_vs_latency.png").exists()
     html = (out / "leaderboard.html").read_text()
     assert html.count("data:image/png;base64,") == 1 and 'href="runs/toy-a/' in html
+    # the real model's run carries a layer table and learning curves
+    mlp_md = (out / "runs" / "mlp" / "test-load_hp-3" / "seed0" / "report.md").read_text()
+    assert "| Linear |" in mlp_md and "![learning curves]" in mlp_md
 
     # second invocation: everything finished, nothing re-run, metrics untouched
     stamp = [p.stat().st_mtime_ns for p in metrics]
@@ -127,9 +137,9 @@ def test_leaderboard_html_renders_in_headless_chromium(finished, tmp_path: Path)
 
 def test_only_selects_models_and_unknown_names_fail(bench) -> None:
     cfg, out = bench
-    res = run_benchmark(cfg, out, only=["toy-b"], log=lambda s: None)
+    res = run_benchmark(cfg, out, only=["toy-a"], log=lambda s: None)
     assert res["ran"] == 1
-    assert not (out / "runs" / "toy-a").exists()
+    assert not (out / "runs" / "mlp").exists()
     with pytest.raises(ConfigError, match="--only nope: not in this benchmark"):
         run_benchmark(cfg, out, only=["nope"], log=lambda s: None)
 
@@ -167,6 +177,27 @@ def test_cli_benchmark_then_report_on_the_benchmark_dir(tmp_path: Path, shared_d
     (out / "leaderboard.md").unlink()
     assert main(["report", str(out)]) == 0
     assert (out / "leaderboard.md").read_text().startswith("# tiny: leaderboard")
+
+
+def test_processes_executor_runs_real_models_in_parallel(tmp_path: Path, shared_data) -> None:
+    raw = tiny_grid(seeds=[0, 1])
+    out = tmp_path / "bench"
+    logs: list[str] = []
+    res = run_benchmark(
+        BenchmarkConfig.model_validate(raw),
+        out,
+        executor="processes",
+        workers=2,
+        only=["mlp"],
+        log=logs.append,
+    )
+    assert (res["ran"], res["failed"]) == (2, 0), logs
+    assert any("on executor processes" in line for line in logs)
+    seeds = [
+        json.loads(p.read_text())["run"]["seed"]
+        for p in sorted(out.glob("runs/mlp/*/seed*/metrics.json"))
+    ]
+    assert seeds == [0, 1]
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:

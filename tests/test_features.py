@@ -89,7 +89,7 @@ def test_band_powers_sum_to_mean_square():
 
 def test_sine_energy_in_its_band_and_moments_at_its_frequency():
     f0 = 96 * BIN  # 1125 Hz: band 6 of 32 equal bands over 0-6 kHz
-    f = feat(sine(f0, 2.0)[None, None, :], sampling_rate=FS)
+    f = feat(sine(f0, 2.0)[None, None, :], sampling_rate=FS, n_bands=32)
     bands = np.array([v[0] for k, v in f.items() if k.startswith("band_")])
     assert bands.argmax() == 6
     assert 10 ** bands.max() == pytest.approx(2.0, rel=1e-3)  # A^2 / 2
@@ -193,3 +193,38 @@ def test_real_cwru_outer_race_vs_normal(cwru_dir):
     assert np.median(fo["kurtosis"]) > np.median(fn["kurtosis"]) + 1
     assert np.median(fo["env_BPFO_h1_snr"]) > 3 * np.median(fo["env_BPFI_h1_snr"])
     assert np.median(fo["env_BPFO_h1_snr"]) > 3 * np.median(fn["env_BPFO_h1_snr"])
+
+
+def test_each_channel_searched_for_its_own_bearing():
+    """DE sensor on a 6205, FE sensor on a 6203: BPFO differs (107 vs 91 Hz at 1797 rpm)."""
+    rpm, n = 1797.0, 8192
+    burst = np.exp(-np.arange(40) / 8.0) * np.sin(2 * np.pi * 3500 * np.arange(40) / FS)
+
+    def train_of(rate: float) -> np.ndarray:
+        x = np.zeros(n)
+        for start in (np.arange(0, n / FS, 1 / rate) * FS).astype(int):
+            x[start : start + 40] += burst[: n - start]
+        return x
+
+    X = np.stack([train_of(BEARINGS[b].frequencies(rpm)["BPFO"]) for b in ("6205", "6203")])
+    X = X[None].astype(np.float32)
+    kw = dict(groups=("envelope",), sampling_rate=FS, rpm=rpm, channels=("DE", "FE"))
+    own = feat(X, bearing=("6205", "6203"), **kw)
+    same = feat(X, bearing="6205", **kw)
+    assert own["DE_env_BPFO_h1_snr"][0] == pytest.approx(same["DE_env_BPFO_h1_snr"][0])
+    assert own["FE_env_BPFO_h1_snr"][0] > 3 * same["FE_env_BPFO_h1_snr"][0]
+    with pytest.raises(ConfigError, match="6309"):
+        FeatureExtractor(groups=("envelope",), sampling_rate=FS, rpm=rpm, bearing=("6205", "6309"))
+
+
+def test_drop_removes_named_columns():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3, 2, 256)).astype(np.float32)
+    full = FeatureExtractor(groups=("time",), channels=("a", "b"))
+    thin = FeatureExtractor(groups=("time",), channels=("a", "b"), drop=("mean", "kurtosis"))
+    F, G = full.transform(X), thin.transform(X)
+    assert G.shape == (3, 2 * 16) and "a_mean" not in thin.feature_names
+    keep = [i for i, n in enumerate(full.feature_names) if n in set(thin.feature_names)]
+    np.testing.assert_array_equal(F[:, keep], G)
+    with pytest.raises(ConfigError, match="kurtosys"):
+        FeatureExtractor(groups=("time",), drop=("kurtosys",)).transform(X)

@@ -117,3 +117,45 @@ def test_shape_mismatch_is_an_error() -> None:
 def test_unknown_task_in_predictions_is_an_error() -> None:
     with pytest.raises(KeyError, match="unknown task"):
         evaluate_predictions(_windows(), {"size": np.ones((8, 2))})
+
+
+class _SleepyModel:
+    """Stands in for a FaultModel: fixed cost per call plus a tiny cost per window."""
+
+    def __init__(self, per_call: float) -> None:
+        self.per_call = per_call
+        self.calls: list[int] = []
+
+    def predict_proba(self, X):
+        import time
+
+        self.calls.append(len(X))
+        time.sleep(self.per_call)
+        return {"class": np.full((len(X), 2), 0.5)}
+
+
+def test_measure_inference_reports_batch1_and_batched_latency() -> None:
+    from faultlab.evaluation.speed import measure_inference
+
+    model = _SleepyModel(per_call=0.002)
+    X = np.zeros((40, 1, 16), dtype=np.float32)
+    out = measure_inference(model, X, batch_size=100, repeats=6, warmup=2)
+    assert set(model.calls) == {1, 100}  # a batch bigger than X is filled with repeats of X
+    assert model.calls.count(1) == 2 + 6 and out["repeats_batch1"] == 6
+    assert out["batch_size"] == 100
+    assert out["latency_ms_batch1"] >= 2.0  # at least the sleep
+    # per window when batched: the per-call cost is shared by 100 windows
+    assert out["latency_ms_batched"] == pytest.approx(out["batch_ms"] / 100)
+    assert out["latency_ms_batched"] < out["latency_ms_batch1"] / 10
+    assert out["throughput_windows_s"] == pytest.approx(100 / (out["batch_ms"] / 1e3))
+    json.dumps(out)
+
+
+def test_measure_inference_is_bounded_for_a_slow_model() -> None:
+    from faultlab.evaluation.speed import measure_inference
+
+    model = _SleepyModel(per_call=0.25)
+    out = measure_inference(model, np.zeros((4, 1, 16), np.float32), max_seconds=1.0)
+    # 20 repeats x 2 modes would take 10 s; the cap stops each mode after about its budget
+    assert out["repeats_batch1"] < 20 and out["repeats_batched"] < 20
+    assert out["seconds"] < 3.5

@@ -67,3 +67,18 @@ def test_resample_48k_to_12k_keeps_a_tone():
     assert y.shape == (12_000,)
     spec = np.abs(np.fft.rfft(y))
     assert np.argmax(spec) == 1000  # 1 Hz bins over one second
+
+
+def test_atomic_writes_leave_readable_files_and_no_temp_on_failure(tmp_path):
+    import os
+    import stat
+
+    from faultlab.utils.io import atomic_path, write_json
+
+    path = write_json(tmp_path / "m.json", {"a": 1})
+    assert stat.S_IMODE(path.stat().st_mode) & 0o044  # group/other can read
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "m.json") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert path.read_text().strip() == '{\n  "a": 1\n}'
+    assert os.listdir(tmp_path) == ["m.json"]

@@ -182,6 +182,8 @@ def carve_validation(ws: WindowSet, split: Split, cfg: SplitConfig) -> Split:
     if strategy == "none" or len(train) == 0:
         return split
     rid = ws.recording_id[train]
+    if strategy == "tail" and ("position" not in ws.info or len(np.unique(rid)) == len(rid)):
+        strategy = "recordings"  # one window per recording (table rows): hold out whole rows
     if strategy == "recordings":
         rec = pd.DataFrame({"rid": rid, "y": primary_labels(ws)[train]}).groupby("rid")["y"].first()
         rng = np.random.default_rng(cfg.seed)

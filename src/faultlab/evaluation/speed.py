@@ -17,18 +17,23 @@ import numpy as np
 from faultlab.models.base import FaultModel
 
 
-def _time_calls(fn, repeats: int, warmup: int, deadline: float) -> list[float]:
-    """Seconds per call for up to ``repeats`` calls (at least one) before ``deadline``."""
+def _time_calls(fn, repeats: int, warmup: int, budget: float, min_repeats: int = 5) -> list[float]:
+    """Seconds per call: ``warmup`` untimed calls (at most 30 % of ``budget``), then up to
+    ``repeats`` timed calls; stops once ``budget`` is spent and ``min_repeats`` are done, or
+    at twice the budget whatever the count (one very slow model must not stall a benchmark)."""
+    start = time.perf_counter()
     for _ in range(warmup):
         fn()
-        if time.perf_counter() > deadline:
+        if time.perf_counter() - start > 0.3 * budget:
             break
     times: list[float] = []
-    for _ in range(max(1, repeats)):
+    while len(times) < max(1, repeats):
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() > deadline:
+        now = time.perf_counter()
+        times.append(now - t0)
+        spent = now - start
+        if (spent > budget and len(times) >= min(min_repeats, repeats)) or spent > 2 * budget:
             break
     return times
 
@@ -44,12 +49,14 @@ def measure_inference(
     batch_size: int = 256,
     repeats: int = 20,
     warmup: int = 3,
-    max_seconds: float = 6.0,
+    max_seconds: float = 10.0,
 ) -> dict[str, Any]:
     """Per-window latency at batch 1 and at ``batch_size`` (median and p90), and throughput.
 
     ``X`` is a sample of real windows; if it has fewer than ``batch_size`` rows the batch is
-    made of repeats of them. ``max_seconds`` caps the total time (half for each mode).
+    made of repeats of them. ``max_seconds`` bounds the total time (half for each mode; at
+    least 5 timed calls per mode unless one mode takes twice its half). Median and p90 resist
+    the stray slow call of a busy machine.
     """
     X = np.asarray(X, dtype=np.float32)
     if len(X) == 0:
@@ -60,12 +67,9 @@ def measure_inference(
     batch = np.concatenate([X] * reps)[:batch_size] if reps > 1 else X[:batch_size]
 
     start = time.perf_counter()
-    t1 = np.asarray(
-        _time_calls(lambda: model.predict_proba(one), repeats, warmup, start + max_seconds / 2)
-    )
-    start_b = time.perf_counter()
+    t1 = np.asarray(_time_calls(lambda: model.predict_proba(one), repeats, warmup, max_seconds / 2))
     tb = np.asarray(
-        _time_calls(lambda: model.predict_proba(batch), repeats, warmup, start_b + max_seconds / 2)
+        _time_calls(lambda: model.predict_proba(batch), repeats, warmup, max_seconds / 2)
     )
     per_window_b = tb / len(batch)
     med_b = float(np.median(tb))

@@ -180,8 +180,8 @@ def run_experiment(
             "standardised": scaler is not None,
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
         },
-        "diagnosis": diagnose_fit(history),
     }
+    metrics["diagnosis"] = diagnose_fit(history, speed=speed, training=metrics["training"])
     write_json(run_dir / rundir.METRICS, metrics)
     if report:
         from faultlab.reporting import render_run_report

@@ -19,6 +19,7 @@ from faultlab.data.bearings import BEARINGS
 from faultlab.errors import ConfigError
 from faultlab.features.envelope import (
     DEFECTS,
+    EnvelopeTarget,
     envelope_features,
     envelope_names,
     envelope_targets,
@@ -76,11 +77,36 @@ register_group(
     _spectral,
     lambda fx, L: GROUPS["bands"][1](fx, L) + GROUPS["moments"][1](fx, L),
 )
+
+
+def _envelope(fx: FeatureExtractor, X: np.ndarray, S: np.ndarray) -> np.ndarray:
+    bearings = fx.bearings(X.shape[1])
+    if len(set(bearings)) == 1:
+        return envelope_features(
+            X, fx.sampling_rate, fx.targets(bearings[0]), fx.tolerance, fx.envelope_nfft,
+            fx.envelope_band, S,
+        )  # fmt: skip
+    # channels on different bearings: each channel's own defect lines (a loop over channels)
+    return np.concatenate(
+        [
+            envelope_features(
+                X[:, c : c + 1],
+                fx.sampling_rate,
+                fx.targets(b),
+                fx.tolerance,
+                fx.envelope_nfft,
+                fx.envelope_band,
+                S[:, c : c + 1],
+            )  # fmt: skip
+            for c, b in enumerate(bearings)
+        ],
+        axis=1,
+    )
+
+
 register_group(
     "envelope",
-    lambda fx, X, S: envelope_features(
-        X, fx.sampling_rate, fx.targets(), fx.tolerance, fx.envelope_nfft, fx.envelope_band, S
-    ),
+    _envelope,
     lambda fx, L: envelope_names(fx.targets()),
 )
 register_group(
@@ -101,15 +127,17 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
       ``bands`` (``n_bands`` log band powers), ``moments`` (8 spectral shape descriptors),
       ``envelope`` (defect-line amplitudes; needs ``sampling_rate`` and ``rpm``), ``raw``
       (the samples themselves: tabular data stored as ``[n, 1, F]``).
-    bearing: key of ``faultlab.data.bearings.BEARINGS`` (CWRU drive end ``6205``, fan end ``6203``).
+    bearing: key of ``faultlab.data.bearings.BEARINGS`` (CWRU drive end ``6205``, fan end
+      ``6203``), or one key per channel (each sensor sits on its own bearing).
     channels: channel names; with several channels every name gets a ``<channel>_`` prefix.
+    drop: feature names (without channel prefix) to leave out, e.g. ``mean``.
     """
 
     groups: Sequence[str] = ("time", "spectral")
-    n_bands: int = 32
+    n_bands: int = 64
     sampling_rate: float | None = None
     rpm: float | None = None
-    bearing: str = "6205"
+    bearing: str | Sequence[str] = "6205"
     harmonics: int = 3
     defects: Sequence[str] = DEFECTS
     tolerance: float = 0.05
@@ -117,6 +145,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     envelope_band: tuple[float, float] | None = None
     channels: Sequence[str] | None = None
     raw_names: Sequence[str] | None = None
+    drop: Sequence[str] = ()
     chunk_size: int = 2048
     n_channels_: int | None = field(default=None, init=False, repr=False)
     window_length_: int | None = field(default=None, init=False, repr=False)
@@ -137,8 +166,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     "feature group 'envelope' needs sampling_rate and rpm "
                     f"(got sampling_rate={self.sampling_rate}, rpm={self.rpm})"
                 )
-            if self.bearing not in BEARINGS:
-                raise ConfigError(f"unknown bearing {self.bearing!r}; known: {sorted(BEARINGS)}")
+            bearings = [self.bearing] if isinstance(self.bearing, str) else list(self.bearing)
+            unknown = [b for b in bearings if b not in BEARINGS]
+            if unknown or not bearings:
+                raise ConfigError(f"unknown bearing {unknown}; known: {sorted(BEARINGS)}")
+        if isinstance(self.drop, str):
+            raise ConfigError(f"drop must be a list of feature names, got {self.drop!r}")
         if self.n_bands < 1:
             raise ConfigError(f"n_bands must be >= 1, got {self.n_bands}")
         if self.chunk_size < 1:
@@ -148,8 +181,20 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def group_list(self) -> list[str]:
         return [self.groups] if isinstance(self.groups, str) else list(self.groups)
 
-    def targets(self):
-        return envelope_targets(self.bearing, float(self.rpm), self.harmonics, tuple(self.defects))
+    def bearings(self, n_channels: int) -> list[str]:
+        """The bearing whose defect lines each channel is searched for."""
+        if isinstance(self.bearing, str):
+            return [self.bearing] * n_channels
+        if len(self.bearing) != n_channels:
+            raise ValueError(
+                f"{len(self.bearing)} bearings {list(self.bearing)} for {n_channels} channels"
+            )
+        return list(self.bearing)
+
+    def targets(self, bearing: str | None = None) -> list[EnvelopeTarget]:
+        """Defect lines of ``bearing`` (default: the first channel's) at ``rpm``."""
+        b = bearing or (self.bearing if isinstance(self.bearing, str) else self.bearing[0])
+        return envelope_targets(b, float(self.rpm), self.harmonics, tuple(self.defects))
 
     # -- names ---------------------------------------------------------------------------
 
@@ -158,18 +203,30 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         C = n_channels or (len(self.channels) if self.channels else self.n_channels_) or 1
         L = window_length or self.window_length_
         if L is None:
-            if "raw" in self.group_list or (
-                not self.sampling_rate and {"bands", "spectral"} & set(self.group_list)
-            ):
+            if {"raw", "bands", "spectral"} & set(self.group_list):
                 raise ValueError(
                     "feature names depend on the window length: call fit/transform first"
                 )
             L = 1024  # names of the other groups do not depend on it
-        per_channel = [n for g in self.group_list for n in GROUPS[g][1](self, L)]
+        all_names = self._all_names(L)
+        unknown = sorted(set(self.drop) - set(all_names))
+        if unknown:
+            raise ConfigError(f"drop: no feature(s) {unknown} in groups {self.group_list}")
+        per_channel = [n for n in all_names if n not in set(self.drop)]
         if C == 1:
             return per_channel
         prefixes = list(self.channels) if self.channels else [f"ch{i}" for i in range(C)]
         return [f"{p}_{n}" for p in prefixes for n in per_channel]
+
+    def _all_names(self, L: int) -> list[str]:
+        return [n for g in self.group_list for n in GROUPS[g][1](self, L)]
+
+    def _keep(self, L: int) -> np.ndarray | None:
+        """Per-channel column indices left after ``drop`` (None: keep all)."""
+        if not self.drop:
+            return None
+        names = self._all_names(L)
+        return np.array([i for i, n in enumerate(names) if n not in set(self.drop)], dtype=int)
 
     @property
     def feature_names(self) -> list[str]:
@@ -185,6 +242,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             raise ValueError(f"windows must be [n, channels, length], got shape {X.shape}")
         if self.channels and len(self.channels) != X.shape[1]:
             raise ValueError(f"{X.shape[1]} channels but channel names {list(self.channels)}")
+        if "raw" in self.group_list and self.raw_names and len(self.raw_names) != X.shape[2]:
+            raise ValueError(f"{len(self.raw_names)} raw_names for {X.shape[2]} columns")
         if not np.issubdtype(X.dtype, np.floating):
             X = X.astype(np.float32)
         return X
@@ -194,6 +253,9 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         S = scipy.fft.rfft(X, axis=-1) if _NEEDS_FFT & set(groups) else None
         parts = [GROUPS[g][0](self, X, S) for g in groups]
         F = np.concatenate(parts, axis=-1)  # [n, C, F]
+        keep = self._keep(X.shape[-1])
+        if keep is not None:
+            F = F[..., keep]
         return F.reshape(len(X), -1)
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> FeatureExtractor:

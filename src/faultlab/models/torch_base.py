@@ -67,8 +67,8 @@ class InputNorm(nn.Module):
         if mode == "global":
             mean, std = mean[:, None], std[:, None]
         shape = self.mean.shape
-        self.mean.copy_(torch.as_tensor(np.broadcast_to(mean, shape), dtype=torch.float32))
-        self.std.copy_(torch.as_tensor(np.broadcast_to(std, shape), dtype=torch.float32))
+        self.mean.copy_(torch.tensor(np.broadcast_to(mean, shape), dtype=torch.float32))
+        self.std.copy_(torch.tensor(np.broadcast_to(std, shape), dtype=torch.float32))
 
 
 class FaultNet(nn.Module):
@@ -175,11 +175,16 @@ class TorchModel(FaultModel):
         if val is not None and len(val):
             self._check_shape(val.X, "validation")
             X_val, y_val = val.X, self._labels(val, "validation")
-        trainer = Trainer(self.net, loss, cfg, run_dir=run_dir, callbacks=callbacks or ())
+        augment = cfg.augment
+        if augment == "auto":
+            augment = [] if train.feature_names else ["shift"]
+        trainer = Trainer(self.net, loss, cfg.model_copy(update={"augment": augment}),
+                          run_dir=run_dir, callbacks=callbacks or ())
         res = trainer.fit(train.X, y, X_val, y_val, resume=cfg.resume if resume is None else resume)
         self.net.eval()
         notes = list(res.notes)
         notes.append(f"input normalisation: {mode}")
+        notes.append(f"augmentation: {', '.join(augment) or 'none'}")
         total = sum(r["seconds"] for r in res.history) or 1.0
         data_share = sum(r["data_seconds"] for r in res.history) / total
         self.fit_result = FitResult(

@@ -210,19 +210,23 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     doc.add(Heading("Architecture"))
     layers = summary.get("layers") or []
     if layers:
+        depths = [int(lay.get("depth") or 1) for lay in layers]
+        # a row is a leaf unless the next row is nested inside it (torchinfo depth order);
+        # only leaves count in the distribution, so container params are not counted twice
+        leaf = [i + 1 == len(depths) or depths[i + 1] <= depths[i] for i in range(len(depths))]
         rows = [
             [
-                lay.get("name", ""),
+                "\u00a0\u00a0" * (d - 1) + str(lay.get("name", "")),
                 lay.get("type", ""),
                 str(lay.get("output_shape", "")),
                 fmt_int(lay.get("params")),
             ]
-            for lay in layers
+            for lay, d in zip(layers, depths)
         ]
         doc.add(Table(["layer", "type", "output shape", "params"], rows))
         counts: Counter[str] = Counter()
         params: Counter[str] = Counter()
-        for lay in layers:
+        for lay in (lay for lay, is_leaf in zip(layers, leaf) if is_leaf):
             counts[str(lay.get("type", "?"))] += 1
             params[str(lay.get("type", "?"))] += int(lay.get("params") or 0)
         total = sum(params.values()) or 1
@@ -234,7 +238,7 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
                     [t, counts[t], fmt_int(params[t]), f"{100 * params[t] / total:.1f} %"]
                     for t in dist
                 ],
-                caption="Layer-type distribution",
+                caption="Layer-type distribution (leaf layers)",
             )
         )
         by_params = sum(params.values()) > 0

@@ -33,3 +33,9 @@ class TrainConfig(BaseModel):
     progress: bool = True
     checkpoint_every: int = Field(1, ge=1)
     resume: bool = Field(False, description="continue from run_dir/checkpoint.pt when it exists")
+    augment: Literal["auto"] | list[Literal["shift", "scale", "noise", "flip"]] = Field(
+        "auto",
+        description="on-the-fly batch augmentation: shift (random circular time shift), "
+        "scale (amplitude x U(0.8, 1.2)), noise (Gaussian, 5% of the window's std), flip (sign); "
+        "auto = shift for signal windows, none for tabular features (their order is meaning)",
+    )

@@ -106,6 +106,25 @@ class _Meter:
         return out
 
 
+def augment_batch(x: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
+    """Vectorised augmentations of a ``[B, C, L]`` batch (whole batch at once, no loops)."""
+    if not kinds or kinds == "auto":
+        return x
+    b, c, length = x.shape
+    dev = x.device
+    if "shift" in kinds:
+        shift = torch.randint(0, length, (b, 1), device=dev)
+        idx = (torch.arange(length, device=dev)[None, :] + shift) % length
+        x = x.gather(2, idx[:, None, :].expand(b, c, length))
+    if "scale" in kinds:
+        x = x * torch.empty(b, 1, 1, device=dev).uniform_(0.8, 1.2)
+    if "flip" in kinds:
+        x = x * (torch.randint(0, 2, (b, 1, 1), device=dev) * 2 - 1).to(x.dtype)
+    if "noise" in kinds:
+        x = x + 0.05 * x.std(dim=-1, keepdim=True) * torch.randn_like(x)
+    return x
+
+
 def _optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -301,10 +320,11 @@ class Trainer:
         ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         stopped = "completed"
         if resume and ckpt_path is not None and ckpt_path.exists():
-            start_epoch, history = self._restore(load_checkpoint(ckpt_path))
+            ckpt = load_checkpoint(ckpt_path)
+            start_epoch, history = self._restore(ckpt)
             self.notes.append(f"resumed from {ckpt_path} after epoch {start_epoch}")
-            prev = load_checkpoint(ckpt_path).get("stopped_reason")
-            if prev == "early_stopping":
+            prev = ckpt.get("stopped_reason")
+            if prev == "early_stopping":  # nothing left to do: patience already ran out
                 start_epoch, stopped = cfg.epochs, prev
         elif resume:
             self.notes.append("resume requested but no checkpoint found: trained from scratch")
@@ -326,6 +346,7 @@ class Trainer:
             for b in range(n_batches):
                 td = time.perf_counter()
                 xb, yb = self.train_data.batch(perm[b * bs:(b + 1) * bs], self.device)
+                xb = augment_batch(xb, cfg.augment)
                 data_s += time.perf_counter() - td
                 (loss, out), xb, yb = self._safe_step(xb, yb)
                 if not torch.isfinite(loss):

@@ -1,0 +1,91 @@
+"""``faultlab predict`` / ``export`` / ``serve``: deploy a trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from faultlab.cli import app
+
+
+def _top_shares(shares: dict[str, float], k: int = 3) -> str:
+    top = sorted(shares.items(), key=lambda kv: -kv[1])[:k]
+    return ", ".join(f"{name} {100 * s:.0f}%" for name, s in top if s > 0)
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory (with model/ and preprocess.json)")],
+    files: Annotated[list[Path], typer.Argument(help="recordings: .mat (CWRU by channel suffix), .npy, .csv, .wav")],
+    sampling_rate: Annotated[float | None, typer.Option(help="Hz of the files (CWRU numbers: from the catalogue)")] = None,
+    channel: Annotated[list[str] | None, typer.Option(help="channel name/column/index in the files, one per model channel")] = None,
+    out: Annotated[Path | None, typer.Option(help="per-window predictions: .csv or .json")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 512,
+    backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
+) -> None:
+    """Predict recordings: a verdict per file and task, per-window predictions in --out."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from faultlab.errors import DataError
+    from faultlab.serving.predict import OUTPUT_FORMATS, Predictor, write_predictions
+
+    if out is not None and out.suffix.lower() not in OUTPUT_FORMATS:
+        raise DataError(f"{out}: --out must end in {' or '.join(OUTPUT_FORMATS)}")
+    predictor = Predictor(run_dir, backend=backend)
+    preds = predictor.predict_files(files, sampling_rate, channel or None, batch_size)
+    multi = len(predictor.tasks) > 1
+    table = Table(title=f"{predictor.model_name} ({run_dir})")
+    table.add_column("file")
+    if multi:
+        table.add_column("task")
+    for col in ("prediction", "confidence", "windows", "share of windows"):
+        table.add_column(col, justify="right" if col in ("confidence", "windows") else "left")
+    for rp in preds:
+        for i, (task, v) in enumerate(rp.verdicts.items()):
+            row = [rp.name if i == 0 else ""] + ([task] if multi else [])
+            row += [v.prediction, f"{v.confidence:.3f}", str(rp.n_windows), _top_shares(v.shares)]
+            table.add_row(*row)
+    Console(width=max(120, Console().width)).print(table)
+    if out is not None:
+        write_predictions(out, preds, predictor)
+        n = sum(rp.n_windows for rp in preds)
+        typer.echo(f"wrote {n} window predictions to {out}")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    format: Annotated[str, typer.Option("--format", "-f", help="onnx | torchscript")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="output folder (default RUN_DIR/export)")] = None,
+    exporter: Annotated[str, typer.Option(help="ONNX exporter: auto | legacy | dynamo (needs onnxscript)")] = "auto",
+) -> None:
+    """Export the run's model (ONNX or TorchScript) with metadata.json for deployment."""
+    from faultlab.serving.export import export_run
+
+    res = export_run(run_dir, format, out, onnx_exporter=exporter)
+    typer.echo(f"{res.format}: {res.model_path} ({res.model_path.stat().st_size / 1024:.1f} KiB) "
+               f"via {res.exporter}; max |diff| vs predict_proba {res.max_abs_diff:.2e}")
+    typer.echo(f"metadata: {res.metadata_path}")
+    for note in res.notes:
+        typer.echo(f"note: {note}")
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
+    max_body_mb: Annotated[float, typer.Option(help="largest accepted request body (MiB)")] = 16.0,
+    threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
+    log_level: Annotated[str, typer.Option()] = "info",
+) -> None:
+    """Serve the model over HTTP: POST /predict, GET /health, GET /model, docs at /docs."""
+    from faultlab.serving.service import serve as run_service
+
+    typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    run_service(run_dir, host=host, port=port, backend=backend,
+                max_body_bytes=int(max_body_mb * 1024 * 1024), threads=threads, log_level=log_level)

@@ -1,0 +1,291 @@
+"""Predict on new recordings with a trained run: windows -> probabilities -> verdicts.
+
+A :class:`Predictor` pairs a run's :class:`~faultlab.serving.preprocess.Preprocessing` with a
+backend that maps windows to ``{task: [n, k]}`` probabilities: ``torch`` (the saved model's
+own ``predict_proba``; any model, deep or not) or ``onnx`` (ONNX Runtime on an exported
+graph). The recording-level verdict of a task is the class with the highest mean probability
+over the recording's windows (a soft vote); its confidence is that mean probability.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from faultlab.errors import ConfigError, DataError
+from faultlab.serving.preprocess import Prepared, Preprocessing, prepare, prepare_file
+from faultlab.utils.io import atomic_path, write_json
+
+
+class Backend(Protocol):
+    name: str
+
+    def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+class NativeBackend:
+    """The saved model itself (torch nets, sklearn pipelines, ...)."""
+
+    name = "native"
+
+    def __init__(self, run_dir: Path, threads: int | None = None) -> None:
+        from faultlab.models.base import load_model
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.model = load_model(Path(run_dir) / "model")
+        self.tasks = list(self.model.classes)
+
+    def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        return self.model.predict_proba(X)
+
+
+class OnnxBackend:
+    """ONNX Runtime on an exported model (``export_run(..., "onnx")``)."""
+
+    name = "onnx"
+
+    def __init__(self, model_path: Path, tasks: list[str], threads: int | None = 2) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.tasks = list(tasks)
+
+    def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        outs = self.session.run(self.output_names, {self.input_name: np.asarray(X, np.float32)})
+        return dict(zip(self.tasks, outs))
+
+
+def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
+    """The run's exported ONNX model, exporting it to a temporary folder when there is none."""
+    from faultlab.serving.export import METADATA_FILE, export_run
+
+    exported = Path(run_dir) / "export"
+    onnx_file, model_json = exported / "model.onnx", Path(run_dir) / "model" / "model.json"
+    if not onnx_file.exists() or onnx_file.stat().st_mtime < model_json.stat().st_mtime:
+        # none yet, or older than the model (a resumed/retrained run): export afresh
+        exported = Path(tempfile.mkdtemp(prefix="faultlab-onnx-"))
+        export_run(run_dir, "onnx", exported)
+    meta = json.loads((exported / METADATA_FILE).read_text())
+    return OnnxBackend(exported / "model.onnx", meta["tasks"], threads)
+
+
+#: Backend name -> factory(run_dir, threads). ``torch`` and ``native`` are the same: the
+#: saved model's own ``predict_proba`` (a torch network or a scikit-learn pipeline).
+BACKENDS: dict[str, Callable[[Path, int | None], Backend]] = {
+    "torch": lambda run_dir, threads: NativeBackend(run_dir, threads),
+    "native": lambda run_dir, threads: NativeBackend(run_dir, threads),
+    "onnx": _onnx_backend,
+}
+
+
+@dataclass
+class Verdict:
+    """One task's recording-level answer."""
+
+    task: str
+    prediction: str
+    confidence: float
+    shares: dict[str, float]
+    mean_proba: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prediction": self.prediction,
+            "confidence": self.confidence,
+            "shares": self.shares,
+            "mean_proba": self.mean_proba,
+        }
+
+
+@dataclass
+class RecordingPrediction:
+    """Per-window probabilities and the verdicts of one recording."""
+
+    name: str
+    prepared: Prepared
+    proba: dict[str, np.ndarray]
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.prepared)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": self.name,
+            "n_windows": self.n_windows,
+            "sampling_rate": self.prepared.source_rate,
+            "tasks": {t: v.to_dict() for t, v in self.verdicts.items()},
+        }
+
+
+def verdicts(proba: dict[str, np.ndarray], classes: dict[str, list[str]]) -> dict[str, Verdict]:
+    """Soft vote per task: the class with the highest mean probability over the windows."""
+    out = {}
+    for task, p in proba.items():
+        names = classes[task]
+        mean = p.mean(axis=0)
+        best = int(mean.argmax())
+        counts = np.bincount(p.argmax(axis=1), minlength=len(names)) / max(len(p), 1)
+        out[task] = Verdict(
+            task=task,
+            prediction=names[best],
+            confidence=float(mean[best]),
+            shares={n: float(s) for n, s in zip(names, counts)},
+            mean_proba={n: float(m) for n, m in zip(names, mean)},
+        )
+    return out
+
+
+class Predictor:
+    """A run ready to answer: preprocessing + backend + class names."""
+
+    def __init__(self, run_dir: str | Path, backend: str = "torch", threads: int | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        if not (self.run_dir / "model" / "model.json").exists():
+            raise ConfigError(f"{self.run_dir}: not a finished faultlab run (no model/model.json)")
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
+        self.pre = Preprocessing.from_run(self.run_dir)
+        self.model_info = json.loads((self.run_dir / "model" / "model.json").read_text())
+        self.classes: dict[str, list[str]] = {
+            t: list(c) for t, c in self.model_info["classes"].items()
+        }
+        self.tasks = list(self.classes)
+        self.backend_name = backend
+        self.backend = BACKENDS[backend](self.run_dir, threads)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.model_info.get("name", "?"))
+
+    def predict_windows(self, X: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
+        """Probabilities for prepared windows, ``batch_size`` windows at a time."""
+        if len(X) == 0:
+            return {t: np.zeros((0, len(c)), np.float32) for t, c in self.classes.items()}
+        parts = [self.backend.predict_proba(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+        return {t: np.concatenate([p[t] for p in parts]).astype(np.float32) for t in self.tasks}
+
+    def predict_prepared(self, prepared: Prepared, batch_size: int = 512) -> RecordingPrediction:
+        proba = self.predict_windows(prepared.X, batch_size)
+        return RecordingPrediction(prepared.name, prepared, proba, verdicts(proba, self.classes))
+
+    def predict_signal(
+        self, signal: np.ndarray, sampling_rate: float | None, name: str = "input", batch_size: int = 512
+    ) -> RecordingPrediction:
+        return self.predict_prepared(prepare(self.pre, signal, sampling_rate, name), batch_size)
+
+    def predict_file(
+        self,
+        path: str | Path,
+        sampling_rate: float | None = None,
+        channels: list[str] | None = None,
+        batch_size: int = 512,
+        name: str | None = None,
+    ) -> RecordingPrediction:
+        prepared = prepare_file(self.pre, path, sampling_rate, channels, name)
+        return self.predict_prepared(prepared, batch_size)
+
+    def predict_files(
+        self,
+        paths: Iterable[str | Path],
+        sampling_rate: float | None = None,
+        channels: list[str] | None = None,
+        batch_size: int = 512,
+    ) -> list[RecordingPrediction]:
+        """Every file is read and checked before any is predicted: one bad file fails fast."""
+        prepared = [prepare_file(self.pre, p, sampling_rate, channels) for p in paths]
+        return [self.predict_prepared(p, batch_size) for p in prepared]
+
+    def metadata(self) -> dict[str, Any]:
+        return model_metadata(self.run_dir, self.pre, self.model_info)
+
+
+def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
+    """What a consumer of the model needs: classes, input, preprocessing, versions."""
+    import faultlab
+
+    classes = {t: list(c) for t, c in model_info["classes"].items()}
+    return {
+        "model": model_info.get("name"),
+        "params": model_info.get("params", {}),
+        "tasks": list(classes),
+        "classes": classes,
+        "input": {"name": "windows", "shape": ["batch", *pre.input_shape], "dtype": "float32"},
+        "outputs": {t: f"proba_{t}" for t in classes},
+        "window": pre.window,
+        "stride": pre.stride,
+        "sampling_rate": pre.rate,
+        "channels": pre.channels,
+        "preprocessing": pre.to_dict(),
+        "verdict": "soft vote: the class with the highest mean window probability",
+        "run_dir": str(Path(run_dir).resolve()),
+        "faultlab_version": faultlab.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# -- outputs ---------------------------------------------------------------------------------------
+def window_table(preds: list[RecordingPrediction], classes: dict[str, list[str]]) -> pd.DataFrame:
+    """One row per window: file, index, start, predicted class and probabilities per task."""
+    frames = []
+    for rp in preds:
+        cols: dict[str, Any] = {
+            "file": rp.name,
+            "window": np.arange(rp.n_windows),
+            "start_sample": rp.prepared.start_sample,
+            "start_s": np.round(rp.prepared.start_s, 6),
+        }
+        for task, p in rp.proba.items():
+            names = np.asarray(classes[task], dtype=object)
+            cols[task] = names[p.argmax(axis=1)] if len(p) else np.array([], dtype=object)
+            cols[f"{task}_confidence"] = p.max(axis=1) if len(p) else np.array([])
+            for j, name in enumerate(classes[task]):
+                cols[f"p_{task}_{name}"] = p[:, j]
+        frames.append(pd.DataFrame(cols))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+OUTPUT_FORMATS = (".csv", ".json")
+
+
+def write_predictions(path: str | Path, preds: list[RecordingPrediction], predictor: Predictor) -> Path:
+    """Per-window predictions as CSV, or as JSON with the verdicts too (atomic write).
+
+    JSON ``windows`` rows have the CSV's columns, so both formats read the same way.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise DataError(f"{path}: output must end in {' or '.join(OUTPUT_FORMATS)}")
+    table = window_table(preds, predictor.classes)
+    if suffix == ".csv":
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+        return path
+    write_json(path, {
+        "run_dir": str(predictor.run_dir),
+        "model": predictor.model_name,
+        "classes": predictor.classes,
+        "recordings": [rp.summary() for rp in preds],
+        "windows": json.loads(table.to_json(orient="records", double_precision=6)),
+    })
+    return path

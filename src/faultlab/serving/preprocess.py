@@ -1,0 +1,339 @@
+"""Replay a run's preprocessing on new data, so a deployed model sees exactly its training input.
+
+``preprocess.json`` (written by the experiment runner) says which channels, rate, window,
+stride, normalisation and standardiser the model was trained with. :func:`load_input` reads a
+new file (``.mat`` — CWRU files by channel suffix —, ``.npy``, ``.csv``, ``.wav``) into a
+:class:`~faultlab.data.types.Recording`; :func:`prepare` turns a recording or a raw array into
+model input ``[n, C, L]``. ``predict``, ``export`` metadata and the HTTP service all go through
+these two functions, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faultlab.data.readers import LOADERS
+from faultlab.data.resample import resample_signal
+from faultlab.data.tabular import Standardiser
+from faultlab.data.types import Recording
+from faultlab.data.windowing import normalise, window_array
+from faultlab.errors import ConfigError, DataError
+
+PREPROCESS_FILE = "preprocess.json"
+NO_RATE = (
+    "sampling rate unknown; give one (--sampling-rate HZ, or the sampling_rate field): the "
+    "file is not a CWRU catalogue number and stores no rate"
+)
+
+
+@dataclass
+class Preprocessing:
+    """The replayable part of ``preprocess.json``."""
+
+    channels: list[str]
+    window: int
+    stride: int
+    rate: float | None  # the rate model input is sampled at (None: tabular rows)
+    normalise: str = "none"
+    scaler: Standardiser | None = None  # fitted on the run's training windows
+    dataset: str = "cwru"
+    target: str = "flat"
+    classes: dict[str, list[str]] = field(default_factory=dict)
+    feature_names: list[str] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tabular(self) -> bool:
+        return self.dataset == "table" or bool(self.feature_names)
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        if self.tabular and self.feature_names:
+            return (1, len(self.feature_names))
+        return (len(self.channels), self.window)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = PREPROCESS_FILE) -> Preprocessing:
+        try:
+            std = d.get("standardiser") or {}
+            table = d.get("dataset") == "table" or bool(d.get("feature_names"))
+            rate = None if table else d.get("target_rate") or d.get("sampling_rate")
+            chans = d.get("channels") or ["DE"]
+            return cls(
+                channels=[chans] if isinstance(chans, str) else list(chans),
+                window=int(d["window"]),
+                stride=int(d.get("stride") or d["window"]),
+                rate=float(rate) if rate else None,
+                normalise=d.get("normalise") or "none",
+                scaler=Standardiser.from_dict(std) if std else None,
+                dataset=d.get("dataset", "cwru"),
+                target=d.get("target", "flat"),
+                classes={t: list(c) for t, c in (d.get("classes") or {}).items()},
+                feature_names=d.get("feature_names"),
+                raw=d,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: invalid preprocessing record ({exc})") from None
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> Preprocessing:
+        path = Path(run_dir) / PREPROCESS_FILE
+        if not path.exists():
+            raise ConfigError(f"{path}: missing (is {run_dir} a faultlab run directory?)")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
+        return cls.from_dict(data, str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for export metadata (the standardiser as nested lists)."""
+        out = {k: getattr(self, k) for k in (
+            "channels", "window", "stride", "rate", "normalise", "dataset", "target", "classes",
+            "feature_names")}
+        out["standardiser"] = self.scaler.to_dict() if self.scaler is not None else None
+        out["input_shape"] = list(self.input_shape)
+        return out
+
+
+@dataclass
+class Prepared:
+    """Model input for one recording: ``X [n, C, L]`` and where each window starts."""
+
+    name: str
+    X: np.ndarray
+    start_sample: np.ndarray  # at the model's rate
+    rate: float | None
+    source_rate: float | None
+    n_samples: int  # after resampling
+
+    @property
+    def start_s(self) -> np.ndarray:
+        if not self.rate:
+            return np.full(len(self.start_sample), np.nan)
+        return self.start_sample / self.rate
+
+    def __len__(self) -> int:
+        return int(len(self.X))
+
+
+# -- reading files ---------------------------------------------------------------------------------
+def _cwru_rate(path: Path) -> float | None:
+    """The catalogue's rate when the file is named after a CWRU file number."""
+    if not re.fullmatch(r"\d+", path.stem):
+        return None
+    from faultlab.data import catalogue
+
+    try:
+        rate = catalogue.entry(int(path.stem)).get("sampling_rate_hz")
+    except DataError:
+        return None
+    return float(rate) if rate else None
+
+
+def _read_wav(path: Path, channels: list[str], label: str) -> tuple[np.ndarray, float]:
+    """WAV via soundfile when installed, else scipy (PCM scaled to [-1, 1] either way)."""
+    try:
+        import soundfile
+
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except ImportError:  # scipy reads PCM/float WAV without the optional dependency
+        from scipy.io import wavfile
+
+        try:
+            rate, data = wavfile.read(path)
+        except ValueError as exc:
+            raise DataError(f"{label}: not a readable WAV file ({exc})") from None
+        if np.issubdtype(data.dtype, np.integer):  # PCM -> [-1, 1], as soundfile does
+            data = data / float(np.iinfo(data.dtype).max + 1)
+        data = np.asarray(data, np.float32).reshape(len(data), -1)
+    except RuntimeError as exc:  # soundfile's error for corrupt files
+        raise DataError(f"{label}: not a readable WAV file ({exc})") from None
+    arr = np.asarray(data, np.float32).T
+    if arr.shape[0] == len(channels):
+        return arr, float(rate)
+    idx = [int(c) for c in channels if str(c).isdigit() and int(c) < arr.shape[0]]
+    if len(idx) != len(channels):
+        raise DataError(
+            f"{label}: {arr.shape[0]} audio channel(s) but the model takes {len(channels)}; "
+            "pick them with --channel INDEX"
+        )
+    return arr[idx], float(rate)
+
+
+#: File types :func:`load_input` reads (``.wav`` here, the rest via ``read_recording``).
+READERS = (*sorted(LOADERS), ".wav")
+
+
+class UnsupportedFormat(DataError):
+    """A file type no reader handles (the service answers 415)."""
+
+
+def load_input(
+    path: str | Path,
+    channels: list[str],
+    sampling_rate: float | None = None,
+    name: str | None = None,
+    explicit_channels: bool = False,
+) -> Recording:
+    """Read one file into a Recording with as many channels as ``channels``.
+
+    The rate is, in order: ``sampling_rate`` (an explicit option), the CWRU catalogue for a
+    file named after a CWRU number, a rate stored in the file (``fs`` in a .mat, a time column
+    in a CSV, the WAV header); none of these is an error naming the file. Channels are found
+    by name (CWRU suffix, CSV column, row index); when the run's names are not in the file
+    but it holds exactly as many series as the model takes, those are used in order.
+    """
+    from faultlab.data.readers import read_recording
+
+    path = Path(path)
+    label = name or str(path)
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        raise UnsupportedFormat(
+            f"{label}: unsupported file type {suffix or '(none)'!r}; use one of {list(READERS)}"
+        )
+    if not path.is_file():
+        raise DataError(f"{label}: file not found")
+    rate = sampling_rate or (_cwru_rate(path) if suffix == ".mat" else None)
+    if suffix == ".wav":
+        signal, file_rate = _read_wav(path, channels, label)
+        rate = rate or file_rate
+        check_signal(signal, label)
+        return Recording(Path(label).stem, signal, float(rate), list(channels),
+                         {"source": label, "original_sampling_rate": float(rate)})
+    wanted = [int(c) if str(c).isdigit() else str(c) for c in channels]
+    try:
+        try:
+            rec = read_recording(path, wanted, sampling_rate=rate, recording_id=Path(label).stem)
+        except DataError as first:
+            if explicit_channels or "sampling rate" in str(first):
+                raise
+            try:  # the file's own series, taken in order when the count fits
+                rec = read_recording(path, None, sampling_rate=rate, recording_id=Path(label).stem)
+            except DataError:
+                raise first from None
+            if rec.signal.shape[0] != len(channels):
+                raise first from None
+    except DataError as exc:
+        msg = str(exc).replace(str(path), label)
+        if "channel" in msg and not explicit_channels:
+            msg += "; pick them with --channel NAME|INDEX"
+        if "no sampling rate" in msg:
+            msg = f"{label}: {NO_RATE}"
+        raise DataError(msg) from None
+    rec.meta.update({"source": label, "original_sampling_rate": rec.sampling_rate})
+    return rec
+
+
+def check_signal(signal: np.ndarray, label: str) -> None:
+    """Reject empty or non-finite series with a message naming the first bad sample."""
+    if signal.size == 0:
+        raise DataError(f"{label}: no samples")
+    bad = ~np.isfinite(signal)
+    if bad.any():
+        ch, i = np.argwhere(bad)[0]
+        raise DataError(
+            f"{label}: {int(bad.sum())} NaN/inf sample(s), the first at channel {int(ch)}, sample {int(i)}"
+        )
+
+
+# -- recordings -> model input ---------------------------------------------------------------------
+def prepare(
+    pre: Preprocessing, signal: np.ndarray, sampling_rate: float | None, name: str = "input"
+) -> Prepared:
+    """``signal`` ``[C, n]`` (or ``[n]``) at ``sampling_rate`` -> the model's windows.
+
+    Resample to the run's rate, cut windows of the run's length and stride, then apply the
+    run's per-window normalisation and its training-set standardiser.
+    """
+    sig = np.asarray(signal, dtype=np.float32)
+    if sig.ndim == 1:
+        sig = sig[None]
+    if sig.ndim != 2:
+        raise DataError(f"{name}: signal of shape {sig.shape}; expected [samples] or [channels, samples]")
+    check_signal(sig, name)
+    if pre.tabular:
+        return _prepare_rows(pre, sig, name)
+    n_ch = len(pre.channels)
+    if sig.shape[0] != n_ch:
+        raise DataError(
+            f"{name}: {sig.shape[0]} channel(s) but the model takes {n_ch} ({', '.join(pre.channels)})"
+        )
+    if not sampling_rate or not np.isfinite(sampling_rate) or sampling_rate <= 0:
+        raise DataError(f"{name}: sampling rate {sampling_rate!r} is missing or not positive")
+    rate = pre.rate or float(sampling_rate)
+    n_given = sig.shape[1]
+    if sampling_rate != rate:
+        sig = resample_signal(sig, float(sampling_rate), rate)
+    n = sig.shape[1]
+    if n < pre.window:
+        need = int(np.ceil(pre.window * float(sampling_rate) / rate))
+        raise DataError(
+            f"{name}: {n_given} samples at {sampling_rate:g} Hz is shorter than one window "
+            f"of {pre.window} samples at {rate:g} Hz (needs >= {need} samples at {sampling_rate:g} Hz)"
+        )
+    X = normalise(window_array(sig, pre.window, pre.stride), pre.normalise)
+    if pre.scaler is not None:  # the runner's own Standardiser: float64 maths, as in training
+        X = pre.scaler.transform(X)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # a strided view of the signal: torch wants its own memory
+        X = X.copy()
+    starts = np.arange(len(X), dtype=np.int64) * pre.stride
+    return Prepared(name, X, starts, rate, float(sampling_rate), n)
+
+
+def _prepare_rows(pre: Preprocessing, rows: np.ndarray, name: str) -> Prepared:
+    """Tabular runs: each row of features is one model input ``[1, F]``."""
+    n_feat = pre.input_shape[1]
+    if rows.shape[-1] != n_feat:
+        raise DataError(f"{name}: rows of {rows.shape[-1]} values; the model takes {n_feat} features")
+    X = rows.reshape(-1, 1, n_feat).astype(np.float32)
+    if pre.scaler is not None:
+        X = pre.scaler.transform(X)
+    return Prepared(name, np.ascontiguousarray(X, np.float32), np.arange(len(X)), None, None, len(X))
+
+
+def load_table_rows(path: str | Path, pre: Preprocessing, name: str | None = None) -> np.ndarray:
+    """A CSV of feature rows for a tabular run, columns picked by the run's feature names."""
+    import pandas as pd
+
+    path = Path(path)
+    label = name or str(path)
+    if path.suffix.lower() != ".csv":
+        raise UnsupportedFormat(f"{label}: a tabular model reads .csv feature tables, not {path.suffix!r}")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{label}: not a readable CSV file ({exc.__class__.__name__})") from None
+    missing = [f for f in pre.feature_names or [] if f not in df.columns]
+    if missing:
+        raise DataError(f"{label}: missing feature column(s) {missing[:5]}")
+    return df[pre.feature_names].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+
+
+def prepare_file(
+    pre: Preprocessing,
+    path: str | Path,
+    sampling_rate: float | None = None,
+    channels: list[str] | None = None,
+    name: str | None = None,
+) -> Prepared:
+    """Read ``path`` and :func:`prepare` it (``channels`` overrides the run's channel names)."""
+    label = name or str(path)
+    if pre.tabular:
+        return prepare(pre, load_table_rows(path, pre, label), None, label)
+    want = list(channels) if channels else pre.channels
+    if len(want) != len(pre.channels):
+        raise DataError(
+            f"{label}: {len(want)} channel(s) given ({', '.join(want)}) but the model takes "
+            f"{len(pre.channels)} ({', '.join(pre.channels)})"
+        )
+    rec = load_input(path, want, sampling_rate, label, explicit_channels=bool(channels))
+    return prepare(pre, rec.signal, rec.sampling_rate, label)

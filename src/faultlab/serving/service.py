@@ -1,0 +1,265 @@
+"""HTTP service for a trained run (FastAPI): ``POST /predict``, ``GET /health``, ``GET /model``.
+
+``POST /predict`` takes either JSON ``{"samples": [...] | [[...], ...], "sampling_rate": HZ}``
+(one channel, or channels x samples) or a multipart upload (field ``file``: .mat/.npy/.csv/.wav,
+optional form fields ``sampling_rate`` and ``channel``). Both go through the same
+preprocessing replay as ``faultlab predict``. Bad requests get 4xx answers with one-line
+reasons: 400 malformed JSON, 413 body over the limit, 415 unsupported content or file type,
+422 invalid values (missing/invalid rate, NaN/inf, shorter than one window, wrong channels).
+Interactive docs are at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from faultlab.errors import FaultlabError
+from faultlab.serving.predict import Predictor, RecordingPrediction
+from faultlab.serving.preprocess import READERS, UnsupportedFormat
+
+#: Default request body limit (bytes): ~30 s of one 48 kHz channel as JSON text.
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+class PredictRequest(BaseModel):
+    """A raw signal: one channel ``[n]`` or ``[channels][n]``, at ``sampling_rate`` Hz."""
+
+    samples: list[float] | list[list[float]] = Field(
+        description="one channel as a list of numbers, or channels x samples "
+        "(tabular models: one row of features, or rows x features)"
+    )
+    sampling_rate: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Hz of the given samples (required by signal models; tables have none)",
+    )
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for bodies over ``limit`` bytes (by header, or while streaming)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = int(limit)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            response = _too_large(int(length), self.limit)
+            return await response(scope, receive, send)
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:  # chunked upload without a Content-Length
+                raise HTTPException(413, f"request body over the limit of {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(size: int, limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"request body of {size} bytes is over the limit of {limit} bytes"}, status_code=413
+    )
+
+
+def _columns(rp: RecordingPrediction, classes: dict[str, list[str]]) -> dict[str, Any]:
+    """Per-window results as columns (lists aligned by window), built without a per-window loop."""
+    return {
+        "start_sample": rp.prepared.start_sample.tolist(),
+        "start_s": np.round(rp.prepared.start_s, 6).tolist() if rp.prepared.rate else None,
+        "prediction": {
+            t: np.asarray(classes[t], dtype=object)[p.argmax(axis=1)].tolist() for t, p in rp.proba.items()
+        },
+        "proba": {t: np.round(p, 6).tolist() for t, p in rp.proba.items()},
+    }
+
+
+def _answer(predictor: Predictor, rp: RecordingPrediction, with_windows: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "model": predictor.model_name,
+        "backend": predictor.backend_name,
+        "input": rp.name,
+        "n_windows": rp.n_windows,
+        "window": predictor.pre.window,
+        "stride": predictor.pre.stride,
+        "sampling_rate": predictor.pre.rate,
+        "input_sampling_rate": rp.prepared.source_rate,
+        "classes": predictor.classes,
+        "prediction": {t: v.to_dict() for t, v in rp.verdicts.items()},
+    }
+    if with_windows:
+        out["windows"] = _columns(rp, predictor.classes)
+    return out
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": PredictRequest.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary",
+                             "description": f"recording: {', '.join(sorted(READERS))}"},
+                    "sampling_rate": {"type": "number", "description": "Hz (CWRU numbers: from the catalogue)"},
+                    "channel": {"type": "string", "description": "channel name/column/index in the file"},
+                },
+            }
+        },
+    },
+}
+
+_ERRORS = {
+    400: {"description": "malformed JSON"},
+    413: {"description": "body or upload over the size limit"},
+    415: {"description": "unsupported content type or file type"},
+    422: {"description": "invalid values: rate, NaN/inf, too short, channels"},
+}
+
+
+def create_app(
+    run_dir: str | Path,
+    backend: str = "torch",
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    threads: int | None = None,
+    predictor: Predictor | None = None,
+    batch_size: int = 512,
+) -> FastAPI:
+    """The service for ``run_dir`` (the model is loaded once, here)."""
+    predictor = predictor or Predictor(run_dir, backend=backend, threads=threads)
+    meta = predictor.metadata()
+    meta["backend"] = predictor.backend_name
+    started = time.time()
+    app = FastAPI(
+        title="faultlab fault-diagnosis service",
+        version=str(meta["faultlab_version"]),
+        description=f"Model `{predictor.model_name}` from `{predictor.run_dir}`: "
+        f"{len(predictor.pre.channels)} channel(s) {', '.join(predictor.pre.channels)}, "
+        f"windows of {predictor.pre.window} samples at {predictor.pre.rate} Hz.",
+    )
+    app.state.predictor = predictor
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+
+    @app.exception_handler(UnsupportedFormat)
+    async def _unsupported(_: Request, exc: UnsupportedFormat) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=415)
+
+    @app.exception_handler(FaultlabError)
+    async def _invalid(_: Request, exc: FaultlabError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness: the model is loaded and answering."""
+        return {"status": "ok", "model": predictor.model_name, "backend": predictor.backend_name,
+                "uptime_s": round(time.time() - started, 3)}
+
+    @app.get("/model")
+    async def model() -> dict[str, Any]:
+        """Classes, tasks, input shape, window, rate, channels and preprocessing of the model."""
+        return meta
+
+    @app.post("/predict", openapi_extra={"requestBody": _REQUEST_BODY}, responses=_ERRORS)
+    async def predict(request: Request, windows: bool = True) -> dict[str, Any]:
+        """Predict one recording; ``windows=false`` leaves out the per-window columns."""
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            rp = await _from_json(request)
+        elif ctype == "multipart/form-data":
+            rp = await _from_upload(request)
+        else:
+            raise HTTPException(
+                415, f"content type {ctype or '(none)'!r}: send application/json or multipart/form-data"
+            )
+        return _answer(predictor, rp, windows)
+
+    async def _from_json(request: Request) -> RecordingPrediction:
+        body = await request.body()
+        try:  # pydantic-core parses JSON ~7x faster than json.loads, NaN/Infinity included
+            req = PredictRequest.model_validate_json(body)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False, include_context=False)
+            if errors[0]["type"] == "json_invalid":
+                raise HTTPException(400, f"malformed JSON body: {errors[0]['msg']}") from None
+            raise HTTPException(422, errors[:5]) from None
+        if req.sampling_rate is None and not predictor.pre.tabular:
+            raise HTTPException(422, [{"type": "missing", "loc": ["sampling_rate"],
+                                       "msg": "Field required: the Hz of the samples"}])
+        try:
+            signal = np.asarray(req.samples, dtype=np.float32)
+        except ValueError:
+            raise HTTPException(422, "samples: channels have different lengths") from None
+        return await run_in_threadpool(
+            predictor.predict_signal, signal, req.sampling_rate, "samples", batch_size
+        )
+
+    async def _from_upload(request: Request) -> RecordingPrediction:
+        async with request.form(max_files=1, max_fields=8) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, "multipart body needs a 'file' field with the recording")
+            name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name) or "upload"
+            if Path(name).suffix.lower() not in READERS:
+                raise UnsupportedFormat(
+                    f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
+                    f"use one of {sorted(READERS)}"
+                )
+            rate = _form_rate(form.get("sampling_rate"))
+            channel = form.get("channel")
+            channels = [c.strip() for c in channel.split(",")] if isinstance(channel, str) and channel else None
+            content = await upload.read()
+        with tempfile.TemporaryDirectory(prefix="faultlab-upload-") as tmp:
+            path = Path(tmp) / name  # keep the name: CWRU numbers give the rate
+            path.write_bytes(content)
+            return await run_in_threadpool(
+                predictor.predict_file, path, rate, channels, batch_size, name
+            )
+
+    return app
+
+
+def _form_rate(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise HTTPException(422, f"sampling_rate {value!r} is not a number") from None
+    if not np.isfinite(rate) or rate <= 0:
+        raise HTTPException(422, f"sampling_rate {value!r} must be a positive number")
+    return rate
+
+
+def serve(
+    run_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    backend: str = "torch",
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    threads: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Run the service with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(run_dir, backend=backend, max_body_bytes=max_body_bytes, threads=threads)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,243 @@
+"""The deep model zoo on real data: every registered torch model trains on CWRU windows,
+heads fit every target, recurrent models read steel-plates features as a sequence, and
+save/load, describe and the ``faultlab models`` command behave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from faultlab.cli import main as cli_main
+from faultlab.data.config import DataConfig
+from faultlab.data.datasets import build_windows, for_target
+from faultlab.data.types import WindowSet
+from faultlab.errors import ConfigError
+from faultlab.models.base import build_model, load_model, registry
+from faultlab.models.heads import MultiTaskLoss, balanced_class_weights
+from faultlab.models.torch_base import TorchModel
+from faultlab.training.config import TrainConfig
+
+DEEP = ["mlp", "cnn1d", "resnet1d", "tcn", "rnn", "lstm", "gru", "lstm_attention", "transformer", "inception"]
+
+#: Tiny widths so every model trains in about a second on one thread.
+SMALL = {
+    "mlp": {"hidden": [32]},
+    "cnn1d": {"first_channels": 8, "channels": [16, 16, 16], "fc": 32},
+    "resnet1d": {"stem_channels": 8, "stages": [8, 16]},
+    "tcn": {"channels": [8, 8, 8]},
+    "rnn": {"units": 16, "proj_dim": 16, "dropout": [0.1, 0.0]},
+    "lstm": {"units": 16, "proj_dim": 16, "dropout": [0.1, 0.0]},
+    "gru": {"units": 16, "proj_dim": 16, "dropout": [0.1, 0.0]},
+    "lstm_attention": {"units": 16, "proj_dim": 16, "attention_dim": 16},
+    "transformer": {"d_model": 16, "heads": 2, "layers": 1, "ff_dim": 32},
+    "inception": {"filters": 4, "bottleneck": 4},
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def cwru(shared_data) -> WindowSet:
+    """Real windows: normal (97, resampled to 12 kHz), IR 0.007 (105), OR 0.007 (130), load 0."""
+    import os
+
+    os.environ["FAULTLAB_DATA_DIR"] = str(shared_data)
+    ws = build_windows(DataConfig(files=[97, 105, 130]))
+    rng = np.random.default_rng(0)
+    keep = np.sort(rng.choice(len(ws), size=min(240, len(ws)), replace=False))
+    return ws.subset(keep)
+
+
+@pytest.fixture(scope="module")
+def steel(steel_csv) -> WindowSet:
+    """Steel plates: 27 features as a 27-step sequence of one channel, 7 one-hot classes."""
+    df = pd.read_csv(steel_csv)
+    label_cols = list(df.columns[-7:])
+    X = df.iloc[:, :27].to_numpy(np.float32)[:, None, :]
+    y = df[label_cols].to_numpy().argmax(axis=1)
+    n = len(df)
+    return WindowSet(
+        X=X, y={"label": y.astype(np.int64)}, classes={"label": label_cols},
+        recording_id=np.array([f"row-{i}" for i in range(n)]), info=pd.DataFrame(index=range(n)),
+        feature_names=list(df.columns[:27]),
+    )
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(epochs=3, batch_size=32, lr=3e-3, schedule="none", patience=None, progress=False,
+                seed=0, num_threads=1)
+    return TrainConfig(**{**base, **kw})
+
+
+def _loss(model: TorchModel, ws: WindowSet) -> float:
+    """Mean cross-entropy (summed over tasks) of the model's probabilities on ``ws``."""
+    proba = model.predict_proba(ws.X)
+    total = 0.0
+    for t, p in proba.items():
+        ok = ws.y[t] >= 0
+        total += float(-np.log(p[ok, ws.y[t][ok]] + 1e-12).mean())
+    return total
+
+
+def test_registry_has_every_deep_model_with_full_defaults():
+    specs = registry()
+    for name in DEEP:
+        assert name in specs, name
+        assert issubclass(specs[name].cls, TorchModel)
+        assert {"input_norm", "head_dropout"} <= set(specs[name].defaults)
+        for option in SMALL[name]:
+            assert option in specs[name].defaults, (name, option)
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_model_trains_on_real_cwru_windows(name, cwru):
+    ws = for_target(cwru, "flat")
+    model = build_model(name, ws.classes, (1, ws.window_length), SMALL[name], _cfg())
+    before = _loss(model, ws)
+    fit = model.fit(ws)
+    after = _loss(model, ws)
+    assert fit.epochs == 3 and len(fit.history) == 3
+    assert after < before, (name, before, after)
+    assert np.isfinite([h["train_loss"] for h in fit.history]).all()
+    proba = model.predict_proba(ws.X[:50])
+    assert proba["class"].shape == (50, len(ws.classes["class"]))
+    np.testing.assert_allclose(proba["class"].sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["cnn1d", "gru"])
+def test_binary_and_multitask_heads(name, cwru):
+    binary = for_target(cwru, "binary")
+    m = build_model(name, binary.classes, (1, 1024), SMALL[name], _cfg(epochs=2))
+    m.fit(binary)
+    assert m.predict_proba(binary.X[:7])["detection"].shape == (7, 2)
+
+    multi = for_target(cwru, "multitask")
+    assert (multi.y["size"] == -1).any() and (multi.y["location"] == -1).any()  # normal windows
+    m = build_model(name, multi.classes, (1, 1024), SMALL[name], _cfg(epochs=2, class_weights=True))
+    fit = m.fit(multi, multi.subset(np.arange(0, len(multi), 5)))
+    assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in fit.history)
+    assert "val_accuracy_size" in fit.history[-1]
+    proba = m.predict_proba(multi.X[:5])
+    assert {t: p.shape[1] for t, p in proba.items()} == {t: len(c) for t, c in multi.classes.items()}
+
+
+def test_multitask_loss_ignores_not_applicable_labels():
+    logits = {"detection": torch.randn(4, 2), "size": torch.randn(4, 3)}
+    all_normal = {"detection": torch.zeros(4, dtype=torch.long), "size": torch.full((4,), -1)}
+    loss = MultiTaskLoss()(logits, all_normal)
+    expected = torch.nn.functional.cross_entropy(logits["detection"], all_normal["detection"])
+    assert torch.isfinite(loss) and torch.isclose(loss, expected)
+    w = {"size": torch.tensor([1.0, 2.0, 3.0])}
+    mixed = {"detection": torch.tensor([0, 1, 1, 1]), "size": torch.tensor([-1, 0, 2, 2])}
+    got = MultiTaskLoss(w)(logits, mixed)
+    ref = torch.nn.functional.cross_entropy(logits["detection"], mixed["detection"]) + torch.nn.functional.cross_entropy(
+        logits["size"], mixed["size"], weight=w["size"], ignore_index=-1
+    )
+    assert torch.isclose(got, ref)
+
+
+def test_balanced_class_weights():
+    w = balanced_class_weights(np.array([0, 0, 0, 1, -1, -1]), 3)
+    np.testing.assert_allclose(w.numpy(), [4 / 6, 4 / 2, 1.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_recurrent_models_learn_steel_plate_features_as_sequence(name, steel):
+    rng = np.random.default_rng(1)
+    idx = rng.permutation(len(steel))
+    train, test = steel.subset(idx[:1400]), steel.subset(idx[1400:])
+    model = build_model(name, steel.classes, (1, 27), {"units": 32, "proj_dim": 32},
+                        _cfg(epochs=8, batch_size=64))
+    assert model.net.backbone.chunk == 3 and model.net.backbone.steps == 9  # 27 features -> 9 steps
+    before = _loss(model, test)
+    fit = model.fit(train)
+    assert any("input normalisation: feature" in n for n in fit.notes)
+    losses = [h["train_loss"] for h in fit.history]
+    assert losses[-1] < losses[0]
+    acc = (model.predict(test.X)["label"] == test.y["label"]).mean()
+    assert _loss(model, test) < before
+    assert acc > 0.55, acc  # majority class is ~35 %
+
+
+@pytest.mark.parametrize("shape", [(1, 27), (2, 1000), (1, 100)])
+@pytest.mark.parametrize("name", DEEP)
+def test_models_accept_any_length(name, shape):
+    m = build_model(name, {"class": ["a", "b", "c"]}, shape, SMALL[name])
+    p = m.predict_proba(np.random.default_rng(0).normal(size=(3, *shape)).astype(np.float32))
+    assert p["class"].shape == (3, 3)
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_save_load_round_trip_gives_identical_probabilities(name, cwru, tmp_path):
+    ws = for_target(cwru, "flat")
+    model = build_model(name, ws.classes, (1, 1024), SMALL[name], _cfg(epochs=1))
+    model.fit(ws.subset(np.arange(64)))
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert type(again) is type(model) and again.params == model.params
+    a, b = model.predict_proba(ws.X[:20]), again.predict_proba(ws.X[:20])
+    np.testing.assert_array_equal(a["class"], b["class"])
+    assert not list((tmp_path / "m").glob("*.tmp"))
+
+
+def test_same_seed_same_initial_weights_and_fit(cwru):
+    ws = for_target(cwru, "flat").subset(np.arange(64))
+    a = build_model("cnn1d", ws.classes, (1, 1024), SMALL["cnn1d"], _cfg(epochs=1, seed=3))
+    b = build_model("cnn1d", ws.classes, (1, 1024), SMALL["cnn1d"], _cfg(epochs=1, seed=3))
+    c = build_model("cnn1d", ws.classes, (1, 1024), SMALL["cnn1d"], _cfg(epochs=1, seed=4))
+    for x, y in zip(a.net.parameters(), b.net.parameters()):
+        assert torch.equal(x, y)
+    assert not all(torch.equal(x, y) for x, y in zip(a.net.parameters(), c.net.parameters()))
+    a.fit(ws)
+    b.fit(ws)
+    np.testing.assert_array_equal(a.predict_proba(ws.X)["class"], b.predict_proba(ws.X)["class"])
+
+
+def test_describe_reports_layers_params_and_size():
+    m = build_model("cnn1d", {"class": list("abcd")}, (1, 1024))
+    s = m.describe()
+    n = sum(p.numel() for p in m.net.parameters())
+    assert s.n_params == s.trainable_params == n
+    assert s.size_bytes >= 4 * n
+    assert "Total params" in s.text
+    types = {row["type"] for row in s.layers}
+    assert {"Conv1d", "BatchNorm1d", "Linear"} <= types
+    conv = next(r for r in s.layers if r["type"] == "Conv1d")
+    assert conv["output_shape"] == [1, 16, 64] and conv["params"] == 16 * 64 + 16
+
+
+def test_bad_options_and_shapes_are_config_errors(cwru):
+    with pytest.raises(ConfigError, match="no option"):
+        build_model("lstm", {"class": ["a", "b"]}, (1, 1024), {"unitz": 3})
+    with pytest.raises(ConfigError, match="dropout"):
+        build_model("lstm", {"class": ["a", "b"]}, (1, 1024), {"layers": 2, "dropout": [0.1]})
+    with pytest.raises(ConfigError, match="input_norm"):
+        build_model("cnn1d", {"class": ["a", "b"]}, (1, 1024), {"input_norm": "nope"})
+    m = build_model("cnn1d", cwru.classes, (1, 512), SMALL["cnn1d"], _cfg())
+    with pytest.raises(ConfigError, match="expected \\[n, 1, 512\\]"):
+        m.fit(cwru)
+
+
+def test_cli_lists_every_registered_model(capsys):
+    assert cli_main(["models"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    names = {line.split()[0] for line in out}
+    assert names == set(registry())
+    assert any(line.split()[1] == "deep" for line in out)
+
+
+def test_cli_shows_options_and_summary(capsys):
+    assert cli_main(["models", "gru", "--summary", "--input-shape", "1,27"]) == 0
+    out = capsys.readouterr().out
+    assert "chunk" in out and "bidirectional" in out and "Total params" in out
+
+
+def test_cli_unknown_model_is_one_line_exit_2(capsys):
+    assert cli_main(["models", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: unknown model 'nope'")
