@@ -480,7 +480,10 @@ def make_storage(url: str) -> Any:
                 )
             except Exception as exc:
                 # workers starting together on a new database race to create its tables
-                if "already exists" not in str(exc) or attempt == 4:
+                racing = type(exc).__name__ == "IntegrityError" or any(
+                    k in str(exc) for k in ("already exists", "UNIQUE constraint", "Duplicate")
+                )
+                if not racing or attempt == 4:
                     raise
                 time.sleep(0.5 * (attempt + 1))
     except (ModuleNotFoundError, ImportError) as exc:
