@@ -480,7 +480,10 @@ def make_storage(url: str) -> Any:
                 )
             except Exception as exc:
                 # workers starting together on a new database race to create its tables
-                if "already exists" not in str(exc) or attempt == 4:
+                racing = type(exc).__name__ == "IntegrityError" or any(
+                    k in str(exc) for k in ("already exists", "UNIQUE constraint", "Duplicate")
+                )
+                if not racing or attempt == 4:
                     raise
                 time.sleep(0.5 * (attempt + 1))
     except (ModuleNotFoundError, ImportError) as exc:
@@ -732,14 +735,18 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "val_accuracy": mean([_val_acc(m) for m in runs]),
         "test_accuracy": mean([m["primary"]["accuracy"] for m in runs]),
         "test_accuracy_per_seed": [m["primary"]["accuracy"] for m in runs],
+        "val_accuracy_per_seed": [_val_acc(m) for m in runs],
         "test_macro_f1": mean([m["primary"].get("macro_f1", math.nan) for m in runs]),
         "train_seconds": mean([m["training"]["train_seconds"] for m in runs]),
         "epochs": mean([m["training"]["epochs"] for m in runs]),
         "n_params": int(runs[0]["model"]["n_params"]) if runs else 0,
-        "latency_ms_batch1": mean(
-            [m.get("speed", {}).get("latency_ms_batch1", math.nan) for m in runs]
+        # best of seeds: latency is a property of the model, and the lowest measurement is
+        # the one least disturbed by other processes on a shared machine
+        "latency_ms_batch1": min(
+            (m.get("speed", {}).get("latency_ms_batch1", math.nan) for m in runs), default=math.nan
         ),
         "fold": runs[0]["run"]["fold"] if runs else None,
+        "stopped_reason": [m["training"].get("stopped_reason") for m in runs],
     }
 
 
@@ -854,6 +861,7 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
             "dir": str(mdir),
             "search": {k: v.model_dump(exclude_none=True) for k, v in search.items()},
             "search_seconds": search_s,
+            "study_span_seconds": _span_seconds(rows),
             "workers": worker_results,
             "trials": {s: states.count(s) for s in sorted(set(states))},
             "n_trials_total": len(rows),
@@ -882,6 +890,21 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         paths = render_tuning_report(out)
         log(f"report: {paths[0]}")
     return summary
+
+
+def _span_seconds(rows: list[dict[str, Any]]) -> float | None:
+    """Wall clock from the first trial's start to the last trial's end (all invocations)."""
+    import pandas as pd
+
+    starts = pd.to_datetime([r["started"] for r in rows if r.get("started")])
+    ends = [
+        s + pd.Timedelta(seconds=r["seconds"])
+        for s, r in zip(starts, [r for r in rows if r.get("started")])
+        if r.get("seconds") is not None
+    ]
+    if len(starts) == 0 or not ends:
+        return None
+    return float((max(ends) - starts.min()).total_seconds())
 
 
 def _slug(text: str) -> str:

@@ -63,6 +63,9 @@ def _history_plot(trials: pd.DataFrame, path: Path, title: str) -> Path | None:
             color="tab:red",
             label="best so far",
         )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("objective")
     ax.set_title(title)
@@ -109,7 +112,7 @@ _ROWS = [
     ("train_seconds", "training time (s)", "{:.1f}"),
     ("epochs", "epochs trained", "{:.0f}"),
     ("n_params", "parameters", "{:,.0f}"),
-    ("latency_ms_batch1", "latency, batch 1 (ms)", "{:.3g}"),
+    ("latency_ms_batch1", "latency, batch 1 (ms, best of seeds)", "{:.3g}"),
 ]
 
 
@@ -134,6 +137,16 @@ def before_after_rows(m: dict[str, Any], formatted: bool = False) -> list[list[A
         else:
             rows.append([name, a, b, delta])
     return rows
+
+
+def _stop_reasons(kind_dir: Path) -> list[str]:
+    """stopped_reason of each seed's run (older tuning.json files do not carry it)."""
+    import json
+
+    out = []
+    for metrics in sorted(kind_dir.glob("seed-*/metrics.json")):
+        out.append(json.loads(metrics.read_text()).get("training", {}).get("stopped_reason", "?"))
+    return out
 
 
 def _config_rows(m: dict[str, Any]) -> list[list[Any]]:
@@ -180,20 +193,33 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
         counts = ", ".join(f"{v} {k.lower()}" for k, v in m["trials"].items())
         md += [
             f"Study `{m['study']}`: {m['n_trials_total']} trials ({counts}) in "
-            f"{m['search_seconds']:.0f} s; tuning fold `{m['fold']}`.",
+            f"{m.get('study_span_seconds') or m['search_seconds']:.0f} s of wall clock; "
+            f"tuning fold `{m['fold']}`.",
             "",
             "### Before / after",
             "",
             *_table(["", "default", "tuned", "change"], before_after_rows(m, formatted=True)),
             "",
         ]
-        seeds_d = m["default"].get("test_accuracy_per_seed", [])
-        seeds_t = m["tuned"].get("test_accuracy_per_seed", [])
-        if len(seeds_d) > 1:
-            md += [
-                f"Test accuracy per seed: default {[_fmt(v) for v in seeds_d]}, tuned {[_fmt(v) for v in seeds_t]}.",
-                "",
-            ]
+        runs_dir = out / slug
+        stops = []
+        for kind, sub in (("default", "default"), ("tuned", f"tuned-trial-{m['best']['number']}")):
+            reasons = m[kind].get("stopped_reason") or _stop_reasons(runs_dir / sub)
+            if reasons:
+                stops.append(f"{kind}: {', '.join(str(r) for r in reasons)}")
+        if stops:
+            md += [f"How the final fits ended (per seed) - {'; '.join(stops)}.", ""]
+        for key, what in (
+            ("val_accuracy_per_seed", "Validation"),
+            ("test_accuracy_per_seed", "Test"),
+        ):
+            seeds_d, seeds_t = m["default"].get(key, []), m["tuned"].get(key, [])
+            if len(seeds_d) > 1:
+                md += [
+                    f"{what} accuracy per seed: default {', '.join(_fmt(v) for v in seeds_d)}; "
+                    f"tuned {', '.join(_fmt(v) for v in seeds_t)}.",
+                    "",
+                ]
         attrs = m["best"].get("attrs", {})
         md += [
             f"### Best configuration (trial {m['best']['number']}, objective {_fmt(m['best']['value'])}, "
@@ -211,7 +237,14 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
             cols = ["number", "state", "value", "seconds", "last_epoch"] + [
                 c for c in trials.columns if c.startswith("params_")
             ]
-            show = trials[[c for c in cols if c in trials.columns]].sort_values("number")
+            show = trials[[c for c in cols if c in trials.columns]].sort_values("number").copy()
+            if "seconds" in show:
+                show["seconds"] = show["seconds"].round(1)
+            md += [
+                "`value` is the objective of finished trials; for pruned ones it is the last "
+                "validation accuracy reported before pruning.",
+                "",
+            ]
             md += _table(
                 [c.removeprefix("params_") for c in show.columns],
                 show.astype(object).where(show.notna(), None).values.tolist(),
