@@ -21,13 +21,20 @@ ort = pytest.importorskip("onnxruntime")
 torch.set_num_threads(2)
 
 #: Deep models checked (small settings keep the export quick; the graph ops are the same).
+#: ``model:variant`` keys check a non-default option set of the same model.
 MODELS = {
     "cnn1d": {},
     "lstm": {"layers": 1, "units": 32},
+    "lstm:stft": {"layers": 1, "units": 32, "frontend": "stft", "frame": 128, "hop": 64},
+    "lstm:chunk": {"layers": 1, "units": 32, "frontend": "chunk"},
     "gru": {"layers": 1, "units": 32},
     "resnet1d": {},
     "tcn": {},
 }
+
+
+def _untrained(tmp_path, key):
+    return untrained_run(tmp_path, key.split(":")[0], params=MODELS[key])
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,7 @@ def real_windows(shared_data):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_onnx_matches_predict_proba(tmp_path, real_windows, name):
-    run = untrained_run(tmp_path, name, params=MODELS[name])
+    run = _untrained(tmp_path, name)
     res = export_run(run, "onnx")
     assert res.model_path == run / "export" / "model.onnx" and res.max_abs_diff <= 1e-4
     opts = ort.SessionOptions()
@@ -60,9 +67,9 @@ def test_onnx_matches_predict_proba(tmp_path, real_windows, name):
     assert meta["outputs"] == {"class": "proba_class"} and meta["channels"] == ["DE"]
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "lstm"])
+@pytest.mark.parametrize("name", ["cnn1d", "lstm", "lstm:stft"])
 def test_torchscript_matches_predict_proba(tmp_path, real_windows, name):
-    run = untrained_run(tmp_path, name, params=MODELS[name])
+    run = _untrained(tmp_path, name)
     assert main(["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "ts")]) == 0
     with warnings.catch_warnings():  # torch 2.13 marks torch.jit deprecated; it still loads
         warnings.simplefilter("ignore", DeprecationWarning)

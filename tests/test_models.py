@@ -245,8 +245,63 @@ def test_cli_unknown_model_is_one_line_exit_2(capsys):
 
 @pytest.mark.parametrize("shape", [(1, 1024), (1, 27), (2, 1000)])
 def test_recurrent_conv_projection_any_length(shape):
-    m = build_model("gru", {"class": ["a", "b"]}, shape, {"proj": "conv", "units": 8, "proj_dim": 8})
+    m = build_model("gru", {"class": ["a", "b"]}, shape,
+                    {"frontend": "chunk", "proj": "conv", "units": 8, "proj_dim": 8})
     p = m.predict_proba(np.random.default_rng(0).normal(size=(4, *shape)).astype(np.float32))
     assert p["class"].shape == (4, 2)
     with pytest.raises(ConfigError, match="proj"):
         build_model("gru", {"class": ["a", "b"]}, shape, {"proj": "nope"})
+
+
+# -- spectral front end of the recurrent models ------------------------------------------------
+@pytest.mark.parametrize("shape,spectral", [((1, 1024), True), ((2, 1024), True), ((1, 27), False)])
+def test_recurrent_stft_frontend_shapes_and_short_fallback(shape, spectral):
+    from faultlab.models.frontends import n_frames
+
+    m = build_model("lstm", {"class": ["a", "b"]}, shape,
+                    {"frontend": "stft", "frame": 128, "hop": 64, "units": 8, "proj_dim": 8})
+    bb = m.net.backbone
+    assert (bb.stft is not None) == spectral
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(3, *shape)).astype(np.float32))
+    steps = bb.steps_of(x)
+    if spectral:  # 1024 samples, frame 128, hop 64 -> 15 frames of 65 bins per channel
+        assert n_frames(1024, 128, 64) == 15 and bb.stft(x).shape == (3, 15, shape[0] * 65)
+        assert steps.shape == (3, 15, 8)
+    else:  # 27 features are too short for a spectrum: chunked into 9 steps of 3
+        assert steps.shape == (3, 9, 8)
+    assert m.predict_proba(x.numpy())["class"].shape == (3, 2)
+    with pytest.raises(ConfigError, match="frontend"):
+        build_model("lstm", {"class": ["a", "b"]}, shape, {"frontend": "wavelet"})
+
+
+def test_fixed_dft_conv_matches_numpy_rfft_on_a_sine():
+    from faultlab.models.frontends import LogSTFT
+
+    frame, hop, fs = 128, 64, 12000.0
+    t = np.arange(1024) / fs
+    x = np.sin(2 * np.pi * 1500.0 * t) + 0.3 * np.cos(2 * np.pi * 4218.75 * t)  # bins 16 and 45
+    stft = LogSTFT(1, frame, hop, norm="none", standardise=False)
+    assert not list(stft.parameters())  # the transform never trains
+    power = stft.power(torch.tensor(x, dtype=torch.float32)[None, None]).numpy()[0]  # [bins, T]
+    frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
+    ref = np.abs(np.fft.rfft(frames * np.hanning(frame + 1)[:-1], axis=1)).T
+    np.testing.assert_allclose(np.sqrt(power), ref, rtol=1e-3, atol=1e-3)
+    assert set(np.argmax(np.sqrt(power), axis=0)) == {16}
+    second = np.sqrt(power[:, 0]).copy()
+    second[15:18] = 0  # the 1500 Hz peak and its Hann side bins
+    assert np.argmax(second) == 45
+    # standardise (the default) z-scores each window first: the level no longer matters
+    std = LogSTFT(1, frame, hop, norm="none")
+    x32 = torch.tensor(x, dtype=torch.float32)[None, None]
+    np.testing.assert_allclose(std(x32).numpy(), std(7.5 * x32 + 0.2).numpy(), atol=1e-4)
+
+
+def test_stft_lstm_save_load_round_trip(tmp_path, cwru):
+    params = {"frontend": "stft", "units": 8, "proj_dim": 8, "layers": 1}
+    m = build_model("lstm", cwru.classes, (1, 1024), params, TrainConfig(epochs=1, progress=False))
+    m.fit(cwru)
+    m.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert back.net.backbone.stft is not None
+    np.testing.assert_allclose(back.predict_proba(cwru.X[:16])["class"],
+                               m.predict_proba(cwru.X[:16])["class"], atol=1e-6)
