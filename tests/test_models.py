@@ -272,6 +272,8 @@ def test_recurrent_stft_frontend_shapes_and_short_fallback(shape, spectral):
     assert m.predict_proba(x.numpy())["class"].shape == (3, 2)
     with pytest.raises(ConfigError, match="frontend"):
         build_model("lstm", {"class": ["a", "b"]}, shape, {"frontend": "wavelet"})
+    with pytest.raises(ConfigError, match="hop"):
+        build_model("lstm", {"class": ["a", "b"]}, shape, {"frontend": "stft", "hop": 0})
 
 
 def test_fixed_dft_conv_matches_numpy_rfft_on_a_sine():

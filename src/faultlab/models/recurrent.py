@@ -60,6 +60,9 @@ class RecurrentBackbone(nn.Module):
         if p["spec_log"] not in ("log1p", "power") or p["spec_norm"] not in ("batch", "none"):
             raise ConfigError(f"option spec_log/spec_norm: {p['spec_log']!r}/{p['spec_norm']!r} not in "
                               "['log1p', 'power'] / ['batch', 'none']")
+        if int(p["frame"]) < 2 or not 1 <= int(p["hop"]) <= int(p["frame"]):
+            raise ConfigError(f"options frame/hop: need frame >= 2 and 1 <= hop <= frame, got "
+                              f"{p['frame']}/{p['hop']}")
         # short inputs (tabular rows) have too few frames for a spectrum: chunk them instead
         self.stft = None
         if p["frontend"] == "stft" and n_frames(length, p["frame"], p["hop"]) >= p["min_steps"]:
