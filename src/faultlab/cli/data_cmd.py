@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from faultlab.cli import app
+from faultlab.data import catalogue
 from faultlab.errors import DataError
 
 data_app = typer.Typer(
@@ -23,19 +24,7 @@ app.add_typer(data_app, name="data")
 DATASETS = {"cwru": "Case Western Reserve University Bearing Data Center (161 .mat files)"}
 
 #: Columns shown by ``list --format table`` (CSV/JSON carry every column).
-TABLE_COLUMNS = [
-    "file",
-    "name",
-    "group",
-    "condition",
-    "fault_location",
-    "fault_diameter_in",
-    "load_hp",
-    "rpm",
-    "sampling_rate_hz",
-    "fault_end",
-    "available",
-]
+TABLE_COLUMNS = [*catalogue.DESCRIPTIVE, "available"]
 FORMATS = ("table", "csv", "json")
 
 
@@ -46,7 +35,6 @@ def _dataset(name: str) -> str:
 
 
 def _selection(filters: list[str] | None, files: str | None) -> pd.DataFrame:
-    from faultlab.data import catalogue
 
     df = catalogue.filter_catalogue(filters or [])
     if files:
@@ -86,7 +74,6 @@ def list_cmd(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="data directory"),
 ) -> None:
     """List catalogue files (one row per official file number)."""
-    from faultlab.data import catalogue
 
     _dataset(dataset)
     if fmt not in FORMATS:
@@ -203,19 +190,7 @@ def info_cmd(
         from faultlab.data.download import sha256
 
         lines.append("catalogue:")
-        for key in (
-            "file",
-            "name",
-            "group",
-            "condition",
-            "fault_location",
-            "fault_diameter_in",
-            "load_hp",
-            "rpm",
-            "sampling_rate_hz",
-            "fault_end",
-            "note",
-        ):
+        for key in (*catalogue.DESCRIPTIVE, "note"):
             if cat.get(key) is not None:
                 lines.append(f"  {key}: {cat[key]}")
         if cat.get("sha256"):

@@ -66,6 +66,9 @@ COLUMNS = (
     "note",
 )
 
+#: The descriptive columns (file number to fault end) shown by listings.
+DESCRIPTIVE = COLUMNS[: COLUMNS.index("fault_end") + 1]
+
 #: Short names accepted in filters (``location=IR`` means ``fault_location=IR``).
 ALIASES = {
     "location": "fault_location",

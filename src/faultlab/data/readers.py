@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from faultlab.data import catalogue
-from faultlab.data.types import Recording
+from faultlab.data.types import META_KEYS, Recording
 from faultlab.errors import DataError
 
 #: Channel name -> variable-name suffix in CWRU files (the prefix varies: X097_, X173_, ...).
@@ -527,15 +527,7 @@ def read_recording(
 # --------------------------------------------------------------------------- manifests
 #: Manifest fields with a fixed meaning; any other column is kept as an extra label.
 MANIFEST_FIELDS = ("path", "sampling_rate", "channels", "key", "recording_id")
-LABEL_FIELDS = (
-    "condition",
-    "fault_location",
-    "fault_diameter_in",
-    "load_hp",
-    "rpm",
-    "sensor_end",
-    "fault_end",
-)
+LABEL_FIELDS = tuple(k for k in META_KEYS if k not in ("dataset", "source"))
 NUMERIC_LABELS = ("fault_diameter_in", "load_hp", "rpm")
 _FIELD_ALIASES = {
     "file": "path",
