@@ -9,6 +9,7 @@ saved model (and an exported one) applies them to raw windows by itself.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
@@ -187,14 +188,8 @@ class TorchModel(FaultModel):
         notes.append(f"augmentation: {', '.join(augment) or 'none'}")
         total = sum(r["seconds"] for r in res.history) or 1.0
         data_share = sum(r["data_seconds"] for r in res.history) / total
-        self.fit_result = FitResult(
-            history=res.history,
-            epochs=res.epochs,
-            best_epoch=res.best_epoch,
-            train_seconds=res.train_seconds,
-            stopped_reason=res.stopped_reason,
-            device=res.device,
-            notes=notes + [f"data pipeline share of epoch time: {100 * data_share:.1f}%"],
+        self.fit_result = dataclasses.replace(
+            res, notes=notes + [f"data pipeline share of epoch time: {100 * data_share:.1f}%"]
         )
         return self.fit_result
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from faultlab.errors import ConfigError
+from faultlab.models.base import FitResult
 from faultlab.training.callbacks import EarlyStopping, EpochCallback
 from faultlab.training.config import TrainConfig
 from faultlab.training.device import Precision, choose_precision, resolve_device, set_threads
@@ -36,15 +37,10 @@ LossFn = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], torch.Tens
 
 
 @dataclass
-class EngineResult:
-    history: list[dict[str, float]] = field(default_factory=list)
-    epochs: int = 0
-    best_epoch: int | None = None
-    train_seconds: float = 0.0
+class EngineResult(FitResult):
+    """The model contract's FitResult plus the time spent building batches."""
+
     data_seconds: float = 0.0
-    stopped_reason: str = "completed"
-    device: str = "cpu"
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
