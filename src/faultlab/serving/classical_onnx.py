@@ -22,8 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from faultlab.errors import ConfigError, DataError
+from faultlab.errors import ConfigError, DataError, FaultlabError
 from faultlab.features.extract import FeatureExtractor
+
+
+class ExportError(FaultlabError):
+    """The model cannot be exported in the requested format (the message says which it can)."""
+
 
 FRONTEND_FILE = "frontend.npz"
 #: ONNX opsets of the classifier graph (default domain, ai.onnx.ml for trees and SVMs).
@@ -114,8 +119,6 @@ def _skl2onnx_head(head: Any, n_features: int) -> tuple[Any, str]:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.calibration import CalibratedClassifierCV
-
-    from faultlab.serving.export import ExportError
 
     clf = head[-1] if hasattr(head, "steps") else head
     method = getattr(clf, "method", None)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from faultlab.errors import FaultlabError
+from faultlab.serving.classical_onnx import ExportError
 from faultlab.serving.predict import model_metadata
 from faultlab.serving.preprocess import Preprocessing
 from faultlab.utils.io import atomic_path, write_json
@@ -44,10 +44,6 @@ FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.ts"}
 OPSET = 17
 #: Largest tolerated |exported - predict_proba| on the verification batch.
 TOLERANCE = 1e-4
-
-
-class ExportError(FaultlabError):
-    """The model cannot be exported in the requested format (the message says which it can)."""
 
 
 @dataclass
