@@ -135,3 +135,12 @@ def test_predictor_onnx_backend_matches_native_from_raw_signal(tmp_path):
     b = Predictor(run, backend="onnx", threads=1).predict_signal(sig, RATE)
     np.testing.assert_allclose(a.proba["class"], b.proba["class"], atol=1e-4)
     assert a.verdicts["class"].prediction == b.verdicts["class"].prediction
+
+
+def test_binary_svm(tmp_path):
+    """Two classes: one decision column, p0 = 1 - p1 (the matrix-product SVM graph)."""
+    kind = np.repeat([0, 2], 30)
+    classes = {"class": ["normal", "impacts"]}
+    run = _run(tmp_path, "svm", {"n_bands": 16}, classes, {"class": (kind > 0).astype(np.int64)}, kind)
+    assert export_run(run, "onnx").exporter == "onnx.helper"
+    _check(run)

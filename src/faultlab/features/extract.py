@@ -222,11 +222,16 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _all_names(self, L: int) -> list[str]:
         key = (L, *self._config_key())
-        cache = self.__dict__.setdefault("_names_cache", {})
-        if key not in cache:  # band names are formatted strings: ~0.4 ms, once per shape
-            cache.clear()
-            cache[key] = [n for g in self.group_list for n in GROUPS[g][1](self, L)]
-        return list(cache[key])
+        names = self.__dict__.get("_names_cache", {}).get(key)
+        if names is None:  # band names are formatted strings: ~0.4 ms, once per shape
+            names = [n for g in self.group_list for n in GROUPS[g][1](self, L)]
+            self.__dict__["_names_cache"] = {key: names}  # replaced whole: thread-safe
+        return list(names)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_names_cache", None)  # a cache, not part of the saved model
+        return state
 
     def _config_key(self) -> tuple:
         """Everything the names depend on (fields can change after construction)."""

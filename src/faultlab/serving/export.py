@@ -216,6 +216,7 @@ def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str,
         frontend_spec,
         head_graph,
         sample_windows,
+        uses_skl2onnx,
     )
 
     if "onnx" not in supported_formats(model):
@@ -233,8 +234,7 @@ def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str,
         front = FrontEnd(spec, path.parent, threads=1)
         diff = _parity(ref, _run_onnx(tmp, front(X)), tasks)
     heads = sorted({type(p[-1]).__name__ for p in model.pipelines.values()})
-    own = {"SoftmaxRidge", "DummyClassifier"}  # written with onnx.helper, not skl2onnx
-    label = "onnx.helper" if set(heads) <= own else "skl2onnx"
+    label = "skl2onnx" if any(uses_skl2onnx(p[-1]) for p in model.pipelines.values()) else "onnx.helper"
     notes = [f"front end ({spec['kind']}) runs in numpy/numba before the ONNX graph "
              f"(input 'features' [batch, {spec['n_features']}]); classifier {', '.join(heads)}"]
     return label, diff, notes
