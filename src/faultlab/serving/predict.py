@@ -84,10 +84,10 @@ def onnx_session(model_path: Path, threads: int | None = 2, **options: Any):
     """An ORT CPU session: all graph optimisations, ``threads`` intra-op threads, no spinning.
 
     Spinning worker threads (ORT's default) burn a core between calls; on a shared or busy
-    box that slows every other process and this one. Measured by
-    ``benchmarks/inference_latency.py`` (``ort_settings_fp32``: cnn1d, batch 256, the shared
-    2-core machine at load ~18): spinning off gave 8,611 against 6,351 windows/s on one
-    thread and 5,825 against 3,369 on two.
+    box that slows every other process. Measured by ``benchmarks/inference_latency.py``
+    (``ort_settings_fp32``: cnn1d, batch 256, this shared 2-core machine at load 16-18, two
+    runs): with two threads spinning off was faster both times (5,825 vs 3,369 and 8,514 vs
+    4,607 windows/s); with one thread it went either way (8,611 vs 6,351; 8,138 vs 10,280).
     """
     import onnxruntime as ort
 
