@@ -110,12 +110,15 @@ def _source_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
     notes: list[str] = []
     for source in cfg.sources or []:
         part, part_notes = _source_fn(source.dataset)(source)
+        name = source.label or source.dataset
         ids = {r.recording_id for r in recs}
         for rec in part:
+            if source.label:
+                rec.meta["dataset"] = source.label
             if rec.recording_id in ids:
-                rec.recording_id = f"{source.dataset}:{rec.recording_id}"
+                rec.recording_id = f"{name}:{rec.recording_id}"
         if recs:
-            part_notes += _rename_channels(part, recs[0].channels, source.dataset)
+            part_notes += _rename_channels(part, recs[0].channels, name)
         recs += part
         notes += part_notes
     return recs, notes

@@ -29,6 +29,10 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str
+    label: str | None = Field(
+        None, description="the 'dataset' value of this source's windows (default: dataset), "
+        "to tell two machines of one kind apart (two manifests, two synthetic rigs)"
+    )
     data_dir: str | None = None
     select: dict[str, Any] | None = None
     normal: bool = True
