@@ -18,7 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(
+    os.environ.get("FAULTLAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 DEFAULT = [SHARED / "mfpt" / "InnerRaceFault_vload_1.mat", SHARED / "cwru" / "105.mat"]
 
 
