@@ -109,3 +109,16 @@ def test_unknown_source_name_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="data.sources.0.dataset"):
         parse_config(ExperimentConfig, {"data": {"dataset": "sources",
                                                  "sources": [{"dataset": "xjtu"}]}})
+
+
+def test_cwru_windows_carry_rpm_and_bearing(cwru_dir: Path) -> None:
+    from faultlab.data.datasets.cwru import read_cwru
+
+    ws = build_windows(DataConfig.model_validate(
+        {"dataset": "cwru", "files": [97, 105], "data_dir": str(cwru_dir.parent), "window": 4096,
+         "single_recording_blocks": 1}
+    ))
+    assert set(ws.info["bearing"]) == {"6205"} and ws.info["rpm"].notna().all()
+    assert set(ws.info["load_unit"]) == {"hp"} and (ws.info["load"] == ws.info["load_hp"]).all()
+    fan = read_cwru(105, data_dir=cwru_dir.parent, channels=("FE", "DE"))
+    assert fan.meta["bearing"] == "6203" and fan.meta["channel_bearings"] == "6203+6205"
