@@ -33,7 +33,6 @@ from urllib.request import url2pathname
 import pooch
 
 from faultlab.data.datasets import get_dataset
-from faultlab.data.datasets.base import DatasetSpec
 from faultlab.errors import DataError
 
 ENV_URL = "FAULTLAB_CWRU_URL"
@@ -156,7 +155,7 @@ def fetch(
             raise _mismatch(
                 what, str(path), actual, known, "delete it or download again with --redownload"
             )
-    _transfer(spec, what, path, url, known, progress=progress, retries=retries, timeout=timeout)
+    _transfer(what, path, url, known, progress=progress, retries=retries, timeout=timeout)
     if not known and spec.verify is not None:
         try:
             spec.verify(path, info)
@@ -169,7 +168,7 @@ def fetch(
 
 
 def _transfer(
-    spec: DatasetSpec, what: str, path: Path, url: str, known: str | None, *,
+    what: str, path: Path, url: str, known: str | None, *,
     progress: bool, retries: int, timeout: float,
 ) -> None:
     """pooch: temporary file, sha256 check when known, rename; errors name the file."""

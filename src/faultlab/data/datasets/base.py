@@ -345,5 +345,6 @@ class Catalogue:
         rows = cat[cat["condition"] == "normal"]
         keys = {k: v for k, v in select.items() if k in self.spec.normal_keys}
         rows = self.select(rows, keys) if keys else rows
-        return pd.concat([rows, faults]).sort_values("file", key=lambda s: s.astype(str)
-                                                     if not self.spec.numeric_ids else s)
+        out = pd.concat([rows, faults])
+        # catalogue order for named files (MFPT), number order for numbered ones (CWRU)
+        return out.sort_values("file") if self.spec.numeric_ids else out

@@ -49,7 +49,9 @@ def _channels_arg(channels: str | Sequence[str] | None) -> list[str]:
     return out
 
 
-def _signal(variables: dict[str, np.ndarray], chans: list[str], path: Any, number: int):
+def _signal(
+    variables: dict[str, np.ndarray], chans: list[str], path: Any, number: int
+) -> tuple[np.ndarray, list[str], str, dict[str, Any]]:
     keys: list[str] = []
     prefix: str | None = None
     for ch in chans:
@@ -101,7 +103,16 @@ def read_cwru(
     return _recording(info, path, chans, signal, keys, prefix, extra, stored)
 
 
-def _recording(info, path, chans, signal, keys, prefix, extra, stored) -> Recording:
+def _recording(
+    info: dict[str, Any],
+    path: Any,
+    chans: list[str],
+    signal: np.ndarray,
+    keys: list[str],
+    prefix: str,
+    extra: dict[str, Any],
+    stored: float | None,
+) -> Recording:
     ends = [CWRU_BEARING_AT.get(c, "6205") for c in chans]
     meta: dict[str, Any] = {
         "dataset": "cwru",
