@@ -12,6 +12,7 @@ or ``logistic`` (multinomial LogisticRegression, probabilities of its own).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -74,14 +75,19 @@ def rocket_transform(X: np.ndarray, parameters: tuple, n_jobs: int = 1) -> np.nd
     cores = multiprocessing.cpu_count()
     n = cores if n_jobs is None or n_jobs < 1 or n_jobs > cores else int(n_jobs)
     n = min(n, max(1, len(X)))  # one window: no thread hand-off
-    prev = get_num_threads()
-    set_num_threads(n)
-    try:
-        if X.shape[1] == 1:
-            return _static_transform_uni(X[:, 0], parameters, MiniRocket._indices)
-        return _static_transform_multi(X, parameters, MiniRocket._indices)
-    finally:
-        set_num_threads(prev)
+    with _ROCKET_LOCK:  # numba's workqueue layer (no OpenMP/TBB) is not thread-safe
+        prev = get_num_threads()
+        set_num_threads(n)
+        try:
+            if X.shape[1] == 1:
+                return _static_transform_uni(X[:, 0], parameters, MiniRocket._indices)
+            return _static_transform_multi(X, parameters, MiniRocket._indices)
+        finally:
+            set_num_threads(prev)
+
+
+#: One MiniRocket transform at a time per process (each already uses ``n_jobs`` cores).
+_ROCKET_LOCK = threading.Lock()
 
 
 class ChunkedMiniRocket(TransformerMixin, BaseEstimator):

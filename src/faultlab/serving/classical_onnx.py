@@ -83,7 +83,10 @@ class FrontEnd:
         self.kind = spec.get("kind")
         if self.kind == "features":
             cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["config"].items()}
-            self.extractor = FeatureExtractor(**cfg)
+            try:
+                self.extractor = FeatureExtractor(**cfg)
+            except TypeError as exc:  # a field this version does not know
+                raise ConfigError(f"metadata.json: exports.onnx.frontend.config: {exc}") from None
         elif self.kind == "minirocket":
             path = Path(directory or ".") / spec.get("file", FRONTEND_FILE)
             if not path.exists():
