@@ -106,6 +106,37 @@ def refit_on_train_and_val(
     )
 
 
+def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
+    """The history row of the kept weights (lowest val_loss when the epoch is unknown)."""
+    row = next((h for h in history if h.get("epoch") == best_epoch), None)
+    if row is None and history:
+        valid = [h for h in history if "val_loss" in h and pd.notna(h["val_loss"])]
+        row = min(valid, key=lambda h: h["val_loss"]) if valid else history[-1]
+    return row or {}
+
+
+def _run_block(
+    cfg: ExperimentConfig, split: Split, training: Any, windows: WindowSet
+) -> dict[str, Any]:
+    """metrics.json ``run``: what was trained on which split, and what validation was."""
+    return {
+        "name": cfg.name,
+        "model": cfg.model.name,
+        "model_label": cfg.model.display_name,
+        "fold": split.name,
+        "seed": training.seed,
+        "target": cfg.target,
+        "tasks": list(windows.classes),
+        "split_kind": split.kind,
+        "split_description": PROTOCOLS.get(split.kind, split.kind),
+        "leaky": split.leaky,
+        "protocol": protocol_of(split, cfg.split.column),
+        "validation": {"kind": split.val_kind, "description": split.val_description},
+        "dataset": cfg.data.dataset,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def run_experiment(
     cfg: ExperimentConfig,
     run_dir: str | Path,
@@ -160,28 +191,9 @@ def run_experiment(
     test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
-    monitor_key = "val_loss"
-    best_row = next((h for h in history if h.get("epoch") == fit.best_epoch), None)
-    if best_row is None and history:
-        valid = [h for h in history if monitor_key in h and pd.notna(h[monitor_key])]
-        best_row = min(valid, key=lambda h: h[monitor_key]) if valid else history[-1]
+    best_row = _best_row(history, fit.best_epoch)
     metrics = {
-        "run": {
-            "name": cfg.name,
-            "model": cfg.model.name,
-            "model_label": cfg.model.display_name,
-            "fold": split.name,
-            "seed": training.seed,
-            "target": cfg.target,
-            "tasks": list(windows.classes),
-            "split_kind": split.kind,
-            "split_description": PROTOCOLS.get(split.kind, split.kind),
-            "leaky": split.leaky,
-            "protocol": protocol_of(split, cfg.split.column),
-            "validation": {"kind": split.val_kind, "description": split.val_description},
-            "dataset": cfg.data.dataset,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "run": _run_block(cfg, split, training, windows),
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
