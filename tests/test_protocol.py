@@ -195,7 +195,8 @@ def test_every_shipped_benchmark_shows_the_trivial_baseline(name):
 def test_held_out_size_config_is_leave_one_size_out_with_condition_validation():
     cfg = load_benchmark(CONFIGS / "cwru-held-out-size.yaml")
     assert (cfg.split.kind, cfg.split.column) == ("leave_one_out", "fault_diameter_in")
-    assert cfg.split.val.strategy == "condition" and cfg.target == "location"
+    assert cfg.split.val.strategy == "condition" and cfg.split.val.refit
+    assert cfg.target == "location"
     assert len(cfg.seeds) == 3
     listed = {m.name for m in cfg.models}
     assert listed >= set(registry()) - {"envelope"}
