@@ -186,7 +186,7 @@ def test_leave_one_size_out_leaderboard_marks_the_baseline_and_tabulates_classes
 
 
 @pytest.mark.parametrize("name", ["cwru-quick", "cwru-lolo", "cwru-load-transfer",
-                                  "cwru-held-out-size", "steel-plates"])
+                                  "cwru-held-out-size", "steel-plates", "mfpt", "cwru-to-mfpt"])
 def test_every_shipped_benchmark_shows_the_trivial_baseline(name):
     cfg = load_benchmark(CONFIGS / f"{name}.yaml")
     assert "trivial" in {m.name for m in cfg.models}

@@ -32,8 +32,8 @@ VAL_KINDS = {
     "condition": ("a whole held-out training condition (a shift like the test's)",
                   {"leaky", "recording", "grouped k-fold", "condition", "held-out size"}),
 }
-#: Test protocols that are a shift (another condition or another physical bearing).
-SHIFTS = {"condition", "held-out size"}
+#: Test protocols that are a shift (another condition, physical bearing or machine).
+SHIFTS = {"condition", "held-out size", "cross-machine"}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from faultlab.data.datasets import build_windows, for_target
+from faultlab.data.build import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
 from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Split, WindowSet
@@ -37,8 +37,21 @@ def protocol_of(split: Split, column: str) -> str:
     if split.leaky:
         return "leaky"
     if split.kind in {"condition", "leave_one_out", "transfer"}:
+        if column == "dataset":
+            return "cross-machine"
         return "held-out size" if column == "fault_diameter_in" else "condition"
     return "recording"
+
+
+def data_sources(ws: WindowSet) -> dict[str, str]:
+    """The dataset(s) a set of windows comes from, and their machines (for leaderboards)."""
+    from faultlab.data.datasets import dataset_names, get_dataset
+
+    names = (
+        sorted({str(v) for v in ws.info["dataset"].dropna()}) if "dataset" in ws.info else []
+    )
+    machines = [get_dataset(n).machine if n in dataset_names() else n for n in names]
+    return {"data": "+".join(names) or "?", "machine": "; ".join(machines) or "?"}
 
 
 def _roles(windows: WindowSet, split: Split, standardise: bool):
@@ -61,7 +74,11 @@ def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dic
     d = cfg.data
     return {
         "dataset": d.dataset,
-        "channels": [d.channel] if isinstance(d.channel, str) else list(d.channel),
+        "channels": (
+            list(windows.channels)
+            if d.channel is None or d.dataset == "sources"
+            else [d.channel] if isinstance(d.channel, str) else list(d.channel)
+        ),
         "sampling_rate": windows.sampling_rate,
         "target_rate": d.target_rate,
         "window": d.window,
@@ -116,7 +133,8 @@ def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str
 
 
 def _run_block(
-    cfg: ExperimentConfig, split: Split, training: Any, windows: WindowSet
+    cfg: ExperimentConfig, split: Split, training: Any, windows: WindowSet,
+    parts: dict[str, WindowSet],
 ) -> dict[str, Any]:
     """metrics.json ``run``: what was trained on which split, and what validation was."""
     return {
@@ -133,6 +151,8 @@ def _run_block(
         "protocol": protocol_of(split, cfg.split.column),
         "validation": {"kind": split.val_kind, "description": split.val_description},
         "dataset": cfg.data.dataset,
+        **{f"{role}_{k}": v for role in ("train", "test")
+           for k, v in data_sources(parts[role]).items()},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -193,7 +213,7 @@ def run_experiment(
     history = fit.history
     best_row = _best_row(history, fit.best_epoch)
     metrics = {
-        "run": _run_block(cfg, split, training, windows),
+        "run": _run_block(cfg, split, training, windows, parts),
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
