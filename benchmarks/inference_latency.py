@@ -292,7 +292,7 @@ def bench_model(name: str, runs: Path | None, tmp: Path, args, X: np.ndarray) ->
     from faultlab.models.base import get_spec
     from faultlab.serving.export import export_run
 
-    deep = get_spec(name).family != "classical"
+    deep = get_spec(name).family == "deep"
     run = find_run(runs, name) or (fresh_run(name, tmp) if deep else None)
     if run is None:
         print(f"{name}: no trained run under --runs: skipped (classical models need one)")

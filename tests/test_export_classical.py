@@ -87,6 +87,7 @@ def _check(run, n_tasks: int = 1):
     ("rf", {"n_estimators": 20, "features": ["time", "spectral"], "n_bands": 16}),
     ("svm", {"n_bands": 16}),
     ("hist_gb", {"max_iter": 15, "n_bands": 16}),
+    ("trivial", {}),
     ("minirocket", {"n_kernels": 168, "n_jobs": 1}),
     ("minirocket", {"n_kernels": 168, "n_jobs": 1, "head": "logistic", "input": "signal"}),
 ])
