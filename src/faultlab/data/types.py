@@ -137,6 +137,29 @@ class WindowSet:
         }
 
 
+@dataclass(frozen=True)
+class UnlabelledWindows:
+    """Target-domain windows for unsupervised adaptation: ``X`` only, by construction.
+
+    The training engine accepts target data only in this form, so no label of an adaptation
+    window can reach an adaptation loss or a model-selection criterion.
+    """
+
+    X: np.ndarray
+
+    def __post_init__(self) -> None:
+        if isinstance(self.X, WindowSet) or not isinstance(self.X, np.ndarray) or self.X.ndim != 3:
+            raise TypeError("UnlabelledWindows takes a float array [n, channels, length] (X only)")
+
+    @classmethod
+    def of(cls, ws: WindowSet) -> UnlabelledWindows:
+        """Strip a WindowSet to its signals (labels, ids and metadata are dropped)."""
+        return cls(np.asarray(ws.X, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return int(len(self.X))
+
+
 @dataclass
 class Split:
     """Window indices per role, and the rule that produced them (saved as split.json)."""
