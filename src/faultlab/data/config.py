@@ -64,6 +64,23 @@ class ValConfig(BaseModel):
     fraction: float = Field(0.15, gt=0, lt=1)
 
 
+class AdaptRoleConfig(BaseModel):
+    """How the target side of a condition/transfer split is shared with domain adaptation.
+
+    ``none``: every target window tests; ``recordings``: whole target recordings per class
+    adapt (needs >= 2 per class), the others test; ``blocks``: the first ``fraction`` of each
+    target recording adapts and its last part tests (contiguous time blocks); ``auto``:
+    recordings where every target class has several, else blocks; ``transductive``: adapt on
+    the test windows themselves (as UDTL does), an explicit, labelled choice. Adaptation
+    windows' labels are never read.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["none", "auto", "recordings", "blocks", "transductive"] = "none"
+    fraction: float = Field(0.5, gt=0, lt=1, description="share of target recordings/windows that adapt")
+
+
 class SplitConfig(BaseModel):
     """Which windows train and which test.
 
@@ -91,6 +108,7 @@ class SplitConfig(BaseModel):
         "distribute their blocks (last block to test), keep them in train, or drop them",
     )
     val: ValConfig = Field(default_factory=ValConfig)
+    adapt: AdaptRoleConfig = Field(default_factory=AdaptRoleConfig)
     disjoint: bool | None = Field(
         None,
         description="require recording-disjoint train/test (default: all kinds but random_window); "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from faultlab.data.adapt_split import carve_adaptation, check_adapt_roles
 from faultlab.data.config import SplitConfig
 from faultlab.data.types import Split, WindowSet
 from faultlab.errors import ConfigError, LeakageError
@@ -236,8 +237,10 @@ def make_splits(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
         if len(s.test) == 0 or len(s.train) == 0:
             raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set")
         s = carve_validation(ws, s, cfg)
+        s = carve_adaptation(ws, s, cfg)
         if disjoint:
             check_no_leakage(s, ws)
+        check_adapt_roles(s, ws)
         task = ws.tasks[0]
         missing = sorted(set(np.unique(ws.y[task][s.test])) - set(np.unique(ws.y[task][s.train])) - {-1})
         if missing:

@@ -168,13 +168,26 @@ class Split:
     train: np.ndarray
     test: np.ndarray
     val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: unlabelled target windows for domain adaptation (labels never read); may equal
+    #: ``test`` only when ``adapt_mode`` is ``transductive``
+    adapt: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: how adapt and test were divided: "" (no adapt role), recordings, blocks, transductive
+    adapt_mode: str = ""
     rule: dict[str, Any] = field(default_factory=dict)
     leaky: bool = False
     kind: str = ""
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def transductive(self) -> bool:
+        return self.adapt_mode == "transductive"
+
     def roles(self) -> dict[str, np.ndarray]:
-        return {"train": self.train, "val": self.val, "test": self.test}
+        """train/val/test, plus ``adapt`` when the split has unlabelled target windows."""
+        out = {"train": self.train, "val": self.val, "test": self.test}
+        if len(self.adapt):
+            out["adapt"] = self.adapt
+        return out
 
     def to_dict(self, windows: WindowSet | None = None) -> dict[str, Any]:
         """JSON form; with ``windows``, also the recordings and class counts per role."""
@@ -183,6 +196,7 @@ class Split:
             "kind": self.kind,
             "rule": self.rule,
             "leaky": self.leaky,
+            "adapt_mode": self.adapt_mode,
             "notes": list(self.notes),
             "n_windows": {r: int(len(i)) for r, i in self.roles().items()},
         }
@@ -202,8 +216,10 @@ class Split:
             kind=d.get("kind", ""),
             rule=d.get("rule", {}),
             leaky=bool(d.get("leaky", False)),
+            adapt_mode=str(d.get("adapt_mode", "")),
             notes=list(d.get("notes", [])),
             train=np.asarray(idx.get("train", []), dtype=np.int64),
             val=np.asarray(idx.get("val", []), dtype=np.int64),
             test=np.asarray(idx.get("test", []), dtype=np.int64),
+            adapt=np.asarray(idx.get("adapt", []), dtype=np.int64),
         )

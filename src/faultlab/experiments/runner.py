@@ -19,7 +19,8 @@ import pandas as pd
 from faultlab.data.datasets import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
 from faultlab.data.tabular import Standardiser
-from faultlab.data.types import Split, WindowSet
+from faultlab.data.types import Split, UnlabelledWindows, WindowSet
+from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.models.base import build_model
@@ -49,6 +50,37 @@ def _roles(windows: WindowSet, split: Split, standardise: bool):
         for ws in parts.values():
             ws.X = scaler.transform(ws.X)
     return parts, scaler
+
+
+def adaptation_inputs(model: Any, training: Any, parts: dict[str, WindowSet]) -> dict[str, Any]:
+    """``target=`` for ``model.fit``: the adapt windows stripped to X (labels never passed)."""
+    ad = training.adaptation
+    needs = ad.method != "none" or ad.selection == "target_entropy"
+    if not needs:
+        return {}
+    if not getattr(model, "supports_adaptation", False):
+        raise ConfigError(f"training.adaptation: model {model.name!r} cannot adapt (deep models only); "
+                          "set method: none and selection: source_val/last for it")
+    if "adapt" not in parts:
+        raise ConfigError(
+            f"training.adaptation (method {ad.method}, selection {ad.selection}) needs unlabelled "
+            "target windows: set split.adapt.mode (auto, recordings, blocks or transductive) "
+            "on a condition/transfer split"
+        )
+    return {"target": UnlabelledWindows.of(parts["adapt"])}
+
+
+def adaptation_summary(training: Any, split: Split) -> dict[str, Any]:
+    """What reports state about adaptation and model selection."""
+    ad = training.adaptation
+    return {
+        "method": ad.method,
+        "weight": ad.weight,
+        "selection": ad.selection,
+        "target_role": split.adapt_mode or "none",
+        "n_adapt": int(len(split.adapt)),
+        "transductive": split.transductive,
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -113,7 +145,7 @@ def run_experiment(
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(parts["train"], val, run_dir=run_dir)
+    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, parts))
     with atomic_path(run_dir / rundir.HISTORY) as tmp:
         pd.DataFrame(fit.history).to_csv(tmp, index=False)
     model_dir = run_dir / rundir.MODEL_DIR
@@ -144,6 +176,7 @@ def run_experiment(
             "leaky": split.leaky,
             "protocol": protocol_of(split, cfg.split.column),
             "dataset": cfg.data.dataset,
+            "adaptation": adaptation_summary(training, split),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         },
         "primary": test_metrics["primary"],
