@@ -96,16 +96,24 @@ class SplitConfig(BaseModel):
     kind: Literal[
         "random_window", "recording", "group_kfold", "condition", "leave_one_out", "transfer"
     ] = "leave_one_out"
-    column: str = "load_hp"
-    train: list[Any] | None = None
+    column: str | list[str] = Field(
+        "load_hp",
+        description="window column(s) to split on; sampling_rate_hz means the rate a recording "
+        "was recorded at (original_rate_hz), not the rate after resampling",
+    )
+    train: list[Any] | None = Field(
+        None,
+        description="values of column (value lists with several columns), or selectors: "
+        "mappings column -> value(s) that must all match, e.g. {condition: normal, load_hp: [0, 1]}",
+    )
     test: list[Any] | None = None
     test_fraction: float = Field(0.25, gt=0, lt=1)
     n_splits: int = Field(5, ge=2)
     folds: list[Any] | None = Field(None, description="run only these folds (names or values)")
-    unassigned: Literal["distribute", "train", "drop"] = Field(
+    unassigned: Literal["distribute", "train", "test", "drop"] = Field(
         "distribute",
         description="recordings whose column is empty (normal has no fault size): "
-        "distribute their blocks (last block to test), keep them in train, or drop them",
+        "distribute their blocks (last block to test), keep them in train or test, or drop them",
     )
     val: ValConfig = Field(default_factory=ValConfig)
     adapt: AdaptRoleConfig = Field(default_factory=AdaptRoleConfig)

@@ -63,11 +63,45 @@ def _cwru_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
          f"{', '.join(map(str, missing))} (set data.download: true to fetch them)"]
         if missing else []
     )
+    if nearest_channel(cfg.channel) is not None:
+        return _read_nearest(present, cfg), notes + [nearest_note(cfg.channel)]
     recs = [
         readers.read_cwru(int(n), data_dir=cfg.data_dir, channels=_channels(cfg))
         for n in present["file"]
     ]
     return recs, notes
+
+
+def nearest_channel(channel: str | list[str]) -> str | None:
+    """``nearest`` / ``nearest:FE`` -> the channel for recordings without a fault end."""
+    if not isinstance(channel, str) or not channel.lower().startswith("nearest"):
+        return None
+    _, _, normal = channel.partition(":")
+    normal = (normal or "DE").upper()
+    if normal not in ("DE", "FE", "BA"):
+        raise DataError(f"data.channel {channel!r}: normal recordings' channel must be DE, FE or BA")
+    return normal
+
+
+def nearest_note(channel: str) -> str:
+    return (f"channel '{channel}': each fault recording read at the sensor nearest its fault "
+            f"(DE for drive-end faults, FE for fan-end faults); recordings without a fault end "
+            f"(normal) at {nearest_channel(channel)}; the column sensor_end says which")
+
+
+def _read_nearest(rows: pd.DataFrame, cfg: DataConfig) -> list[Recording]:
+    """One channel per recording, the sensor nearest the fault, named ``nearest``."""
+    from dataclasses import replace
+
+    from faultlab.data import readers
+
+    normal = nearest_channel(cfg.channel)
+    out = []
+    for n, end in zip(rows["file"], rows["fault_end"]):
+        ch = end if isinstance(end, str) and end.upper() in ("DE", "FE") else normal
+        rec = readers.read_cwru(int(n), data_dir=cfg.data_dir, channels=(ch,))
+        out.append(replace(rec, channels=["nearest"], meta={**rec.meta, "sensor_end": ch}))
+    return out
 
 
 def _synthetic_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:

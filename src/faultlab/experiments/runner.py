@@ -43,7 +43,8 @@ def protocol_of(split: Split, column: str) -> str:
 
 
 def _roles(windows: WindowSet, split: Split, standardise: bool):
-    parts = {r: windows.subset(i) for r, i in split.roles().items()}
+    """The labelled roles (train/val/test) as WindowSets, and the scaler fitted on train."""
+    parts = {r: windows.subset(i) for r, i in split.roles().items() if r != "adapt"}
     scaler = None
     if standardise:
         scaler = Standardiser().fit(parts["train"].X)  # training windows only
@@ -52,8 +53,16 @@ def _roles(windows: WindowSet, split: Split, standardise: bool):
     return parts, scaler
 
 
-def adaptation_inputs(model: Any, training: Any, parts: dict[str, WindowSet]) -> dict[str, Any]:
-    """``target=`` for ``model.fit``: the adapt windows stripped to X (labels never passed)."""
+def adapt_windows(windows: WindowSet, split: Split, scaler: Any) -> UnlabelledWindows | None:
+    """The adapt role as X only: its labels are never even indexed."""
+    if not len(split.adapt):
+        return None
+    X = windows.X[split.adapt]
+    return UnlabelledWindows(scaler.transform(X) if scaler is not None else X)
+
+
+def adaptation_inputs(model: Any, training: Any, target: UnlabelledWindows | None) -> dict[str, Any]:
+    """``target=`` for ``model.fit``: the adapt windows as X only (labels never passed)."""
     ad = training.adaptation
     needs = ad.method != "none" or ad.selection == "target_entropy"
     if not needs:
@@ -61,13 +70,13 @@ def adaptation_inputs(model: Any, training: Any, parts: dict[str, WindowSet]) ->
     if not getattr(model, "supports_adaptation", False):
         raise ConfigError(f"training.adaptation: model {model.name!r} cannot adapt (deep models only); "
                           "set method: none and selection: source_val/last for it")
-    if "adapt" not in parts:
+    if target is None:
         raise ConfigError(
             f"training.adaptation (method {ad.method}, selection {ad.selection}) needs unlabelled "
             "target windows: set split.adapt.mode (auto, recordings, blocks or transductive) "
             "on a condition/transfer split"
         )
-    return {"target": UnlabelledWindows.of(parts["adapt"])}
+    return {"target": target}
 
 
 def adaptation_summary(training: Any, split: Split) -> dict[str, Any]:
@@ -135,6 +144,7 @@ def run_experiment(
 
     standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
     parts, scaler = _roles(windows, split, standardise)
+    target = adapt_windows(windows, split, scaler)
     write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler))
 
     model = build_model(
@@ -145,7 +155,7 @@ def run_experiment(
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, parts))
+    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target))
     with atomic_path(run_dir / rundir.HISTORY) as tmp:
         pd.DataFrame(fit.history).to_csv(tmp, index=False)
     model_dir = run_dir / rundir.MODEL_DIR
@@ -206,7 +216,7 @@ def run_experiment(
         },
         "resources": {"peak_rss_mb": _peak_rss_mb()},
         "data": {
-            "n_windows": {r: len(ws) for r, ws in parts.items()},
+            "n_windows": {r: len(idx) for r, idx in split.roles().items()},
             "window": windows.window_length,
             "channels": windows.channels,
             "sampling_rate": windows.sampling_rate,

@@ -221,7 +221,8 @@ class TorchModel(FaultModel):
         self._check_shape(target.X, "target")
         if not needs:
             return None
-        return Adapter(ad, target, self.n_features, len(next(iter(self.classes.values()))))
+        n_classes = len(next(iter(self.classes.values())))
+        return Adapter(ad, target, self.n_features, n_classes, seed=self.training.seed)
 
     # -- inference -----------------------------------------------------------------------------
     @property

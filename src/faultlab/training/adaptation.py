@@ -222,6 +222,7 @@ class Adapter(nn.Module):
         target: UnlabelledWindows,
         n_features: int,
         n_classes: int,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(target, UnlabelledWindows):
@@ -235,11 +236,13 @@ class Adapter(nn.Module):
         self.X = self._X_cpu
         self.discriminator: nn.Module | None = None
         self.cdan_map: CdanMap | None = None
-        if self.method == "dann":
-            self.discriminator = DomainDiscriminator(n_features, cfg.hidden)
-        elif self.method in ("cdan", "cdan+e"):
-            self.cdan_map = CdanMap(n_features, n_classes, cfg.cdan_dim)
-            self.discriminator = DomainDiscriminator(self.cdan_map.out_features, cfg.hidden)
+        with torch.random.fork_rng(devices=[]):  # same seed -> same discriminator
+            torch.manual_seed(int(seed) + 104729)
+            if self.method == "dann":
+                self.discriminator = DomainDiscriminator(n_features, cfg.hidden)
+            elif self.method in ("cdan", "cdan+e"):
+                self.cdan_map = CdanMap(n_features, n_classes, cfg.cdan_dim)
+                self.discriminator = DomainDiscriminator(self.cdan_map.out_features, cfg.hidden)
         self.steps = 0
         self.total_steps = 1
         self.gen = torch.Generator()
