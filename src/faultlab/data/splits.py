@@ -315,7 +315,9 @@ def make_splits(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     for s in splits:
         s.kind, s.rule = cfg.kind, rule
         if len(s.test) == 0 or len(s.train) == 0:
-            raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set")
+            absent = [n for n in ws.notes if "left out" in n]
+            raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set"
+                              + (f" ({absent[0]})" if absent else ""))
         s = carve_validation(ws, s, cfg)
         s = carve_adaptation(ws, s, cfg)
         if disjoint:
