@@ -163,3 +163,34 @@ def test_per_model_adaptation_override_merges_with_the_benchmark_block():
     })
     ad = cfg.effective_training().adaptation
     assert (ad.method, ad.selection, ad.weight) == ("coral", "last", 0.5)
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_resume_restores_the_discriminator_and_target_sampler(synth, tmp_path):
+    ws, split = synth
+    train, target = ws.subset(split.train), UnlabelledWindows(ws.X[split.adapt])
+    cfg = TrainConfig(epochs=3, batch_size=32, progress=False, num_threads=1, patience=None,
+                      deterministic=True, adaptation={"method": "dann", "selection": "last"})
+
+    def model():
+        return build_model("cnn1d", ws.classes, (1, ws.window_length), SMALL_CNN, cfg)
+
+    def strip(h):
+        return [{k: v for k, v in r.items() if "seconds" not in k} for r in h]
+
+    ref = model().fit(train, None, run_dir=tmp_path / "a", target=target)
+
+    def crash(epoch, row):
+        if epoch == 1:
+            raise _Crash
+
+    with pytest.raises(_Crash):
+        model().fit(train, None, run_dir=tmp_path / "b", target=target, callbacks=[crash])
+    resumed = model().fit(train, None, run_dir=tmp_path / "b", target=target, resume=True)
+    got, want = strip(resumed.history), strip(ref.history)
+    assert [r["epoch"] for r in got] == [1, 2, 3]
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w)

@@ -38,6 +38,8 @@ def describe_protocol(
     rule = rule or {}
     kind = (kind or rule.get("kind") or "").strip()
     column = rule.get("column")
+    if isinstance(column, list | tuple):  # several columns: name them together
+        column = "/".join(map(str, column))
     cwru = dataset in (None, "", "cwru")
     if leaky or kind == "random_window":
         return Protocol(
