@@ -40,8 +40,8 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="held-out-size-"))
     first = bench.experiment(ModelConfig(name="cnn1d"))
     windows, (split,) = prepare(first)
-    print(f"adapt recordings: {sorted(set(windows.recording_id[split.adapt]))}; "
-          f"test recordings: {sorted(set(windows.recording_id[split.test]))}")
+    print(f"adapt recordings: {sorted(set(windows.recording_id[split.adapt].tolist()))}; "
+          f"test recordings: {sorted(set(windows.recording_id[split.test].tolist()))}")
     results: dict[str, list[dict]] = {}
     for method in args.methods.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
