@@ -194,3 +194,11 @@ def test_resume_restores_the_discriminator_and_target_sampler(synth, tmp_path):
     assert [r["epoch"] for r in got] == [1, 2, 3]
     for g, w in zip(got, want):
         assert g == pytest.approx(w)
+
+
+def test_models_command_lists_the_adaptation_methods(capsys):
+    from faultlab.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {m} " in out for m in METHODS) and "target_entropy" in out
