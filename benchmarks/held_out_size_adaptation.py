@@ -12,6 +12,7 @@ class and accuracy for source-only and each method, and the gain over source-onl
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -45,12 +46,15 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     for method in args.methods.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            cfg = bench.experiment(ModelConfig(name="cnn1d", label=f"cnn1d-{method}"))
-            ad = cfg.training.adaptation.model_copy(update={"method": method, "selection": args.selection})
-            cfg.training = cfg.training.model_copy(update={"adaptation": ad})
-            m = run_experiment(cfg, out / method / f"seed{seed}", windows=windows, split=split,
-                               seed=seed, report=False)
-            results.setdefault(method, []).append(m["primary"])
+            run_dir = out / method / f"seed{seed}"
+            if (run_dir / "metrics.json").exists():  # finished earlier
+                m = json.loads((run_dir / "metrics.json").read_text())
+            else:
+                cfg = bench.experiment(ModelConfig(name="cnn1d", label=f"cnn1d-{method}"))
+                ad = cfg.training.adaptation.model_copy(update={"method": method, "selection": args.selection})
+                cfg.training = cfg.training.model_copy(update={"adaptation": ad})
+                m = run_experiment(cfg, run_dir, windows=windows, split=split, seed=seed, report=False)
+            results.setdefault(method, []).append(m["tasks"][windows.tasks[0]])
             print(f"  {method} seed {seed}: accuracy {m['primary']['accuracy']:.4f}", flush=True)
     classes = windows.classes[windows.tasks[0]]
     base = results.get("none")
