@@ -93,8 +93,9 @@ def print_table(out: Path) -> None:
     for name, fn in (("mean", np.nanmean), ("worst", np.nanmin)):
         vals = [fn([np.mean(acc[(m, p)]) for p in pairs if (m, p) in acc]) for m in methods]
         print(f"{name:<8}" + "".join(f"{v:>9.2f}" for v in vals))
+    print(f"{'pairs':<8}" + "".join(f"{sum((m, p) in acc for p in pairs):>9d}" for m in methods))
     seeds = {m: sorted({len(acc[(m, p)]) for p in pairs if (m, p) in acc}) for m in methods}
-    print(f"seeds per cell: {seeds}; pairs: {len(pairs)}")
+    print(f"seeds per cell: {seeds} (mean/worst are over the pairs each method ran)")
     print("UDTL (CNN, last epoch, 12-pair mean, transductive): "
           + ", ".join(f"{k} {v:.2f}" for k, v in UDTL_MEAN.items()))
 
