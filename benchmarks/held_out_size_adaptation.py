@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from faultlab.data.config import SplitConfig
 from faultlab.experiments.benchmark import load_benchmark
 from faultlab.experiments.config import ModelConfig
 from faultlab.experiments.runner import prepare, run_experiment
@@ -35,7 +36,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     bench = load_benchmark(args.config)
-    bench.split.adapt.mode = "recordings"
+    bench.split = SplitConfig(kind="condition", column="fault_diameter_in", train=[0.007, 0.014],
+                              test=[0.021], val={"strategy": "tail", "fraction": 0.15},
+                              adapt={"mode": "recordings"})
     bench.training = bench.training.model_copy(update={"epochs": args.epochs, "patience": None,
                                                        "num_threads": 1, "progress": False})
     out = Path(args.out or tempfile.mkdtemp(prefix="held-out-size-"))

@@ -9,15 +9,20 @@ per role plus the rule that made it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # annotations only: reading one file (`faultlab data info`) skips pandas
+    import pandas as pd
 
 #: Label value meaning "not applicable" (e.g. fault size of a healthy bearing).
 NOT_APPLICABLE = -1
 
 #: Metadata keys a Recording may carry; loaders fill what they know, others stay None.
+#: ``dataset`` names the machine (cwru, mfpt, files, ...); ``load`` is in ``load_unit`` (CWRU:
+#: hp, also in ``load_hp``; MFPT: lbs); ``rpm`` is the shaft speed; ``bearing`` is a key of
+#: ``faultlab.data.bearings.BEARINGS`` or a geometry spec (``bearings.resolve`` reads both).
 META_KEYS = (
     "dataset",
     "source",
@@ -25,9 +30,12 @@ META_KEYS = (
     "fault_location",
     "fault_diameter_in",
     "load_hp",
+    "load",
+    "load_unit",
     "rpm",
     "sensor_end",
     "fault_end",
+    "bearing",
 )
 
 
@@ -177,6 +185,10 @@ class Split:
     leaky: bool = False
     kind: str = ""
     notes: list[str] = field(default_factory=list)
+    # what the validation windows are: strategy (tail | recordings | condition | none) and a
+    # one-line description, so reports can say whether validation mimics the test shift
+    val_kind: str = ""
+    val_description: str = ""
 
     @property
     def transductive(self) -> bool:
@@ -199,6 +211,7 @@ class Split:
             "adapt_mode": self.adapt_mode,
             "notes": list(self.notes),
             "n_windows": {r: int(len(i)) for r, i in self.roles().items()},
+            "validation": {"kind": self.val_kind, "description": self.val_description},
         }
         if windows is not None:
             out["recordings"] = {
@@ -218,6 +231,8 @@ class Split:
             leaky=bool(d.get("leaky", False)),
             adapt_mode=str(d.get("adapt_mode", "")),
             notes=list(d.get("notes", [])),
+            val_kind=(d.get("validation") or {}).get("kind", ""),
+            val_description=(d.get("validation") or {}).get("description", ""),
             train=np.asarray(idx.get("train", []), dtype=np.int64),
             val=np.asarray(idx.get("val", []), dtype=np.int64),
             test=np.asarray(idx.get("test", []), dtype=np.int64),

@@ -84,7 +84,7 @@ def meta_table(recordings: Sequence[Recording]) -> pd.DataFrame:
         row["original_rate_hz"] = r.meta.get("original_sampling_rate", r.sampling_rate)
         rows.append(row)
     df = pd.DataFrame(rows)
-    for col in ("load_hp", "fault_diameter_in", "rpm", "sampling_rate_hz", "original_rate_hz"):
+    for col in ("load_hp", "load", "fault_diameter_in", "rpm", "sampling_rate_hz", "original_rate_hz"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df

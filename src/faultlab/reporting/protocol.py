@@ -13,6 +13,15 @@ CONDITION_COLUMNS = {"load_hp", "rpm", "motor_rpm_nominal", "sampling_rate_hz", 
 SIZE_COLUMNS = {"fault_diameter_in", "size"}
 
 
+MFPT_CAVEAT = (
+    " MFPT caveat: each fault class is ONE physical bearing (one inner-race, one outer-race "
+    "bearing) recorded at several loads, so held-out recordings share their bearing with "
+    "training ones; and each class's recordings carry their own sensor offset (DC level: "
+    "-0.23 inner race vs -0.19 outer race on the shared files) and level, cues unrelated to "
+    "the fault that alone separate the classes. A high within-MFPT score is mild evidence."
+)
+
+
 @dataclass
 class Protocol:
     label: str  # short: leaky | condition | held-out size | recording | grouped k-fold | ...
@@ -27,20 +36,70 @@ def _values(v: Any) -> str:
     return ", ".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
 
 
+#: What each validation strategy is, as a reader should hear it.
+VALIDATION = {
+    "tail": "the last part of each training recording - the same recordings and conditions as "
+    "training, so it mimics no shift",
+    "recordings": "whole held-out training recordings - other recordings, same conditions",
+    "condition": "a whole held-out training condition - a shift like the test's",
+    "none": "none",
+}
+
+
+def describe_validation(validation: dict[str, Any] | None, protocol: Protocol) -> str:
+    """One sentence: what validation measured and whether it mimics this protocol's test."""
+    kind = (validation or {}).get("kind") or ""
+    if not kind:
+        return ""
+    detail = (validation or {}).get("description") or ""
+    what = VALIDATION.get(kind, kind) + (f" ({detail})" if detail and kind != "none" else "")
+    if kind == "none":
+        return "Validation: none (no early stopping)."
+    shift = protocol.label in ("held-out size", "condition", "cross-machine")
+    mimics = kind == "condition" or not shift
+    return f"Validation: {what}. " + (
+        "It measures the same kind of generalisation as the test."
+        if mimics
+        else "It does NOT measure the test's shift: validation scores (and early stopping, "
+        "and the fit diagnosis) will look better than the test."
+    )
+
+
 def describe_protocol(
     kind: str | None,
     rule: dict[str, Any] | None = None,
     *,
     leaky: bool = False,
     dataset: str | None = None,
+    validation: dict[str, Any] | None = None,
 ) -> Protocol:
-    """Classify a split (``kind`` + its SplitConfig ``rule``) and explain it."""
+    """Classify a split (``kind`` + its SplitConfig ``rule``) and explain it.
+
+    ``validation`` (split.json's ``validation``: kind, description) adds a sentence on
+    whether the validation windows mimic the test's shift.
+    """
+    proto = _describe(kind, rule, leaky=leaky, dataset=dataset)
+    extra = describe_validation(validation, proto)
+    if extra:
+        proto.text = f"{proto.text} {extra}"
+        proto.warning = proto.warning or "does NOT" in extra
+    return proto
+
+
+def _describe(
+    kind: str | None,
+    rule: dict[str, Any] | None = None,
+    *,
+    leaky: bool = False,
+    dataset: str | None = None,
+) -> Protocol:
     rule = rule or {}
     kind = (kind or rule.get("kind") or "").strip()
     column = rule.get("column")
     if isinstance(column, list | tuple):  # several columns: name them together
         column = "/".join(map(str, column))
     cwru = dataset in (None, "", "cwru")
+    mfpt = dataset == "mfpt"
     if leaky or kind == "random_window":
         return Protocol(
             "leaky",
@@ -50,6 +109,22 @@ def describe_protocol(
             "on signals it has effectively seen: scores are inflated and say nothing about a new "
             "machine or bearing. Use this protocol only to show how much leakage inflates scores.",
             True,
+        )
+    if kind in ("condition", "leave_one_out", "transfer") and column == "dataset":
+        how = (
+            f"train on {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
+            if kind == "condition"
+            else f"one fold per dataset ({kind})"
+        )
+        return Protocol(
+            "cross-machine",
+            "Cross-machine: trained on one test rig, tested on another",
+            f"Split on the dataset ({how}). Test recordings come from another machine: another "
+            "bearing type and geometry, shaft speed, sensor, mounting and sampling rate "
+            "(resampled to a common rate). The strictest test here; a model that reads defect "
+            "lines in Hz learns the training rig's frequencies, so expect low scores unless "
+            "the input is normalised to shaft orders.",
+            False,
         )
     if kind in ("condition", "leave_one_out", "transfer") and column in SIZE_COLUMNS:
         detail = (
@@ -79,6 +154,8 @@ def describe_protocol(
             "split tests robustness to the operating condition, not to a new bearing - a mild "
             "test on which high scores are expected."
             if cwru
+            else MFPT_CAVEAT
+            if mfpt
             else ""
         )
         return Protocol(
@@ -86,7 +163,7 @@ def describe_protocol(
             f"Load/condition split on {column}",
             f"Whole recordings are split by operating condition ({how}); no recording is on "
             f"both sides.{caveat}",
-            cwru,
+            cwru or mfpt,
         )
     if kind in ("condition", "leave_one_out", "transfer"):
         return Protocol(
@@ -105,6 +182,8 @@ def describe_protocol(
             " On CWRU the other loads of a held-out recording's bearing stay in training, so "
             "this is about as mild as a load split."
             if cwru
+            else MFPT_CAVEAT
+            if mfpt
             else ""
         )
         return Protocol(
