@@ -6,7 +6,7 @@ finished cells skipped), then prints accuracy per pair and method, the mean and 
 beside the published UDTL figures (Zhao et al. 2021, CNN, last epoch, mean of 12 pairs).
 
     export FAULTLAB_DATA_DIR=/path/to/data   # holding cwru/
-    PYTHONPATH=src python benchmarks/load_transfer.py                    # the full grid (288 runs)
+    PYTHONPATH=src python benchmarks/load_transfer.py                    # the full grid (324 runs)
     PYTHONPATH=src python benchmarks/load_transfer.py --pairs "0->3,3->0" --seeds 0 --epochs 20
     PYTHONPATH=src python benchmarks/load_transfer.py --table-only        # print what finished
 
@@ -45,6 +45,9 @@ def _args() -> argparse.Namespace:
 
 
 def _method(label: str) -> str:
+    """``cnn1d-dann`` -> ``dann``, ``cnn1d-source-only`` -> ``none``; other models: the label."""
+    if not label.startswith("cnn1d-"):
+        return label
     return label.split("-", 1)[1].replace("source-only", "none")
 
 
@@ -72,7 +75,7 @@ def _collect(out: Path) -> dict[tuple[str, str], list[float]]:
     acc: dict[tuple[str, str], list[float]] = {}
     for path in sorted((out / "runs").glob("*/*/seed*/metrics.json")):
         m = json.loads(path.read_text())
-        method = m["run"].get("adaptation", {}).get("method", "none")
+        method = _method(m["run"].get("model_label", m["run"]["model"]))
         pair = m["run"]["fold"].replace("load_hp ", "")
         acc.setdefault((method, pair), []).append(100 * m["primary"]["accuracy"])
     return acc
@@ -85,6 +88,7 @@ def print_table(out: Path) -> None:
         return
     pairs = sorted({p for _, p in acc})
     methods = [m for m in METHOD_ORDER if any((m, p) in acc for p in pairs)]
+    methods += sorted({m for m, _ in acc} - set(methods))
     head = f"{'pair':<8}" + "".join(f"{m:>9}" for m in methods)
     print(head)
     for p in pairs:
