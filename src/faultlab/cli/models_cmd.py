@@ -21,6 +21,18 @@ def _shape(text: str) -> tuple[int, int]:
     return c, length
 
 
+def _echo_adaptation() -> None:
+    from faultlab.training.adaptation import METHODS
+
+    typer.echo("\ndomain adaptation (training.adaptation.method; deep models, unlabelled target "
+               "windows from split.adapt):")
+    width = max(len(n) for n in METHODS)
+    for n, text in METHODS.items():
+        typer.echo(f"  {n:<{width}}  {text}")
+    typer.echo("  model selection (training.adaptation.selection): last, source_val, "
+               "target_entropy (never target labels)")
+
+
 @app.command("models")
 def models(
     name: Annotated[str | None, typer.Argument(help="a model name: show its options")] = None,
@@ -37,6 +49,7 @@ def models(
         for n in sorted(specs):
             s = specs[n]
             typer.echo(f"{n:<{width}}  {s.family:<10}  {s.description}")
+        _echo_adaptation()
         return
     spec = get_spec(name)
     typer.echo(f"{spec.name} ({spec.family}): {spec.description}")

@@ -66,9 +66,43 @@ def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recordin
          f"{', '.join(missing)} (set data.download: true to fetch them)"]
         if missing else []
     )
+    if nearest_channel(cfg.channel) is not None:
+        return _read_nearest(spec, present, cfg), notes + [nearest_note(cfg.channel)]
     chans = _channels(cfg, spec)
     recs = [spec.read(f, data_dir=cfg.data_dir, channels=chans) for f in present["file"]]
     return recs, notes
+
+
+def nearest_channel(channel: Any) -> str | None:
+    """``nearest`` / ``nearest:FE`` -> the channel for recordings without a fault end."""
+    if not isinstance(channel, str) or not channel.lower().startswith("nearest"):
+        return None
+    _, _, normal = channel.partition(":")
+    normal = (normal or "DE").upper()
+    if normal not in ("DE", "FE", "BA"):
+        raise DataError(f"data.channel {channel!r}: normal recordings' channel must be DE, FE or BA")
+    return normal
+
+
+def nearest_note(channel: str) -> str:
+    return (f"channel '{channel}': each fault recording read at the sensor nearest its fault "
+            f"(DE for drive-end faults, FE for fan-end faults); recordings without a fault end "
+            f"(normal) at {nearest_channel(channel)}; the column sensor_end says which")
+
+
+def _read_nearest(spec: DatasetSpec, rows: pd.DataFrame, cfg: Any) -> list[Recording]:
+    """One channel per recording, the sensor nearest the fault, named ``nearest``."""
+    from dataclasses import replace
+
+    if "fault_end" not in rows:
+        raise DataError(f"data.channel {cfg.channel!r}: dataset {spec.name} has no fault_end column")
+    normal = nearest_channel(cfg.channel)
+    out = []
+    for n, end in zip(rows["file"], rows["fault_end"]):
+        ch = end if isinstance(end, str) and end.upper() in ("DE", "FE") else normal
+        rec = spec.read(n, data_dir=cfg.data_dir, channels=(ch,))
+        out.append(replace(rec, channels=["nearest"], meta={**rec.meta, "sensor_end": ch}))
+    return out
 
 
 def _synthetic_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:

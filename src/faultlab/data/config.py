@@ -147,6 +147,23 @@ class ValConfig(BaseModel):
     )
 
 
+class AdaptRoleConfig(BaseModel):
+    """How the target side of a condition/transfer split is shared with domain adaptation.
+
+    ``none``: every target window tests; ``recordings``: whole target recordings per class
+    adapt (needs >= 2 per class), the others test; ``blocks``: the first ``fraction`` of each
+    target recording adapts and its last part tests (contiguous time blocks); ``auto``:
+    recordings where every target class has several, else blocks; ``transductive``: adapt on
+    the test windows themselves (as UDTL does), an explicit, labelled choice. Adaptation
+    windows' labels are never read.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["none", "auto", "recordings", "blocks", "transductive"] = "none"
+    fraction: float = Field(0.5, gt=0, lt=1, description="share of target recordings/windows that adapt")
+
+
 class SplitConfig(BaseModel):
     """Which windows train and which test.
 
@@ -162,18 +179,27 @@ class SplitConfig(BaseModel):
     kind: Literal[
         "random_window", "recording", "group_kfold", "condition", "leave_one_out", "transfer"
     ] = "leave_one_out"
-    column: str = "load_hp"
-    train: list[Any] | None = None
+    column: str | list[str] = Field(
+        "load_hp",
+        description="window column(s) to split on; sampling_rate_hz means the rate a recording "
+        "was recorded at (original_rate_hz), not the rate after resampling",
+    )
+    train: list[Any] | None = Field(
+        None,
+        description="values of column (value lists with several columns), or selectors: "
+        "mappings column -> value(s) that must all match, e.g. {condition: normal, load_hp: [0, 1]}",
+    )
     test: list[Any] | None = None
     test_fraction: float = Field(0.25, gt=0, lt=1)
     n_splits: int = Field(5, ge=2)
     folds: list[Any] | None = Field(None, description="run only these folds (names or values)")
-    unassigned: Literal["distribute", "train", "drop"] = Field(
+    unassigned: Literal["distribute", "train", "test", "drop"] = Field(
         "distribute",
         description="recordings whose column is empty (normal has no fault size): "
-        "distribute their blocks (last block to test), keep them in train, or drop them",
+        "distribute their blocks (last block to test), keep them in train or test, or drop them",
     )
     val: ValConfig = Field(default_factory=ValConfig)
+    adapt: AdaptRoleConfig = Field(default_factory=AdaptRoleConfig)
     disjoint: bool | None = Field(
         None,
         description="require recording-disjoint train/test (default: all kinds but random_window); "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from faultlab.data.adapt_split import carve_adaptation, check_adapt_roles
 from faultlab.data.config import SplitConfig
 from faultlab.data.types import Split, WindowSet
 from faultlab.errors import ConfigError, LeakageError
@@ -92,7 +93,15 @@ def _group_kfold(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
         return [Split(f"fold {i}", np.sort(tr), np.sort(te)) for i, (tr, te) in enumerate(folds)]
 
 
+#: Split columns read from another window column: the rate a recording was *recorded* at
+#: (``sampling_rate_hz`` holds the rate after resampling, the same for every window).
+SPLIT_COLUMN_ALIASES = {"sampling_rate_hz": "original_rate_hz"}
+
+
 def _column(ws: WindowSet, column: str) -> pd.Series:
+    alias = SPLIT_COLUMN_ALIASES.get(column)
+    if alias is not None and alias in ws.info:
+        column = alias
     if column not in ws.info:
         raise ConfigError(
             f"split column {column!r} is not in the window metadata; columns: {sorted(ws.info.columns)}"
@@ -101,23 +110,74 @@ def _column(ws: WindowSet, column: str) -> pd.Series:
 
 
 def _values_mask(col: pd.Series, values: list[Any]) -> np.ndarray:
+    """A writable boolean mask of rows whose value is one of ``values`` (numbers or text)."""
     if pd.api.types.is_numeric_dtype(col):
-        return np.isin(col.to_numpy(dtype=float), np.asarray(values, dtype=float))
-    return col.astype(str).isin([str(v) for v in values]).to_numpy()
+        try:
+            want = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ConfigError(f"split column {col.name!r} holds numbers; got {values}") from None
+        return np.isin(col.to_numpy(dtype=float, na_value=np.nan), want)
+    keep = col.notna().to_numpy()
+    return np.array(col.astype(str).isin([str(v) for v in values]).to_numpy() & keep, dtype=bool)
+
+
+def _as_list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def _role_mask(ws: WindowSet, cfg: SplitConfig, values: list[Any]) -> tuple[np.ndarray, list[str]]:
+    """Windows of one role, and the columns consulted.
+
+    ``values`` is a list of values of ``cfg.column``; with several columns, a list of value
+    lists (one per column); or a list of selectors (mappings column -> value(s)); a window
+    belongs to the role when it matches any entry (and, within an entry, every column).
+    """
+    columns = cfg.column if isinstance(cfg.column, list) else [cfg.column]
+    mask = np.zeros(len(ws), dtype=bool)
+    used: list[str] = []
+    if all(isinstance(v, dict) for v in values):
+        for sel in values:
+            m = np.ones(len(ws), dtype=bool)
+            for col, want in sel.items():
+                m &= _values_mask(_column(ws, col), _as_list(want))
+                used.append(col)
+            mask |= m
+        return mask, list(dict.fromkeys(used))
+    if any(isinstance(v, dict) for v in values):
+        raise ConfigError("split train/test: give either values or selectors (mappings), not both")
+    if len(columns) == 1:
+        return _values_mask(_column(ws, columns[0]), values), columns
+    for combo in values:
+        combo = _as_list(combo)
+        if len(combo) != len(columns):
+            raise ConfigError(f"split value {combo} must have one entry per column {columns}")
+        m = np.ones(len(ws), dtype=bool)
+        for col, v in zip(columns, combo):
+            m &= _values_mask(_column(ws, col), [v])
+        mask |= m
+    return mask, columns
 
 
 def _condition_fold(
     ws: WindowSet, cfg: SplitConfig, train_vals: list[Any], test_vals: list[Any], name: str
 ) -> Split:
-    col = _column(ws, cfg.column)
-    train = _values_mask(col, train_vals)
-    test = _values_mask(col, test_vals)
+    train, used = _role_mask(ws, cfg, train_vals)
+    test, used_test = _role_mask(ws, cfg, test_vals)
+    both = train & test
+    if both.any():
+        rids = sorted(np.unique(ws.recording_id[both]))
+        raise ConfigError(f"split {name!r}: recording(s) {', '.join(rids[:8])} match both train and test")
     notes: list[str] = []
-    unassigned = col.isna().to_numpy()
+    cols = [_column(ws, c) for c in dict.fromkeys(used + used_test)]
+    missing = np.any(np.stack([c.isna().to_numpy() for c in cols]), axis=0)
+    unassigned = missing & ~train & ~test
+    label = "/".join(str(c.name) for c in cols)
     if unassigned.any():
         rids = sorted(np.unique(ws.recording_id[unassigned]))
-        if cfg.unassigned == "train":
-            train |= unassigned
+        if cfg.unassigned in ("train", "test"):
+            (train if cfg.unassigned == "train" else test)[unassigned] = True
+            notes.append(f"recordings without a {label} value ({', '.join(rids)}) were put in "
+                         f"{cfg.unassigned}")
         elif cfg.unassigned == "distribute":
             share = len(test_vals) / (len(train_vals) + len(test_vals))
             n_test = round(len(rids) * share) if len(rids) > 1 else 0
@@ -126,39 +186,60 @@ def _condition_fold(
             test |= in_test
             train |= unassigned & ~in_test
             notes.append(
-                f"recordings without a {cfg.column} value ({', '.join(rids)}) were distributed: "
+                f"recordings without a {label} value ({', '.join(rids)}) were distributed: "
                 f"{', '.join(test_rids) or 'none'} to test, the rest to train"
             )
         else:
-            notes.append(f"recordings without a {cfg.column} value were dropped: {', '.join(rids)}")
+            notes.append(f"recordings without a {label} value were dropped: {', '.join(rids)}")
     return Split(name, _idx(train), _idx(test), notes=notes)
+
+
+def _fmt_values(values: list[Any]) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{" + " ".join(f"{k}={'/'.join(map(_fmt, _as_list(x)))}" for k, x in v.items()) + "}"
+        return "/".join(map(_fmt, v)) if isinstance(v, list | tuple) else _fmt(v)
+
+    return ",".join(one(v) for v in values)
+
+
+def _column_label(cfg: SplitConfig) -> str:
+    return "/".join(cfg.column) if isinstance(cfg.column, list) else cfg.column
 
 
 def _condition(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     if not cfg.train or not cfg.test:
         raise ConfigError("split condition needs both 'train' and 'test' value lists")
-    name = f"train {cfg.column} {','.join(map(_fmt, cfg.train))} -> test {','.join(map(_fmt, cfg.test))}"
+    selectors = all(isinstance(v, dict) for v in [*cfg.train, *cfg.test])
+    column = "" if selectors else f"{_column_label(cfg)} "
+    name = f"train {column}{_fmt_values(cfg.train)} -> test {_fmt_values(cfg.test)}"
     return [_condition_fold(ws, cfg, cfg.train, cfg.test, name)]
 
 
-def _distinct(ws: WindowSet, column: str) -> list[Any]:
-    return sorted(_column(ws, column).dropna().unique().tolist())
+def _distinct(ws: WindowSet, column: str | list[str]) -> list[Any]:
+    """Distinct values of the column (tuples of values for several columns), sorted."""
+    if not isinstance(column, list):
+        return sorted(_column(ws, column).dropna().unique().tolist())
+    df = pd.concat([_column(ws, c).rename(str(i)) for i, c in enumerate(column)], axis=1).dropna()
+    return sorted({tuple(r) for r in df.itertuples(index=False)})
 
 
 def _leave_one_out(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     values = _distinct(ws, cfg.column)
     if len(values) < 2:
         raise ConfigError(f"split leave_one_out: column {cfg.column!r} has {len(values)} value(s)")
+    label = _column_label(cfg)
     return [
-        _condition_fold(ws, cfg, [u for u in values if u != v], [v], f"test {cfg.column} {_fmt(v)}")
+        _condition_fold(ws, cfg, [u for u in values if u != v], [v], f"test {label} {_fmt_values([v])}")
         for v in values
     ]
 
 
 def _transfer(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     values = _distinct(ws, cfg.column)
+    label = _column_label(cfg)
     return [
-        _condition_fold(ws, cfg, [a], [b], f"{cfg.column} {_fmt(a)} -> {_fmt(b)}")
+        _condition_fold(ws, cfg, [a], [b], f"{label} {_fmt_values([a])} -> {_fmt_values([b])}")
         for a in values for b in values if a != b
     ]
 
@@ -299,10 +380,14 @@ def make_splits(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     for s in splits:
         s.kind, s.rule = cfg.kind, rule
         if len(s.test) == 0 or len(s.train) == 0:
-            raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set")
+            absent = [n for n in ws.notes if "left out" in n]
+            raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set"
+                              + (f" ({absent[0]})" if absent else ""))
         s = carve_validation(ws, s, cfg)
+        s = carve_adaptation(ws, s, cfg)
         if disjoint:
             check_no_leakage(s, ws)
+        check_adapt_roles(s, ws)
         task = ws.tasks[0]
         missing = sorted(set(np.unique(ws.y[task][s.test])) - set(np.unique(ws.y[task][s.train])) - {-1})
         if missing:

@@ -145,6 +145,29 @@ class WindowSet:
         }
 
 
+@dataclass(frozen=True)
+class UnlabelledWindows:
+    """Target-domain windows for unsupervised adaptation: ``X`` only, by construction.
+
+    The training engine accepts target data only in this form, so no label of an adaptation
+    window can reach an adaptation loss or a model-selection criterion.
+    """
+
+    X: np.ndarray
+
+    def __post_init__(self) -> None:
+        if isinstance(self.X, WindowSet) or not isinstance(self.X, np.ndarray) or self.X.ndim != 3:
+            raise TypeError("UnlabelledWindows takes a float array [n, channels, length] (X only)")
+
+    @classmethod
+    def of(cls, ws: WindowSet) -> UnlabelledWindows:
+        """Strip a WindowSet to its signals (labels, ids and metadata are dropped)."""
+        return cls(np.asarray(ws.X, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return int(len(self.X))
+
+
 @dataclass
 class Split:
     """Window indices per role, and the rule that produced them (saved as split.json)."""
@@ -153,6 +176,11 @@ class Split:
     train: np.ndarray
     test: np.ndarray
     val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: unlabelled target windows for domain adaptation (labels never read); may equal
+    #: ``test`` only when ``adapt_mode`` is ``transductive``
+    adapt: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: how adapt and test were divided: "" (no adapt role), recordings, blocks, transductive
+    adapt_mode: str = ""
     rule: dict[str, Any] = field(default_factory=dict)
     leaky: bool = False
     kind: str = ""
@@ -162,8 +190,16 @@ class Split:
     val_kind: str = ""
     val_description: str = ""
 
+    @property
+    def transductive(self) -> bool:
+        return self.adapt_mode == "transductive"
+
     def roles(self) -> dict[str, np.ndarray]:
-        return {"train": self.train, "val": self.val, "test": self.test}
+        """train/val/test, plus ``adapt`` when the split has unlabelled target windows."""
+        out = {"train": self.train, "val": self.val, "test": self.test}
+        if len(self.adapt):
+            out["adapt"] = self.adapt
+        return out
 
     def to_dict(self, windows: WindowSet | None = None) -> dict[str, Any]:
         """JSON form; with ``windows``, also the recordings and class counts per role."""
@@ -172,6 +208,7 @@ class Split:
             "kind": self.kind,
             "rule": self.rule,
             "leaky": self.leaky,
+            "adapt_mode": self.adapt_mode,
             "notes": list(self.notes),
             "n_windows": {r: int(len(i)) for r, i in self.roles().items()},
             "validation": {"kind": self.val_kind, "description": self.val_description},
@@ -192,10 +229,12 @@ class Split:
             kind=d.get("kind", ""),
             rule=d.get("rule", {}),
             leaky=bool(d.get("leaky", False)),
+            adapt_mode=str(d.get("adapt_mode", "")),
             notes=list(d.get("notes", [])),
             val_kind=(d.get("validation") or {}).get("kind", ""),
             val_description=(d.get("validation") or {}).get("description", ""),
             train=np.asarray(idx.get("train", []), dtype=np.int64),
             val=np.asarray(idx.get("val", []), dtype=np.int64),
             test=np.asarray(idx.get("test", []), dtype=np.int64),
+            adapt=np.asarray(idx.get("adapt", []), dtype=np.int64),
         )

@@ -80,9 +80,11 @@ def meta_table(recordings: Sequence[Recording]) -> pd.DataFrame:
         row.update({k: v for k, v in r.meta.items() if np.isscalar(v) or v is None})
         row["recording_id"] = r.recording_id
         row["sampling_rate_hz"] = r.sampling_rate
+        # the rate the recording was made at (sampling_rate_hz is after any resampling)
+        row["original_rate_hz"] = r.meta.get("original_sampling_rate", r.sampling_rate)
         rows.append(row)
     df = pd.DataFrame(rows)
-    for col in ("load_hp", "load", "fault_diameter_in", "rpm", "sampling_rate_hz"):
+    for col in ("load_hp", "load", "fault_diameter_in", "rpm", "sampling_rate_hz", "original_rate_hz"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
@@ -100,6 +102,12 @@ def make_windows(
         raise DataError("no recordings to window")
     stride = stride or length
     rates = {r.sampling_rate for r in recordings}
+    if len(rates) > 1:
+        raise DataError(
+            f"recordings have different sampling rates ({', '.join(f'{v:g}' for v in sorted(rates))} Hz): "
+            "windows of the same length would span different durations; set data.target_rate "
+            "(e.g. 12000) to resample them to one rate"
+        )
     chans = {tuple(r.channels) for r in recordings}
     if len(chans) > 1:
         raise DataError(f"recordings have different channels: {sorted(chans)}")
@@ -126,7 +134,7 @@ def make_windows(
         classes=classes,
         recording_id=meta["recording_id"].to_numpy()[rec_index],
         info=info,
-        sampling_rate=rates.pop() if len(rates) == 1 else None,
+        sampling_rate=rates.pop(),
         channels=list(recordings[0].channels),
         notes=list(notes),
     )

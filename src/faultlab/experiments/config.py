@@ -39,7 +39,12 @@ class ExperimentConfig(BaseModel):
     training: TrainConfig = Field(default_factory=TrainConfig)
 
     def effective_training(self) -> TrainConfig:
-        return TrainConfig(**{**self.training.model_dump(), **self.model.training})
+        """The training block with the model's overrides (``adaptation`` merged key by key)."""
+        base = self.training.model_dump()
+        over = dict(self.model.training)
+        if isinstance(over.get("adaptation"), dict):
+            over["adaptation"] = {**base["adaptation"], **over["adaptation"]}
+        return TrainConfig(**{**base, **over})
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -19,7 +19,8 @@ import pandas as pd
 from faultlab.data.build import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
 from faultlab.data.tabular import Standardiser
-from faultlab.data.types import Split, WindowSet
+from faultlab.data.types import Split, UnlabelledWindows, WindowSet
+from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.models.base import build_model
@@ -55,13 +56,53 @@ def data_sources(ws: WindowSet) -> dict[str, str]:
 
 
 def _roles(windows: WindowSet, split: Split, standardise: bool):
-    parts = {r: windows.subset(i) for r, i in split.roles().items()}
+    """The labelled roles (train/val/test) as WindowSets, and the scaler fitted on train."""
+    parts = {r: windows.subset(i) for r, i in split.roles().items() if r != "adapt"}
     scaler = None
     if standardise:
         scaler = Standardiser().fit(parts["train"].X)  # training windows only
         for ws in parts.values():
             ws.X = scaler.transform(ws.X)
     return parts, scaler
+
+
+def adapt_windows(windows: WindowSet, split: Split, scaler: Any) -> UnlabelledWindows | None:
+    """The adapt role as X only: its labels are never even indexed."""
+    if not len(split.adapt):
+        return None
+    X = windows.X[split.adapt]
+    return UnlabelledWindows(scaler.transform(X) if scaler is not None else X)
+
+
+def adaptation_inputs(model: Any, training: Any, target: UnlabelledWindows | None) -> dict[str, Any]:
+    """``target=`` for ``model.fit``: the adapt windows as X only (labels never passed)."""
+    ad = training.adaptation
+    needs = ad.method != "none" or ad.selection == "target_entropy"
+    if not needs:
+        return {}
+    if not getattr(model, "supports_adaptation", False):
+        raise ConfigError(f"training.adaptation: model {model.name!r} cannot adapt (deep models only); "
+                          "set method: none and selection: source_val/last for it")
+    if target is None:
+        raise ConfigError(
+            f"training.adaptation (method {ad.method}, selection {ad.selection}) needs unlabelled "
+            "target windows: set split.adapt.mode (auto, recordings, blocks or transductive) "
+            "on a condition/transfer split"
+        )
+    return {"target": target}
+
+
+def adaptation_summary(training: Any, split: Split) -> dict[str, Any]:
+    """What reports state about adaptation and model selection."""
+    ad = training.adaptation
+    return {
+        "method": ad.method,
+        "weight": ad.weight,
+        "selection": ad.selection,
+        "target_role": split.adapt_mode or "none",
+        "n_adapt": int(len(split.adapt)),
+        "transductive": split.transductive,
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -151,6 +192,7 @@ def _run_block(
         "protocol": protocol_of(split, cfg.split.column),
         "validation": {"kind": split.val_kind, "description": split.val_description},
         "dataset": cfg.data.dataset,
+        "adaptation": adaptation_summary(training, split),
         **{f"{role}_{k}": v for role in ("train", "test")
            for k, v in data_sources(parts[role]).items()},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -186,6 +228,7 @@ def run_experiment(
 
     standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
     parts, scaler = _roles(windows, split, standardise)
+    target = adapt_windows(windows, split, scaler)
     write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler))
 
     model = build_model(
@@ -196,7 +239,7 @@ def run_experiment(
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(parts["train"], val, run_dir=run_dir)
+    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target))
     with atomic_path(run_dir / rundir.HISTORY) as tmp:
         pd.DataFrame(fit.history).to_csv(tmp, index=False)
     # validation scores of the model validation selected (before any refit has seen val)
@@ -241,7 +284,7 @@ def run_experiment(
         },
         "resources": {"peak_rss_mb": _peak_rss_mb()},
         "data": {
-            "n_windows": {r: len(ws) for r, ws in parts.items()},
+            "n_windows": {r: len(idx) for r, idx in split.roles().items()},
             "window": windows.window_length,
             "channels": windows.channels,
             "sampling_rate": windows.sampling_rate,

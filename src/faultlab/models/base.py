@@ -58,6 +58,8 @@ class FaultModel(ABC):
 
     name: str = "model"
     family: str = "other"
+    #: Whether ``fit`` accepts ``target=UnlabelledWindows`` (deep models: domain adaptation).
+    supports_adaptation: bool = False
 
     def __init__(
         self,

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from faultlab.data.types import WindowSet
+from faultlab.data.types import UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import FaultModel, FitResult, ModelSummary
 from faultlab.models.heads import MultiHead, MultiTaskLoss, balanced_class_weights
+from faultlab.training.adaptation import Adapter, describe_adaptation
 from faultlab.training.augment import augmentation_text
 from faultlab.training.callbacks import EpochCallback
 from faultlab.training.engine import Trainer
@@ -85,6 +86,11 @@ class FaultNet(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.heads(self.backbone(self.norm(x)))
 
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(pooled backbone features ``[B, F]``, task -> logits): what adaptation aligns."""
+        feats = self.backbone(self.norm(x))
+        return feats, self.heads(feats)
+
 
 class TupleOutput(nn.Module):
     """Wraps a FaultNet so it returns a tuple of logits in task order (for ONNX/TorchScript)."""
@@ -103,6 +109,7 @@ class TorchModel(FaultModel):
     """Base of all deep models; subclasses implement :meth:`build_backbone`."""
 
     family = "deep"
+    supports_adaptation = True
 
     def __init__(self, classes, input_shape, params=None, training=None) -> None:
         super().__init__(classes, input_shape, params, training)
@@ -115,6 +122,7 @@ class TorchModel(FaultModel):
             torch.manual_seed(self.training.seed)
             backbone = self.build_backbone()
             n_feat = self._feature_dim(backbone)
+            self.n_features = n_feat
             heads = MultiHead(n_feat, self.classes, float(self.params.get("head_dropout", 0.0)))
         self.net = FaultNet(InputNorm(self.input_shape, per_window=mode == "window"), backbone, heads)
         self.net.eval()
@@ -161,7 +169,9 @@ class TorchModel(FaultModel):
         run_dir: Path | None = None,
         resume: bool | None = None,
         callbacks: list[EpochCallback] | None = None,
+        target: UnlabelledWindows | None = None,
     ) -> FitResult:
+        """Train on ``train``; with ``target`` (unlabelled windows, X only), adapt to it."""
         cfg = self.training
         self._check_shape(train.X, "training")
         y = self._labels(train, "training")
@@ -179,18 +189,39 @@ class TorchModel(FaultModel):
             X_val, y_val = val.X, self._labels(val, "validation")
         augment = cfg.augmentation(tabular=bool(train.feature_names))
         trainer = Trainer(self.net, loss, cfg.model_copy(update={"augment": augment}),
-                          run_dir=run_dir, callbacks=callbacks or ())
+                          run_dir=run_dir, callbacks=callbacks or (),
+                          adapter=self._adapter(target))
         res = trainer.fit(train.X, y, X_val, y_val, resume=cfg.resume if resume is None else resume)
         self.net.eval()
         notes = list(res.notes)
         notes.append(f"input normalisation: {mode}")
         notes.append(f"augmentation: {augmentation_text(augment)}")
+        notes.append(describe_adaptation(cfg.adaptation))
         total = sum(r["seconds"] for r in res.history) or 1.0
         data_share = sum(r["data_seconds"] for r in res.history) / total
         self.fit_result = dataclasses.replace(
             res, notes=notes + [f"data pipeline share of epoch time: {100 * data_share:.1f}%"]
         )
         return self.fit_result
+
+    def _adapter(self, target: UnlabelledWindows | None) -> Adapter | None:
+        """The target-batch loop for ``training.adaptation`` (None when nothing to adapt)."""
+        ad = self.training.adaptation
+        needs = ad.method != "none" or ad.selection == "target_entropy"
+        if target is None:
+            if needs:
+                raise ConfigError(
+                    f"training.adaptation (method {ad.method}, selection {ad.selection}) needs "
+                    "unlabelled target windows: use a transfer/condition split with split.adapt"
+                )
+            return None
+        if not isinstance(target, UnlabelledWindows):
+            raise TypeError(f"target must be UnlabelledWindows (X only), not {type(target).__name__}")
+        self._check_shape(target.X, "target")
+        if not needs:
+            return None
+        n_classes = len(next(iter(self.classes.values())))
+        return Adapter(ad, target, self.n_features, n_classes, seed=self.training.seed)
 
     # -- inference -----------------------------------------------------------------------------
     @property

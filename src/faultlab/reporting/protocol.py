@@ -96,6 +96,8 @@ def _describe(
     rule = rule or {}
     kind = (kind or rule.get("kind") or "").strip()
     column = rule.get("column")
+    if isinstance(column, list | tuple):  # several columns: name them together
+        column = "/".join(map(str, column))
     cwru = dataset in (None, "", "cwru")
     mfpt = dataset == "mfpt"
     if leaky or kind == "random_window":

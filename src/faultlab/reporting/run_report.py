@@ -179,6 +179,9 @@ def _description(doc: Document, art: dict[str, Any]) -> None:
         )
     )
     doc.add(Callout(f"{proto.title}. {proto.text}", "warning" if proto.warning else "info"))
+    ad = run.get("adaptation")
+    if ad:
+        doc.add(Callout(_adaptation_text(ad), "warning" if ad.get("transductive") else "info"))
     n_win = data.get("n_windows") or split.get("n_windows") or {}
     recs = split.get("recordings") or {}
     rows = [
@@ -188,7 +191,8 @@ def _description(doc: Document, art: dict[str, Any]) -> None:
             fmt_int(len(recs[role])) if role in recs else "–",
             ", ".join(recs.get(role, [])[:12]) + (" ..." if len(recs.get(role, [])) > 12 else ""),
         ]
-        for role in ("train", "val", "test")
+        for role in ("train", "val", "test", "adapt")
+        if role != "adapt" or n_win.get("adapt")
     ]
     doc.add(
         Table(["role", "windows", "recordings", "recording ids"], rows, caption="Data per role")
@@ -204,6 +208,21 @@ def _description(doc: Document, art: dict[str, Any]) -> None:
     )
     if notes:
         doc.add(Para("Notes (compromises this run makes):"), Bullets(notes))
+
+
+def _adaptation_text(ad: dict[str, Any]) -> str:
+    """Domain adaptation, target role and model selection, in one sentence."""
+    sel = {"last": "the last epoch", "source_val": "the best source-validation loss",
+           "target_entropy": "the lowest target prediction entropy (no target label)"}
+    role = {"none": "no adaptation windows", "blocks": "the first part of each target recording "
+            "(contiguous block; the rest tests)", "recordings": "whole target recordings held "
+            "apart from the test recordings", "transductive": "the TEST windows themselves "
+            "(transductive)"}
+    return (f"Domain adaptation: {ad.get('method', 'none')} (weight {ad.get('weight', 1)}); "
+            f"{fmt_int(ad.get('n_adapt', 0))} unlabelled adaptation windows from "
+            f"{role.get(ad.get('target_role', 'none'), ad.get('target_role'))}, their labels never "
+            f"read. Weights selected at {sel.get(ad.get('selection'), ad.get('selection'))}; "
+            "never on target accuracy.")
 
 
 def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:

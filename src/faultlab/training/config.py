@@ -88,6 +88,35 @@ class AugmentConfig(BaseModel):
         }
         return [k for k, v in on.items() if v and self.p > 0]
 
+#: Unsupervised domain-adaptation methods (see :mod:`faultlab.training.adaptation`).
+ADAPTATION_METHODS = ("none", "adabn", "coral", "mmd", "jmmd", "dann", "cdan", "cdan+e")
+
+
+class AdaptationConfig(BaseModel):
+    """Unsupervised domain adaptation to unlabelled target windows (deep models only).
+
+    ``method``: none (source-only), adabn (target BatchNorm statistics after training),
+    coral (Deep CORAL), mmd (multi-kernel MMD, DAN), jmmd (joint MMD on features and
+    predictions, JAN), dann (gradient reversal), cdan / cdan+e (conditional adversarial,
+    +entropy conditioning). The loss acts on the backbone's pooled features.
+    ``selection``: which weights are kept, never chosen on target labels: ``last`` (final
+    epoch), ``source_val`` (best source-validation loss, early stopping), ``target_entropy``
+    (lowest mean prediction entropy minus entropy of the mean prediction on the unlabelled
+    target windows).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["none", "adabn", "coral", "mmd", "jmmd", "dann", "cdan", "cdan+e"] = "none"
+    weight: float = Field(1.0, ge=0, description="trade-off of the adaptation loss")
+    schedule: Literal["dann", "constant"] = Field(
+        "dann", description="weight x (2 / (1 + exp(-10 p)) - 1) over training progress p, or constant"
+    )
+    selection: Literal["last", "source_val", "target_entropy"] = "source_val"
+    kernels: int = Field(5, ge=1, description="mmd/jmmd: Gaussian bandwidths base x 2^(k - n/2)")
+    hidden: int = Field(256, ge=8, description="dann/cdan: width of the domain discriminator")
+    cdan_dim: int = Field(1024, ge=16, description="cdan: random multilinear map size when F x k is larger")
+
 
 class TrainConfig(BaseModel):
     """How a model is fitted. Non-torch models use ``seed`` and ignore the rest."""
@@ -122,6 +151,7 @@ class TrainConfig(BaseModel):
         "form (shift, scale = gain in [0.8, 1.25], noise = 26 dB SNR, flip; every window); "
         "auto = shift for signal windows, none for tabular features (their order is meaning)",
     )
+    adaptation: AdaptationConfig = Field(default_factory=AdaptationConfig)
 
     def augmentation(self, tabular: bool = False) -> AugmentConfig:
         """The augmentations to apply, with ``auto`` and the list form resolved."""

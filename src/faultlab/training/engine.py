@@ -23,6 +23,7 @@ from torch import nn
 
 from faultlab.errors import ConfigError
 from faultlab.models.base import FitResult
+from faultlab.training.adaptation import Adapter
 from faultlab.training.augment import Augmenter, augment_batch
 from faultlab.training.callbacks import EarlyStopping, EpochCallback
 from faultlab.training.config import AugmentConfig, TrainConfig
@@ -146,8 +147,10 @@ class Trainer:
         cfg: TrainConfig,
         run_dir: str | Path | None = None,
         callbacks: Sequence[EpochCallback] = (),
+        adapter: Adapter | None = None,
     ) -> None:
         self.net = net
+        self.adapter = adapter
         self.loss_fn = loss_fn
         self.cfg = cfg
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -158,8 +161,12 @@ class Trainer:
     def _step(self, xb: torch.Tensor, yb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.opt.zero_grad(set_to_none=True)
         with self.precision.autocast(self.device):
-            out = self.net(xb)
-            loss = self.loss_fn({t: o.float() for t, o in out.items()}, yb)
+            if self.adapter is not None and self.adapter.trains:
+                out, extra = self.adapter.forward_step(self.net, xb)
+                loss = self.loss_fn({t: o.float() for t, o in out.items()}, yb) + extra
+            else:
+                out = self.net(xb)
+                loss = self.loss_fn({t: o.float() for t, o in out.items()}, yb)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.opt)
@@ -197,6 +204,8 @@ class Trainer:
             self.device = torch.device("cpu")
             self.precision, self.scaler = Precision(False), None
             self.net.to(self.device)
+            if self.adapter is not None:
+                self.adapter.move(self.device)
             self.train_data = self.train_data.to(self.device)
             if self.val_data is not None:
                 self.val_data = self.val_data.to(self.device)
@@ -237,6 +246,7 @@ class Trainer:
             "augment_rng": self.augment.gen.get_state(),
             "config": self.cfg.model_dump(),
             "notes": list(self.notes),
+            "adapter": self.adapter.extra_state() if self.adapter is not None else None,
         }
         with atomic_path(self.run_dir / CHECKPOINT_NAME) as tmp:
             torch.save(state, tmp)
@@ -251,6 +261,8 @@ class Trainer:
         self.stopper.load_state_dict(ckpt["early_stopping"])
         set_rng_state(ckpt["rng"])
         self.gen.set_state(ckpt["shuffle_rng"])
+        if self.adapter is not None and ckpt.get("adapter") is not None:
+            self.adapter.load_extra_state(ckpt["adapter"])
         if ckpt.get("augment_rng") is not None:
             self.augment.gen.set_state(ckpt["augment_rng"])
         old = ckpt.get("config", {})
@@ -263,6 +275,36 @@ class Trainer:
             if n not in self.notes:
                 self.notes.append(n)
         return int(ckpt["epoch"]), list(ckpt["history"])
+
+    # -- model selection (never on target labels) ----------------------------------------
+    def _selection(self, has_val: bool) -> tuple[str, int | None]:
+        """(monitored history column, early-stopping patience) for ``adaptation.selection``."""
+        cfg = self.cfg
+        selection = cfg.adaptation.selection
+        if selection == "target_entropy":
+            if self.adapter is None:
+                raise ConfigError("training.adaptation.selection target_entropy needs unlabelled "
+                                  "target windows (a split with an adapt role)")
+            return "target_entropy", None
+        if selection == "last":
+            return "train_loss", None
+        if not has_val and cfg.patience is not None:
+            self.notes.append("no validation set: early stopping off, final weights kept")
+        return (cfg.monitor if has_val else "train_loss"), (cfg.patience if has_val else None)
+
+    def _restore_selected(self, monitor: str, history: list[dict[str, float]]) -> int | None:
+        """Load the selected weights: best monitored epoch, or the last one."""
+        selection = self.cfg.adaptation.selection
+        last = int(history[-1]["epoch"]) if history else None
+        if selection == "last":
+            return last
+        restore = self.val_data is not None or selection == "target_entropy"
+        best_epoch = self.stopper.best_epoch
+        if restore and self.stopper.best_state is not None:
+            self.net.load_state_dict(self.stopper.best_state)
+            if best_epoch != last:
+                self.notes.append(f"restored best weights from epoch {best_epoch} ({monitor})")
+        return best_epoch
 
     # -- the loop ----------------------------------------------------------------------------
     def fit(
@@ -287,16 +329,18 @@ class Trainer:
         self.train_data = _Data.from_arrays(X, y, self.device)
         has_val = X_val is not None and y_val is not None and len(X_val) > 0
         self.val_data = _Data.from_arrays(X_val, y_val, self.device) if has_val else None
-        monitor = cfg.monitor if has_val else "train_loss"
-        if not has_val and cfg.patience is not None:
-            self.notes.append("no validation set: early stopping off, final weights kept")
+        monitor, patience = self._selection(has_val)
 
         bs = min(cfg.batch_size, len(X))
         n = len(X)
         n_batches = n // bs + (1 if n % bs >= 2 else 0)  # a 1-sample tail breaks BatchNorm: drop it
-        self.opt = _optimizer(self.net.parameters(), cfg)
+        params = list(self.net.parameters())
+        if self.adapter is not None:
+            self.adapter.prepare(self.device, cfg.epochs * n_batches, cfg.seed)
+            params += list(self.adapter.parameters())
+        self.opt = _optimizer(params, cfg)
         self.sched, sched_when = _scheduler(self.opt, cfg, n_batches)
-        self.stopper = EarlyStopping(monitor, cfg.patience if has_val else None, cfg.min_delta)
+        self.stopper = EarlyStopping(monitor, patience, cfg.min_delta)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         # its own stream, so switching augmentations on does not change the batch order
         aug = cfg.augmentation() if cfg.augment != "auto" else AugmentConfig()
@@ -356,6 +400,8 @@ class Trainer:
             if self.val_data is not None:
                 va = self.evaluate(self.val_data, max(bs, 256))
                 row.update({f"val_{k}": v for k, v in va.items()})
+            if self.adapter is not None:
+                row.update(self.adapter.epoch_metrics(self.net, max(bs, 256)))
             row["lr"] = float(self.opt.param_groups[0]["lr"])
             row["seconds"] = time.perf_counter() - t0
             row["data_seconds"] = data_s
@@ -390,11 +436,11 @@ class Trainer:
             if stopped != "completed":
                 break
 
-        best_epoch = self.stopper.best_epoch
-        if self.val_data is not None and self.stopper.best_state is not None:
-            self.net.load_state_dict(self.stopper.best_state)
-            if best_epoch != (history[-1]["epoch"] if history else None):
-                self.notes.append(f"restored best weights from epoch {best_epoch} ({monitor})")
+        best_epoch = self._restore_selected(monitor, history)
+        if self.adapter is not None:
+            note = self.adapter.finish(self.net, max(bs, 256))
+            if note:
+                self.notes.append(note)
         return EngineResult(
             history=history,
             epochs=int(history[-1]["epoch"]) if history else 0,
