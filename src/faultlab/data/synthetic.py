@@ -237,6 +237,8 @@ def _meta(config: SyntheticConfig, cond: Condition) -> dict[str, Any]:
         "fault_diameter_in": cond.size_in,
         "load_hp": cond.load_hp,
         "rpm": cond.rpm,
+        "rpm_source": "option",
+        "bearing": config.bearing,
         "sensor_end": "DE",
         # as in the CWRU catalogue: a healthy rig has no fault end
         "fault_end": "DE" if faulty else None,

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from faultlab.data.datasets import build_windows, for_target
@@ -22,7 +23,8 @@ from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Split, WindowSet
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
-from faultlab.models.base import build_model
+from faultlab.features.window_frontend import rpm_summary, split_frontend
+from faultlab.models.base import build_model, get_spec
 from faultlab.utils.io import atomic_path, write_json, write_yaml
 
 
@@ -56,10 +58,12 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dict[str, Any]:
+def preprocessing(
+    cfg: ExperimentConfig, windows: WindowSet, scaler: Any, frontend: Any = None
+) -> dict[str, Any]:
     """Everything ``predict`` needs to turn a new recording into model input."""
     d = cfg.data
-    return {
+    out = {
         "dataset": d.dataset,
         "channels": [d.channel] if isinstance(d.channel, str) else list(d.channel),
         "sampling_rate": windows.sampling_rate,
@@ -72,6 +76,49 @@ def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dic
         "classes": windows.classes,
         "feature_names": windows.feature_names,
     }
+    if frontend is not None:
+        # replayed on new files after windowing; the bearing is the training one unless the
+        # file (or the caller) names another
+        out["frontend"] = frontend.record()
+        out["frontend_bearing"] = _training_bearings(windows)
+    return out
+
+
+def _training_bearings(windows: WindowSet) -> list[str] | None:
+    from faultlab.signals.geometry import bearings_per_window
+
+    try:
+        b = bearings_per_window(windows.info.iloc[:1], windows.channels or ["DE"])
+    except Exception:  # noqa: BLE001 - no geometry known: predict must be told
+        return None
+    return [str(v) for v in b[0]] if len(b) else None
+
+
+def write_evidence(run_dir: Path, test: WindowSet, scaler: Any) -> None:
+    """``evidence.json``: per test class, the mean squared envelope spectrum on the order axis
+    (skipped, silently, where the windows have no shaft speed, rate or known bearing)."""
+    from faultlab.errors import FaultlabError
+    from faultlab.features.order_envelope import class_evidence
+    from faultlab.signals.geometry import bearings_per_window
+
+    if scaler is not None or not test.sampling_rate or "rpm" not in test.info or not len(test):
+        return
+    rpm = pd.to_numeric(test.info["rpm"], errors="coerce").to_numpy(float)
+    if not np.isfinite(rpm).all():
+        return
+    try:
+        bearing = str(bearings_per_window(test.info.iloc[:1], test.channels or ["DE"])[0, 0])
+    except FaultlabError:
+        return
+    task = next(iter(test.classes))
+    ev = class_evidence(test.X[:, :1], test.y[task], test.classes[task], test.sampling_rate,
+                        rpm, bearing, task)
+    write_json(run_dir / rundir.EVIDENCE, ev)
+
+
+def apply_frontend(parts: dict[str, WindowSet], frontend: Any) -> dict[str, WindowSet]:
+    """The model's window front end on every role (a fixed transform: nothing is fitted)."""
+    return parts if frontend is None else {r: frontend.apply(ws) for r, ws in parts.items()}
 
 
 def run_experiment(
@@ -103,13 +150,16 @@ def run_experiment(
 
     standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
     parts, scaler = _roles(windows, split, standardise)
-    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler))
+    frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
+    raw_test = parts["test"]
+    parts = apply_frontend(parts, frontend)
+    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler, frontend))
 
     model = build_model(
         cfg.model.name,
         classes=windows.classes,
-        input_shape=(windows.n_channels, windows.window_length),
-        params=cfg.model.params,
+        input_shape=(parts["train"].n_channels, parts["train"].window_length),
+        params=model_params,
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
@@ -178,10 +228,13 @@ def run_experiment(
             "channels": windows.channels,
             "sampling_rate": windows.sampling_rate,
             "standardised": scaler is not None,
+            "frontend": frontend.record() if frontend is not None else None,
+            "rpm_source": rpm_summary(pd.concat([ws.info for ws in parts.values()])),
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
         },
     }
     metrics["diagnosis"] = diagnose_fit(history, speed=speed, training=metrics["training"])
+    write_evidence(run_dir, raw_test, scaler)
     write_json(run_dir / rundir.METRICS, metrics)
     if report:
         from faultlab.reporting import render_run_report
@@ -195,7 +248,6 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
     from faultlab.data.splits import describe_split
-    from faultlab.models.base import get_spec
 
     get_spec(cfg.model.name)  # fail on an unknown model before loading any data
     windows, splits = prepare(cfg)
