@@ -215,15 +215,16 @@ class EnvelopeModel(FaultModel):
         S = self.scores(X)
         proba = self.predict_proba(X)
         rows = []
-        for fi, f in enumerate(self.fe.families):
-            for h in range(self.fe.harmonics):
-                rows.append({"line": f"{h + 1}x{f}",
-                             "times_floor": float(ln["peak"][:, :, fi, h].mean())})
-                for key, label, fams in (("sb_shaft", "+-1x shaft", ("BPFI",)),
-                                         ("sb_ftf", "+-FTF", ("BSF",))):
-                    if f in fams:
-                        rows.append({"line": f"{h + 1}x{f} {label}",
-                                     "times_floor": float(ln[key][:, :, fi, h].mean())})
+        fam = {f: i for i, f in enumerate(self.fe.families)}
+        for loc, (f, harmonics, sb) in LOCATIONS.items():  # the lines the verdict weighs
+            for h in (k for k in harmonics if k <= self.fe.harmonics):
+                peak = ln["peak"][:, :, fam[f], h - 1]
+                rows.append({"line": f"{h}x{f}", "location": loc,
+                             "times_floor": float(peak.mean())})
+                if sb is not None:
+                    side = ln["sb_shaft" if sb == 1.0 else "sb_ftf"][:, :, fam[f], h - 1]
+                    rows.append({"line": f"{h}x{f} {'+-1x shaft' if sb == 1.0 else '+-FTF'}",
+                                 "location": loc, "times_floor": float(side.mean())})
         rows.sort(key=lambda r: -r["times_floor"])
         band = self.fe.band if isinstance(self.fe.band, str) else f"{self.fe.band[0]:g}-{self.fe.band[1]:g} Hz"
         verdicts = {t: self.classes[t][int(p.mean(0).argmax())] for t, p in proba.items()}
