@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT
+from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT, resolve
 from faultlab.errors import DataError
 
 #: Defect families an envelope analyst reads, as keys of ``BearingGeometry.orders`` plus the
@@ -27,37 +27,42 @@ def _present(value: Any) -> bool:
 
 
 def bearing_for(meta: Mapping[str, Any] | pd.Series, channel: str | None = None) -> str:
-    """Key of ``BEARINGS`` for one recording (``meta``) seen through ``channel``.
+    """The bearing (a ``BEARINGS`` key or a geometry spec) of one recording seen through
+    ``channel``.
 
-    Order: an explicit ``bearing`` key; else the CWRU bearing at the channel's end (DE 6205,
-    FE 6203), the channel taken from ``channel`` or the recording's ``sensor_end``; else a
-    clear error naming the recording.
+    Order: the channel's own entry of ``channel_bearings`` (``+``-joined, aligned with
+    ``sensor_end``); else an explicit ``bearing`` key; else the CWRU bearing at the channel's
+    end (DE 6205, FE 6203), the channel taken from ``channel`` or the recording's
+    ``sensor_end``; else a clear error naming the recording.
     """
     get = meta.get
+    rid = get("recording_id", "?")
+    ends = str(get("sensor_end") or "").split("+")
+    per_channel = str(get("channel_bearings") or "").split("+")
+    if channel and _present(get("channel_bearings")) and channel in ends and len(per_channel) == len(ends):
+        return _checked(per_channel[ends.index(channel)], rid)
     key = get("bearing")
     if _present(key):
-        key = str(key)
-        if key not in BEARINGS:
-            raise DataError(
-                f"recording {get('recording_id', '?')}: bearing {key!r} unknown; "
-                f"known: {sorted(BEARINGS)}"
-            )
-        return key
-    ends = [channel] if channel else str(get("sensor_end") or "").split("+")
-    for end in ends:
+        return _checked(str(key), rid)
+    for end in [channel] if channel else ends:
         if end and str(end).upper() in CWRU_BEARING_AT:
             return CWRU_BEARING_AT[str(end).upper()]
     raise DataError(
-        f"recording {get('recording_id', '?')}: no bearing geometry (channel {channel!r}, "
-        f"sensor_end {get('sensor_end')!r}); give a 'bearing' key, one of {sorted(BEARINGS)}"
+        f"recording {rid}: no bearing geometry (channel {channel!r}, sensor_end "
+        f"{get('sensor_end')!r}); give a 'bearing' key: one of {sorted(BEARINGS)} or a "
+        "geometry 'n_balls=..,ball_diameter=..,pitch_diameter=..'"
     )
 
 
+def _checked(key: str, rid: Any) -> str:
+    resolve(key, f"recording {rid}")  # unknown names / unphysical geometry: a DataError
+    return key
+
+
 def defect_orders(bearing: str) -> dict[str, float]:
-    """Defect frequencies of ``bearing`` as multiples of shaft speed, plus ``shaft`` = 1."""
-    if bearing not in BEARINGS:
-        raise DataError(f"bearing {bearing!r} unknown; known: {sorted(BEARINGS)}")
-    return {"shaft": 1.0, **BEARINGS[bearing].orders()}
+    """Defect frequencies of ``bearing`` (key or geometry spec) as multiples of shaft speed,
+    plus ``shaft`` = 1."""
+    return {"shaft": 1.0, **resolve(bearing).orders()}
 
 
 def bearings_per_window(info: pd.DataFrame, channels: Sequence[str]) -> np.ndarray:
@@ -66,7 +71,8 @@ def bearings_per_window(info: pd.DataFrame, channels: Sequence[str]) -> np.ndarr
     out = np.empty((n, len(channels)), dtype=object)
     if n == 0:
         return out
-    key_cols = [c for c in ("recording_id", "bearing", "sensor_end") if c in info.columns]
+    key_cols = [c for c in ("recording_id", "bearing", "channel_bearings", "sensor_end")
+                if c in info.columns]
     groups = info.groupby(key_cols, dropna=False, sort=False).indices if key_cols else {(): np.arange(n)}
     for _, idx in groups.items():
         row = info.iloc[int(idx[0])]
