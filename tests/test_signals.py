@@ -108,7 +108,8 @@ def test_speed_estimate_error_on_cwru_files_with_known_rpm(shared_data):
     34 of 36 within 0.5 %; the misses are 188 (0.014 in ball, 3 HP, -1.1 %) and 237 (0.021 in
     outer race, 3 HP), read at BPFO / 2 (+80 %).
     """
-    from faultlab.data import catalogue, readers
+    from faultlab.data import catalogue
+    from faultlab.data.datasets.cwru import read_cwru
 
     cat = catalogue.load_catalogue()
     rows = cat[(cat["sampling_rate_hz"] == 12000) & (cat["condition"] == "fault")
@@ -117,7 +118,7 @@ def test_speed_estimate_error_on_cwru_files_with_known_rpm(shared_data):
     for number in rows["file"]:
         if not (shared_data / "cwru" / f"{number}.mat").exists():
             continue
-        rec = readers.read_cwru(int(number), data_dir=shared_data)
+        rec = read_cwru(int(number), data_dir=shared_data)
         if rec.meta.get("rpm_source") != "file":
             continue
         est = estimate_shaft_speed(rec.signal[0], rec.sampling_rate)
