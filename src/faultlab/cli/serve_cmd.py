@@ -15,6 +15,24 @@ def _top_shares(shares: dict[str, float], k: int = 3) -> str:
     return ", ".join(f"{name} {100 * s:.0f}%" for name, s in top if s > 0)
 
 
+def _physics_lines(preds: list, evidence_dir: Path | None) -> None:
+    """Shaft speed and source per file, the expert's strongest lines, evidence plots."""
+    for rp in preds:
+        p = rp.prepared
+        if p.rpm is not None:
+            typer.echo(f"{rp.name}: shaft {p.rpm:.1f} rpm ({p.rpm_source}), bearing {'/'.join(p.bearing or [])}")
+        if rp.evidence:
+            lines = ", ".join(f"{ln['line']} {ln['times_floor']:.1f}x" for ln in rp.evidence["lines"][:4])
+            typer.echo(f"  evidence ({rp.evidence['band']}): {lines}")
+    if evidence_dir is not None:
+        from faultlab.reporting.evidence import recording_evidence_plot
+
+        for rp in preds:
+            path = recording_evidence_plot(rp, evidence_dir)
+            if path is not None:
+                typer.echo(f"evidence plot: {path}")
+
+
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory (with model/ and preprocess.json)")],
@@ -25,6 +43,9 @@ def predict(
     batch_size: Annotated[int, typer.Option(min=1)] = 512,
     backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
     threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
+    rpm: Annotated[float | None, typer.Option(help="shaft speed of the files (front-end runs; default: file, catalogue, else estimated)")] = None,
+    bearing: Annotated[str | None, typer.Option(help="bearing key (faultlab.data.bearings) the sensor sits on (default: file, CWRU end, else the training one)")] = None,
+    evidence: Annotated[Path | None, typer.Option(help="folder for a squared-envelope-spectrum plot per file, defect lines marked (front-end runs)")] = None,
 ) -> None:
     """Predict recordings: a verdict per file and task, per-window predictions in --out."""
     from rich.console import Console
@@ -36,7 +57,7 @@ def predict(
     if out is not None and out.suffix.lower() not in OUTPUT_FORMATS:
         raise DataError(f"{out}: --out must end in {' or '.join(OUTPUT_FORMATS)}")
     predictor = Predictor(run_dir, backend=backend, threads=threads)
-    preds = predictor.predict_files(files, sampling_rate, channel or None, batch_size)
+    preds = predictor.predict_files(files, sampling_rate, channel or None, batch_size, rpm, bearing)
     multi = len(predictor.tasks) > 1
     table = Table(title=f"{predictor.model_name} ({run_dir})")
     table.add_column("file")
@@ -50,6 +71,7 @@ def predict(
             row += [v.prediction, f"{v.confidence:.3f}", str(rp.n_windows), _top_shares(v.shares)]
             table.add_row(*row)
     Console(width=max(120, Console().width)).print(table)
+    _physics_lines(preds, evidence)
     if out is not None:
         write_predictions(out, preds, predictor)
         n = sum(rp.n_windows for rp in preds)

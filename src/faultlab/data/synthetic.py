@@ -239,6 +239,7 @@ def _meta(config: SyntheticConfig, cond: Condition) -> dict[str, Any]:
         "load": cond.load_hp,
         "load_unit": "hp",
         "rpm": cond.rpm,
+        "rpm_source": "option",
         "sensor_end": "DE",
         # as in the CWRU catalogue: a healthy rig has no fault end
         "fault_end": "DE" if faulty else None,

@@ -18,6 +18,7 @@ MODEL_DIR = "model"
 SUMMARY = "summary.json"
 METRICS = "metrics.json"
 PREPROCESS = "preprocess.json"
+EVIDENCE = "evidence.json"  # per-class mean order-domain envelope spectra (for the report)
 CHECKPOINT = "checkpoint.pt"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from faultlab.data.build import build_windows, for_target
@@ -23,7 +24,8 @@ from faultlab.data.types import Split, UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
-from faultlab.models.base import build_model
+from faultlab.features.window_frontend import rpm_summary, split_frontend
+from faultlab.models.base import build_model, get_spec
 from faultlab.utils.io import atomic_path, write_json, write_yaml
 
 
@@ -66,12 +68,27 @@ def _roles(windows: WindowSet, split: Split, standardise: bool):
     return parts, scaler
 
 
-def adapt_windows(windows: WindowSet, split: Split, scaler: Any) -> UnlabelledWindows | None:
-    """The adapt role as X only: its labels are never even indexed."""
+def adapt_windows(
+    windows: WindowSet, split: Split, scaler: Any, frontend: Any = None
+) -> UnlabelledWindows | None:
+    """The adapt role as X only: its labels are never even indexed.
+
+    A model's window front end reads each window's metadata (speed, bearing), so it sees a
+    label-free WindowSet of the adapt windows (``y`` empty).
+    """
     if not len(split.adapt):
         return None
     X = windows.X[split.adapt]
-    return UnlabelledWindows(scaler.transform(X) if scaler is not None else X)
+    if scaler is not None:
+        X = scaler.transform(X)
+    if frontend is not None:
+        unlabelled = WindowSet(
+            X=X, y={}, classes={}, recording_id=windows.recording_id[split.adapt],
+            info=windows.info.iloc[split.adapt].reset_index(drop=True),
+            sampling_rate=windows.sampling_rate, channels=windows.channels,
+        )
+        X = frontend.apply(unlabelled).X
+    return UnlabelledWindows(X)
 
 
 def adaptation_inputs(model: Any, training: Any, target: UnlabelledWindows | None) -> dict[str, Any]:
@@ -110,10 +127,12 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dict[str, Any]:
+def preprocessing(
+    cfg: ExperimentConfig, windows: WindowSet, scaler: Any, frontend: Any = None
+) -> dict[str, Any]:
     """Everything ``predict`` needs to turn a new recording into model input."""
     d = cfg.data
-    return {
+    out = {
         "dataset": d.dataset,
         "channels": (
             list(windows.channels)
@@ -130,11 +149,54 @@ def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dic
         "classes": windows.classes,
         "feature_names": windows.feature_names,
     }
+    if frontend is not None:
+        # replayed on new files after windowing; the bearing is the training one unless the
+        # file (or the caller) names another
+        out["frontend"] = frontend.record()
+        out["frontend_bearing"] = _training_bearings(windows)
+    return out
+
+
+def _training_bearings(windows: WindowSet) -> list[str] | None:
+    from faultlab.signals.geometry import bearings_per_window
+
+    try:
+        b = bearings_per_window(windows.info.iloc[:1], windows.channels or ["DE"])
+    except Exception:  # noqa: BLE001 - no geometry known: predict must be told
+        return None
+    return [str(v) for v in b[0]] if len(b) else None
+
+
+def write_evidence(run_dir: Path, test: WindowSet, scaler: Any) -> None:
+    """``evidence.json``: per test class, the mean squared envelope spectrum on the order axis
+    (skipped, silently, where the windows have no shaft speed, rate or known bearing)."""
+    from faultlab.errors import FaultlabError
+    from faultlab.features.order_envelope import class_evidence
+    from faultlab.signals.geometry import bearings_per_window
+
+    if scaler is not None or not test.sampling_rate or "rpm" not in test.info or not len(test):
+        return
+    rpm = pd.to_numeric(test.info["rpm"], errors="coerce").to_numpy(float)
+    if not np.isfinite(rpm).all():
+        return
+    try:
+        bearing = str(bearings_per_window(test.info.iloc[:1], test.channels or ["DE"])[0, 0])
+    except FaultlabError:
+        return
+    task = next(iter(test.classes))
+    ev = class_evidence(test.X[:, :1], test.y[task], test.classes[task], test.sampling_rate,
+                        rpm, bearing, task)
+    write_json(run_dir / rundir.EVIDENCE, ev)
+
+
+def apply_frontend(parts: dict[str, WindowSet], frontend: Any) -> dict[str, WindowSet]:
+    """The model's window front end on every role (a fixed transform: nothing is fitted)."""
+    return parts if frontend is None else {r: frontend.apply(ws) for r, ws in parts.items()}
 
 
 def refit_on_train_and_val(
     cfg: ExperimentConfig, model: Any, fit: Any, windows: WindowSet, split: Split,
-    scaler: Any, training: Any,
+    scaler: Any, training: Any, frontend: Any = None, model_params: dict | None = None,
 ) -> tuple[Any, Any]:
     """A fresh model fitted on train + val for the epochs validation selected, no early stop.
 
@@ -149,12 +211,14 @@ def refit_on_train_and_val(
     both = windows.subset(np.sort(np.concatenate([split.train, split.val])))
     if scaler is not None:
         both.X = scaler.transform(both.X)
+    both = apply_frontend({"both": both}, frontend)["both"]
     update = {"epochs": epochs, "patience": None, "resume": False}
     refit_training = training.model_copy(
         update={k: v for k, v in update.items() if k in type(training).model_fields}
     )
+    params = cfg.model.params if model_params is None else model_params
     again = build_model(cfg.model.name, classes=windows.classes, input_shape=model.input_shape,
-                        params=cfg.model.params, training=refit_training)
+                        params=params, training=refit_training)
     second = again.fit(both, None, run_dir=None)
     note = (f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
             "validation selected; the learning curves are those of the first fit")
@@ -228,14 +292,17 @@ def run_experiment(
 
     standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
     parts, scaler = _roles(windows, split, standardise)
-    target = adapt_windows(windows, split, scaler)
-    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler))
+    frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
+    target = adapt_windows(windows, split, scaler, frontend)
+    raw_test = parts["test"]
+    parts = apply_frontend(parts, frontend)
+    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler, frontend))
 
     model = build_model(
         cfg.model.name,
         classes=windows.classes,
-        input_shape=(windows.n_channels, windows.window_length),
-        params=cfg.model.params,
+        input_shape=(parts["train"].n_channels, parts["train"].window_length),
+        params=model_params,
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
@@ -245,7 +312,9 @@ def run_experiment(
     # validation scores of the model validation selected (before any refit has seen val)
     val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
     if cfg.split.val.refit and val is not None:
-        model, fit = refit_on_train_and_val(cfg, model, fit, windows, split, scaler, training)
+        model, fit = refit_on_train_and_val(
+            cfg, model, fit, windows, split, scaler, training, frontend, model_params
+        )
     model_dir = run_dir / rundir.MODEL_DIR
     model.save(model_dir)
     summary = model.describe()
@@ -289,6 +358,8 @@ def run_experiment(
             "channels": windows.channels,
             "sampling_rate": windows.sampling_rate,
             "standardised": scaler is not None,
+            "frontend": frontend.record() if frontend is not None else None,
+            "rpm_source": rpm_summary(pd.concat([ws.info for ws in parts.values()])),
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
         },
     }
@@ -301,6 +372,7 @@ def run_experiment(
             "test_accuracy": test_metrics["primary"].get("accuracy"),
         },
     )
+    write_evidence(run_dir, raw_test, scaler)
     write_json(run_dir / rundir.METRICS, metrics)
     if report:
         from faultlab.reporting import render_run_report
@@ -314,7 +386,6 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
     from faultlab.data.splits import describe_split
-    from faultlab.models.base import get_spec
 
     get_spec(cfg.model.name)  # fail on an unknown model before loading any data
     windows, splits = prepare(cfg)

@@ -140,6 +140,7 @@ _MODEL_MODULES = [
     "faultlab.models.classical",
     "faultlab.models.minirocket",
     "faultlab.models.trivial",
+    "faultlab.models.envelope",
 ]
 
 

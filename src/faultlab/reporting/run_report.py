@@ -535,6 +535,31 @@ def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     doc.add(Bullets(recs or ["none"]))
 
 
+def _evidence(doc: Document, run_dir: Path, art: dict[str, Any], plot_dir: Path) -> None:
+    """Physics evidence: shaft-speed source, front end, mean envelope spectrum per class."""
+    from faultlab.reporting.evidence import order_spectra_plot
+
+    data = art["metrics"].get("data", {})
+    ev = _read_json(run_dir / "evidence.json")
+    if not ev and not data.get("rpm_source"):
+        return
+    doc.add(Heading("Envelope evidence"))
+    src = data.get("rpm_source") or {}
+    if src:
+        doc.add(Para("Shaft speed per recording came from: "
+                     + ", ".join(f"{k} ({v} recordings)" for k, v in src.items()) + "."))
+    if data.get("frontend"):
+        fe = data["frontend"]
+        doc.add(Para(f"Model input: order-domain squared envelope spectrum ({fe.get('axis')} axis, "
+                     f"band {fe.get('band')}), replayed from preprocess.json by predict/serve."))
+    p = order_spectra_plot(ev, plot_dir / "envelope_evidence.png") if ev else None
+    if p is not None:
+        doc.add(Image(p, f"plots/{p.name}", "envelope evidence",
+                      caption="Mean squared envelope spectrum of each class's test windows "
+                      "(cepstral pre-whitening, order axis, 1 = the floor) with the bearing's "
+                      "BPFO / BPFI / 2xBSF lines and harmonics marked"))
+
+
 def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Document:
     run_dir = Path(run_dir)
     art = art or load_run(run_dir)
@@ -548,6 +573,7 @@ def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Docu
     _architecture(doc, art, plot_dir)
     _training(doc, art)
     _test_metrics(doc, art, plot_dir)
+    _evidence(doc, run_dir, art, plot_dir)
     _speed(doc, art)
     _diagnosis(doc, art, plot_dir)
     return doc

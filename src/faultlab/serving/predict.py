@@ -151,18 +151,25 @@ class RecordingPrediction:
     prepared: Prepared
     proba: dict[str, np.ndarray]
     verdicts: dict[str, Verdict] = field(default_factory=dict)
+    evidence: dict[str, Any] | None = None  # the envelope expert's lines (explain)
 
     @property
     def n_windows(self) -> int:
         return len(self.prepared)
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "file": self.name,
             "n_windows": self.n_windows,
             "sampling_rate": self.prepared.source_rate,
             "tasks": {t: v.to_dict() for t, v in self.verdicts.items()},
         }
+        if self.prepared.rpm is not None:
+            out.update(shaft_rpm=self.prepared.rpm, rpm_source=self.prepared.rpm_source,
+                       bearing=self.prepared.bearing)
+        if self.evidence is not None:
+            out["evidence"] = self.evidence
+        return out
 
 
 def verdicts(proba: dict[str, np.ndarray], classes: dict[str, list[str]]) -> dict[str, Verdict]:
@@ -214,7 +221,11 @@ class Predictor:
 
     def predict_prepared(self, prepared: Prepared, batch_size: int = 512) -> RecordingPrediction:
         proba = self.predict_windows(prepared.X, batch_size)
-        return RecordingPrediction(prepared.name, prepared, proba, verdicts(proba, self.classes))
+        rp = RecordingPrediction(prepared.name, prepared, proba, verdicts(proba, self.classes))
+        model = getattr(self.backend, "model", None)
+        if hasattr(model, "explain") and len(prepared.X):
+            rp.evidence = model.explain(prepared.X)  # analyst models say why
+        return rp
 
     def predict_signal(
         self, signal: np.ndarray, sampling_rate: float | None, name: str = "input", batch_size: int = 512
@@ -228,8 +239,10 @@ class Predictor:
         channels: list[str] | None = None,
         batch_size: int = 512,
         name: str | None = None,
+        rpm: float | None = None,
+        bearing: str | None = None,
     ) -> RecordingPrediction:
-        prepared = prepare_file(self.pre, path, sampling_rate, channels, name)
+        prepared = prepare_file(self.pre, path, sampling_rate, channels, name, rpm, bearing)
         return self.predict_prepared(prepared, batch_size)
 
     def predict_files(
@@ -238,9 +251,12 @@ class Predictor:
         sampling_rate: float | None = None,
         channels: list[str] | None = None,
         batch_size: int = 512,
+        rpm: float | None = None,
+        bearing: str | None = None,
     ) -> list[RecordingPrediction]:
         """Every file is read and checked before any is predicted: one bad file fails fast."""
-        prepared = [prepare_file(self.pre, p, sampling_rate, channels) for p in paths]
+        prepared = [prepare_file(self.pre, p, sampling_rate, channels, None, rpm, bearing)
+                    for p in paths]
         return [self.predict_prepared(p, batch_size) for p in prepared]
 
     def metadata(self) -> dict[str, Any]:

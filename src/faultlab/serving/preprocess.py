@@ -45,6 +45,8 @@ class Preprocessing:
     target: str = "flat"
     classes: dict[str, list[str]] = field(default_factory=dict)
     feature_names: list[str] | None = None
+    frontend: dict[str, Any] | None = None  # window front end replayed after windowing
+    frontend_bearing: list[str] | None = None  # the training bearing per channel
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,6 +57,10 @@ class Preprocessing:
     def input_shape(self) -> tuple[int, int]:
         if self.tabular and self.feature_names:
             return (1, len(self.feature_names))
+        if self.frontend:
+            from faultlab.features.window_frontend import WindowFrontend
+
+            return (len(self.channels), len(WindowFrontend(self.frontend).names()))
         return (len(self.channels), self.window)
 
     @classmethod
@@ -75,6 +81,8 @@ class Preprocessing:
                 target=d.get("target", "flat"),
                 classes={t: list(c) for t, c in (d.get("classes") or {}).items()},
                 feature_names=d.get("feature_names"),
+                frontend=d.get("frontend"),
+                frontend_bearing=d.get("frontend_bearing"),
                 raw=d,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -95,7 +103,7 @@ class Preprocessing:
         """JSON form for export metadata (the standardiser as nested lists)."""
         out = {k: getattr(self, k) for k in (
             "channels", "window", "stride", "rate", "normalise", "dataset", "target", "classes",
-            "feature_names")}
+            "feature_names", "frontend", "frontend_bearing")}
         out["standardiser"] = self.scaler.to_dict() if self.scaler is not None else None
         out["input_shape"] = list(self.input_shape)
         return out
@@ -111,6 +119,10 @@ class Prepared:
     rate: float | None
     source_rate: float | None
     n_samples: int  # after resampling
+    rpm: float | None = None  # shaft speed the front end used (None: no front end)
+    rpm_source: str | None = None  # option | file | manifest | catalogue | estimated
+    bearing: list[str] | None = None  # bearing key per channel the front end read
+    order_spectrum: dict[str, Any] | None = None  # mean order-axis SES, for evidence plots
 
     @property
     def start_s(self) -> np.ndarray:
@@ -248,12 +260,20 @@ def check_signal(signal: np.ndarray, label: str) -> None:
 
 # -- recordings -> model input ---------------------------------------------------------------------
 def prepare(
-    pre: Preprocessing, signal: np.ndarray, sampling_rate: float | None, name: str = "input"
+    pre: Preprocessing,
+    signal: np.ndarray,
+    sampling_rate: float | None,
+    name: str = "input",
+    meta: dict[str, Any] | None = None,
+    rpm: float | None = None,
+    bearing: str | None = None,
 ) -> Prepared:
     """``signal`` ``[C, n]`` (or ``[n]``) at ``sampling_rate`` -> the model's windows.
 
     Resample to the run's rate, cut windows of the run's length and stride, then apply the
-    run's per-window normalisation and its training-set standardiser.
+    run's per-window normalisation and its training-set standardiser, and the run's window
+    front end when it has one (shaft speed: ``rpm``, else ``meta``'s, else estimated from
+    the signal; bearing: ``bearing``, else ``meta``'s, else the training one).
     """
     sig = np.asarray(signal, dtype=np.float32)
     if sig.ndim == 1:
@@ -288,7 +308,45 @@ def prepare(
     if not X.flags.writeable:  # a strided view of the signal: torch wants its own memory
         X = X.copy()
     starts = np.arange(len(X), dtype=np.int64) * pre.stride
-    return Prepared(name, X, starts, rate, float(sampling_rate), n)
+    out = Prepared(name, X, starts, rate, float(sampling_rate), n)
+    if pre.frontend:
+        _apply_frontend(pre, out, signal, float(sampling_rate), meta or {}, rpm, bearing)
+    return out
+
+
+def _apply_frontend(pre: Preprocessing, out: Prepared, signal: np.ndarray, source_rate: float,
+                    meta: dict[str, Any], rpm: float | None, bearing: str | None) -> None:
+    """Replay the run's window front end on ``out.X`` (in place), recording rpm and bearing."""
+    from faultlab.features.window_frontend import WindowFrontend
+    from faultlab.signals.geometry import bearing_for
+    from faultlab.signals.speed import resolve_rpm
+
+    fe = WindowFrontend(pre.frontend, "preprocess.json frontend")
+    fixed = rpm or fe.cfg.rpm
+    sig = np.atleast_2d(np.asarray(signal, dtype=np.float32))
+    try:
+        value, source = resolve_rpm(meta, sig, source_rate, fixed, tuple(fe.cfg.rpm_range))
+    except ValueError as exc:
+        raise DataError(f"{out.name}: {exc}") from None
+    bearings = []
+    for c, ch in enumerate(pre.channels):
+        try:
+            b = bearing_for({**meta, "bearing": bearing or meta.get("bearing"),
+                             "recording_id": out.name}, ch)
+        except DataError:
+            if not pre.frontend_bearing:
+                raise DataError(f"{out.name}: no bearing geometry; give --bearing KEY") from None
+            b = pre.frontend_bearing[min(c, len(pre.frontend_bearing) - 1)]
+        bearings.append(b)
+    from faultlab.features.order_envelope import mean_order_spectrum
+    from faultlab.signals.geometry import defect_orders
+
+    n = len(out.X)
+    orders, mean = mean_order_spectrum(out.X, out.rate, np.full(n, value))
+    out.order_spectrum = {"orders": orders.tolist(), "spectrum": mean.tolist(),
+                          "bearing": bearings[0], "defect_orders": defect_orders(bearings[0])}
+    out.X = fe.transform(out.X, out.rate, np.full(n, value), np.array([bearings] * n, dtype=object))
+    out.rpm, out.rpm_source, out.bearing = float(value), source, bearings
 
 
 def _prepare_rows(pre: Preprocessing, rows: np.ndarray, name: str) -> Prepared:
@@ -326,6 +384,8 @@ def prepare_file(
     sampling_rate: float | None = None,
     channels: list[str] | None = None,
     name: str | None = None,
+    rpm: float | None = None,
+    bearing: str | None = None,
 ) -> Prepared:
     """Read ``path`` and :func:`prepare` it (``channels`` overrides the run's channel names)."""
     label = name or str(path)
@@ -338,4 +398,26 @@ def prepare_file(
             f"{len(pre.channels)} ({', '.join(pre.channels)})"
         )
     rec = load_input(path, want, sampling_rate, label, explicit_channels=bool(channels))
-    return prepare(pre, rec.signal, rec.sampling_rate, label)
+    meta = {**_catalogue_meta(Path(path)), **rec.meta} if pre.frontend else rec.meta
+    return prepare(pre, rec.signal, rec.sampling_rate, label, meta, rpm, bearing)
+
+
+def _catalogue_meta(path: Path) -> dict[str, Any]:
+    """Shaft speed and bearing from the catalogue, for a file named as a catalogued dataset
+    names it (the file's own metadata wins)."""
+    from faultlab.data.datasets import find_file
+
+    try:
+        found = find_file(path)
+    except DataError:
+        return {}
+    row = found[1] if found else {}
+    out: dict[str, Any] = {}
+    try:
+        if row.get("rpm") and float(row["rpm"]) > 0:
+            out.update(rpm=float(row["rpm"]), rpm_source="catalogue")
+    except (TypeError, ValueError):
+        pass
+    if row.get("bearing"):
+        out["bearing"] = str(row["bearing"])
+    return out
