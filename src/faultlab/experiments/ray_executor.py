@@ -168,6 +168,10 @@ class RayExecutor(Executor):
 
     ``workers`` caps how many tasks are in flight (default: as many as the cluster fits).
     ``num_gpus=None`` gives each task one GPU when the cluster has GPUs.
+    ``max_retries``: a task whose worker or node dies is run again elsewhere this many
+    times (Ray's task retries; an exception raised by ``fn`` is a result, never retried).
+    Tasks must therefore be idempotent: a benchmark run skips itself once its
+    ``metrics.json`` exists and resumes from its checkpoint otherwise.
     """
 
     name = "ray"
@@ -179,8 +183,12 @@ class RayExecutor(Executor):
         num_cpus: float = 1.0,
         num_gpus: float | None = None,
         log: Log | None = None,
+        max_retries: int | None = None,
     ) -> None:
         super().__init__(workers)
+        if max_retries is None:
+            max_retries = int(os.environ.get("FAULTLAB_RAY_MAX_RETRIES", "3"))
+        self.max_retries = max_retries
         self.address = address if address is not None else os.environ.get("FAULTLAB_RAY_ADDRESS")
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
@@ -196,7 +204,9 @@ class RayExecutor(Executor):
             gpus = self.num_gpus
             if gpus is None:
                 gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-            remote = ray.remote(max_retries=0)(_remote_call)
+            remote = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(
+                _remote_call
+            )
             shared_ref = ray.put(shared)
             driver = ray.get_runtime_context().get_node_id()
             limit = self.workers or len(tasks)

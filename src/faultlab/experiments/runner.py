@@ -56,6 +56,18 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def where() -> dict[str, Any]:
+    """Which machine and process ran a run: host, pid and, inside a Ray task, the node id."""
+    import os
+    import socket
+
+    out: dict[str, Any] = {"hostname": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")
+    if ray is not None and getattr(ray, "is_initialized", lambda: False)():
+        out["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return out
+
+
 def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dict[str, Any]:
     """Everything ``predict`` needs to turn a new recording into model input."""
     d = cfg.data
@@ -145,6 +157,7 @@ def run_experiment(
             "protocol": protocol_of(split, cfg.split.column),
             "dataset": cfg.data.dataset,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "host": where(),
         },
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
