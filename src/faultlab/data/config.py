@@ -7,16 +7,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class StoreConfig(BaseModel):
+    """Where the on-disk window store lives (``data.store``): windows are written there once
+    and streamed in batches, for data larger than memory (see ``faultlab.data.store``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="store directory (same path on every node of a cluster)")
+    rebuild: bool = Field(False, description="write it again even if it matches this config")
+
+
 class DataConfig(BaseModel):
     """Where recordings come from and how they become windows.
 
     ``dataset``: ``cwru`` (catalogue + cache), ``synthetic`` (generator), ``files`` (a user's
-    own recordings listed in a manifest) or ``table`` (a CSV of features with label columns).
+    own recordings listed in a manifest), ``table`` (a CSV of features with label columns) or
+    ``store`` (an existing on-disk window store at ``store.path``).
+
+    ``store``: with any signal dataset, write its windows once to that on-disk store and
+    stream them from there (training, features, prediction) instead of holding them in memory.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: Literal["cwru", "synthetic", "files", "table"] = "cwru"
+    dataset: Literal["cwru", "synthetic", "files", "table", "store"] = "cwru"
     data_dir: str | None = None
     # cwru: catalogue filter on fault recordings (column -> value or list of values) ...
     select: dict[str, Any] = Field(
@@ -48,6 +62,7 @@ class DataConfig(BaseModel):
     block_column: str | None = "load_hp"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     table: dict[str, Any] = Field(default_factory=dict)
+    store: StoreConfig | None = None
 
 
 class ValConfig(BaseModel):

@@ -109,8 +109,9 @@ class WindowSet:
     def subset(self, idx: np.ndarray) -> WindowSet:
         """Windows at ``idx`` (a copy of X only where numpy must)."""
         idx = np.asarray(idx)
+        lazy = getattr(self.X, "subset", None)  # an on-disk WindowArray stays on disk
         return WindowSet(
-            X=self.X[idx],
+            X=lazy(idx) if lazy is not None else self.X[idx],
             y={t: a[idx] for t, a in self.y.items()},
             classes=self.classes,
             recording_id=self.recording_id[idx],
