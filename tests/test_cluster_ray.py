@@ -70,7 +70,13 @@ def _board(out: Path) -> pd.DataFrame:
 
 
 def _metrics(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/*/*/metrics.json"))]
+    found = []
+    for p in sorted(out.glob("runs/*/*/*/metrics.json")):
+        try:
+            found.append(json.loads(p.read_text()))
+        except (json.JSONDecodeError, FileNotFoundError):  # being unpacked right now
+            continue
+    return found
 
 
 def _same_board(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -262,8 +262,10 @@ def open_store(path: str | os.PathLike) -> WindowSet:
     rec_index = np.repeat(np.arange(len(table)), counts)
     label_cols = [c for c in table.columns if c.startswith("label:")]
     meta_cols = [c for c in table.columns if c not in ("start", "n_windows", *label_cols)]
-    meta = table[meta_cols]
-    meta = meta.astype({c: object for c in meta_cols if meta[c].dtype == object})
+    # text columns as categories: per window a small code, not a pointer (millions of rows)
+    meta = table[meta_cols].astype(
+        {c: "category" for c in meta_cols if not pd.api.types.is_numeric_dtype(table[c])}
+    )
     win_info = meta.iloc[rec_index].reset_index(drop=True)
     win_info["position"] = np.arange(len(rec_index)) - np.repeat(
         table["start"].to_numpy(np.int64), counts

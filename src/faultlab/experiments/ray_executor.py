@@ -223,8 +223,10 @@ class RayExecutor(Executor):
                     i = refs.pop(ref)
                     try:
                         res, packed = ray.get(ref)
-                        if packed is not None:
-                            _unpack(packed, _run_dir_of(tasks[i]))
+                        run_dir = _run_dir_of(tasks[i])
+                        # on a shared filesystem the finished run is already here
+                        if packed is not None and not (Path(run_dir) / "metrics.json").exists():
+                            _unpack(packed, run_dir)
                     except Exception as exc:  # task raised, or its worker/node died
                         msg = str(exc).strip().splitlines()
                         res = TaskError(f"{type(exc).__name__}: {msg[-1] if msg else ''}")
