@@ -11,9 +11,10 @@ A store is a directory:
 
 Why one flat file and a memory map: a batch of any windows, in any order, is one vectorised
 gather (``view[rows]``), so training draws exactly the permutation the in-memory path draws.
-Pages of a memory map count toward the process's resident memory, so :class:`WindowArray`
-drops them (``madvise(MADV_DONTNEED)``) after every ``DROP_BYTES`` it reads: resident memory
-stays near one batch while the kernel's page cache still serves re-reads.
+Pages of a memory map count toward the process's resident memory (and a fault maps up to
+64 KiB around each touched window), so :class:`WindowArray` drops them
+(``madvise(MADV_DONTNEED)``) after every ``DROP_BYTES`` it may have mapped: resident memory
+stays bounded while the kernel's page cache still serves re-reads.
 
 A WindowSet whose ``X`` is a :class:`WindowArray` is used like any other: ``subset`` keeps it
 lazy, ``X[i:j]`` / ``X[idx]`` return numpy arrays, and the engine, feature extraction and
@@ -44,6 +45,9 @@ RECORDINGS_FILE = "recordings.csv"
 INFO_FILE = "store.json"
 #: Resident pages of the memory map are dropped after this many bytes were read.
 DROP_BYTES = 64 * 1024**2
+#: What one touched window may map: a page fault maps up to 16 neighbouring cached pages
+#: (Linux "fault-around", 64 KiB), so random gathers are counted at least this much.
+FAULT_AROUND = 64 * 1024
 #: Windows per chunk when a consumer streams the whole array.
 CHUNK_BYTES = 32 * 1024**2
 
@@ -149,7 +153,7 @@ class WindowArray:
         order = np.argsort(rows, kind="stable")  # read in file order, return in asked order
         out = np.empty((len(rows), *self.file_shape[1:]), dtype=np.float32)
         out[order] = view[rows[order]]
-        self._account(out.nbytes)
+        self._account(len(rows) * max(out.itemsize * int(np.prod(out.shape[1:])), FAULT_AROUND))
         return out
 
     def _account(self, nbytes: int) -> None:

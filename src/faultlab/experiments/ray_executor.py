@@ -41,21 +41,35 @@ def _ray():
 
 def runtime_env() -> dict[str, Any]:
     """Ship faultlab's source when it is not an installed distribution; pass the data dir."""
-    import importlib.metadata
 
     import faultlab
 
     env: dict[str, Any] = {}
-    try:
-        importlib.metadata.version("faultlab")
-    except importlib.metadata.PackageNotFoundError:
-        env["py_modules"] = [str(Path(faultlab.__file__).resolve().parent)]
+    here = Path(faultlab.__file__).resolve().parent
+    if not _installed_as_imported(here):
+        env["py_modules"] = [str(here)]
     passed = {
         k: os.environ[k] for k in ("FAULTLAB_DATA_DIR", "FAULTLAB_CACHE_DIR") if k in os.environ
     }
     if passed:
         env["env_vars"] = passed
     return env
+
+
+def _installed_as_imported(here: Path) -> bool:
+    """Whether Ray's workers would import this same faultlab: it is an installed
+    distribution, and not an editable install of another checkout than ``here``."""
+    import importlib.metadata
+    import json
+
+    try:
+        dist = importlib.metadata.distribution("faultlab")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable") and direct.get("url", "").startswith("file://"):
+        return Path(direct["url"][len("file://"):]).resolve() in here.parents
+    return True
 
 
 def check_reachable(address: str | None, timeout: float = 5.0) -> None:
