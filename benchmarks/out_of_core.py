@@ -121,8 +121,8 @@ def cmd_cwru_once(args: argparse.Namespace) -> dict:
     """One cnn1d training on CWRU fold 3, windows in memory or from a store."""
     import torch
 
+    from faultlab.data.build import build_windows, for_target
     from faultlab.data.config import DataConfig, SplitConfig
-    from faultlab.data.datasets import build_windows, for_target
     from faultlab.data.splits import make_splits
     from faultlab.models.base import build_model
     from faultlab.training.config import TrainConfig

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from faultlab.data import store as store_mod
+from faultlab.data.build import build_windows, for_target
 from faultlab.data.config import DataConfig, SplitConfig
-from faultlab.data.datasets import build_windows, for_target
 from faultlab.data.splits import make_splits
 from faultlab.data.store import StoreWriter, WindowArray, open_store
 from faultlab.errors import DataError

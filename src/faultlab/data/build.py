@@ -1,7 +1,10 @@
 """DataConfig -> WindowSet: pick recordings, resample, cut single recordings, window, label.
 
-Sources are a registry (name -> function returning recordings), so a new dataset is one
-function. Tables skip the signal pipeline and come back as a WindowSet directly.
+Catalogued datasets (CWRU, MFPT, ...: :mod:`faultlab.data.datasets`) share one reader path;
+the synthetic generator, a user's manifest (``files``) and several datasets at once
+(``sources``) are entries of :data:`SOURCES`. Every recording is resampled to
+``target_rate``, so machines sampled differently (CWRU 12 kHz, MFPT 48,828 Hz) give windows
+of one time scale. Tables skip the signal pipeline and come back as a WindowSet directly.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from faultlab.data import catalogue
-from faultlab.data.config import DataConfig
+from faultlab.data.config import DataConfig, SourceConfig
+from faultlab.data.datasets import get_dataset
+from faultlab.data.datasets.base import DatasetSpec
 from faultlab.data.labels import recording_labels, target_tasks
 from faultlab.data.paths import dataset_dir
 from faultlab.data.resample import resample
@@ -23,61 +28,57 @@ from faultlab.data.windowing import cut_into_blocks, make_windows, meta_table
 from faultlab.errors import DataError
 
 
-def _channels(cfg: DataConfig) -> tuple[str, ...]:
+def _channels(cfg: DataConfig | SourceConfig, spec: DatasetSpec | None = None) -> tuple[str, ...]:
+    if cfg.channel is None:
+        return tuple(spec.default_channels) if spec is not None else ("DE",)
     return tuple([cfg.channel] if isinstance(cfg.channel, str) else cfg.channel)
 
 
+def catalogue_selection(cfg: DataConfig | SourceConfig) -> pd.DataFrame:
+    """Catalogue rows chosen by ``cfg.files`` or by ``cfg.select`` (+ normal recordings)."""
+    spec = get_dataset(cfg.dataset)
+    select = spec.default_select if cfg.select is None else cfg.select
+    return spec.catalogue.selection(select, cfg.normal, list(cfg.files or []))
+
+
 def cwru_selection(cfg: DataConfig) -> pd.DataFrame:
-    """Catalogue rows chosen by ``cfg.files`` or by ``cfg.select`` (+ normal baseline)."""
-    cat = catalogue.load_catalogue()
-    if cfg.files:
-        rows = [catalogue.entry(f)["file"] for f in cfg.files]
-        return cat[cat["file"].isin(rows)]
-    faults = catalogue.select(cat[cat["condition"] == "fault"], cfg.select)
-    if not cfg.normal:
-        return faults
-    normal = cat[cat["condition"] == "normal"]
-    if "load_hp" in cfg.select:
-        normal = catalogue.select(normal, {"load_hp": cfg.select["load_hp"]})
-    return pd.concat([normal, faults]).sort_values("file")
+    """CWRU rows of ``cfg`` (see :func:`catalogue_selection`)."""
+    return catalogue_selection(cfg)
 
 
-def _cwru_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
-    from faultlab.data import readers
-
-    rows = cwru_selection(cfg)
-    folder = dataset_dir("cwru", cfg.data_dir)
-    present = rows[[(folder / f"{n}.mat").exists() for n in rows["file"]]]
+def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
+    """A catalogued dataset (CWRU, MFPT, ...): the selected files present in the data dir."""
+    spec = get_dataset(cfg.dataset)
+    rows = catalogue_selection(cfg)
+    folder = dataset_dir(spec.name, cfg.data_dir)
     if cfg.download:
-        from faultlab.data.download import download_cwru
+        from faultlab.data.download import download
 
-        download_cwru(rows["file"].tolist(), data_dir=cfg.data_dir)
-        present = rows
+        download(spec.name, rows["file"].tolist(), data_dir=cfg.data_dir)
+    present = rows[spec.catalogue.available(rows, cfg.data_dir)]
     if present.empty:
         raise DataError(
-            f"none of the {len(rows)} selected CWRU files is in {folder}; "
-            "download them (faultlab data download cwru) or set FAULTLAB_DATA_DIR"
+            f"none of the {len(rows)} selected {spec.label} files is in {folder}; "
+            f"download them (faultlab data download {spec.name}) or set FAULTLAB_DATA_DIR"
         )
-    missing = sorted(set(rows["file"]) - set(present["file"]))
+    missing = [str(f) for f in rows["file"] if f not in set(present["file"])]
     notes = (
-        [f"{len(missing)} selected CWRU file(s) are not in {folder} and were left out: "
-         f"{', '.join(map(str, missing))} (set data.download: true to fetch them)"]
+        [f"{len(missing)} selected {spec.label} file(s) are not in {folder} and were left out: "
+         f"{', '.join(missing)} (set data.download: true to fetch them)"]
         if missing else []
     )
-    recs = [
-        readers.read_cwru(int(n), data_dir=cfg.data_dir, channels=_channels(cfg))
-        for n in present["file"]
-    ]
+    chans = _channels(cfg, spec)
+    recs = [spec.read(f, data_dir=cfg.data_dir, channels=chans) for f in present["file"]]
     return recs, notes
 
 
-def _synthetic_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
+def _synthetic_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
     from faultlab.data import synthetic
 
     return synthetic.from_config(cfg.synthetic), ["synthetic recordings (physics-based generator)"]
 
 
-def _file_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
+def _file_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
     from faultlab.data import readers
 
     if not cfg.manifest:
@@ -85,12 +86,56 @@ def _file_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
     return readers.read_manifest(cfg.manifest), []
 
 
-#: dataset name -> function returning (recordings, notes for reports)
-SOURCES: dict[str, Callable[[DataConfig], tuple[list[Recording], list[str]]]] = {
-    "cwru": _cwru_recordings,
+def _rename_channels(recs: list[Recording], names: list[str], source: str) -> list[str]:
+    """Give a source's recordings the first source's channel names (same count), so windows of
+    several machines stack; the note says which names were mapped."""
+    notes = []
+    for rec in recs:
+        if rec.channels == names:
+            continue
+        if len(rec.channels) != len(names):
+            raise DataError(
+                f"data.sources: {source} recording {rec.recording_id} has channels "
+                f"{rec.channels}, the first source {names}; pick as many channels in each source"
+            )
+        notes.append(f"{source} channel(s) {'+'.join(rec.channels)} read as {'+'.join(names)}")
+        rec.meta["original_channels"] = "+".join(rec.channels)
+        rec.channels = list(names)
+    return list(dict.fromkeys(notes))
+
+
+def _source_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
+    """Several datasets in one window set (``data.sources``): train on one machine, test on
+    another with a ``condition`` split on the ``dataset`` column."""
+    recs: list[Recording] = []
+    notes: list[str] = []
+    for source in cfg.sources or []:
+        part, part_notes = _source_fn(source.dataset)(source)
+        name = source.label or source.dataset
+        ids = {r.recording_id for r in recs}
+        for rec in part:
+            if source.label:
+                rec.meta["dataset"] = source.label
+            if rec.recording_id in ids:
+                rec.recording_id = f"{name}:{rec.recording_id}"
+        if recs:
+            part_notes += _rename_channels(part, recs[0].channels, name)
+        recs += part
+        notes += part_notes
+    return recs, notes
+
+
+#: dataset name -> function returning (recordings, notes for reports); every catalogued
+#: dataset (``faultlab.data.datasets``) is read by :func:`_catalogue_recordings`.
+SOURCES: dict[str, Callable[[Any], tuple[list[Recording], list[str]]]] = {
     "synthetic": _synthetic_recordings,
     "files": _file_recordings,
+    "sources": _source_recordings,
 }
+
+
+def _source_fn(name: str) -> Callable[[Any], tuple[list[Recording], list[str]]]:
+    return SOURCES.get(name) or _catalogue_recordings
 
 
 def split_single_recordings(
@@ -120,7 +165,7 @@ def split_single_recordings(
 
 
 def build_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
-    recs, notes = SOURCES[cfg.dataset](cfg)
+    recs, notes = _source_fn(cfg.dataset)(cfg)
     recs = [resample(r, cfg.target_rate) for r in recs]
     recs, block_notes = split_single_recordings(recs, cfg.single_recording_blocks, cfg.block_column)
     return recs, notes + block_notes
