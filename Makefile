@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FAULTLAB_DATA_DIR ?= $(abspath ../shared/data)
 export MPLBACKEND := Agg
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-cluster lint bench clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,9 +21,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/faultlab benchmark configs/cwru-quick.yaml --out runs/cwru-quick
 
+# The cluster tests (real PostgreSQL and Ray servers, minutes) run in their own target.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not cluster"
+
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -m cluster -v
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -104,6 +104,26 @@ def test_map_keeps_order_and_isolates_failures(local_ray):
     assert sorted(got) == [0, 1, 2]
 
 
+def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
+    def die_once(task, marker):  # nested: cloudpickle ships it by value to the workers
+        """Kill this worker process on the first attempt (as a lost node would), then succeed."""
+        from pathlib import Path
+
+        p = Path(marker)
+        n = int(p.read_text()) if p.exists() else 0
+        p.write_text(str(n + 1))
+        if n == 0:
+            os._exit(1)
+        return task * 2
+
+    marker = tmp_path / "attempts"
+    assert RayExecutor(workers=1).map(die_once, [21], shared=str(marker)) == [42]
+    assert marker.read_text() == "2"
+    marker = tmp_path / "no-retry"
+    (res,) = RayExecutor(workers=1, max_retries=0).map(die_once, [21], shared=str(marker))
+    assert isinstance(res, TaskError) and marker.read_text() == "1"
+
+
 def _reduced_quick(shared_data) -> BenchmarkConfig:
     """configs/cwru-quick.yaml cut to 2 models (LSTM, random forest), 2 fault types at one
     size, 1 epoch and no wall-clock cap (a time cap would make results timing-dependent)."""

@@ -155,9 +155,30 @@ def test_cli_bad_storage_url_one_line_error(tmp_path, capsys):
     assert code == 2 and err.startswith("error: --storage") and "\n" not in err
 
 
-def test_missing_db_driver_is_named():
-    with pytest.raises(ConfigError, match="psycopg2"):
+def test_missing_db_driver_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    hidden = ("pymysql", "MySQLdb", "psycopg", "psycopg2")
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a)
+    )
+    for mod in hidden:
+        monkeypatch.setitem(sys.modules, mod, None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match="pymysql"):
+        make_storage("mysql+pymysql://user:pw@127.0.0.1:1/optuna")
+    with pytest.raises(ConfigError, match=r"faultlab\[postgres\]"):
         make_storage("postgresql://user:pw@127.0.0.1:1/optuna")
+
+
+def test_bare_postgresql_url_uses_the_installed_driver():
+    from faultlab.experiments.tuning import storage_url
+
+    pytest.importorskip("psycopg")
+    assert storage_url("postgresql://u@h:5432/db") == "postgresql+psycopg://u@h:5432/db"
+    assert storage_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert storage_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert storage_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
 # --- validation data never includes the test fold ---------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,12 +213,33 @@ def build_windows(cfg: DataConfig) -> WindowSet:
 @lru_cache(maxsize=4)
 def _build_cached(cfg_json: str) -> WindowSet:
     cfg = DataConfig.model_validate_json(cfg_json)
+    if cfg.dataset == "store" or cfg.store is not None:
+        return _stored_windows(cfg)
     if cfg.dataset == "table":
         from faultlab.data import tabular
 
         return tabular.from_config(cfg.table, cfg.data_dir)
     recs, notes = build_recordings(cfg)
     return make_windows(recs, cfg.window, cfg.stride, cfg.normalise, notes=notes)
+
+
+def _stored_windows(cfg: DataConfig) -> WindowSet:
+    """Windows from the on-disk store; written first when missing or built from another config."""
+    from faultlab.data import store
+
+    if cfg.store is None:
+        raise DataError("data.dataset 'store' needs data.store.path (the store directory)")
+    path = Path(cfg.store.path).expanduser()
+    if cfg.dataset == "store":
+        return store.open_store(path)
+    if cfg.dataset == "table":
+        raise DataError("data.store: tables are held in memory; the store is for signal windows")
+    source = cfg.model_dump(mode="json", exclude={"store"})
+    info = store.read_info(path)
+    if cfg.store.rebuild or info is None or info.get("source") != source:
+        recs, notes = build_recordings(cfg)
+        store.write_recordings(path, recs, cfg.window, cfg.stride, cfg.normalise, notes, source)
+    return store.open_store(path)
 
 
 def for_target(ws: WindowSet, target: str) -> WindowSet:

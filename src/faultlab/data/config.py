@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: Sources that are not catalogues: the generator, a user's manifest, a feature table, and
 #: several datasets at once (``sources:``).
-NON_CATALOGUE = ("synthetic", "files", "table", "sources")
+NON_CATALOGUE = ("synthetic", "files", "table", "sources", "store")
 
 
 def _check_dataset(value: str) -> str:
@@ -51,6 +51,16 @@ class SourceConfig(BaseModel):
         return value
 
 
+class StoreConfig(BaseModel):
+    """Where the on-disk window store lives (``data.store``): windows are written there once
+    and streamed in batches, for data larger than memory (see ``faultlab.data.store``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="store directory (same path on every node of a cluster)")
+    rebuild: bool = Field(False, description="write it again even if it matches this config")
+
+
 class DataConfig(BaseModel):
     """Where recordings come from and how they become windows.
 
@@ -61,6 +71,9 @@ class DataConfig(BaseModel):
     split on the ``dataset`` column). ``select`` defaults to the dataset's own default
     selection (CWRU: 12 kHz drive-end IR/B/OR@6 faults; MFPT: every file) and ``channel`` to
     its default channel.
+    ``store`` opens an existing on-disk window store at ``store.path``; ``store:`` with any
+    signal dataset writes its windows once to that store and streams them from there
+    (training, features, prediction) instead of holding them in memory.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -91,6 +104,7 @@ class DataConfig(BaseModel):
     block_column: str | None = "load_hp"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     table: dict[str, Any] = Field(default_factory=dict)
+    store: StoreConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

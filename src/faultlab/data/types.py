@@ -92,7 +92,7 @@ class WindowSet:
 
     def __post_init__(self) -> None:
         n = len(self.X)
-        self.recording_id = np.asarray(self.recording_id).astype(str)
+        self.recording_id = np.asarray(self.recording_id).astype(str, copy=False)
         for task, arr in self.y.items():
             if len(arr) != n:
                 raise ValueError(f"task {task!r}: {len(arr)} labels for {n} windows")
@@ -117,8 +117,9 @@ class WindowSet:
     def subset(self, idx: np.ndarray) -> WindowSet:
         """Windows at ``idx`` (a copy of X only where numpy must)."""
         idx = np.asarray(idx)
+        lazy = getattr(self.X, "subset", None)  # an on-disk WindowArray stays on disk
         return WindowSet(
-            X=self.X[idx],
+            X=lazy(idx) if lazy is not None else self.X[idx],
             y={t: a[idx] for t, a in self.y.items()},
             classes=self.classes,
             recording_id=self.recording_id[idx],
@@ -133,10 +134,18 @@ class WindowSet:
         missing = [t for t in tasks if t not in self.y]
         if missing:
             raise KeyError(f"unknown task(s) {missing}; available: {self.tasks}")
-        out = self.subset(np.arange(len(self)))
-        out.y = {t: self.y[t] for t in tasks}
-        out.classes = {t: self.classes[t] for t in tasks}
-        return out
+        # every window kept: share the arrays (copy-on-write frame), copy nothing per window
+        return WindowSet(
+            X=self.X,
+            y={t: self.y[t] for t in tasks},
+            classes={t: self.classes[t] for t in tasks},
+            recording_id=self.recording_id,
+            info=self.info.copy(deep=False),
+            sampling_rate=self.sampling_rate,
+            channels=self.channels,
+            notes=self.notes,
+            feature_names=self.feature_names,
+        )
 
     def class_counts(self, task: str) -> dict[str, int]:
         labels = self.y[task]

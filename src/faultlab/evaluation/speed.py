@@ -58,10 +58,11 @@ def measure_inference(
     least 5 timed calls per mode unless one mode takes twice its half). Median and p90 resist
     the stray slow call of a busy machine.
     """
-    X = np.asarray(X, dtype=np.float32)
+    batch_size = max(1, int(batch_size))
+    # only the first batch is used: slicing first keeps a large (on-disk) X where it is
+    X = np.asarray(X[:batch_size], dtype=np.float32)
     if len(X) == 0:
         raise ValueError("measure_inference needs at least one window")
-    batch_size = max(1, int(batch_size))
     one = X[:1]
     reps = int(np.ceil(batch_size / len(X)))
     batch = np.concatenate([X] * reps)[:batch_size] if reps > 1 else X[:batch_size]

@@ -101,12 +101,15 @@ def run_dir_for(out: Path, model: ModelConfig, fold: str, seed: int) -> Path:
 
 def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     """Train and evaluate one grid cell; failures are recorded in ``error.txt``, not raised."""
-    from faultlab.experiments.runner import run_experiment
+    from faultlab.experiments.runner import run_experiment, where
 
     windows, splits = shared
     run_dir = Path(task.run_dir)
-    if rundir.is_complete(run_dir):
+    if rundir.is_complete(run_dir):  # e.g. a retried task whose first attempt had finished
         return {"status": "skipped", "run_dir": str(run_dir)}
+    # config.yaml is written first: its presence means an earlier attempt died mid-run
+    restarted = (run_dir / rundir.CONFIG).exists()
+    node = where().get("ray_node_id")
     t0 = time.perf_counter()
     try:
         metrics = run_experiment(
@@ -127,6 +130,8 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
             "run_dir": str(run_dir),
             "error": f"{type(exc).__name__}: {exc}",
             "seconds": time.perf_counter() - t0,
+            "node": node,
+            "restarted": restarted,
         }
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     p = metrics["primary"]
@@ -136,6 +141,8 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
         "accuracy": p.get("accuracy"),
         "macro_f1": p.get("macro_f1"),
         "seconds": time.perf_counter() - t0,
+        "node": node,
+        "restarted": restarted,
     }
 
 
@@ -186,10 +193,14 @@ def run_benchmark(
         if isinstance(res, TaskError):
             log(f"  FAILED {task.label}: {res.message}")
         elif res.get("status") == "ok":
+            where = f", node {res['node'][:12]}" if res.get("node") else ""
+            again = ", restarted after a lost attempt" if res.get("restarted") else ""
             log(
                 f"  done {task.label}: accuracy {res['accuracy']:.4f}, macro F1 "
-                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s)"
+                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s{where}{again})"
             )
+        elif res.get("status") == "skipped":
+            log(f"  done {task.label}: finished by an earlier attempt")
         elif res.get("status") == "failed":
             log(f"  FAILED {task.label}: {res['error']} (see {res['run_dir']}/{ERROR_FILE})")
 
@@ -199,8 +210,13 @@ def run_benchmark(
     for task, res in zip(pending, results):
         if isinstance(res, TaskError):  # the worker died: leave a trace for the leaderboard
             write_text(Path(task.run_dir) / ERROR_FILE, res.message + "\n")
-    ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") == "ok")
+    # "skipped" here: a retried task found the run finished by its first attempt
+    ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") in ("ok", "skipped"))
     failed = len(results) - ok
+    nodes: dict[str, int] = {}
+    for r in results:
+        if isinstance(r, dict) and r.get("status") == "ok" and r.get("node"):
+            nodes[r["node"]] = nodes.get(r["node"], 0) + 1
     paths = render_leaderboard(
         out,
         run_dirs=[Path(t.run_dir) for t in grid],
@@ -215,4 +231,6 @@ def run_benchmark(
         "seconds": wall,
         "grid": len(grid),
         "paths": paths,
+        "nodes": nodes,
+        "restarted": sum(1 for r in results if isinstance(r, dict) and r.get("restarted")),
     }

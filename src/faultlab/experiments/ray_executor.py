@@ -41,21 +41,35 @@ def _ray():
 
 def runtime_env() -> dict[str, Any]:
     """Ship faultlab's source when it is not an installed distribution; pass the data dir."""
-    import importlib.metadata
 
     import faultlab
 
     env: dict[str, Any] = {}
-    try:
-        importlib.metadata.version("faultlab")
-    except importlib.metadata.PackageNotFoundError:
-        env["py_modules"] = [str(Path(faultlab.__file__).resolve().parent)]
+    here = Path(faultlab.__file__).resolve().parent
+    if not _installed_as_imported(here):
+        env["py_modules"] = [str(here)]
     passed = {
         k: os.environ[k] for k in ("FAULTLAB_DATA_DIR", "FAULTLAB_CACHE_DIR") if k in os.environ
     }
     if passed:
         env["env_vars"] = passed
     return env
+
+
+def _installed_as_imported(here: Path) -> bool:
+    """Whether Ray's workers would import this same faultlab: it is an installed
+    distribution, and not an editable install of another checkout than ``here``."""
+    import importlib.metadata
+    import json
+
+    try:
+        dist = importlib.metadata.distribution("faultlab")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable") and direct.get("url", "").startswith("file://"):
+        return Path(direct["url"][len("file://"):]).resolve() in here.parents
+    return True
 
 
 def check_reachable(address: str | None, timeout: float = 5.0) -> None:
@@ -168,6 +182,10 @@ class RayExecutor(Executor):
 
     ``workers`` caps how many tasks are in flight (default: as many as the cluster fits).
     ``num_gpus=None`` gives each task one GPU when the cluster has GPUs.
+    ``max_retries``: a task whose worker or node dies is run again elsewhere this many
+    times (Ray's task retries; an exception raised by ``fn`` is a result, never retried).
+    Tasks must therefore be idempotent: a benchmark run skips itself once its
+    ``metrics.json`` exists and resumes from its checkpoint otherwise.
     """
 
     name = "ray"
@@ -179,8 +197,12 @@ class RayExecutor(Executor):
         num_cpus: float = 1.0,
         num_gpus: float | None = None,
         log: Log | None = None,
+        max_retries: int | None = None,
     ) -> None:
         super().__init__(workers)
+        if max_retries is None:
+            max_retries = int(os.environ.get("FAULTLAB_RAY_MAX_RETRIES", "3"))
+        self.max_retries = max_retries
         self.address = address if address is not None else os.environ.get("FAULTLAB_RAY_ADDRESS")
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
@@ -196,7 +218,9 @@ class RayExecutor(Executor):
             gpus = self.num_gpus
             if gpus is None:
                 gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-            remote = ray.remote(max_retries=0)(_remote_call)
+            remote = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(
+                _remote_call
+            )
             shared_ref = ray.put(shared)
             driver = ray.get_runtime_context().get_node_id()
             limit = self.workers or len(tasks)
@@ -213,8 +237,10 @@ class RayExecutor(Executor):
                     i = refs.pop(ref)
                     try:
                         res, packed = ray.get(ref)
-                        if packed is not None:
-                            _unpack(packed, _run_dir_of(tasks[i]))
+                        run_dir = _run_dir_of(tasks[i])
+                        # on a shared filesystem the finished run is already here
+                        if packed is not None and not (Path(run_dir) / "metrics.json").exists():
+                            _unpack(packed, run_dir)
                     except Exception as exc:  # task raised, or its worker/node died
                         msg = str(exc).strip().splitlines()
                         res = TaskError(f"{type(exc).__name__}: {msg[-1] if msg else ''}")

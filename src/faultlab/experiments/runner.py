@@ -127,6 +127,18 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def where() -> dict[str, Any]:
+    """Which machine and process ran a run: host, pid and, inside a Ray task, the node id."""
+    import os
+    import socket
+
+    out: dict[str, Any] = {"hostname": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")
+    if ray is not None and getattr(ray, "is_initialized", lambda: False)():
+        out["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return out
+
+
 def preprocessing(
     cfg: ExperimentConfig, windows: WindowSet, scaler: Any, frontend: Any = None
 ) -> dict[str, Any]:
@@ -260,6 +272,7 @@ def _run_block(
         **{f"{role}_{k}": v for role in ("train", "test")
            for k, v in data_sources(parts[role]).items()},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": where(),
     }
 
 

@@ -140,6 +140,12 @@ class TuneConfig(BaseModel):
     fold: str | None = Field(None, description="fold to tune on (default: the first)")
     final_seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    heartbeat_s: int = Field(
+        30, ge=1, description="a running trial writes a heartbeat this often (shared storage)"
+    )
+    grace_s: int = Field(
+        120, ge=1, description="a running trial silent this long belongs to a dead worker: failed"
+    )
 
 
 @dataclass
@@ -372,6 +378,8 @@ def make_objective(
     import optuna
 
     def objective(trial: optuna.Trial) -> float:
+        for key, value in worker_identity().items():  # who ran it (shared studies)
+            trial.set_user_attr(key, value)
         values = suggest(trial, search)
         dup = _duplicate_of(trial)
         if dup is not None:
@@ -397,6 +405,13 @@ def make_objective(
         )
 
     return objective
+
+
+def worker_identity() -> dict[str, Any]:
+    """Host and process of this tuning worker, stored with each of its trials."""
+    import socket
+
+    return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 def _train_trial(
@@ -454,17 +469,44 @@ def default_storage(out_dir: str | Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'study.db'}"
 
 
-_DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql", "mariadb": "pymysql"}
+_DRIVERS = {
+    "postgresql": "'faultlab[postgres]' (psycopg)",
+    "mysql": "pymysql",
+    "mariadb": "pymysql",
+}
 
 
-def make_storage(url: str) -> Any:
-    """An Optuna RDB storage for ``url``; a missing DB driver is one clear error."""
+def storage_url(url: str) -> str:
+    """``postgresql://`` (or ``postgres://``) with the driver faultlab[postgres] installs.
+
+    SQLAlchemy reads a bare ``postgresql://`` as psycopg2; faultlab's extra installs psycopg 3,
+    so the bare scheme is pointed at it unless psycopg2 is the one present. An explicit
+    ``postgresql+driver://`` is left alone.
+    """
+    import importlib.util
+
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    have = {m for m in ("psycopg", "psycopg2") if importlib.util.find_spec(m) is not None}
+    driver = "postgresql+psycopg" if "psycopg" in have or "psycopg2" not in have else "postgresql"
+    return f"{driver}{sep}{rest}"
+
+
+def make_storage(url: str, heartbeat_s: int = 30, grace_s: int = 120) -> Any:
+    """An Optuna RDB storage for ``url``; a missing DB driver is one clear error.
+
+    Heartbeats: a worker's running trial records a heartbeat every ``heartbeat_s``; a trial
+    silent for ``grace_s`` (its worker was killed) is marked FAIL by the next worker that
+    starts a trial, so a dead machine never leaves a RUNNING hole in a shared study.
+    """
     import optuna
 
     if "://" not in url:
         raise ConfigError(
             f"--storage {url!r}: expected a URL such as sqlite:///study.db or postgresql://..."
         )
+    url = storage_url(url)
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     kwargs: dict[str, Any] = {}
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -478,7 +520,7 @@ def make_storage(url: str) -> Any:
         for attempt in range(5):
             try:
                 return optuna.storages.RDBStorage(
-                    url, heartbeat_interval=30, grace_period=120, **kwargs
+                    url, heartbeat_interval=heartbeat_s, grace_period=grace_s, **kwargs
                 )
             except Exception as exc:
                 # workers starting together on a new database race to create its tables
@@ -528,13 +570,23 @@ def open_study(storage: str, study_name: str, tune: TuneConfig, seed: int | None
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(
-        storage=make_storage(storage),
+        storage=make_storage(storage, tune.heartbeat_s, tune.grace_s),
         study_name=study_name,
         direction="maximize",
         load_if_exists=True,
         sampler=_sampler(tune, tune.seed if seed is None else seed),
         pruner=_pruner(tune),
     )
+
+
+def fail_stale(study: Any) -> list[int]:
+    """Mark trials whose worker stopped sending heartbeats as FAIL; their numbers."""
+    import optuna
+
+    fail = (optuna.trial.TrialState.FAIL,)
+    before = {t.number for t in study.get_trials(deepcopy=False, states=fail)}
+    optuna.storages.fail_stale_trials(study)
+    return sorted({t.number for t in study.get_trials(deepcopy=False, states=fail)} - before)
 
 
 @dataclass
@@ -816,7 +868,10 @@ def run_tuning(setup: TuneSetup, opts: TuneOptions, log: Log = print) -> dict[st
         else:
             worker_results = [run_worker(jobs[0], log=log)]
         search_s = time.time() - t0
-        study = optuna.load_study(study_name=name, storage=make_storage(storage))
+        study = open_study(storage, name, tune)
+        stale = fail_stale(study)
+        if stale:
+            log(f"  trial(s) {stale} of dead workers marked failed")
         rows = trial_rows(study)
         _write_csv(mdir / "trials.csv", rows)
         states = [r["state"] for r in rows]

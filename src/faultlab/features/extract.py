@@ -17,6 +17,7 @@ import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from faultlab.data.bearings import BEARINGS, resolve
+from faultlab.data.store import is_lazy
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.envelope import (
     DEFECTS,
@@ -257,7 +258,8 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     # -- compute -------------------------------------------------------------------------
 
     def _check(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
+        if not is_lazy(X):  # a store's windows stay on disk; transform reads them by chunk
+            X = np.asarray(X)
         if X.ndim == 2:
             X = X[:, None, :]
         if X.ndim != 3:
@@ -266,7 +268,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             raise ValueError(f"{X.shape[1]} channels but channel names {list(self.channels)}")
         if "raw" in self.group_list and self.raw_names and len(self.raw_names) != X.shape[2]:
             raise ValueError(f"{len(self.raw_names)} raw_names for {X.shape[2]} columns")
-        if not np.issubdtype(X.dtype, np.floating):
+        if not np.issubdtype(X.dtype, np.floating) and not is_lazy(X):
             X = X.astype(np.float32)
         return X
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from faultlab.data.store import is_lazy, moments
 from faultlab.data.types import UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import FaultModel, FitResult, ModelSummary
@@ -64,8 +65,7 @@ class InputNorm(nn.Module):
         if mode in ("none", "window"):
             return
         axes = (0, 2) if mode == "global" else (0,)
-        mean = X.mean(axis=axes, dtype=np.float64)
-        std = X.std(axis=axes, dtype=np.float64)
+        mean, std = moments(X, axes)  # chunk by chunk for windows in an on-disk store
         std = np.where(std > 1e-12, std, 1.0)
         if mode == "global":
             mean, std = mean[:, None], std[:, None]
@@ -230,7 +230,8 @@ class TorchModel(FaultModel):
 
     @torch.no_grad()
     def predict_proba(self, X: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
-        X = np.asarray(X, dtype=np.float32)
+        if not is_lazy(X):  # a store's windows are read batch by batch below
+            X = np.asarray(X, dtype=np.float32)
         if X.ndim == 2:
             X = X[:, None, :]
         self._check_shape(X, "input")

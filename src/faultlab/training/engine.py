@@ -2,7 +2,9 @@
 
 Why hand-written rather than a DataLoader: windows are already one contiguous float32 array,
 so a batch is one index-tensor gather (``X[perm[i:i+b]]``) - no per-item ``__getitem__``
-calls, no worker processes. The loop adds what experiments need: LR schedules, early
+calls, no worker processes. Windows larger than memory live in an on-disk store
+(:class:`faultlab.data.store.WindowArray`): a batch is then one vectorised gather from its
+memory map, in the same shuffled order, so only a batch is ever resident. The loop adds what experiments need: LR schedules, early
 stopping with best-weight restore, gradient clipping, AMP on CUDA, a wall-clock budget,
 exact resume from ``checkpoint.pt`` (model, optimizer, scheduler, RNG states, history),
 per-epoch history with the data-pipeline share of the time, and a progress bar.
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from faultlab.data.store import WindowArray
 from faultlab.errors import ConfigError
 from faultlab.models.base import FitResult
 from faultlab.training.adaptation import Adapter
@@ -49,15 +52,18 @@ class EngineResult(FitResult):
 
 @dataclass
 class _Data:
-    """Contiguous tensors (on the device when they fit) indexed by batches of positions."""
+    """Contiguous tensors (on the device when they fit) indexed by batches of positions;
+    or windows in an on-disk store, read batch by batch."""
 
-    X: torch.Tensor
+    X: torch.Tensor | WindowArray
     y: dict[str, torch.Tensor]
 
     @classmethod
     def from_arrays(cls, X: np.ndarray, y: dict[str, np.ndarray], device: torch.device) -> _Data:
-        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
         yt = {t: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for t, a in y.items()}
+        if isinstance(X, WindowArray):
+            return cls(X, {t: a.to(device) for t, a in yt.items()})
+        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
         if device.type != "cpu" and Xt.numel() * 4 <= _ON_DEVICE_BYTES:
             Xt = Xt.to(device)
             yt = {t: a.to(device) for t, a in yt.items()}
@@ -69,13 +75,18 @@ class _Data:
         return int(self.X.shape[0])
 
     def batch(self, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        idx = idx.to(self.X.device)
-        xb = self.X.index_select(0, idx).to(device, non_blocking=True)
+        if isinstance(self.X, WindowArray):
+            xb = torch.from_numpy(self.X[idx.numpy()]).to(device, non_blocking=True)
+            idx = idx.to(next(iter(self.y.values())).device)
+        else:
+            idx = idx.to(self.X.device)
+            xb = self.X.index_select(0, idx).to(device, non_blocking=True)
         yb = {t: a.index_select(0, idx).to(device, non_blocking=True) for t, a in self.y.items()}
         return xb, yb
 
     def to(self, device: torch.device) -> _Data:
-        return _Data(self.X.to(device), {t: a.to(device) for t, a in self.y.items()})
+        X = self.X if isinstance(self.X, WindowArray) else self.X.to(device)
+        return _Data(X, {t: a.to(device) for t, a in self.y.items()})
 
 
 class _Meter:
