@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# ../shared/data beside the checkout; a worktree nested deeper finds it further up.
+SHARED_DATA = next(
+    (p / "shared" / "data" for p in Path(__file__).resolve().parents[1:] if (p / "shared" / "data").is_dir()),
+    Path(__file__).resolve().parents[1].parent / "shared" / "data",
+)
 CWRU_DIR = SHARED_DATA / "cwru"
 STEEL_CSV = SHARED_DATA / "steel-plates" / "steel_plates_faults.csv"
 

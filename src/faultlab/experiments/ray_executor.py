@@ -43,13 +43,11 @@ def runtime_env() -> dict[str, Any]:
     """Ship faultlab's source when it is not an installed distribution; pass the data dir."""
     import importlib.metadata
 
-    import faultlab
-
     env: dict[str, Any] = {}
     try:
         importlib.metadata.version("faultlab")
     except importlib.metadata.PackageNotFoundError:
-        env["py_modules"] = [str(Path(faultlab.__file__).resolve().parent)]
+        env["py_modules"] = [str(Path(__file__).resolve().parents[1])]
     passed = {
         k: os.environ[k] for k in ("FAULTLAB_DATA_DIR", "FAULTLAB_CACHE_DIR") if k in os.environ
     }

@@ -11,6 +11,7 @@ import datetime as _dt
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Split, WindowSet
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
-from faultlab.models.base import build_model
+from faultlab.models.base import FaultModel, FitResult, ModelSummary, build_model
+from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
 
 
@@ -74,78 +76,79 @@ def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dic
     }
 
 
-def run_experiment(
-    cfg: ExperimentConfig,
-    run_dir: str | Path,
-    *,
-    windows: WindowSet,
-    split: Split,
-    seed: int | None = None,
-    resume: bool = False,
-    report: bool = True,
-) -> dict[str, Any]:
-    """Fit ``cfg.model`` on ``split`` and write the complete run directory; returns metrics."""
-    from faultlab.evaluation.diagnosis import diagnose_fit
-    from faultlab.evaluation.metrics import evaluate_predictions
-    from faultlab.evaluation.speed import measure_inference
+@dataclass
+class RunOutcome:
+    """One model trained on one fold and seed, in memory.
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ``run_dir`` is None for a run that wrote nothing (``faultlab.run(..., out=None)``).
+    """
+
+    model: FaultModel
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    split: Split
+    preprocess: dict[str, Any]
+    run_dir: Path | None = None
+
+
+def _training(cfg: ExperimentConfig, seed: int | None, resume: bool) -> TrainConfig:
     training = cfg.effective_training()
     if seed is not None:
         training = training.model_copy(update={"seed": seed})
     if "resume" in type(training).model_fields:
         training = training.model_copy(update={"resume": resume})
-    cfg_dump = cfg.model_dump(mode="json")
-    cfg_dump["training"] = training.model_dump(mode="json")
-    write_yaml(run_dir / rundir.CONFIG, cfg_dump)
-    write_json(run_dir / rundir.SPLIT, split.to_dict(windows))
+    return training
 
-    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
-    parts, scaler = _roles(windows, split, standardise)
-    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler))
 
-    model = build_model(
-        cfg.model.name,
-        classes=windows.classes,
-        input_shape=(windows.n_channels, windows.window_length),
-        params=cfg.model.params,
-        training=training,
-    )
+def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
+    best = next((h for h in history if h.get("epoch") == best_epoch), None)
+    if best is None and history:
+        valid = [h for h in history if "val_loss" in h and pd.notna(h["val_loss"])]
+        best = min(valid, key=lambda h: h["val_loss"]) if valid else history[-1]
+    return best or {}
+
+
+def _run_block(cfg: ExperimentConfig, split: Split, windows: WindowSet, seed: int) -> dict[str, Any]:
+    return {
+        "name": cfg.name,
+        "model": cfg.model.name,
+        "model_label": cfg.model.display_name,
+        "fold": split.name,
+        "seed": seed,
+        "target": cfg.target,
+        "tasks": list(windows.classes),
+        "split_kind": split.kind,
+        "split_description": PROTOCOLS.get(split.kind, split.kind),
+        "leaky": split.leaky,
+        "protocol": protocol_of(split, cfg.split.column),
+        "dataset": cfg.data.dataset,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _evaluate(
+    cfg: ExperimentConfig,
+    training: TrainConfig,
+    model: FaultModel,
+    summary: ModelSummary,
+    fit: FitResult,
+    parts: dict[str, WindowSet],
+    split: Split,
+    windows: WindowSet,
+    standardised: bool,
+) -> dict[str, Any]:
+    """metrics.json: test and validation scores, training, speed, size, data notes."""
+    from faultlab.evaluation.diagnosis import diagnose_fit
+    from faultlab.evaluation.metrics import evaluate_predictions
+    from faultlab.evaluation.speed import measure_inference
+
     val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(parts["train"], val, run_dir=run_dir)
-    with atomic_path(run_dir / rundir.HISTORY) as tmp:
-        pd.DataFrame(fit.history).to_csv(tmp, index=False)
-    model_dir = run_dir / rundir.MODEL_DIR
-    model.save(model_dir)
-    summary = model.describe()
-    write_json(run_dir / rundir.SUMMARY, summary.to_dict())
-
     test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
     val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
-    monitor_key = "val_loss"
-    best_row = next((h for h in history if h.get("epoch") == fit.best_epoch), None)
-    if best_row is None and history:
-        valid = [h for h in history if monitor_key in h and pd.notna(h[monitor_key])]
-        best_row = min(valid, key=lambda h: h[monitor_key]) if valid else history[-1]
     metrics = {
-        "run": {
-            "name": cfg.name,
-            "model": cfg.model.name,
-            "model_label": cfg.model.display_name,
-            "fold": split.name,
-            "seed": training.seed,
-            "target": cfg.target,
-            "tasks": list(windows.classes),
-            "split_kind": split.kind,
-            "split_description": PROTOCOLS.get(split.kind, split.kind),
-            "leaky": split.leaky,
-            "protocol": protocol_of(split, cfg.split.column),
-            "dataset": cfg.data.dataset,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "run": _run_block(cfg, split, windows, training.seed),
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
@@ -157,7 +160,7 @@ def run_experiment(
             "stopped_reason": fit.stopped_reason,
             "device": fit.device,
             "final": history[-1] if history else {},
-            "best": best_row or {},
+            "best": _best_row(history, fit.best_epoch),
             "notes": fit.notes,
             "optimizer": training.optimizer,
             "lr": training.lr,
@@ -177,17 +180,90 @@ def run_experiment(
             "window": windows.window_length,
             "channels": windows.channels,
             "sampling_rate": windows.sampling_rate,
-            "standardised": scaler is not None,
+            "standardised": standardised,
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
         },
     }
     metrics["diagnosis"] = diagnose_fit(history, speed=speed, training=metrics["training"])
-    write_json(run_dir / rundir.METRICS, metrics)
-    if report:
-        from faultlab.reporting import render_run_report
-
-        render_run_report(run_dir)
     return metrics
+
+
+def execute(
+    cfg: ExperimentConfig,
+    run_dir: str | Path | None,
+    *,
+    windows: WindowSet,
+    split: Split,
+    seed: int | None = None,
+    resume: bool = False,
+    report: bool = True,
+) -> RunOutcome:
+    """Fit ``cfg.model`` on ``split`` and evaluate it on the test windows.
+
+    With a ``run_dir`` every file of the run directory is written (``metrics.json`` last),
+    then the report; with ``run_dir=None`` nothing is written and the outcome stays in
+    memory. Training is the same either way, so both give the same model for one seed.
+    When ``cfg.tracking`` names an MLflow store, the finished run is logged there too.
+    """
+    run_dir = Path(run_dir) if run_dir is not None else None
+    training = _training(cfg, seed, resume)
+    cfg_dump = cfg.model_dump(mode="json")
+    cfg_dump["training"] = training.model_dump(mode="json")
+    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    parts, scaler = _roles(windows, split, standardise)
+    preprocess = preprocessing(cfg, windows, scaler)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_yaml(run_dir / rundir.CONFIG, cfg_dump)
+        write_json(run_dir / rundir.SPLIT, split.to_dict(windows))
+        write_json(run_dir / rundir.PREPROCESS, preprocess)
+
+    model = build_model(
+        cfg.model.name,
+        classes=windows.classes,
+        input_shape=(windows.n_channels, windows.window_length),
+        params=cfg.model.params,
+        training=training,
+    )
+    val = parts["val"] if len(parts["val"]) else None
+    fit = model.fit(parts["train"], val, run_dir=run_dir)
+    summary = model.describe()
+    if run_dir is not None:
+        with atomic_path(run_dir / rundir.HISTORY) as tmp:
+            pd.DataFrame(fit.history).to_csv(tmp, index=False)
+        model.save(run_dir / rundir.MODEL_DIR)
+        write_json(run_dir / rundir.SUMMARY, summary.to_dict())
+
+    metrics = _evaluate(cfg, training, model, summary, fit, parts, split, windows, scaler is not None)
+    if run_dir is not None:
+        write_json(run_dir / rundir.METRICS, metrics)
+        if report:
+            from faultlab.reporting import render_run_report
+
+            render_run_report(run_dir)
+    outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
+    if cfg.tracking.mlflow is not None:
+        from faultlab.experiments.tracking import log_run
+
+        log_run(cfg.tracking.mlflow, experiment=cfg.name, config=cfg_dump, metrics=metrics,
+                history=outcome.history, run_dir=run_dir, model=model)
+    return outcome
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    windows: WindowSet,
+    split: Split,
+    seed: int | None = None,
+    resume: bool = False,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Fit ``cfg.model`` on ``split`` and write the complete run directory; returns metrics."""
+    return execute(
+        cfg, run_dir, windows=windows, split=split, seed=seed, resume=resume, report=report
+    ).metrics
 
 
 def run_folds(
@@ -195,9 +271,11 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
     from faultlab.data.splits import describe_split
+    from faultlab.experiments.tracking import check
     from faultlab.models.base import get_spec
 
     get_spec(cfg.model.name)  # fail on an unknown model before loading any data
+    check(cfg.tracking, cfg.name)  # and on an unusable tracking store
     windows, splits = prepare(cfg)
     results = []
     for split in splits:

@@ -221,7 +221,7 @@ class Predictor:
 
 def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
     """What a consumer of the model needs: classes, input, preprocessing, versions."""
-    import faultlab
+    from faultlab.version import __version__
 
     classes = {t: list(c) for t, c in model_info["classes"].items()}
     return {
@@ -238,7 +238,7 @@ def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]
         "preprocessing": pre.to_dict(),
         "verdict": "soft vote: the class with the highest mean window probability",
         "run_dir": str(Path(run_dir).resolve()),
-        "faultlab_version": faultlab.__version__,
+        "faultlab_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
