@@ -90,6 +90,47 @@ class RunOutcome:
     preprocess: dict[str, Any]
     run_dir: Path | None = None
 
+    @property
+    def label(self) -> str:
+        return str(self.metrics["run"].get("model_label") or self.metrics["run"]["model"])
+
+    @property
+    def fold(self) -> str:
+        return str(self.metrics["run"]["fold"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.metrics["run"]["seed"])
+
+    def predictor(self) -> Any:
+        """A :class:`~faultlab.serving.predict.Predictor` that replays this run's
+        preprocessing on raw recordings (files or arrays)."""
+        from faultlab.serving.predict import Predictor
+
+        return Predictor.from_model(self.model, self.preprocess)
+
+    def __repr__(self) -> str:
+        acc = self.metrics.get("primary", {}).get("accuracy")
+        score = f"accuracy {acc:.4f}" if acc is not None else "no accuracy"
+        where = self.run_dir or "in memory"
+        return f"RunOutcome({self.label} / {self.fold} / seed {self.seed}: {score}, {where})"
+
+
+def load_outcome(run_dir: str | Path) -> RunOutcome:
+    """A finished run directory read back: the saved model, metrics, history, split."""
+    from faultlab.models.base import load_model
+
+    run_dir = Path(run_dir)
+    metrics = rundir.read_json(run_dir, rundir.METRICS)
+    return RunOutcome(
+        model=load_model(run_dir / rundir.MODEL_DIR),
+        metrics=metrics,
+        history=rundir.read_history(run_dir),
+        split=Split.from_dict(rundir.read_json(run_dir, rundir.SPLIT)),
+        preprocess=rundir.read_json(run_dir, rundir.PREPROCESS),
+        run_dir=run_dir,
+    )
+
 
 def _training(cfg: ExperimentConfig, seed: int | None, resume: bool) -> TrainConfig:
     training = cfg.effective_training()
