@@ -170,5 +170,6 @@ def evaluate_predictions(windows: WindowSet, proba: dict[str, np.ndarray]) -> di
             balanced_accuracy=m.get("balanced_accuracy"),
             macro_f1=m.get("macro_f1"),
             recording_accuracy=(m.get("recording") or {}).get("majority_accuracy"),
+            roc_auc_macro=m.get("roc_auc_ovr_macro"),
         )
     return {"tasks": per_task, "primary": primary}

@@ -36,7 +36,7 @@ from faultlab.reporting.document import (
 from faultlab.reporting.protocol import Protocol
 from faultlab.utils.io import atomic_path
 
-SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "recording_accuracy"]
+SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "recording_accuracy", "roc_auc_macro"]
 
 #: leaderboard.csv columns, in order.
 COLUMNS = [
@@ -52,6 +52,8 @@ COLUMNS = [
     "balanced_accuracy_std",
     "recording_accuracy_mean",
     "recording_accuracy_std",
+    "roc_auc_macro_mean",
+    "roc_auc_macro_std",
     "train_seconds_mean",
     "epochs_mean",
     "latency_ms_batch1",
@@ -75,6 +77,9 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
     sp = metrics.get("speed", {})
     mod = metrics.get("model", {})
     rel = os.path.relpath(run_dir, root) if root else str(run_dir)
+    if prim.get("roc_auc_macro") is None:  # runs written before primary had it
+        task_m = (metrics.get("tasks") or {}).get(prim.get("task")) or {}
+        prim = {**prim, "roc_auc_macro": task_m.get("roc_auc_ovr_macro")}
     return {
         "model": run.get("model_label") or run.get("model"),
         "model_name": run.get("model"),
@@ -178,6 +183,96 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
 
 
+def _verdict(row: Any) -> str:
+    if not row.significant:
+        return "no significant difference"
+    return f"{row.model_a if row.mean_diff > 0 else row.model_b} better"
+
+
+def _statistics(doc: Document, runs: pd.DataFrame, out_dir: Path, paths: dict[str, Path]) -> None:
+    """Friedman + Nemenyi CD diagram and pairwise Wilcoxon/Holm tests on test accuracy."""
+    from faultlab.evaluation.statistics import compare
+
+    doc.add(Heading("Statistics: which differences are real?"))
+    res = compare(runs, "accuracy")
+    if isinstance(res, str):
+        doc.add(Para(f"No significance tests: {res}."))
+        return
+    fried = (
+        f" Friedman test over all models: χ² = {res.friedman_statistic:.2f}, "
+        f"p = {res.friedman_p:.3g}; Nemenyi critical difference at α = {res.alpha:g}: "
+        f"CD = {res.critical_difference:.2f} mean ranks."
+        if res.critical_difference is not None else ""
+    )
+    doc.add(Para(
+        f"Test accuracy of {len(res.models)} models on the {len(res.blocks)} (fold, seed) "
+        "blocks every one of them finished: in a block all models saw the same test windows "
+        f"and seed, so scores are paired.{fried} Models joined by a bar in the diagram are "
+        "not significantly different; rank 1 is the best. The pairwise table tests each pair "
+        "with a two-sided Wilcoxon signed-rank test; p-values are Holm-corrected for the "
+        f"{len(res.pairwise)} pairs."
+    ))
+    if res.left_out:
+        doc.add(Para(f"Left out (fewer finished runs than the others): {', '.join(res.left_out)}."))
+    if res.critical_difference is not None:
+        p = plots.critical_difference(
+            res.scores, res.models, res.critical_difference,
+            out_dir / "plots" / "critical_difference.png", alpha=res.alpha,
+        )
+        doc.add(Image(p, f"plots/{p.name}", "critical difference diagram",
+                      caption="Mean rank per model (Friedman + Nemenyi; bars join models "
+                              "whose ranks differ by less than CD)"))
+    pw = res.pairwise
+    paths["pairwise_csv"] = _write_csv(pw, out_dir / "pairwise_tests.csv")
+    doc.add(Table(
+        ["model A", "model B", "mean diff (A - B)", "wins / ties / losses", "Wilcoxon p",
+         "Holm p", "verdict"],
+        [[r.model_a, r.model_b, f"{r.mean_diff:+.4f}", f"{r.wins} / {r.ties} / {r.losses}",
+          f"{r.p_value:.3g}", f"{r.p_holm:.3g}", _verdict(r)] for r in pw.itertuples()],
+        caption=f"Pairwise tests on test accuracy over {len(res.blocks)} blocks "
+                f"(significant: Holm p < {res.alpha:g})",
+    ))
+
+
+def _runs_table(doc: Document, runs: pd.DataFrame) -> None:
+    """One row per run with a link to its report."""
+    doc.add(Heading("Runs"))
+    links = {}
+    rrows = []
+    for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
+        rrows.append(
+            [
+                r.model,
+                r.fold,
+                r.seed,
+                fmt(r.accuracy),
+                fmt(r.macro_f1),
+                fmt(r.recording_accuracy),
+                fmt_s(r.train_seconds),
+                r.verdict or "–",
+                "report",
+            ]
+        )
+        links[(i, 8)] = f"{r.run_dir}/report.html"
+    doc.add(
+        Table(
+            [
+                "model",
+                "fold",
+                "seed",
+                "accuracy",
+                "macro F1",
+                "recording acc.",
+                "train s",
+                "fit",
+                "report",
+            ],
+            rrows,
+            links=links,
+        )
+    )
+
+
 def render_leaderboard(
     out_dir: str | Path,
     run_dirs: list[Path] | None = None,
@@ -227,6 +322,7 @@ def render_leaderboard(
             fmt_pm(r.macro_f1_mean, r.macro_f1_std),
             fmt(r.balanced_accuracy_mean),
             fmt(r.recording_accuracy_mean),
+            fmt(r.roc_auc_macro_mean),
             fmt_s(r.train_seconds_mean),
             fmt_ms(r.latency_ms_batch1),
             fmt_ms(r.latency_ms_batched),
@@ -245,6 +341,7 @@ def render_leaderboard(
                 "macro F1",
                 "balanced acc.",
                 "recording acc.",
+                "macro ROC-AUC",
                 "train s",
                 "ms/window b1",
                 "ms/window batched",
@@ -271,6 +368,8 @@ def render_leaderboard(
             )
         )
 
+        _statistics(doc, runs, out_dir, paths)
+
         doc.add(Heading("Per fold"))
         folds = list(dict.fromkeys(runs["fold"]))
         per = runs.groupby(["model", "fold"])["accuracy"].agg(["mean", _std, "count"])
@@ -290,41 +389,7 @@ def render_leaderboard(
             )
         )
 
-        doc.add(Heading("Runs"))
-        links = {}
-        rrows = []
-        for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
-            rrows.append(
-                [
-                    r.model,
-                    r.fold,
-                    r.seed,
-                    fmt(r.accuracy),
-                    fmt(r.macro_f1),
-                    fmt(r.recording_accuracy),
-                    fmt_s(r.train_seconds),
-                    r.verdict or "–",
-                    "report",
-                ]
-            )
-            links[(i, 8)] = f"{r.run_dir}/report.html"
-        doc.add(
-            Table(
-                [
-                    "model",
-                    "fold",
-                    "seed",
-                    "accuracy",
-                    "macro F1",
-                    "recording acc.",
-                    "train s",
-                    "fit",
-                    "report",
-                ],
-                rrows,
-                links=links,
-            )
-        )
+        _runs_table(doc, runs)
     if failed:
         doc.add(Heading("Failed runs"))
         doc.add(
