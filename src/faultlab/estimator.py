@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
@@ -102,14 +102,21 @@ class FaultClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def _check_X(self, X: Any, reset: bool) -> np.ndarray:
-        """float32 ``[n, C, L]``; 2-D input is one channel. Shape must match fit's."""
-        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32, ensure_min_samples=1)
-        if X.ndim == 2:
-            X = X[:, None, :]
-        if X.ndim != 3:
-            raise ValueError(f"X must be [n, length] or [n, channels, length], got shape {X.shape}")
-        if not reset and tuple(X.shape[1:]) != self.input_shape_:
+    def _check_X(self, X: Any) -> np.ndarray:
+        """Prediction input as float32 ``[n, C, L]``; its window shape must be fit's.
+
+        ``n_features_in_`` is ``C * L``: a 2-D ``X`` is checked by scikit-learn's own
+        feature-count test, a 3-D one against ``input_shape_``.
+        """
+        shape = getattr(X, "shape", None)
+        if shape is None and isinstance(X, list | tuple):
+            shape = np.shape(X)
+        if shape is not None and len(shape) == 3:
+            X = check_array(X, allow_nd=True, dtype=np.float32)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = X[:, None, :] if X.ndim == 2 else X
+        if tuple(X.shape[1:]) != self.input_shape_:
             raise ValueError(
                 f"X has windows of shape {tuple(X.shape[1:])} (channels, length), but "
                 f"{type(self).__name__} was fitted on {self.input_shape_}"
@@ -165,6 +172,7 @@ class FaultClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: {self.classes_[0]!r}"
             )
         self.input_shape_ = (int(X.shape[1]), int(X.shape[2]))
+        self.n_features_in_ = int(X.shape[1] * X.shape[2])
         try:
             model = build_model(
                 self.model,
@@ -184,9 +192,10 @@ class FaultClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """``[n, n_classes]`` class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self, "model_")
-        X = self._check_X(X, reset=False)
+        X = self._check_X(X)
         return self.model_.predict_proba(X)[TASK]
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of every window (labels as given to ``fit``)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError before fit
+        return self.classes_[proba.argmax(axis=1)]
