@@ -71,9 +71,9 @@ def _client(cfg: MlflowConfig) -> Any:
 
 def experiment_id(cfg: MlflowConfig, default_name: str) -> tuple[Any, str]:
     """(client, id) of the experiment, created on first use (safe when workers race)."""
-    client = _client(cfg)
     name = cfg.experiment or default_name
     try:
+        client = _client(cfg)
         exp = client.get_experiment_by_name(name)
         if exp is not None:
             return client, exp.experiment_id
@@ -87,6 +87,11 @@ def experiment_id(cfg: MlflowConfig, default_name: str) -> tuple[Any, str]:
     except ConfigError:
         raise
     except Exception as exc:
+        if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
+            raise ConfigError(
+                f"tracking.mlflow.uri {cfg.uri!r}: this MLflow version refuses file stores; "
+                "use a database (sqlite:///path/mlflow.db) or set MLFLOW_ALLOW_FILE_STORE=true"
+            ) from None
         raise ConfigError(
             f"tracking.mlflow.uri {cfg.uri!r}: cannot reach the tracking store "
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
