@@ -47,7 +47,7 @@ def store(tmp_path: Path, monkeypatch):
     return uri, MlflowClient(tracking_uri=uri)
 
 
-def test_in_memory_run_logs_params_history_metrics_and_model(store):
+def test_in_memory_run_logs_params_history_metrics_and_model(store, tmp_path):
     uri, client = store
     cfg = {
         "name": "tracked",
@@ -55,7 +55,7 @@ def test_in_memory_run_logs_params_history_metrics_and_model(store):
         "split": {"kind": "leave_one_out", "folds": ["3"]},
         "model": {"name": "mlp", "params": {"hidden": [16]}},
         "training": TRAIN,
-        "tracking": {"mlflow": {"uri": uri}},
+        "tracking": {"mlflow": {"uri": uri, "artifacts": str(tmp_path / "art")}},
     }
     res = faultlab.run(cfg, verbose=False)
     exp = client.get_experiment_by_name("tracked")
@@ -69,6 +69,7 @@ def test_in_memory_run_logs_params_history_metrics_and_model(store):
     assert [s.value for s in steps] == pytest.approx(list(res.history["train_loss"]))
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "model"} <= names
+    assert len(list((tmp_path / "art").rglob("model.json"))) == 1  # artefacts where asked
 
 
 def test_benchmark_cli_with_mlflow_logs_one_run_per_cell(store, tmp_path):

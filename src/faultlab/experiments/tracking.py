@@ -44,6 +44,11 @@ class MlflowConfig(BaseModel):
 
     uri: str | None = None
     experiment: str | None = None
+    artifacts: str | None = Field(
+        None,
+        description="where a NEW experiment stores artefacts (a folder or URI); None = the "
+        "store's default (for a database URI: ./mlruns under the working directory)",
+    )
     log_model: bool = Field(True, description="log the saved model folder as an artefact")
 
 
@@ -78,7 +83,7 @@ def experiment_id(cfg: MlflowConfig, default_name: str) -> tuple[Any, str]:
         if exp is not None:
             return client, exp.experiment_id
         try:
-            return client, client.create_experiment(name)
+            return client, client.create_experiment(name, artifact_location=_location(cfg.artifacts))
         except Exception:  # another worker created it in between
             exp = client.get_experiment_by_name(name)
             if exp is None:
@@ -96,6 +101,12 @@ def experiment_id(cfg: MlflowConfig, default_name: str) -> tuple[Any, str]:
             f"tracking.mlflow.uri {cfg.uri!r}: cannot reach the tracking store "
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
         ) from None
+
+
+def _location(artifacts: str | None) -> str | None:
+    if artifacts is None or "://" in artifacts or artifacts.startswith("file:"):
+        return artifacts
+    return Path(artifacts).resolve().as_uri()
 
 
 def check(tracking: TrackingConfig, default_name: str) -> None:
