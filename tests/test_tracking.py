@@ -109,3 +109,13 @@ def test_unreachable_store_fails_before_training(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="tracking.mlflow.uri"):
         faultlab.run(cfg, out=tmp_path / "out", verbose=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_train_cli_with_mlflow(store, tmp_path):
+    uri, client = store
+    args = ["train", "--dataset", "synthetic", "--model", "rf", "--fold", "3", "--quiet",
+            "--set", "data.synthetic.sizes=[0.014]", "--set", "data.synthetic.duration_s=2.0",
+            "--set", "data.window=512", "--out", str(tmp_path / "t"), "--mlflow", uri]
+    assert main(args) == 0
+    (run,) = client.search_runs([client.get_experiment_by_name("run").experiment_id])
+    assert run.data.tags["faultlab.model"] == "rf" and "test_accuracy" in run.data.metrics
