@@ -47,7 +47,7 @@ def load_windows(dataset: str = "cwru", **data_options: Any) -> WindowSet:
         ws.X.shape, ws.classes["class"][:3], ws.meta["load_hp"].value_counts()
     """
     from faultlab.data.config import DataConfig
-    from faultlab.data.datasets import build_windows
+    from faultlab.data.build import build_windows
     from faultlab.experiments.config import parse_config
 
     cfg = parse_config(DataConfig, {"dataset": dataset, **data_options}, "load_windows")
@@ -75,7 +75,7 @@ def splits(
             print(fold.name, len(fold.train), len(fold.val), len(fold.test))
     """
     from faultlab.data.config import SplitConfig
-    from faultlab.data.datasets import for_target
+    from faultlab.data.build import for_target
     from faultlab.data.splits import make_splits
     from faultlab.experiments.config import parse_config
 
