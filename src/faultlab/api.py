@@ -46,8 +46,8 @@ def load_windows(dataset: str = "cwru", **data_options: Any) -> WindowSet:
         ws = faultlab.load_windows(dataset="cwru", window=1024)
         ws.X.shape, ws.classes["class"][:3], ws.meta["load_hp"].value_counts()
     """
-    from faultlab.data.config import DataConfig
     from faultlab.data.build import build_windows
+    from faultlab.data.config import DataConfig
     from faultlab.experiments.config import parse_config
 
     cfg = parse_config(DataConfig, {"dataset": dataset, **data_options}, "load_windows")
@@ -74,8 +74,8 @@ def splits(
         for fold in faultlab.splits(ws, kind="leave_one_out", column="load_hp"):
             print(fold.name, len(fold.train), len(fold.val), len(fold.test))
     """
-    from faultlab.data.config import SplitConfig
     from faultlab.data.build import for_target
+    from faultlab.data.config import SplitConfig
     from faultlab.data.splits import make_splits
     from faultlab.experiments.config import parse_config
 
