@@ -149,6 +149,38 @@ def load_outcome(run_dir: str | Path) -> RunOutcome:
     )
 
 
+def refit_on_train_and_val(
+    cfg: ExperimentConfig, model: Any, fit: Any, windows: WindowSet, split: Split,
+    scaler: Any, training: Any,
+) -> tuple[Any, Any]:
+    """A fresh model fitted on train + val for the epochs validation selected, no early stop.
+
+    The first fit's history (with its validation curve) is kept for the fit diagnosis; the
+    refit writes no checkpoint (a resumed run redoes it). Test data is never used.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    epochs = int(fit.best_epoch or fit.epochs or 1)
+    both = windows.subset(np.sort(np.concatenate([split.train, split.val])))
+    if scaler is not None:
+        both.X = scaler.transform(both.X)
+    update = {"epochs": epochs, "patience": None, "resume": False}
+    refit_training = training.model_copy(
+        update={k: v for k, v in update.items() if k in type(training).model_fields}
+    )
+    again = build_model(cfg.model.name, classes=windows.classes, input_shape=model.input_shape,
+                        params=cfg.model.params, training=refit_training)
+    second = again.fit(both, None, run_dir=None)
+    note = (f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
+            "validation selected; the learning curves are those of the first fit")
+    return again, dataclasses.replace(
+        fit, train_seconds=fit.train_seconds + second.train_seconds,
+        notes=[*fit.notes, note, *[n for n in second.notes if n not in fit.notes]],
+    )
+
+
 def _training(cfg: ExperimentConfig, seed: int | None, resume: bool) -> TrainConfig:
     training = cfg.effective_training()
     if seed is not None:
@@ -167,20 +199,23 @@ def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str
 
 
 def _run_block(
-    cfg: ExperimentConfig, split: Split, windows: WindowSet, seed: int, parts: dict[str, WindowSet]
+    cfg: ExperimentConfig, split: Split, training: Any, windows: WindowSet,
+    parts: dict[str, WindowSet],
 ) -> dict[str, Any]:
+    """metrics.json ``run``: what was trained on which split, and what validation was."""
     return {
         "name": cfg.name,
         "model": cfg.model.name,
         "model_label": cfg.model.display_name,
         "fold": split.name,
-        "seed": seed,
+        "seed": training.seed,
         "target": cfg.target,
         "tasks": list(windows.classes),
         "split_kind": split.kind,
         "split_description": PROTOCOLS.get(split.kind, split.kind),
         "leaky": split.leaky,
         "protocol": protocol_of(split, cfg.split.column),
+        "validation": {"kind": split.val_kind, "description": split.val_description},
         "dataset": cfg.data.dataset,
         **{f"{role}_{k}": v for role in ("train", "test")
            for k, v in data_sources(parts[role]).items()},
@@ -198,19 +233,18 @@ def _evaluate(
     split: Split,
     windows: WindowSet,
     standardised: bool,
+    val_metrics: dict[str, Any],
 ) -> dict[str, Any]:
     """metrics.json: test and validation scores, training, speed, size, data notes."""
     from faultlab.evaluation.diagnosis import diagnose_fit
     from faultlab.evaluation.metrics import evaluate_predictions
     from faultlab.evaluation.speed import measure_inference
 
-    val = parts["val"] if len(parts["val"]) else None
     test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
-    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
     metrics = {
-        "run": _run_block(cfg, split, windows, training.seed, parts),
+        "run": _run_block(cfg, split, training, windows, parts),
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
@@ -246,7 +280,15 @@ def _evaluate(
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
         },
     }
-    metrics["diagnosis"] = diagnose_fit(history, speed=speed, training=metrics["training"])
+    metrics["diagnosis"] = diagnose_fit(
+        history, speed=speed, training=metrics["training"],
+        validation={
+            **metrics["run"]["validation"],
+            "test_protocol": metrics["run"]["protocol"],
+            "val_accuracy": (val_metrics.get("primary") or {}).get("accuracy"),
+            "test_accuracy": test_metrics["primary"].get("accuracy"),
+        },
+    )
     return metrics
 
 
@@ -267,6 +309,8 @@ def execute(
     memory. Training is the same either way, so both give the same model for one seed.
     When ``cfg.tracking`` names an MLflow store, the finished run is logged there too.
     """
+    from faultlab.evaluation.metrics import evaluate_predictions
+
     run_dir = Path(run_dir) if run_dir is not None else None
     training = _training(cfg, seed, resume)
     cfg_dump = cfg.model_dump(mode="json")
@@ -289,14 +333,21 @@ def execute(
     )
     val = parts["val"] if len(parts["val"]) else None
     fit = model.fit(parts["train"], val, run_dir=run_dir)
-    summary = model.describe()
     if run_dir is not None:
         with atomic_path(run_dir / rundir.HISTORY) as tmp:
             pd.DataFrame(fit.history).to_csv(tmp, index=False)
+    # validation scores of the model validation selected (before any refit has seen val)
+    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
+    if cfg.split.val.refit and val is not None:
+        model, fit = refit_on_train_and_val(cfg, model, fit, windows, split, scaler, training)
+    summary = model.describe()
+    if run_dir is not None:
         model.save(run_dir / rundir.MODEL_DIR)
         write_json(run_dir / rundir.SUMMARY, summary.to_dict())
 
-    metrics = _evaluate(cfg, training, model, summary, fit, parts, split, windows, scaler is not None)
+    metrics = _evaluate(
+        cfg, training, model, summary, fit, parts, split, windows, scaler is not None, val_metrics
+    )
     if run_dir is not None:
         write_json(run_dir / rundir.METRICS, metrics)
         if report:
