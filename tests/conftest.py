@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
-#: ../shared/data beside the repository (``$FAULTLAB_SHARED_DATA`` overrides, e.g. in a worktree)
+#: ../shared/data beside the repository (``$FAULTLAB_SHARED_DATA`` overrides); a worktree
+#: nested deeper than the repository finds it further up.
 SHARED_DATA = Path(
     os.environ.get("FAULTLAB_SHARED_DATA")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    or next(
+        (p / "shared" / "data" for p in Path(__file__).resolve().parents[1:]
+         if (p / "shared" / "data").is_dir()),
+        Path(__file__).resolve().parents[1].parent / "shared" / "data",
+    )
 )
 CWRU_DIR = SHARED_DATA / "cwru"
 MFPT_DIR = SHARED_DATA / "mfpt"

@@ -1,3 +1,46 @@
-"""faultlab: leakage-free training, comparison, reporting and deployment of fault classifiers."""
+"""faultlab: leakage-free training, comparison, reporting and deployment of fault classifiers.
 
-__version__ = "0.1.0"
+The public Python API (imported on first use, so ``import faultlab`` stays fast)::
+
+    import faultlab
+    ws = faultlab.load_windows(dataset="cwru", window=1024)    # WindowSet: X, y, meta, groups
+    folds = faultlab.splits(ws, kind="leave_one_out")           # leakage-checked folds
+    result = faultlab.run("configs/cwru-quick.yaml")            # in memory unless out=...
+    model = faultlab.load_run("runs/cnn/test-load_hp-3")        # predicts on raw recordings
+    clf = faultlab.FaultClassifier(model="cnn1d", epochs=3)     # a scikit-learn estimator
+
+See docs/python-api.md for a walk-through.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from faultlab.version import __version__
+
+#: public name -> module that defines it
+_LAZY = {
+    "load_windows": "faultlab.api",
+    "splits": "faultlab.api",
+    "run": "faultlab.api",
+    "load_run": "faultlab.api",
+    "RunResult": "faultlab.api",
+    "FaultClassifier": "faultlab.estimator",
+    "WindowSet": "faultlab.data.types",
+    "Split": "faultlab.data.types",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # next access skips __getattr__
+        return value
+    raise AttributeError(f"module 'faultlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

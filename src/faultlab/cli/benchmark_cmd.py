@@ -31,6 +31,10 @@ def benchmark(
     address: Annotated[
         str | None, typer.Option(help="ray executor: cluster address (default: a local Ray)")
     ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"),
+    ] = None,
 ) -> None:
     """Run every unfinished (model, seed, fold) of CONFIG, then write the leaderboard."""
     from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark
@@ -41,6 +45,8 @@ def benchmark(
         set_dotted(raw, key, value)
     if quiet:
         set_dotted(raw, "training.progress", False)
+    if mlflow:
+        set_dotted(raw, "tracking.mlflow.uri", mlflow)
     cfg = parse_config(BenchmarkConfig, raw, str(config))
     if address:  # read by faultlab.experiments.ray_executor.RayExecutor
         import os

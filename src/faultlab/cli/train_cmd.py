@@ -31,6 +31,7 @@ def train(
     data_dir: Annotated[Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")] = None,
     out: Annotated[Path, typer.Option(help="output directory (one sub-folder per fold)")] = Path("runs/train"),
     resume: Annotated[bool, typer.Option(help="continue from checkpoints")] = False,
+    mlflow: Annotated[str | None, typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train one model and write a run directory per fold (config, split, history, model, metrics, report)."""
@@ -45,6 +46,7 @@ def train(
         "training.seed": seed, "training.device": device,
         "data.data_dir": str(data_dir) if data_dir else None,
         "training.progress": False if quiet else None,
+        "tracking.mlflow.uri": mlflow,
     }
     overrides.update(parse_pairs(set_, "--set"))
     for key, value in overrides.items():

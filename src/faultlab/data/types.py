@@ -107,6 +107,17 @@ class WindowSet:
         return list(self.y)
 
     @property
+    def groups(self) -> np.ndarray:
+        """The recording id of every window: pass it as ``groups=`` to scikit-learn's
+        grouped cross-validation so no recording feeds both training and test."""
+        return self.recording_id
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        """Per-window metadata (recording_id, load_hp, fault_location, position, ...)."""
+        return self.info
+
+    @property
     def window_length(self) -> int:
         return int(self.X.shape[-1])
 

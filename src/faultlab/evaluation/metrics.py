@@ -171,5 +171,6 @@ def evaluate_predictions(windows: WindowSet, proba: dict[str, np.ndarray]) -> di
             macro_f1=m.get("macro_f1"),
             roc_auc=m.get("roc_auc_ovr_macro"),
             recording_accuracy=(m.get("recording") or {}).get("majority_accuracy"),
+            roc_auc_macro=m.get("roc_auc_ovr_macro"),
         )
     return {"tasks": per_task, "primary": primary}

@@ -21,6 +21,8 @@ from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig, ModelConfig, load_yaml, parse_config
 from faultlab.experiments.executors import TaskError, make_executor
+from faultlab.experiments.tracking import TrackingConfig
+from faultlab.experiments.tracking import check as check_tracking
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import write_text, write_yaml
 
@@ -41,6 +43,7 @@ class BenchmarkConfig(BaseModel):
     models: list[ModelConfig] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     training: TrainConfig = Field(default_factory=TrainConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="after")
     def _unique_labels(self) -> BenchmarkConfig:
@@ -58,7 +61,15 @@ class BenchmarkConfig(BaseModel):
             split=self.split,
             model=model,
             training=self.training,
+            tracking=self.tracking_for_runs(),
         )
+
+    def tracking_for_runs(self) -> TrackingConfig:
+        """Every run of the grid logs into one MLflow experiment named after the benchmark."""
+        ml = self.tracking.mlflow
+        if ml is None or ml.experiment:
+            return self.tracking
+        return self.tracking.model_copy(update={"mlflow": ml.model_copy(update={"experiment": self.name})})
 
     def select(self, only: list[str] | None) -> list[ModelConfig]:
         """Models named in ``only`` (label or registry name; comma lists allowed)."""
@@ -164,6 +175,7 @@ def run_benchmark(
     models = cfg.select(only)
     for m in models:
         get_spec(m.name)  # an unknown model fails before any data is loaded
+    check_tracking(cfg.tracking_for_runs(), cfg.name)  # so does an unusable tracking store
     ex = make_executor(executor, workers)
     out.mkdir(parents=True, exist_ok=True)
     write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from faultlab.data.config import DataConfig, SplitConfig
 from faultlab.errors import ConfigError
+from faultlab.experiments.tracking import TrackingConfig
 from faultlab.training.config import TrainConfig
 
 
@@ -37,6 +38,7 @@ class ExperimentConfig(BaseModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     model: ModelConfig = Field(default_factory=lambda: ModelConfig(name="cnn1d"))
     training: TrainConfig = Field(default_factory=TrainConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     def effective_training(self) -> TrainConfig:
         """The training block with the model's overrides (``adaptation`` merged key by key)."""

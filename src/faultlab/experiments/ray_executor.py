@@ -41,11 +41,8 @@ def _ray():
 
 def runtime_env() -> dict[str, Any]:
     """Ship faultlab's source when it is not an installed distribution; pass the data dir."""
-
-    import faultlab
-
     env: dict[str, Any] = {}
-    here = Path(faultlab.__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the faultlab package
     if not _installed_as_imported(here):
         env["py_modules"] = [str(here)]
     passed = {

@@ -11,6 +11,7 @@ import datetime as _dt
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.features.window_frontend import rpm_summary, split_frontend
-from faultlab.models.base import build_model, get_spec
+from faultlab.models.base import FaultModel, FitResult, ModelSummary, build_model, get_spec
+from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
 
 
@@ -206,6 +208,62 @@ def apply_frontend(parts: dict[str, WindowSet], frontend: Any) -> dict[str, Wind
     return parts if frontend is None else {r: frontend.apply(ws) for r, ws in parts.items()}
 
 
+@dataclass
+class RunOutcome:
+    """One model trained on one fold and seed, in memory.
+
+    ``run_dir`` is None for a run that wrote nothing (``faultlab.run(..., out=None)``).
+    """
+
+    model: FaultModel
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    split: Split
+    preprocess: dict[str, Any]
+    run_dir: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return str(self.metrics["run"].get("model_label") or self.metrics["run"]["model"])
+
+    @property
+    def fold(self) -> str:
+        return str(self.metrics["run"]["fold"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.metrics["run"]["seed"])
+
+    def predictor(self) -> Any:
+        """A :class:`~faultlab.serving.predict.Predictor` that replays this run's
+        preprocessing on raw recordings (files or arrays)."""
+        from faultlab.serving.predict import Predictor
+
+        return Predictor.from_model(self.model, self.preprocess)
+
+    def __repr__(self) -> str:
+        acc = self.metrics.get("primary", {}).get("accuracy")
+        score = f"accuracy {acc:.4f}" if acc is not None else "no accuracy"
+        where = self.run_dir or "in memory"
+        return f"RunOutcome({self.label} / {self.fold} / seed {self.seed}: {score}, {where})"
+
+
+def load_outcome(run_dir: str | Path) -> RunOutcome:
+    """A finished run directory read back: the saved model, metrics, history, split."""
+    from faultlab.models.base import load_model
+
+    run_dir = Path(run_dir)
+    metrics = rundir.read_json(run_dir, rundir.METRICS)
+    return RunOutcome(
+        model=load_model(run_dir / rundir.MODEL_DIR),
+        metrics=metrics,
+        history=rundir.read_history(run_dir),
+        split=Split.from_dict(rundir.read_json(run_dir, rundir.SPLIT)),
+        preprocess=rundir.read_json(run_dir, rundir.PREPROCESS),
+        run_dir=run_dir,
+    )
+
+
 def refit_on_train_and_val(
     cfg: ExperimentConfig, model: Any, fit: Any, windows: WindowSet, split: Split,
     scaler: Any, training: Any, frontend: Any = None, model_params: dict | None = None,
@@ -240,13 +298,21 @@ def refit_on_train_and_val(
     )
 
 
+def _training(cfg: ExperimentConfig, seed: int | None, resume: bool) -> TrainConfig:
+    training = cfg.effective_training()
+    if seed is not None:
+        training = training.model_copy(update={"seed": seed})
+    if "resume" in type(training).model_fields:
+        training = training.model_copy(update={"resume": resume})
+    return training
+
+
 def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
-    """The history row of the kept weights (lowest val_loss when the epoch is unknown)."""
-    row = next((h for h in history if h.get("epoch") == best_epoch), None)
-    if row is None and history:
+    best = next((h for h in history if h.get("epoch") == best_epoch), None)
+    if best is None and history:
         valid = [h for h in history if "val_loss" in h and pd.notna(h["val_loss"])]
-        row = min(valid, key=lambda h: h["val_loss"]) if valid else history[-1]
-    return row or {}
+        best = min(valid, key=lambda h: h["val_loss"]) if valid else history[-1]
+    return best or {}
 
 
 def _run_block(
@@ -276,67 +342,27 @@ def _run_block(
     }
 
 
-def run_experiment(
+def _evaluate(
     cfg: ExperimentConfig,
-    run_dir: str | Path,
-    *,
-    windows: WindowSet,
+    training: TrainConfig,
+    model: FaultModel,
+    summary: ModelSummary,
+    fit: FitResult,
+    parts: dict[str, WindowSet],
     split: Split,
-    seed: int | None = None,
-    resume: bool = False,
-    report: bool = True,
+    windows: WindowSet,
+    standardised: bool,
+    val_metrics: dict[str, Any],
+    frontend: Any = None,
 ) -> dict[str, Any]:
-    """Fit ``cfg.model`` on ``split`` and write the complete run directory; returns metrics."""
+    """metrics.json: test and validation scores, training, speed, size, data notes."""
     from faultlab.evaluation.diagnosis import diagnose_fit
     from faultlab.evaluation.metrics import evaluate_predictions
     from faultlab.evaluation.speed import measure_inference
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    training = cfg.effective_training()
-    if seed is not None:
-        training = training.model_copy(update={"seed": seed})
-    if "resume" in type(training).model_fields:
-        training = training.model_copy(update={"resume": resume})
-    cfg_dump = cfg.model_dump(mode="json")
-    cfg_dump["training"] = training.model_dump(mode="json")
-    write_yaml(run_dir / rundir.CONFIG, cfg_dump)
-    write_json(run_dir / rundir.SPLIT, split.to_dict(windows))
-
-    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
-    parts, scaler = _roles(windows, split, standardise)
-    frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
-    target = adapt_windows(windows, split, scaler, frontend)
-    raw_test = parts["test"]
-    parts = apply_frontend(parts, frontend)
-    write_json(run_dir / rundir.PREPROCESS, preprocessing(cfg, windows, scaler, frontend))
-
-    model = build_model(
-        cfg.model.name,
-        classes=windows.classes,
-        input_shape=(parts["train"].n_channels, parts["train"].window_length),
-        params=model_params,
-        training=training,
-    )
-    val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target))
-    with atomic_path(run_dir / rundir.HISTORY) as tmp:
-        pd.DataFrame(fit.history).to_csv(tmp, index=False)
-    # validation scores of the model validation selected (before any refit has seen val)
-    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
-    if cfg.split.val.refit and val is not None:
-        model, fit = refit_on_train_and_val(
-            cfg, model, fit, windows, split, scaler, training, frontend, model_params
-        )
-    model_dir = run_dir / rundir.MODEL_DIR
-    model.save(model_dir)
-    summary = model.describe()
-    write_json(run_dir / rundir.SUMMARY, summary.to_dict())
-
     test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
-    best_row = _best_row(history, fit.best_epoch)
     metrics = {
         "run": _run_block(cfg, split, training, windows, parts),
         "primary": test_metrics["primary"],
@@ -350,7 +376,7 @@ def run_experiment(
             "stopped_reason": fit.stopped_reason,
             "device": fit.device,
             "final": history[-1] if history else {},
-            "best": best_row or {},
+            "best": _best_row(history, fit.best_epoch),
             "notes": fit.notes,
             "optimizer": training.optimizer,
             "lr": training.lr,
@@ -370,7 +396,7 @@ def run_experiment(
             "window": windows.window_length,
             "channels": windows.channels,
             "sampling_rate": windows.sampling_rate,
-            "standardised": scaler is not None,
+            "standardised": standardised,
             "frontend": frontend.record() if frontend is not None else None,
             "rpm_source": rpm_summary(pd.concat([ws.info for ws in parts.values()])),
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
@@ -385,13 +411,102 @@ def run_experiment(
             "test_accuracy": test_metrics["primary"].get("accuracy"),
         },
     )
-    write_evidence(run_dir, raw_test, scaler)
-    write_json(run_dir / rundir.METRICS, metrics)
-    if report:
-        from faultlab.reporting import render_run_report
-
-        render_run_report(run_dir)
     return metrics
+
+
+def execute(
+    cfg: ExperimentConfig,
+    run_dir: str | Path | None,
+    *,
+    windows: WindowSet,
+    split: Split,
+    seed: int | None = None,
+    resume: bool = False,
+    report: bool = True,
+) -> RunOutcome:
+    """Fit ``cfg.model`` on ``split`` and evaluate it on the test windows.
+
+    With a ``run_dir`` every file of the run directory is written (``metrics.json`` last),
+    then the report; with ``run_dir=None`` nothing is written and the outcome stays in
+    memory. Training is the same either way, so both give the same model for one seed.
+    When ``cfg.tracking`` names an MLflow store, the finished run is logged there too.
+    """
+    from faultlab.evaluation.metrics import evaluate_predictions
+
+    run_dir = Path(run_dir) if run_dir is not None else None
+    training = _training(cfg, seed, resume)
+    cfg_dump = cfg.model_dump(mode="json")
+    cfg_dump["training"] = training.model_dump(mode="json")
+    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    parts, scaler = _roles(windows, split, standardise)
+    frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
+    target = adapt_windows(windows, split, scaler, frontend)
+    raw_test = parts["test"]
+    parts = apply_frontend(parts, frontend)
+    preprocess = preprocessing(cfg, windows, scaler, frontend)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_yaml(run_dir / rundir.CONFIG, cfg_dump)
+        write_json(run_dir / rundir.SPLIT, split.to_dict(windows))
+        write_json(run_dir / rundir.PREPROCESS, preprocess)
+
+    model = build_model(
+        cfg.model.name,
+        classes=windows.classes,
+        input_shape=(parts["train"].n_channels, parts["train"].window_length),
+        params=model_params,
+        training=training,
+    )
+    val = parts["val"] if len(parts["val"]) else None
+    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target))
+    if run_dir is not None:
+        with atomic_path(run_dir / rundir.HISTORY) as tmp:
+            pd.DataFrame(fit.history).to_csv(tmp, index=False)
+    # validation scores of the model validation selected (before any refit has seen val)
+    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
+    if cfg.split.val.refit and val is not None:
+        model, fit = refit_on_train_and_val(
+            cfg, model, fit, windows, split, scaler, training, frontend, model_params
+        )
+    summary = model.describe()
+    if run_dir is not None:
+        model.save(run_dir / rundir.MODEL_DIR)
+        write_json(run_dir / rundir.SUMMARY, summary.to_dict())
+
+    metrics = _evaluate(
+        cfg, training, model, summary, fit, parts, split, windows, scaler is not None,
+        val_metrics, frontend,
+    )
+    if run_dir is not None:
+        write_evidence(run_dir, raw_test, scaler)
+        write_json(run_dir / rundir.METRICS, metrics)
+        if report:
+            from faultlab.reporting import render_run_report
+
+            render_run_report(run_dir)
+    outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
+    if cfg.tracking.mlflow is not None:
+        from faultlab.experiments.tracking import log_run
+
+        log_run(cfg.tracking.mlflow, experiment=cfg.name, config=cfg_dump, metrics=metrics,
+                history=outcome.history, run_dir=run_dir, model=model)
+    return outcome
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    windows: WindowSet,
+    split: Split,
+    seed: int | None = None,
+    resume: bool = False,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Fit ``cfg.model`` on ``split`` and write the complete run directory; returns metrics."""
+    return execute(
+        cfg, run_dir, windows=windows, split=split, seed=seed, resume=resume, report=report
+    ).metrics
 
 
 def run_folds(
@@ -399,8 +514,10 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
     from faultlab.data.splits import describe_split
+    from faultlab.experiments.tracking import check
 
     get_spec(cfg.model.name)  # fail on an unknown model before loading any data
+    check(cfg.tracking, cfg.name)  # and on an unusable tracking store
     windows, splits = prepare(cfg)
     results = []
     for split in splits:

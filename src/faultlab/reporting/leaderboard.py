@@ -41,7 +41,9 @@ from faultlab.reporting.document import (
 from faultlab.reporting.protocol import Protocol
 from faultlab.utils.io import atomic_path
 
-SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "recording_accuracy"]
+#: ``roc_auc`` and ``roc_auc_macro`` are the same score (macro one-vs-rest ROC-AUC of the
+#: primary task), kept under both names that two branches introduced.
+SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "recording_accuracy", "roc_auc_macro"]
 
 #: Registry name of the sanity baseline every leaderboard compares against.
 BASELINE = "trivial"
@@ -62,6 +64,8 @@ COLUMNS = [
     "roc_auc_std",
     "recording_accuracy_mean",
     "recording_accuracy_std",
+    "roc_auc_macro_mean",
+    "roc_auc_macro_std",
     "vs_baseline",
     "train_seconds_mean",
     "epochs_mean",
@@ -94,7 +98,8 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
     mod = metrics.get("model", {})
     rel = os.path.relpath(run_dir, root) if root else str(run_dir)
     task_m = (metrics.get("tasks") or {}).get(prim.get("task")) or {}
-    prim = {**prim, "roc_auc": prim.get("roc_auc", task_m.get("roc_auc_ovr_macro"))}
+    auc = prim.get("roc_auc", prim.get("roc_auc_macro", task_m.get("roc_auc_ovr_macro")))
+    prim = {**prim, "roc_auc": auc, "roc_auc_macro": auc}
     return {
         "model": run.get("model_label") or run.get("model"),
         "model_name": run.get("model"),
@@ -233,6 +238,57 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
 
     notes = [*split.get("notes", []), *(metrics.get("data") or {}).get("notes", [])]
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
+
+
+def _verdict(row: Any) -> str:
+    if not row.significant:
+        return "no significant difference"
+    return f"{row.model_a if row.mean_diff > 0 else row.model_b} better"
+
+
+def _statistics(doc: Document, runs: pd.DataFrame, out_dir: Path, paths: dict[str, Path]) -> None:
+    """Friedman + Nemenyi CD diagram and pairwise Wilcoxon/Holm tests on test accuracy."""
+    from faultlab.evaluation.statistics import compare
+
+    doc.add(Heading("Statistics: which differences are real?"))
+    res = compare(runs, "accuracy")
+    if isinstance(res, str):
+        doc.add(Para(f"No significance tests: {res}."))
+        return
+    fried = (
+        f" Friedman test over all models: χ² = {res.friedman_statistic:.2f}, "
+        f"p = {res.friedman_p:.3g}; Nemenyi critical difference at α = {res.alpha:g}: "
+        f"CD = {res.critical_difference:.2f} mean ranks."
+        if res.critical_difference is not None else ""
+    )
+    doc.add(Para(
+        f"Test accuracy of {len(res.models)} models on the {len(res.blocks)} (fold, seed) "
+        "blocks every one of them finished: in a block all models saw the same test windows "
+        f"and seed, so scores are paired.{fried} Models joined by a bar in the diagram are "
+        "not significantly different; rank 1 is the best. The pairwise table tests each pair "
+        "with a two-sided Wilcoxon signed-rank test; p-values are Holm-corrected for the "
+        f"{len(res.pairwise)} pairs."
+    ))
+    if res.left_out:
+        doc.add(Para(f"Left out (fewer finished runs than the others): {', '.join(res.left_out)}."))
+    if res.critical_difference is not None:
+        p = plots.critical_difference(
+            res.scores, res.models, res.critical_difference,
+            out_dir / "plots" / "critical_difference.png", alpha=res.alpha,
+        )
+        doc.add(Image(p, f"plots/{p.name}", "critical difference diagram",
+                      caption="Mean rank per model (Friedman + Nemenyi; bars join models "
+                              "whose ranks differ by less than CD)"))
+    pw = res.pairwise
+    paths["pairwise_csv"] = _write_csv(pw, out_dir / "pairwise_tests.csv")
+    doc.add(Table(
+        ["model A", "model B", "mean diff (A - B)", "wins / ties / losses", "Wilcoxon p",
+         "Holm p", "verdict"],
+        [[r.model_a, r.model_b, f"{r.mean_diff:+.4f}", f"{r.wins} / {r.ties} / {r.losses}",
+          f"{r.p_value:.3g}", f"{r.p_holm:.3g}", _verdict(r)] for r in pw.itertuples()],
+        caption=f"Pairwise tests on test accuracy over {len(res.blocks)} blocks "
+                f"(significant: Holm p < {res.alpha:g})",
+    ))
 
 
 def _baseline_text(board: pd.DataFrame) -> Callout | None:
@@ -411,6 +467,7 @@ def render_leaderboard(
         )
         doc.add(Image(p, f"plots/{p.name}", "accuracy vs latency",
                       caption="Mean test accuracy (± std) vs batch-1 latency per window"))
+        _statistics(doc, runs, out_dir, paths)
         _per_fold(doc, runs, board)
         if protocol is not None and protocol.label == "held-out size":
             _per_class(doc, runs, per_class, board, _split_column(out_dir, runs))

@@ -140,3 +140,75 @@ def accuracy_vs_latency(
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def nemenyi_cliques(ranks: dict[str, float], cd: float) -> list[list[str]]:
+    """Maximal groups of models whose mean ranks lie within ``cd`` of each other."""
+    names = sorted(ranks, key=ranks.get)
+    groups: list[list[str]] = []
+    for i, a in enumerate(names):
+        group = [b for b in names[i:] if ranks[b] - ranks[a] < cd]
+        if len(group) > 1 and not any(set(group) <= set(g) for g in groups):
+            groups.append(group)
+    return groups
+
+
+def _cd_matplotlib(ranks: dict[str, float], cd: float, title: str) -> Any:
+    """Demšar's diagram drawn directly: rank axis, CD bar, cliques as thick lines."""
+    names = sorted(ranks, key=ranks.get)
+    k = len(names)
+    half = (k + 1) // 2
+    fig, ax = plt.subplots(figsize=(7, 1.6 + 0.32 * half))
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(-(half + 1.5), 2.2)
+    ax.axis("off")
+    ax.hlines(0, 1, k, color="k", lw=1)
+    for r in range(1, k + 1):
+        ax.vlines(r, 0, 0.25, color="k", lw=1)
+        ax.text(r, 0.45, str(r), ha="center", va="bottom", fontsize=9)
+    ax.hlines(1.4, 1, 1 + cd, color="k", lw=1.5)
+    ax.text(1 + cd / 2, 1.55, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=9)
+    for i, name in enumerate(names):
+        left = i < half
+        row = -(i if left else k - 1 - i) - 1.0
+        x_end = 0.6 if left else k + 0.4
+        ax.plot([ranks[name], ranks[name], x_end], [0, row, row], color="k", lw=0.8)
+        label = f"{name} ({ranks[name]:.2f})"
+        ax.text(x_end, row, label, ha="right" if left else "left", va="center", fontsize=9)
+    for j, group in enumerate(nemenyi_cliques(ranks, cd)):
+        y = -0.35 - 0.25 * j
+        ax.hlines(y, ranks[group[0]] - 0.05, ranks[group[-1]] + 0.05, color="k", lw=3)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def critical_difference(
+    scores: np.ndarray, labels: list[str], cd: float, path: Path, *, alpha: float = 0.05,
+    title: str | None = None,
+) -> Path:
+    """The critical-difference diagram of ``scores`` (blocks x models, higher is better).
+
+    Drawn by aeon's ``plot_critical_difference`` (Nemenyi cliques) when aeon is installed,
+    else by :func:`_cd_matplotlib` with the same ranks and cliques. Rank 1 is the best.
+    """
+    title = title or f"mean rank (1 = best); Friedman + Nemenyi, CD = {cd:.2f} at α = {alpha:g}"
+    try:
+        from aeon.visualisation import plot_critical_difference
+    except ImportError:
+        plot_critical_difference = None
+    if plot_critical_difference is not None:
+        fig, ax = plot_critical_difference(
+            np.asarray(scores, dtype=float), list(labels), test="nemenyi", correction="none",
+            alpha=alpha, width=7, textspace=1.8,
+        )
+        ax.set_title(title, fontsize=10, pad=12)
+    else:
+        ranks = np.apply_along_axis(_rankdata_desc, 1, np.asarray(scores, dtype=float)).mean(0)
+        fig = _cd_matplotlib(dict(zip(labels, ranks.tolist())), cd, title)
+    return _save(fig, path)
+
+
+def _rankdata_desc(row: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(-row)

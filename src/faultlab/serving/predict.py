@@ -157,6 +157,16 @@ class RecordingPrediction:
     def n_windows(self) -> int:
         return len(self.prepared)
 
+    @property
+    def prediction(self) -> str:
+        """The first task's verdict (the class name), e.g. ``"IR-0.014"``."""
+        return next(iter(self.verdicts.values())).prediction
+
+    @property
+    def confidence(self) -> float:
+        """The first task's verdict confidence: its mean window probability."""
+        return next(iter(self.verdicts.values())).confidence
+
     def summary(self) -> dict[str, Any]:
         out = {
             "file": self.name,
@@ -191,22 +201,50 @@ def verdicts(proba: dict[str, np.ndarray], classes: dict[str, list[str]]) -> dic
 
 
 class Predictor:
-    """A run ready to answer: preprocessing + backend + class names."""
+    """A run ready to answer: preprocessing + backend + class names.
+
+    ``Predictor(run_dir)`` loads a finished run directory; :meth:`from_model` wraps a model
+    still in memory (``faultlab.run(..., out=None)``) with the preprocessing it was trained
+    with. Either way :meth:`predict` takes a raw recording (a file or an array).
+    """
 
     def __init__(self, run_dir: str | Path, backend: str = "torch", threads: int | None = None) -> None:
-        self.run_dir = Path(run_dir)
-        if not (self.run_dir / "model" / "model.json").exists():
-            raise ConfigError(f"{self.run_dir}: not a finished faultlab run (no model/model.json)")
+        run_dir = Path(run_dir)
+        if not (run_dir / "model" / "model.json").exists():
+            raise ConfigError(f"{run_dir}: not a finished faultlab run (no model/model.json)")
         if backend not in BACKENDS:
             raise ConfigError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
-        self.pre = Preprocessing.from_run(self.run_dir)
-        self.model_info = json.loads((self.run_dir / "model" / "model.json").read_text())
-        self.classes: dict[str, list[str]] = {
-            t: list(c) for t, c in self.model_info["classes"].items()
-        }
+        self._setup(
+            run_dir,
+            Preprocessing.from_run(run_dir),
+            json.loads((run_dir / "model" / "model.json").read_text()),
+            backend,
+            BACKENDS[backend](run_dir, threads),
+        )
+
+    def _setup(
+        self,
+        run_dir: Path | None,
+        pre: Preprocessing,
+        model_info: dict[str, Any],
+        backend_name: str,
+        backend: Backend,
+    ) -> None:
+        self.run_dir = run_dir
+        self.pre = pre
+        self.model_info = model_info
+        self.classes: dict[str, list[str]] = {t: list(c) for t, c in model_info["classes"].items()}
         self.tasks = list(self.classes)
-        self.backend_name = backend
-        self.backend = BACKENDS[backend](self.run_dir, threads)
+        self.backend_name = backend_name
+        self.backend = backend
+
+    @classmethod
+    def from_model(cls, model: Any, preprocess: dict[str, Any]) -> Predictor:
+        """A predictor around a fitted in-memory FaultModel and its ``preprocess.json`` dict."""
+        self = cls.__new__(cls)
+        info = {"name": model.name, "params": model.params, "classes": model.classes}
+        self._setup(None, Preprocessing.from_dict(preprocess), info, "native", model)
+        return self
 
     @property
     def model_name(self) -> str:
@@ -245,6 +283,20 @@ class Predictor:
         prepared = prepare_file(self.pre, path, sampling_rate, channels, name, rpm, bearing)
         return self.predict_prepared(prepared, batch_size)
 
+    def predict(
+        self,
+        source: str | Path | np.ndarray,
+        sampling_rate: float | None = None,
+        channels: list[str] | None = None,
+        name: str | None = None,
+    ) -> RecordingPrediction:
+        """Verdicts for one raw recording: a file path (.mat/.npy/.csv/.wav) or a signal array
+        (``[n]`` or ``[channels, n]``; give its ``sampling_rate``). The run's preprocessing
+        (channel, resampling, windowing, normalisation) is replayed first."""
+        if isinstance(source, str | Path):
+            return self.predict_file(source, sampling_rate, channels, name=name)
+        return self.predict_signal(np.asarray(source), sampling_rate, name or "input")
+
     def predict_files(
         self,
         paths: Iterable[str | Path],
@@ -263,9 +315,9 @@ class Predictor:
         return model_metadata(self.run_dir, self.pre, self.model_info)
 
 
-def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
+def model_metadata(run_dir: Path | None, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
     """What a consumer of the model needs: classes, input, preprocessing, versions."""
-    import faultlab
+    from faultlab.version import __version__
 
     classes = {t: list(c) for t, c in model_info["classes"].items()}
     return {
@@ -281,8 +333,8 @@ def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]
         "channels": pre.channels,
         "preprocessing": pre.to_dict(),
         "verdict": "soft vote: the class with the highest mean window probability",
-        "run_dir": str(Path(run_dir).resolve()),
-        "faultlab_version": faultlab.__version__,
+        "run_dir": str(Path(run_dir).resolve()) if run_dir is not None else None,
+        "faultlab_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
