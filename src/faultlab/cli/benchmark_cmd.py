@@ -31,6 +31,11 @@ def benchmark(
     address: Annotated[
         str | None, typer.Option(help="ray executor: cluster address (default: a local Ray)")
     ] = None,
+    rerun_changed: Annotated[
+        bool,
+        typer.Option(help="rerun finished runs whose config changed (default: stop, naming "
+                     "the changed keys); old results are kept as *.replaced"),
+    ] = False,
 ) -> None:
     """Run every unfinished (model, seed, fold) of CONFIG, then write the leaderboard."""
     from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark
@@ -46,7 +51,8 @@ def benchmark(
         import os
 
         os.environ["FAULTLAB_RAY_ADDRESS"] = address
-    summary = run_benchmark(cfg, out, executor=executor, workers=workers, only=only, log=typer.echo)
+    summary = run_benchmark(cfg, out, executor=executor, workers=workers, only=only,
+                            log=typer.echo, rerun_changed=rerun_changed)
     typer.echo(
         f"leaderboard: {summary['paths']['md']}, {summary['paths']['html']}, "
         f"{summary['paths']['csv']}"

@@ -196,6 +196,19 @@ def select(df: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
     return df[mask]
 
 
+def check_selection(filters: Mapping[str, Any], where: str = "data.select") -> None:
+    """Every value of a config selection must occur in its column: a typo (``Ball`` for
+    ``B``) is an error naming it, not a class silently left out."""
+    df = _catalogue()
+    for key, wanted in filters.items():
+        column = _column(df, key)
+        for value in _values(wanted):
+            if not _mask(df, column, [value]).any():
+                known = sorted({str(_clean(v)) for v in df[column] if _clean(v) is not None})
+                shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+                raise DataError(f"{where}.{key}: no CWRU file has {column}={value!r}; values: {shown}")
+
+
 def parse_filters(items: Iterable[str] | None) -> dict[str, list[Any]]:
     """``["load_hp=0,1", "location=IR"]`` -> ``{"load_hp": ["0", "1"], "fault_location": ["IR"]}``.
 

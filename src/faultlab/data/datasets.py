@@ -32,7 +32,10 @@ def cwru_selection(cfg: DataConfig) -> pd.DataFrame:
     if cfg.files:
         rows = [catalogue.entry(f)["file"] for f in cfg.files]
         return cat[cat["file"].isin(rows)]
+    catalogue.check_selection(cfg.select)
     faults = catalogue.select(cat[cat["condition"] == "fault"], cfg.select)
+    if faults.empty:
+        raise DataError(f"data.select {dict(cfg.select)} matches no CWRU fault recording")
     if not cfg.normal:
         return faults
     normal = cat[cat["condition"] == "normal"]

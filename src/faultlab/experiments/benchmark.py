@@ -1,8 +1,9 @@
 """The benchmark grid: models x seeds x folds, one run directory each, then a leaderboard.
 
 Windows and folds are built once per benchmark (``runner.prepare``) and shared with every run.
-A run is finished when its ``metrics.json`` exists, so an interrupted benchmark resumes where
-it stopped; a run that fails leaves ``error.txt`` and the grid goes on.
+A run is finished when its ``done.json`` (written last) exists, so an interrupted benchmark
+resumes where it stopped; a run that fails leaves ``error.txt`` and the grid goes on. A rerun
+with a changed config stops naming the changed keys (``rerun_changed`` redoes those runs).
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ class BenchmarkConfig(BaseModel):
     models: list[ModelConfig] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     training: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _unique_seeds(self) -> BenchmarkConfig:
+        dup = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        if dup:
+            raise ValueError(f"seeds must be distinct; repeated: {dup}")
+        bad = [s for s in self.seeds if not 0 <= s < 2**32]
+        if bad:
+            raise ValueError(f"seeds must be in [0, 2**32 - 1]; got {bad}")
+        return self
 
     @model_validator(mode="after")
     def _unique_labels(self) -> BenchmarkConfig:
@@ -101,14 +112,17 @@ def run_dir_for(out: Path, model: ModelConfig, fold: str, seed: int) -> Path:
 
 def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     """Train and evaluate one grid cell; failures are recorded in ``error.txt``, not raised."""
-    from faultlab.experiments.runner import run_experiment
+    from faultlab.experiments.runner import effective_config, plan_run, run_experiment
 
     windows, splits = shared
     run_dir = Path(task.run_dir)
-    if rundir.is_complete(run_dir):
-        return {"status": "skipped", "run_dir": str(run_dir)}
     t0 = time.perf_counter()
     try:
+        config = effective_config(task.cfg, task.seed)
+        # the parent checked every run before starting; this repeats it in the worker, so a
+        # run finished meanwhile (another process, an earlier attempt) is not redone
+        if plan_run(run_dir, config, rerun_changed=False, log=lambda _: None) == "skip":
+            return {"status": "skipped", "run_dir": str(run_dir)}
         metrics = run_experiment(
             task.cfg,
             run_dir,
@@ -147,19 +161,24 @@ def run_benchmark(
     workers: int | None = None,
     only: list[str] | None = None,
     log: Callable[[str], None] = print,
+    rerun_changed: bool = False,
 ) -> dict[str, Any]:
-    """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary."""
-    from faultlab.experiments.runner import prepare
+    """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary.
+
+    Before anything runs, every finished cell's config.yaml is compared with the cell's
+    config now: a difference stops the benchmark naming the changed keys, unless
+    ``rerun_changed`` (those cells are then rerun, their old results kept as ``*.replaced``).
+    Unreadable artefacts are kept as ``*.corrupt`` and their runs redone.
+    """
+    from faultlab.experiments.runner import check_out_dir, effective_config, plan_run, prepare
     from faultlab.models.base import get_spec
     from faultlab.reporting import render_leaderboard
 
-    out = Path(out)
+    out = check_out_dir(out)
     models = cfg.select(only)
     for m in models:
         get_spec(m.name)  # an unknown model fails before any data is loaded
     ex = make_executor(executor, workers)
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
 
     t0 = time.perf_counter()
     windows, splits = prepare(cfg.experiment(cfg.models[0]))
@@ -174,7 +193,13 @@ def run_benchmark(
     ]
     selected = {m.display_name for m in models}
     todo = [t for t in grid if t.cfg.model.display_name in selected]
-    pending = [t for t in todo if not rundir.is_complete(Path(t.run_dir))]
+    plans = [
+        plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
+        for t in todo
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
+    pending = [t for t, plan in zip(todo, plans) if plan != "skip"]
     skipped = len(todo) - len(pending)
     log(
         f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "

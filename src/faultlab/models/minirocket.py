@@ -24,7 +24,7 @@ from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.spectral import LOG_FLOOR, power_spectrum
 from faultlab.models.base import register_model
-from faultlab.models.classical import FeatureModel, task_mask
+from faultlab.models.classical import TRUSTED_TYPES, FeatureModel, task_mask
 
 
 def normalise_windows(X: np.ndarray, how: str) -> np.ndarray:
@@ -182,6 +182,12 @@ def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) ->
 )
 class MiniRocketModel(FeatureModel):
     first_step_name = "minirocket"
+    trusted_types = [
+        *TRUSTED_TYPES,
+        "aeon.transformations.collection.convolution_based._minirocket.MiniRocket",
+        "faultlab.models.minirocket.ChunkedMiniRocket",
+        "faultlab.models.minirocket.SoftmaxRidge",
+    ]
 
     def make_extractor(self, train: WindowSet) -> ChunkedMiniRocket:  # type: ignore[override]
         p = self.params

@@ -10,6 +10,7 @@ over the recording's windows (a soft vote); its confidence is that mean probabil
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from faultlab.errors import ConfigError, DataError
+from faultlab.limits import MAX_WINDOWS
 from faultlab.serving.preprocess import Prepared, Preprocessing, prepare, prepare_file
 from faultlab.utils.io import atomic_path, write_json
 
@@ -74,17 +76,22 @@ class OnnxBackend:
 
 
 def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
-    """The run's exported ONNX model, exporting it to a temporary folder when there is none."""
+    """The run's exported ONNX model, exporting it to a temporary folder when there is none.
+
+    The session holds the graph in memory, so the temporary folder is removed at once.
+    """
     from faultlab.serving.export import METADATA_FILE, export_run
 
     exported = Path(run_dir) / "export"
     onnx_file, model_json = exported / "model.onnx", Path(run_dir) / "model" / "model.json"
-    if not onnx_file.exists() or onnx_file.stat().st_mtime < model_json.stat().st_mtime:
-        # none yet, or older than the model (a resumed/retrained run): export afresh
-        exported = Path(tempfile.mkdtemp(prefix="faultlab-onnx-"))
-        export_run(run_dir, "onnx", exported)
-    meta = json.loads((exported / METADATA_FILE).read_text())
-    return OnnxBackend(exported / "model.onnx", meta["tasks"], threads)
+    if onnx_file.exists() and onnx_file.stat().st_mtime >= model_json.stat().st_mtime:
+        meta = json.loads((exported / METADATA_FILE).read_text())
+        return OnnxBackend(onnx_file, meta["tasks"], threads)
+    # none yet, or older than the model (a resumed/retrained run): export afresh
+    with tempfile.TemporaryDirectory(prefix="faultlab-onnx-") as tmp:
+        export_run(run_dir, "onnx", tmp)
+        meta = json.loads((Path(tmp) / METADATA_FILE).read_text())
+        return OnnxBackend(Path(tmp) / "model.onnx", meta["tasks"], threads)
 
 
 #: Backend name -> factory(run_dir, threads). ``torch`` and ``native`` are the same: the
@@ -158,8 +165,16 @@ def verdicts(proba: dict[str, np.ndarray], classes: dict[str, list[str]]) -> dic
 class Predictor:
     """A run ready to answer: preprocessing + backend + class names."""
 
-    def __init__(self, run_dir: str | Path, backend: str = "torch", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        backend: str = "torch",
+        threads: int | None = None,
+        max_windows: int = MAX_WINDOWS,
+    ) -> None:
         self.run_dir = Path(run_dir)
+        #: windows one recording may make (bounds a request's memory and time)
+        self.max_windows = int(max_windows)
         if not (self.run_dir / "model" / "model.json").exists():
             raise ConfigError(f"{self.run_dir}: not a finished faultlab run (no model/model.json)")
         if backend not in BACKENDS:
@@ -191,7 +206,8 @@ class Predictor:
     def predict_signal(
         self, signal: np.ndarray, sampling_rate: float | None, name: str = "input", batch_size: int = 512
     ) -> RecordingPrediction:
-        return self.predict_prepared(prepare(self.pre, signal, sampling_rate, name), batch_size)
+        prepared = prepare(self.pre, signal, sampling_rate, name, self.max_windows)
+        return self.predict_prepared(prepared, batch_size)
 
     def predict_file(
         self,
@@ -201,7 +217,7 @@ class Predictor:
         batch_size: int = 512,
         name: str | None = None,
     ) -> RecordingPrediction:
-        prepared = prepare_file(self.pre, path, sampling_rate, channels, name)
+        prepared = prepare_file(self.pre, path, sampling_rate, channels, name, self.max_windows)
         return self.predict_prepared(prepared, batch_size)
 
     def predict_files(
@@ -212,11 +228,24 @@ class Predictor:
         batch_size: int = 512,
     ) -> list[RecordingPrediction]:
         """Every file is read and checked before any is predicted: one bad file fails fast."""
-        prepared = [prepare_file(self.pre, p, sampling_rate, channels) for p in paths]
+        prepared = [
+            prepare_file(self.pre, p, sampling_rate, channels, max_windows=self.max_windows)
+            for p in paths
+        ]
         return [self.predict_prepared(p, batch_size) for p in prepared]
 
     def metadata(self) -> dict[str, Any]:
         return model_metadata(self.run_dir, self.pre, self.model_info)
+
+
+def model_fingerprint(run_dir: Path) -> str:
+    """sha256 (16 hex digits) of the run's model.json and weight files: same model, same value."""
+    digest = hashlib.sha256()
+    model_dir = Path(run_dir) / "model"
+    for f in sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +266,10 @@ def model_metadata(run_dir: Path, pre: Preprocessing, model_info: dict[str, Any]
         "channels": pre.channels,
         "preprocessing": pre.to_dict(),
         "verdict": "soft vote: the class with the highest mean window probability",
-        "run_dir": str(Path(run_dir).resolve()),
+        # the run's folder name and a fingerprint of its model, never an absolute path: this
+        # dict is served at /model and shipped in export metadata
+        "run": Path(run_dir).resolve().name,
+        "model_fingerprint": model_fingerprint(run_dir),
         "faultlab_version": faultlab.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

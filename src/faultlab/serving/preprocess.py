@@ -24,8 +24,18 @@ from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Recording
 from faultlab.data.windowing import normalise, window_array
 from faultlab.errors import ConfigError, DataError
+from faultlab.limits import (
+    MAX_WINDOWS,
+    check_range,
+    check_rate,
+    check_windows,
+    n_windows,
+    resampled_length,
+)
 
 PREPROCESS_FILE = "preprocess.json"
+#: Channel names that mean a sensor position (CWRU drive end, fan end, base).
+SENSOR_NAMES = ("DE", "FE", "BA")
 NO_RATE = (
     "sampling rate unknown; give one (--sampling-rate HZ, or the sampling_rate field): the "
     "file is not a CWRU catalogue number and stores no rate"
@@ -67,8 +77,8 @@ class Preprocessing:
             chans = d.get("channels") or ["DE"]
             return cls(
                 channels=[chans] if isinstance(chans, str) else list(chans),
-                window=int(d["window"]),
-                stride=int(d.get("stride") or d["window"]),
+                window=int(check_range(d["window"], "window", source)),
+                stride=int(check_range(d.get("stride") or d["window"], "stride", source)),
                 rate=float(rate) if rate else None,
                 normalise=d.get("normalise") or "none",
                 scaler=Standardiser.from_dict(std) if std else None,
@@ -221,9 +231,16 @@ def load_input(
                 raise first from None
             if rec.signal.shape[0] != len(channels):
                 raise first from None
+            named = [c for c in rec.channels if str(c).upper() in SENSOR_NAMES]
+            if named:  # a named sensor is not a stand-in for another (FE read as DE)
+                raise DataError(
+                    f"{label}: no {'/'.join(map(str, channels))} channel; the file has "
+                    f"{', '.join(map(str, rec.channels))}: pass --channel "
+                    f"{','.join(map(str, rec.channels))} to use it (another sensor position)"
+                ) from None
     except DataError as exc:
         msg = str(exc).replace(str(path), label)
-        if "channel" in msg and not explicit_channels:
+        if "channel" in msg and not explicit_channels and "--channel" not in msg:
             msg += "; pick them with --channel NAME|INDEX"
         if "no sampling rate" in msg:
             msg = f"{label}: {NO_RATE}"
@@ -246,12 +263,18 @@ def check_signal(signal: np.ndarray, label: str) -> None:
 
 # -- recordings -> model input ---------------------------------------------------------------------
 def prepare(
-    pre: Preprocessing, signal: np.ndarray, sampling_rate: float | None, name: str = "input"
+    pre: Preprocessing,
+    signal: np.ndarray,
+    sampling_rate: float | None,
+    name: str = "input",
+    max_windows: int = MAX_WINDOWS,
 ) -> Prepared:
     """``signal`` ``[C, n]`` (or ``[n]``) at ``sampling_rate`` -> the model's windows.
 
     Resample to the run's rate, cut windows of the run's length and stride, then apply the
-    run's per-window normalisation and its training-set standardiser.
+    run's per-window normalisation and its training-set standardiser. The rate, the
+    resampling factor and the number of windows (``max_windows``) are checked before any
+    work, so memory and time stay bounded whatever the input.
     """
     sig = np.asarray(signal, dtype=np.float32)
     if sig.ndim == 1:
@@ -260,18 +283,22 @@ def prepare(
         raise DataError(f"{name}: signal of shape {sig.shape}; expected [samples] or [channels, samples]")
     check_signal(sig, name)
     if pre.tabular:
+        check_windows(sig.shape[0], max_windows, name, "rows")
         return _prepare_rows(pre, sig, name)
     n_ch = len(pre.channels)
     if sig.shape[0] != n_ch:
         raise DataError(
             f"{name}: {sig.shape[0]} channel(s) but the model takes {n_ch} ({', '.join(pre.channels)})"
         )
-    if not sampling_rate or not np.isfinite(sampling_rate) or sampling_rate <= 0:
-        raise DataError(f"{name}: sampling rate {sampling_rate!r} is missing or not positive")
+    if sampling_rate is None:
+        raise DataError(f"{name}: sampling_rate is missing")
+    sampling_rate = check_rate(sampling_rate, name)
     rate = pre.rate or float(sampling_rate)
     n_given = sig.shape[1]
+    n_out = resampled_length(n_given, sampling_rate, rate, name)
+    check_windows(n_windows(n_out, pre.window, pre.stride), max_windows, name)
     if sampling_rate != rate:
-        sig = resample_signal(sig, float(sampling_rate), rate)
+        sig = resample_signal(sig, float(sampling_rate), rate, name)
     n = sig.shape[1]
     if n < pre.window:
         need = int(np.ceil(pre.window * float(sampling_rate) / rate))
@@ -324,11 +351,12 @@ def prepare_file(
     sampling_rate: float | None = None,
     channels: list[str] | None = None,
     name: str | None = None,
+    max_windows: int = MAX_WINDOWS,
 ) -> Prepared:
     """Read ``path`` and :func:`prepare` it (``channels`` overrides the run's channel names)."""
     label = name or str(path)
     if pre.tabular:
-        return prepare(pre, load_table_rows(path, pre, label), None, label)
+        return prepare(pre, load_table_rows(path, pre, label), None, label, max_windows)
     want = list(channels) if channels else pre.channels
     if len(want) != len(pre.channels):
         raise DataError(
@@ -336,4 +364,4 @@ def prepare_file(
             f"{len(pre.channels)} ({', '.join(pre.channels)})"
         )
     rec = load_input(path, want, sampling_rate, label, explicit_channels=bool(channels))
-    return prepare(pre, rec.signal, rec.sampling_rate, label)
+    return prepare(pre, rec.signal, rec.sampling_rate, label, max_windows)
