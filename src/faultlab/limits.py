@@ -61,7 +61,8 @@ def check_range(
     except (TypeError, ValueError):
         raise error(f"{prefix}{field} {value!r} is not a number") from None
     if not math.isfinite(v) or not low <= v <= high:
-        raise error(f"{prefix}{field} {value!r} is outside the allowed range [{low:g}, {high:g}]")
+        shown = f"{v:g}" if isinstance(value, (int, float)) else repr(value)
+        raise error(f"{prefix}{field} {shown} is outside the allowed range [{low:g}, {high:g}]")
     return v
 
 

@@ -47,6 +47,11 @@ def _register() -> None:
                 raise
 
 
+def _printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes (lone surrogates) replaced, so it prints."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _click():
     """The click typer runs on (typer >= 0.2x vendors its own copy as ``typer._click``)."""
     try:
@@ -87,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except FaultlabError as exc:
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        typer.echo(f"error: {_printable(' '.join(str(exc).split()))}", err=True)
         return 2
     except OSError as exc:  # --out on a file, a folder that cannot be made, a full disk, ...
         where = os.fsdecode(exc.filename) if exc.filename is not None else ""
         reason = exc.strerror or str(exc)
-        typer.echo(f"error: {where.encode('utf-8', 'replace').decode()}: {reason}", err=True)
+        typer.echo(f"error: {_printable(where)}: {reason}", err=True)
         return 2
     except (KeyboardInterrupt, click.exceptions.Abort):
         typer.echo("interrupted", err=True)

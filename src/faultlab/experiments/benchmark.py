@@ -192,14 +192,16 @@ def run_benchmark(
         for fold in folds
     ]
     selected = {m.display_name for m in models}
-    todo = [t for t in grid if t.cfg.model.display_name in selected]
-    plans = [
-        plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
-        for t in todo
-    ]
+    # every cell is checked, selected or not: a leaderboard never mixes configs (a changed
+    # cell left out by --only is set aside with --rerun-changed, and so left out of it)
+    plans = {
+        t.run_dir: plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
+        for t in grid
+    }
     out.mkdir(parents=True, exist_ok=True)
     write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
-    pending = [t for t, plan in zip(todo, plans) if plan != "skip"]
+    todo = [t for t in grid if t.cfg.model.display_name in selected]
+    pending = [t for t in todo if plans[t.run_dir] != "skip"]
     skipped = len(todo) - len(pending)
     log(
         f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "

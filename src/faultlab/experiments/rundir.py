@@ -51,25 +51,32 @@ IGNORED_KEYS = (
 )
 
 
-def _readable_json(path: Path) -> bool:
+def _load_json(path: Path) -> Any:
     try:
-        json.loads(path.read_text())
-        return True
+        return json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def _readable_json(path: Path) -> bool:
+    return isinstance(_load_json(path), dict)
 
 
 def is_complete(run_dir: Path) -> bool:
     """Finished: ``done.json`` and ``metrics.json`` both read back as JSON.
 
-    A run directory written before ``done.json`` existed counts as finished when its
-    metrics.json reads back and report.md and report.html are there.
+    A run directory from a version before ``done.json`` (its metrics.json has no
+    ``config_hash``) counts as finished when metrics.json reads back and report.md and
+    report.html are there.
     """
     run_dir = Path(run_dir)
-    if not _readable_json(run_dir / METRICS):
+    metrics = _load_json(run_dir / METRICS)
+    if not isinstance(metrics, dict):
         return False
     if (run_dir / DONE).exists():
         return _readable_json(run_dir / DONE)
+    if "config_hash" in (metrics.get("run") or {}):
+        return False  # this version's run, stopped before its report was written
     return (run_dir / REPORT_MD).is_file() and (run_dir / REPORT_HTML).is_file()
 
 

@@ -73,6 +73,8 @@ def _read_json(path: Path, required: bool = False) -> dict[str, Any]:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise FaultlabError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError:  # not UTF-8 text
+        raise FaultlabError(f"{path}: not a JSON text file") from None
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:

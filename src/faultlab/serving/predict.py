@@ -180,10 +180,14 @@ class Predictor:
         if backend not in BACKENDS:
             raise ConfigError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
         self.pre = Preprocessing.from_run(self.run_dir)
-        self.model_info = json.loads((self.run_dir / "model" / "model.json").read_text())
-        self.classes: dict[str, list[str]] = {
-            t: list(c) for t, c in self.model_info["classes"].items()
-        }
+        model_json = self.run_dir / "model" / "model.json"
+        try:
+            self.model_info = json.loads(model_json.read_text())
+            self.classes: dict[str, list[str]] = {
+                str(t): [str(x) for x in c] for t, c in self.model_info["classes"].items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"{model_json}: invalid saved model ({type(exc).__name__})") from None
         self.tasks = list(self.classes)
         self.backend_name = backend
         self.backend = BACKENDS[backend](self.run_dir, threads)

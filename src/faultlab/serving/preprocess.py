@@ -11,6 +11,7 @@ these two functions, so they cannot drift apart.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,12 @@ class Prepared:
 
 
 # -- reading files ---------------------------------------------------------------------------------
+def display_name(path: str | Path) -> str:
+    """``path`` as printable UTF-8 text (a non-UTF-8 file name gets U+FFFD for its bad bytes,
+    so messages, CSV and JSON outputs never fail to encode it)."""
+    return os.fsencode(str(path)).decode("utf-8", "replace")
+
+
 def _cwru_rate(path: Path) -> float | None:
     """The catalogue's rate when the file is named after a CWRU file number."""
     if not re.fullmatch(r"\d+", path.stem):
@@ -203,7 +210,7 @@ def load_input(
     from faultlab.data.readers import read_recording
 
     path = Path(path)
-    label = name or str(path)
+    label = name or display_name(path)
     suffix = path.suffix.lower()
     if suffix not in READERS:
         raise UnsupportedFormat(
@@ -332,7 +339,7 @@ def load_table_rows(path: str | Path, pre: Preprocessing, name: str | None = Non
     import pandas as pd
 
     path = Path(path)
-    label = name or str(path)
+    label = name or display_name(path)
     if path.suffix.lower() != ".csv":
         raise UnsupportedFormat(f"{label}: a tabular model reads .csv feature tables, not {path.suffix!r}")
     try:
@@ -354,7 +361,7 @@ def prepare_file(
     max_windows: int = MAX_WINDOWS,
 ) -> Prepared:
     """Read ``path`` and :func:`prepare` it (``channels`` overrides the run's channel names)."""
-    label = name or str(path)
+    label = name or display_name(path)
     if pre.tabular:
         return prepare(pre, load_table_rows(path, pre, label), None, label, max_windows)
     want = list(channels) if channels else pre.channels
