@@ -32,6 +32,9 @@ MAX_WINDOWS = 200_000
 #: Service defaults: windows and samples (per channel) of one request.
 SERVICE_MAX_WINDOWS = 10_000
 SERVICE_MAX_SAMPLES = 4_000_000
+#: Largest magnitude of a sample fed to a model (acceleration in g rarely passes 1e4; 1e38
+#: overflows the features' fourth powers in float32).
+MAX_ABS_SAMPLE = 1e6
 #: Windows per model call.
 BATCH_MAX = 65_536
 

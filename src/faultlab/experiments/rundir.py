@@ -145,6 +145,15 @@ def unfinish(run_dir: Path, reason: str = ".corrupt") -> list[str]:
     return moved
 
 
+def remove_stale_temps(run_dir: Path) -> int:
+    """Delete the temporary files of atomic writes a killed process left (``.NAME.*.tmp``):
+    never a finished artefact, only a write that did not complete."""
+    stale = [p for p in Path(run_dir).rglob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 def corrupt_artefacts(run_dir: Path) -> list[str]:
     """Files of an unfinished run that exist but cannot be read back (0 bytes, bad JSON)."""
     run_dir = Path(run_dir)

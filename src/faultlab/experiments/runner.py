@@ -237,6 +237,7 @@ def plan_run(
     run_dir = Path(run_dir)
     if not run_dir.exists():
         return "run"
+    rundir.remove_stale_temps(run_dir)
     bad = rundir.corrupt_artefacts(run_dir)
     if bad:
         moved = rundir.unfinish(run_dir, ".corrupt")

@@ -28,6 +28,7 @@ from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.extract import GROUPS, FeatureExtractor
+from faultlab.limits import check_range
 from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
 from faultlab.utils.io import atomic_path
 
@@ -80,6 +81,9 @@ def resolve_groups(value: Any, train: WindowSet) -> list[str]:
 
 def resolve_physics(params: dict[str, Any], train: WindowSet, groups: list[str]) -> None:
     """Fill sampling_rate, rpm and bearing in ``params`` from the training windows."""
+    for key in ("sampling_rate", "rpm"):  # given as options: bounded like every other input
+        if params.get(key) is not None:
+            params[key] = check_range(params[key], key, "model option")
     if params.get("sampling_rate") is None and train.sampling_rate:
         params["sampling_rate"] = float(train.sampling_rate)
     if params.get("rpm") is None and "rpm" in train.info.columns:
@@ -146,6 +150,22 @@ def count_params(est: Any) -> tuple[int, str]:
     if isinstance(est, DummyClassifier):
         return int(np.size(est.class_prior_)), "class priors"
     return 0, ""
+
+
+@contextlib.contextmanager
+def nonfinite_features_are_data_errors(name: str):
+    """scikit-learn's "Input X contains NaN/infinity" on new windows (constant or extreme
+    input) becomes a DataError: bad input, not a crash (the service answers 422)."""
+    try:
+        yield
+    except ValueError as exc:
+        text = str(exc)
+        if "NaN" not in text and "infinity" not in text:
+            raise
+        raise DataError(
+            f"model {name!r}: the features of some windows are not finite (constant or "
+            "extreme input values)"
+        ) from None
 
 
 class FeatureModel(FaultModel):
@@ -286,7 +306,7 @@ class FeatureModel(FaultModel):
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         if not self.pipelines:
             raise RuntimeError(f"model {self.name!r} is not fitted")
-        with self.threads():
+        with self.threads(), nonfinite_features_are_data_errors(self.name):
             return self._proba_from_features(self.transform(X))
 
     # -- describe / save ------------------------------------------------------------------

@@ -24,7 +24,12 @@ from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.spectral import LOG_FLOOR, power_spectrum
 from faultlab.models.base import register_model
-from faultlab.models.classical import TRUSTED_TYPES, FeatureModel, task_mask
+from faultlab.models.classical import (
+    TRUSTED_TYPES,
+    FeatureModel,
+    nonfinite_features_are_data_errors,
+    task_mask,
+)
 
 
 def normalise_windows(X: np.ndarray, how: str) -> np.ndarray:
@@ -250,7 +255,7 @@ class MiniRocketModel(FeatureModel):
         if not self.pipelines:
             raise RuntimeError("model 'minirocket' is not fitted")
         step = int(self.params.get("chunk_size", 2000))
-        with self.threads():
+        with self.threads(), nonfinite_features_are_data_errors(self.name):
             parts = [
                 self._proba_from_features(self.transform(X[i : i + step]))
                 for i in range(0, len(X), step)

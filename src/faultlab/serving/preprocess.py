@@ -26,6 +26,7 @@ from faultlab.data.types import Recording
 from faultlab.data.windowing import normalise, window_array
 from faultlab.errors import ConfigError, DataError
 from faultlab.limits import (
+    MAX_ABS_SAMPLE,
     MAX_WINDOWS,
     check_range,
     check_rate,
@@ -89,7 +90,7 @@ class Preprocessing:
                 feature_names=d.get("feature_names"),
                 raw=d,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{source}: invalid preprocessing record ({exc})") from None
 
     @classmethod
@@ -101,6 +102,10 @@ class Preprocessing:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
+        except ValueError:  # not UTF-8
+            raise ConfigError(f"{path}: not a JSON text file") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: invalid preprocessing record (not a mapping)")
         return cls.from_dict(data, str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,6 +174,8 @@ def _read_wav(path: Path, channels: list[str], label: str) -> tuple[np.ndarray, 
             raise DataError(f"{label}: not a readable WAV file ({exc})") from None
         if np.issubdtype(data.dtype, np.integer):  # PCM -> [-1, 1], as soundfile does
             data = data / float(np.iinfo(data.dtype).max + 1)
+        if np.size(data) == 0:
+            raise DataError(f"{label}: WAV file has no samples")
         data = np.asarray(data, np.float32).reshape(len(data), -1)
     except RuntimeError as exc:  # soundfile's error for corrupt files
         raise DataError(f"{label}: not a readable WAV file ({exc})") from None
@@ -257,7 +264,7 @@ def load_input(
 
 
 def check_signal(signal: np.ndarray, label: str) -> None:
-    """Reject empty or non-finite series with a message naming the first bad sample."""
+    """Reject empty, non-finite or absurdly large series, naming the first bad sample."""
     if signal.size == 0:
         raise DataError(f"{label}: no samples")
     bad = ~np.isfinite(signal)
@@ -265,6 +272,14 @@ def check_signal(signal: np.ndarray, label: str) -> None:
         ch, i = np.argwhere(bad)[0]
         raise DataError(
             f"{label}: {int(bad.sum())} NaN/inf sample(s), the first at channel {int(ch)}, sample {int(i)}"
+        )
+    big = np.abs(signal) > MAX_ABS_SAMPLE
+    if big.any():
+        ch, i = np.argwhere(big)[0]
+        raise DataError(
+            f"{label}: {int(big.sum())} sample(s) beyond +-{MAX_ABS_SAMPLE:g} (the first at "
+            f"channel {int(ch)}, sample {int(i)}: {float(signal[ch, i]):g}); is this raw data "
+            "in the units the model was trained on?"
         )
 
 
