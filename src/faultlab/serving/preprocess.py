@@ -174,9 +174,8 @@ def _read_wav(path: Path, channels: list[str], label: str) -> tuple[np.ndarray, 
             raise DataError(f"{label}: not a readable WAV file ({exc})") from None
         if np.issubdtype(data.dtype, np.integer):  # PCM -> [-1, 1], as soundfile does
             data = data / float(np.iinfo(data.dtype).max + 1)
-        if np.size(data) == 0:
-            raise DataError(f"{label}: WAV file has no samples")
-        data = np.asarray(data, np.float32).reshape(len(data), -1)
+        data = np.asarray(data, np.float32)
+        data = data.reshape(len(data), -1) if data.size else np.zeros((0, 1), np.float32)
     except RuntimeError as exc:  # soundfile's error for corrupt files
         raise DataError(f"{label}: not a readable WAV file ({exc})") from None
     arr = np.asarray(data, np.float32).T
