@@ -277,6 +277,7 @@ def check_config(changes: dict[str, Any]) -> Outcome:
     from faultlab.cli.options import set_dotted
     from faultlab.experiments.benchmark import BenchmarkConfig
     from faultlab.experiments.config import parse_config
+    from faultlab.experiments.runner import prepare
     from faultlab.models.base import build_model
     from faultlab.training.config import TrainConfig
 
@@ -286,6 +287,7 @@ def check_config(changes: dict[str, Any]) -> Outcome:
             for key, value in changes.items():
                 set_dotted(raw, key, value)
             cfg = parse_config(BenchmarkConfig, raw, "fuzz.yaml")
+            prepare(cfg.experiment(cfg.models[0]))  # the data and folds the config asks for
             for m in cfg.models:
                 training = TrainConfig(**{**cfg.training.model_dump(), **m.training})
                 build_model(m.name, {"class": ["a", "b"]}, (1, cfg.data.window), m.params, training)
@@ -439,6 +441,8 @@ SAMPLES = st.one_of(
     st.lists(FLOATS, max_size=3000), st.lists(st.lists(FLOATS, max_size=50), max_size=3),
     st.lists(st.integers(-(2**40), 2**40), max_size=50), st.text(max_size=10), st.none(),
     st.builds(lambda n: [0.1] * n, st.integers(0, 60000)), st.just([[0.1] * 3000, [0.2] * 3000]),
+    st.builds(lambda n, f: np.round(np.sin(np.arange(n) / f), 5).tolist(),
+              st.integers(0, 20000), st.floats(1, 50)),
 )
 RATES = st.one_of(st.none(), FLOATS, st.integers(-(2**70), 2**70), st.text(max_size=8),
                   st.sampled_from([0.001, 1e12, 1e300, 1e-300, 1, 12000, 48000, 120, "12000"]))
@@ -449,11 +453,9 @@ def payloads(draw) -> dict[str, Any]:
     kind = draw(st.sampled_from(["json", "json", "json", "raw", "multipart"]))
     query = draw(st.sampled_from(["", "?windows=false", "?windows=abc", "?x=1"]))
     if kind == "json":
-        body: dict[str, Any] = {}
-        if draw(st.booleans()) or True:
-            body["samples"] = draw(SAMPLES)
-        if draw(st.booleans()):
-            body["sampling_rate"] = draw(RATES)
+        body: dict[str, Any] = {"samples": draw(SAMPLES)}
+        if draw(st.integers(0, 3)):
+            body["sampling_rate"] = draw(st.one_of(st.just(12000), RATES))
         if draw(st.booleans()):
             body[draw(st.text(max_size=5))] = draw(st.integers())
         return {"kind": kind, "query": query, "body": body}
@@ -517,7 +519,7 @@ def build_env(root: Path) -> Env:
     cfg = ExperimentConfig.model_validate(raw)
     windows, splits = prepare(cfg)
     run = root / "run"
-    run_experiment(cfg, run, windows=windows, split=splits[0])
+    run_experiment(cfg, run, windows=windows, split=splits[0], report=False)
     scratch = root / "scratch"
     scratch.mkdir()
     return Env(run=run, root=scratch)

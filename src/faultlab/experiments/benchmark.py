@@ -153,6 +153,22 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
     }
 
 
+def _plan_grid(
+    grid: list[RunTask], selected: set[str], rerun_changed: bool, log: Callable[[str], None]
+) -> tuple[list[RunTask], list[RunTask]]:
+    """(selected cells, selected cells to run). Every cell is checked, selected or not, so a
+    leaderboard never mixes configs: a changed cell left out by ``--only`` stops the
+    benchmark, or with ``rerun_changed`` is set aside (and so left off the leaderboard)."""
+    from faultlab.experiments.runner import effective_config, plan_run
+
+    plans = {
+        t.run_dir: plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
+        for t in grid
+    }
+    todo = [t for t in grid if t.cfg.model.display_name in selected]
+    return todo, [t for t in todo if plans[t.run_dir] != "skip"]
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     out: str | Path,
@@ -165,12 +181,10 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary.
 
-    Before anything runs, every finished cell's config.yaml is compared with the cell's
-    config now: a difference stops the benchmark naming the changed keys, unless
-    ``rerun_changed`` (those cells are then rerun, their old results kept as ``*.replaced``).
-    Unreadable artefacts are kept as ``*.corrupt`` and their runs redone.
+    A finished cell whose config changed stops the benchmark before anything runs (or, with
+    ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``runner.plan_run``.
     """
-    from faultlab.experiments.runner import check_out_dir, effective_config, plan_run, prepare
+    from faultlab.experiments.runner import check_out_dir, prepare
     from faultlab.models.base import get_spec
     from faultlab.reporting import render_leaderboard
 
@@ -191,17 +205,9 @@ def run_benchmark(
         for seed in cfg.seeds
         for fold in folds
     ]
-    selected = {m.display_name for m in models}
-    # every cell is checked, selected or not: a leaderboard never mixes configs (a changed
-    # cell left out by --only is set aside with --rerun-changed, and so left out of it)
-    plans = {
-        t.run_dir: plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
-        for t in grid
-    }
+    todo, pending = _plan_grid(grid, {m.display_name for m in models}, rerun_changed, log)
     out.mkdir(parents=True, exist_ok=True)
     write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
-    todo = [t for t in grid if t.cfg.model.display_name in selected]
-    pending = [t for t in todo if plans[t.run_dir] != "skip"]
     skipped = len(todo) - len(pending)
     log(
         f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "

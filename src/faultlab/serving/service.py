@@ -165,30 +165,15 @@ def create_app(
     max_windows: int = SERVICE_MAX_WINDOWS,
     max_samples: int = SERVICE_MAX_SAMPLES,
 ) -> FastAPI:
-    """The service for ``run_dir`` (the model is loaded once, here).
-
-    ``token``: when set, ``/predict`` and ``/model`` need ``Authorization: Bearer <token>``
-    (``/health`` and the docs stay open). ``max_windows`` / ``max_samples`` bound what one
-    request may cost (422 beyond them, naming the field).
-    """
+    """The service for ``run_dir`` (the model is loaded once, here). With ``token``,
+    ``/predict`` and ``/model`` need ``Authorization: Bearer <token>``; ``max_windows`` and
+    ``max_samples`` bound one request (422 beyond them, naming the field)."""
     predictor = predictor or Predictor(run_dir, backend=backend, threads=threads)
     predictor.max_windows = int(max_windows)
     meta = predictor.metadata()
     meta["backend"] = predictor.backend_name
     started = time.time()
-    app = FastAPI(
-        title="faultlab fault-diagnosis service",
-        version=str(meta["faultlab_version"]),
-        description=f"Model `{predictor.model_name}` (run `{meta['run']}`): "
-        f"{len(predictor.pre.channels)} channel(s) {', '.join(predictor.pre.channels)}, "
-        f"windows of {predictor.pre.window} samples at {predictor.pre.rate} Hz; at most "
-        f"{max_windows} windows and {max_samples} samples per channel per request.",
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.predictor = predictor
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
-    _offline_docs(app)
+    app = _bare_app(predictor, meta, max_body_bytes, max_windows, max_samples)
     auth = [Depends(_bearer_check(token))] if token else []
 
     @app.exception_handler(UnsupportedFormat)
@@ -241,10 +226,7 @@ def create_app(
             signal = np.asarray(req.samples, dtype=np.float32)
         except ValueError:
             raise HTTPException(422, "samples: channels have different lengths") from None
-        if signal.shape[-1] > max_samples:
-            raise HTTPException(
-                422, f"samples: {signal.shape[-1]} per channel, over the limit of {max_samples}"
-            )
+        _check_samples(signal, max_samples)
         return await run_in_threadpool(
             predictor.predict_signal, signal, req.sampling_rate, "samples", batch_size
         )
@@ -254,7 +236,7 @@ def create_app(
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise HTTPException(422, "multipart body needs a 'file' field with the recording")
-            name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name) or "upload"
+            name = _upload_name(upload.filename)
             if Path(name).suffix.lower() not in READERS:
                 raise UnsupportedFormat(
                     f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
@@ -272,6 +254,42 @@ def create_app(
             )
 
     return app
+
+
+def _bare_app(predictor: Predictor, meta: dict[str, Any], max_body_bytes: int,
+              max_windows: int, max_samples: int) -> FastAPI:
+    """The FastAPI app with its description, body limit and offline docs (no routes yet)."""
+    app = FastAPI(
+        title="faultlab fault-diagnosis service",
+        version=str(meta["faultlab_version"]),
+        description=f"Model `{predictor.model_name}` (run `{meta['run']}`): "
+        f"{len(predictor.pre.channels)} channel(s) {', '.join(predictor.pre.channels)}, "
+        f"windows of {predictor.pre.window} samples at {predictor.pre.rate} Hz; at most "
+        f"{max_windows} windows and {max_samples} samples per channel per request.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.predictor = predictor
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    _offline_docs(app)
+    return app
+
+
+def _check_samples(signal: np.ndarray, max_samples: int) -> None:
+    if signal.shape[-1] > max_samples:
+        raise HTTPException(
+            422, f"samples: {signal.shape[-1]} per channel, over the limit of {max_samples}"
+        )
+
+
+def _upload_name(filename: str | None) -> str:
+    """A safe file name for an upload: its last component, odd characters replaced, at most
+    100 characters (the suffix kept: it picks the reader; a CWRU number gives the rate)."""
+    name = _SAFE_NAME.sub("_", Path(filename or "upload").name).strip(".") or "upload"
+    if len(name) > 100:
+        suffix = Path(name).suffix[:10]
+        name = name[: 100 - len(suffix)] + suffix
+    return name
 
 
 def _form_rate(value: Any) -> float | None:
