@@ -1,14 +1,14 @@
 """Kill a benchmark with ``kill -9`` at random points, rerun it, and compare with a clean run.
 
-A tiny synthetic benchmark (rf and a 2-epoch mlp on two leave-one-load-out folds, ``--seeds``
-seeds: 16 runs by default) is
+A tiny synthetic benchmark (a 40-epoch mlp and rf on two leave-one-load-out folds,
+``--seeds`` seeds: 16 runs by default) is
 started as ``faultlab benchmark`` in a subprocess and killed with SIGKILL after a random
 delay, ``--kills`` times, then run to the end. After every kill the finished runs
 (``done.json``) are recorded: a run finished once must never be redone or lost. At the end
 every artefact must read back (no ``*.corrupt``), and the leaderboard's scores must equal
 those of an uninterrupted run in another folder.
 
-Run: PYTHONPATH=src python benchmarks/kill_benchmark.py [--kills 20] [--seeds 4] [--max-delay 20]
+Run: PYTHONPATH=src python benchmarks/kill_benchmark.py [--kills 20] [--seeds 4] [--max-delay 40]
 (``tests/test_kill.py`` runs the same check with fewer kills.)
 """
 
@@ -33,10 +33,13 @@ CONFIG = {
     "data": {"dataset": "synthetic", "window": 256, "target_rate": None,
              "synthetic": {"duration_s": 1.0, "loads": [0, 1], "sizes": [0.007]}},
     "split": {"kind": "leave_one_out", "column": "load_hp"},
+    # the mlp first and long enough (40 epochs, a checkpoint each) that kills land inside its
+    # training: the rerun then resumes from checkpoint.pt and must match the clean run exactly
     "models": [
+        {"name": "mlp", "params": {"hidden": [128, 128]},
+         "training": {"epochs": 40, "batch_size": 32, "patience": None, "device": "cpu",
+                      "amp": False}},
         {"name": "rf", "params": {"n_estimators": 5, "n_jobs": 1}},
-        {"name": "mlp", "params": {"hidden": [16]},
-         "training": {"epochs": 2, "batch_size": 64, "device": "cpu", "amp": False}},
     ],
     "seeds": [0],
     "training": {"progress": False, "num_threads": 1},
@@ -118,14 +121,16 @@ def kill_and_finish(config: Path, out: Path, kills: int, rng: random.Random,
     now = finished_runs(out)
     lost += sum(1 for r in seen if r not in now)
     redone += sum(1 for r, text in seen.items() if r in now and now[r] != text)
+    resumed = sum("resumed from checkpoint.pt" in p.read_text()
+                  for p in out.glob("runs/**/metrics.json"))
     return {"kills": done_kills, "finished_before_final": len(seen), "lost": lost,
-            "redone": redone, "runs": len(now)}
+            "redone": redone, "runs": len(now), "resumed": resumed}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--max-delay", type=float, default=20.0, help="longest wait before a kill (s)")
+    ap.add_argument("--max-delay", type=float, default=40.0, help="longest wait before a kill (s)")
     ap.add_argument("--seeds", type=int, default=4, help="seeds per model (4 runs each)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, help="work in this folder (default: a temporary one)")
@@ -146,7 +151,8 @@ def main() -> None:
     bad = check_artefacts(root / "killed")
     same = scores(root / "killed") == scores(root / "clean")
     print(f"kills {counts['kills']}, runs finished before the last rerun "
-          f"{counts['finished_before_final']}, finished runs lost {counts['lost']}, redone "
+          f"{counts['finished_before_final']}, runs resumed from a checkpoint "
+          f"{counts['resumed']}, finished runs lost {counts['lost']}, redone "
           f"{counts['redone']}, unreadable/corrupt artefacts {len(bad)}, leaderboard equal to "
           f"the uninterrupted run: {same}")
     for b in bad[:10]:

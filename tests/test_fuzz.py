@@ -31,7 +31,7 @@ from fuzz_support import (
 
 QUICK = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                  suppress_health_check=list(HealthCheck))
-LONG = settings(max_examples=150, deadline=None, database=None,
+LONG = settings(max_examples=60, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
