@@ -6,6 +6,7 @@ target: cases, ok, clear errors, tracebacks, hangs, 5xx and stray files (the las
 be 0), then the first failures. Optionally writes the counts as JSON (``--json``).
 
 Run: PYTHONPATH=src python benchmarks/fuzz_report.py [--examples 200] [--only cli,service]
+(a case over ``FAULTLAB_FUZZ_HANG_S`` seconds, default 15, counts as a hang)
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import fuzz_support as fz  # noqa: E402
 
 def _recorder(name, check):
     def run(drawn):
-        fz.TALLY.add(name, check(drawn))
+        t0 = time.perf_counter()
+        outcome = check(drawn)
+        fz.TALLY.add(name, outcome, time.perf_counter() - t0)
 
     return run
 
@@ -78,7 +81,8 @@ def main() -> None:
         print(f"{name:10s} cases {sum(c.values()):5d}  ok {c.get('ok', 0):5d}  clear errors "
               f"{c.get('clear', 0):5d}  tracebacks {c.get('traceback', 0)}  hangs "
               f"{c.get('hang', 0)}  5xx {c.get('5xx', 0)}  stray files {c.get('stray', 0)}  "
-              f"({seconds[name]:.0f} s)", flush=True)
+              f"(slowest case {fz.TALLY.slowest.get(name, 0):.1f} s; {seconds[name]:.0f} s)",
+              flush=True)
     total = {k: sum(c.get(k, 0) for c in fz.TALLY.counts.values())
              for k in ("ok", "clear", "traceback", "hang", "5xx", "stray")}
     print(f"{'total':10s} cases {sum(total.values()):5d}  ok {total['ok']:5d}  clear errors "
@@ -89,7 +93,9 @@ def main() -> None:
             print(f"FAILURE {name}: {ex}")
     if args.json:
         args.json.write_text(json.dumps({"counts": {k: dict(v) for k, v in fz.TALLY.counts.items()},
-                                         "total": total, "seconds": seconds}, indent=2))
+                                         "total": total, "seconds": seconds,
+                                         "slowest_case_s": fz.TALLY.slowest,
+                                         "hang_limit_s": fz.HANG_S}, indent=2))
     sys.exit(1 if total["traceback"] + total["hang"] + total["5xx"] + total["stray"] else 0)
 
 

@@ -37,13 +37,16 @@ LONG = settings(max_examples=60, deadline=None, database=None,
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
+    import tempfile
+
     from fastapi.testclient import TestClient
 
     from faultlab.serving.service import create_app
 
-    e = build_env(Path(tmp_path_factory.mktemp("fuzz")))
+    e = build_env(Path(tmp_path_factory.mktemp("fuzz")))  # sets a private temp dir
     e.client = TestClient(create_app(e.run))
-    return e
+    yield e
+    tempfile.tempdir = None
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ module and copied for the tests that damage it.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 import tempfile
@@ -280,6 +281,13 @@ def test_former_tracebacks_are_one_line(finished, tmp_path, capsys):
                                    "--sampling-rate", "12000"])
     assert "model.json" in err
     assert "--epochs" in _one_line_error(capsys, ["train", "--epochs", "abc"])
+    # a file name that is not UTF-8, predictions written to CSV
+    odd = os.fsdecode(bytes(tmp_path) + b"/rec\xff.npy")
+    np.save(odd, np.sin(np.arange(4096, dtype=np.float32)))
+    out = tmp_path / "x.csv"
+    assert main(["predict", str(finished / RF), odd, "--sampling-rate", "12000",
+                 "--out", str(out)]) == 0
+    assert "rec\ufffd.npy" in out.read_text(encoding="utf-8")
 
 
 # -- 7. service ---------------------------------------------------------------------------------------

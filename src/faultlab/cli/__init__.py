@@ -65,6 +65,13 @@ def _click():
         return click
 
 
+def _abort_types(click) -> tuple[type[BaseException], ...]:
+    """click's/typer's Abort (where each defines it): an interrupted command."""
+    found = (getattr(click.exceptions, "Abort", None), getattr(click, "Abort", None),
+             getattr(typer, "Abort", None))
+    return tuple(t for t in found if isinstance(t, type))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; expected errors become one line on stderr and exit 2.
 
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = exc.strerror or str(exc)
         typer.echo(f"error: {_printable(where)}: {reason}", err=True)
         return 2
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, *_abort_types(click)):
         typer.echo("interrupted", err=True)
         return 130
     return int(rv) if isinstance(rv, int) else 0
