@@ -262,8 +262,9 @@ def load_input(
     return rec
 
 
-def check_signal(signal: np.ndarray, label: str) -> None:
-    """Reject empty, non-finite or absurdly large series, naming the first bad sample."""
+def check_signal(signal: np.ndarray, label: str, max_abs: float | None = MAX_ABS_SAMPLE) -> None:
+    """Reject empty, non-finite or absurdly large series (beyond ``max_abs``; None for
+    tabular features, whose units vary), naming the first bad sample."""
     if signal.size == 0:
         raise DataError(f"{label}: no samples")
     bad = ~np.isfinite(signal)
@@ -272,11 +273,11 @@ def check_signal(signal: np.ndarray, label: str) -> None:
         raise DataError(
             f"{label}: {int(bad.sum())} NaN/inf sample(s), the first at channel {int(ch)}, sample {int(i)}"
         )
-    big = np.abs(signal) > MAX_ABS_SAMPLE
-    if big.any():
+    big = np.abs(signal) > max_abs if max_abs is not None else None
+    if big is not None and big.any():
         ch, i = np.argwhere(big)[0]
         raise DataError(
-            f"{label}: {int(big.sum())} sample(s) beyond +-{MAX_ABS_SAMPLE:g} (the first at "
+            f"{label}: {int(big.sum())} sample(s) beyond +-{max_abs:g} (the first at "
             f"channel {int(ch)}, sample {int(i)}: {float(signal[ch, i]):g}); is this raw data "
             "in the units the model was trained on?"
         )
@@ -302,7 +303,7 @@ def prepare(
         sig = sig[None]
     if sig.ndim != 2:
         raise DataError(f"{name}: signal of shape {sig.shape}; expected [samples] or [channels, samples]")
-    check_signal(sig, name)
+    check_signal(sig, name, None if pre.tabular else MAX_ABS_SAMPLE)
     if pre.tabular:
         check_windows(sig.shape[0], max_windows, name, "rows")
         return _prepare_rows(pre, sig, name)
