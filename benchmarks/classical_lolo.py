@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from faultlab.data.build import build_windows
 from faultlab.data.config import DataConfig, SplitConfig, ValConfig
-from faultlab.data.datasets import build_windows
 from faultlab.data.splits import make_splits
 from faultlab.data.types import WindowSet
 from faultlab.models.base import build_model

@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 
+from faultlab.data.build import build_windows
 from faultlab.data.config import DataConfig, SplitConfig
-from faultlab.data.datasets import build_windows
-from faultlab.data.readers import read_cwru
+from faultlab.data.datasets.cwru import read_cwru
 from faultlab.data.resample import resample
 from faultlab.data.splits import check_no_leakage, describe_split, make_splits
 from faultlab.data.windowing import make_windows

@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from faultlab.data.build import build_windows, for_target  # noqa: E402
 from faultlab.data.config import DataConfig, SplitConfig  # noqa: E402
-from faultlab.data.datasets import build_windows, for_target  # noqa: E402
 from faultlab.data.splits import make_splits  # noqa: E402
 from faultlab.models.base import build_model, registry  # noqa: E402
 from faultlab.models.torch_base import TorchModel  # noqa: E402

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: ../shared/data beside the repository (``$FAULTLAB_SHARED_DATA`` overrides, e.g. in a worktree)
+SHARED_DATA = Path(
+    os.environ.get("FAULTLAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 CWRU_DIR = SHARED_DATA / "cwru"
+MFPT_DIR = SHARED_DATA / "mfpt"
 STEEL_CSV = SHARED_DATA / "steel-plates" / "steel_plates_faults.csv"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -24,6 +29,13 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def cwru_dir(shared_data: Path) -> Path:
     return shared_data / "cwru"
+
+
+@pytest.fixture(scope="session")
+def mfpt_dir(shared_data: Path) -> Path:
+    if not MFPT_DIR.exists():
+        pytest.skip(f"shared MFPT data not found at {MFPT_DIR}")
+    return MFPT_DIR
 
 
 @pytest.fixture(scope="session")

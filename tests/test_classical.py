@@ -11,8 +11,8 @@ import pytest
 from scipy.special import softmax
 from threadpoolctl import threadpool_limits
 
+from faultlab.data.build import build_windows
 from faultlab.data.config import DataConfig
-from faultlab.data.datasets import build_windows
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import build_model, load_model

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from faultlab.data.build import build_windows, for_target
 from faultlab.data.config import DataConfig
-from faultlab.data.datasets import build_windows, for_target
 from faultlab.errors import ConfigError
 from faultlab.models.base import build_model
 from faultlab.models.heads import MultiTaskLoss

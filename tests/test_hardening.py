@@ -238,8 +238,8 @@ def test_request_size_limits_and_cli_rates(finished, tmp_path, capsys):
 def test_silent_cases_are_errors(tmp_path):
     import scipy.io
 
+    from faultlab.data.build import cwru_selection
     from faultlab.data.config import DataConfig
-    from faultlab.data.datasets import cwru_selection
     from faultlab.data.readers import read_recording
     from faultlab.experiments.config import load_yaml, parse_config
     from faultlab.serving.preprocess import load_input

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from faultlab.cli import main as cli_main
+from faultlab.data.build import build_windows, for_target
 from faultlab.data.config import DataConfig
-from faultlab.data.datasets import build_windows, for_target
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import build_model, load_model, registry

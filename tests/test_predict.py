@@ -73,7 +73,7 @@ def test_csv_and_json_outputs_are_well_formed(run_dir, predictor, cwru_dir, tmp_
 
 def test_replay_matches_training_windows(run_dir, cwru_dir, shared_data):
     """The replayed windows of a file equal the training pipeline's windows of it, bit for bit."""
-    from faultlab.data.datasets import build_windows
+    from faultlab.data.build import build_windows
     from faultlab.experiments.config import ExperimentConfig
     from serving_support import RUN_CONFIG
 

@@ -13,7 +13,8 @@ import pytest
 import scipy.io
 import yaml
 
-from faultlab.data.readers import load_mat, read_cwru, read_manifest, read_recording
+from faultlab.data.datasets.cwru import read_cwru
+from faultlab.data.readers import load_mat, read_manifest, read_recording
 from faultlab.data.types import META_KEYS
 from faultlab.errors import DataError
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from faultlab.data.build import build_windows, for_target
 from faultlab.data.config import DataConfig, SplitConfig
-from faultlab.data.datasets import build_windows, for_target
 from faultlab.data.splits import check_no_leakage, describe_split, make_splits
 from faultlab.errors import ConfigError, LeakageError
 

@@ -15,7 +15,7 @@ from faultlab.cli.options import parse_pairs, set_dotted
 def train(
     config: Annotated[Path | None, typer.Argument(help="experiment YAML (optional)")] = None,
     model: Annotated[str | None, typer.Option(help="registered model name")] = None,
-    dataset: Annotated[str | None, typer.Option(help="cwru | synthetic | files | table")] = None,
+    dataset: Annotated[str | None, typer.Option(help="cwru | mfpt | synthetic | files | table | sources")] = None,
     target: Annotated[str | None, typer.Option(help="flat | binary | multitask | location | size | label")] = None,
     split: Annotated[str | None, typer.Option(help="split kind, e.g. leave_one_out, condition")] = None,
     fold: Annotated[list[str] | None, typer.Option(help="run only this fold (repeatable)")] = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from faultlab.limits import (
     RATE_MAX_HZ,
@@ -15,33 +15,76 @@ from faultlab.limits import (
     WINDOW_MIN,
 )
 
+#: Sources that are not catalogues: the generator, a user's manifest, a feature table, and
+#: several datasets at once (``sources:``).
+NON_CATALOGUE = ("synthetic", "files", "table", "sources")
+
+
+def _check_dataset(value: str) -> str:
+    from faultlab.data.datasets import dataset_names
+
+    name = str(value).lower()
+    known = (*dataset_names(), *NON_CATALOGUE)
+    if name not in known:
+        raise ValueError(f"unknown dataset {value!r}; choose one of {', '.join(known)}")
+    return name
+
+
+class SourceConfig(BaseModel):
+    """One dataset of a multi-machine ``data.sources`` list (``dataset: cwru`` / ``mfpt`` /
+    ``files`` / ``synthetic``); ``select: null`` means the dataset's default selection and
+    ``channel: null`` its default channel (CWRU ``DE``, MFPT ``gs``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    label: str | None = Field(
+        None, description="the 'dataset' value of this source's windows (default: dataset), "
+        "to tell two machines of one kind apart (two manifests, two synthetic rigs)"
+    )
+    data_dir: str | None = None
+    select: dict[str, Any] | None = None
+    normal: bool = True
+    files: list[int | str] | None = None
+    download: bool = False
+    manifest: str | None = None
+    channel: str | list[str] | None = None
+    synthetic: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("dataset")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        value = _check_dataset(value)
+        if value in ("sources", "table"):
+            raise ValueError(f"a source cannot be {value!r}")
+        return value
+
 
 class DataConfig(BaseModel):
     """Where recordings come from and how they become windows.
 
-    ``dataset``: ``cwru`` (catalogue + cache), ``synthetic`` (generator), ``files`` (a user's
-    own recordings listed in a manifest) or ``table`` (a CSV of features with label columns).
+    ``dataset``: a catalogued dataset (``cwru``, ``mfpt``: catalogue + cache), ``synthetic``
+    (generator), ``files`` (a user's own recordings listed in a manifest), ``table`` (a CSV of
+    features with label columns) or ``sources`` (several of these, listed in ``sources``:
+    windows from several machines, e.g. train on CWRU and test on MFPT with a ``condition``
+    split on the ``dataset`` column). ``select`` defaults to the dataset's own default
+    selection (CWRU: 12 kHz drive-end IR/B/OR@6 faults; MFPT: every file) and ``channel`` to
+    its default channel.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: Literal["cwru", "synthetic", "files", "table"] = "cwru"
+    dataset: str = "cwru"
     data_dir: str | None = None
-    # cwru: catalogue filter on fault recordings (column -> value or list of values) ...
-    select: dict[str, Any] = Field(
-        default_factory=lambda: {
-            "fault_end": "DE",
-            "sampling_rate_hz": 12000,
-            "fault_location": ["IR", "B", "OR@6"],
-            "fault_diameter_in": [0.007, 0.014, 0.021],
-        }
-    )
-    # ... plus the normal baseline recordings at the selected loads, whatever their rate.
+    # catalogue filter on fault recordings (column -> value or list of values) ...
+    select: dict[str, Any] = Field(default_factory=dict)
+    # ... plus the normal recordings (CWRU: at the selected loads, whatever their rate).
     normal: bool = True
-    files: list[int | str] | None = Field(None, description="explicit CWRU numbers or paths")
+    files: list[int | str] | None = Field(None, description="explicit catalogue files or paths")
     download: bool = False
     manifest: str | None = Field(None, description="files dataset: CSV/YAML manifest")
-    channel: str | list[str] = "DE"
+    sources: list[SourceConfig] | None = Field(None, description="dataset 'sources': the datasets")
+    channel: str | list[str] | None = "DE"
     target_rate: float | None = Field(
         12000, ge=RATE_MIN_HZ, le=RATE_MAX_HZ, allow_inf_nan=False,
         description="Hz every recording is resampled to (None: keep each file's rate)",
@@ -62,6 +105,31 @@ class DataConfig(BaseModel):
     block_column: str | None = "load_hp"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     table: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_defaults(cls, data: Any) -> Any:
+        """A catalogued dataset's default selection and channel where the config gives none."""
+        if not isinstance(data, dict):
+            return data
+        name = _check_dataset(data.get("dataset", "cwru"))
+        data = {**data, "dataset": name}
+        if name not in NON_CATALOGUE:
+            from faultlab.data.datasets import get_dataset
+
+            spec = get_dataset(name)
+            data.setdefault("select", dict(spec.default_select))
+            data.setdefault("channel", spec.default_channels[0] if name != "cwru" else "DE")
+        return data
+
+    @model_validator(mode="after")
+    def _sources(self) -> DataConfig:
+        if (self.dataset == "sources") != bool(self.sources):
+            raise ValueError("list the datasets under 'sources' with dataset: sources (and only then)")
+        for source in self.sources or []:
+            if source.data_dir is None:
+                source.data_dir = self.data_dir
+        return self
 
 
 class ValConfig(BaseModel):

@@ -1,14 +1,19 @@
-"""Download CWRU files into the data directory, once, atomically and checksum-verified.
+"""Download catalogue files into the data directory, once, atomically and checksum-verified.
 
-Files land in ``<data_dir>/cwru/<number>.mat`` (data dir: ``--data-dir`` >
-``$FAULTLAB_DATA_DIR`` > the user cache dir, see :mod:`faultlab.data.paths`). pooch does the
-transfer: it streams to a temporary file beside the target, checks the sha256 when the
-catalogue knows it and only then renames, so an interrupted download never leaves a
-half-written ``.mat``. A file already present is reused after its hash is checked.
+Files land in ``<data_dir>/<dataset>/<original file name>`` (``cwru/105.mat``,
+``mfpt/baseline_1.mat``; data dir: ``--data-dir`` > ``$FAULTLAB_DATA_DIR`` > the user cache
+dir, see :mod:`faultlab.data.paths`). pooch does the transfer: it streams to a temporary file
+beside the target, checks the sha256 when the catalogue knows it and only then renames, so an
+interrupted download never leaves a half-written file. A file already present is reused
+after its hash is checked. Where the catalogue has no sha256 (most MFPT files), the dataset's
+``verify`` hook checks the download (readable, right signal, rate and length) and a file
+that fails is deleted.
 
-The source is ``https://engineering.case.edu/sites/default/files/{file}.mat``; a ``base_url``
-argument or ``$FAULTLAB_CWRU_URL`` replaces it (a template with ``{file}``, or a folder URL to
-which ``/<number>.mat`` is appended). ``http(s)://`` and ``file://`` URLs are supported.
+The source is the catalogue row's ``url`` (CWRU:
+``https://engineering.case.edu/sites/default/files/{file}.mat``); a ``base_url`` argument or
+the dataset's variable (``$FAULTLAB_CWRU_URL``, ``$FAULTLAB_MFPT_URL``) replaces it: a template
+with ``{file}`` (the file id: ``105``, ``baseline_1``), or a folder URL to which
+``/<file name>`` is appended. ``http(s)://`` and ``file://`` URLs are supported.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from urllib.request import url2pathname
 
 import pooch
 
-from faultlab.data import catalogue
+from faultlab.data.datasets import get_dataset
 from faultlab.errors import DataError
 
 ENV_URL = "FAULTLAB_CWRU_URL"
@@ -37,27 +42,39 @@ ENV_URL = "FAULTLAB_CWRU_URL"
 class FetchResult:
     """One file of a download: where it is and whether it was fetched or already there."""
 
-    file: int
+    file: int | str
     path: Path
     status: Literal["downloaded", "cached"]
     url: str
     sha256: str | None = None
 
 
-def url_template(base_url: str | None = None) -> str:
-    """The URL template in force: argument > ``$FAULTLAB_CWRU_URL`` > the official site."""
-    template = base_url or os.environ.get(ENV_URL) or catalogue.BASE_URL
-    if "{file}" not in template:
-        template = template.rstrip("/") + "/{file}.mat"
-    return template
+def url_template(base_url: str | None = None, dataset: str = "cwru") -> str | None:
+    """The URL template in force: argument > the dataset's variable > its default template
+    (None where every catalogue row carries its own URL, as in MFPT)."""
+    spec = get_dataset(dataset)
+    template = base_url or os.environ.get(spec.env_url) or spec.base_url
+    if template and "{file}" not in template:
+        template = template.rstrip("/") + "/{file}" + spec.suffix
+    return template or None
 
 
-def cwru_url(file: int | str, base_url: str | None = None) -> str:
+def file_url(file: int | str, base_url: str | None = None, dataset: str = "cwru") -> str:
     """The URL of one file; a template without a scheme is a local folder (-> ``file://``)."""
-    url = url_template(base_url).format(file=catalogue.file_number(file))
+    spec = get_dataset(dataset)
+    template = url_template(base_url, dataset)
+    fid = spec.catalogue.file_id(file)
+    url = template.format(file=fid) if template else spec.catalogue.entry(fid).get("url") or ""
+    if not url:
+        raise DataError(f"{spec.label} file {fid}: no URL in the catalogue; pass --base-url")
     if not urlparse(url).scheme:
         url = Path(url).expanduser().resolve().as_uri()
     return url
+
+
+def cwru_url(file: int | str, base_url: str | None = None) -> str:
+    """The URL of one CWRU file (see :func:`file_url`)."""
+    return file_url(file, base_url, "cwru")
 
 
 def _file_downloader(url: str, output_file: Any, pooch_obj: Any = None) -> None:
@@ -72,7 +89,7 @@ def _file_downloader(url: str, output_file: Any, pooch_obj: Any = None) -> None:
         shutil.copyfile(source, output_file)
 
 
-def _downloader(number: int, url: str, progress: bool, timeout: float) -> Callable[..., None]:
+def _downloader(what: str, url: str, progress: bool, timeout: float) -> Callable[..., None]:
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
         return _file_downloader
@@ -82,7 +99,7 @@ def _downloader(number: int, url: str, progress: bool, timeout: float) -> Callab
         return pooch.downloaders.choose_downloader(url, progressbar=progress)
     except ValueError:
         raise DataError(
-            f"CWRU file {number}: unsupported URL {url!r} (use http://, https://, file:// or a folder)"
+            f"{what}: unsupported URL {url!r} (use http://, https://, file:// or a folder)"
         ) from None
 
 
@@ -102,10 +119,9 @@ def sha256(path: str | os.PathLike) -> str:
     return pooch.file_hash(str(path), alg="sha256")
 
 
-def _mismatch(number: int, where: str, actual: str, expected: str, hint: str) -> DataError:
+def _mismatch(what: str, where: str, actual: str, expected: str, hint: str) -> DataError:
     return DataError(
-        f"CWRU file {number}: {where} has sha256 {actual} but the catalogue expects "
-        f"{expected}; {hint}"
+        f"{what}: {where} has sha256 {actual} but the catalogue expects {expected}; {hint}"
     )
 
 
@@ -114,81 +130,91 @@ def fetch(
     data_dir: str | os.PathLike | None = None,
     base_url: str | None = None,
     *,
+    dataset: str = "cwru",
     progress: bool = False,
     retries: int = 2,
     redownload: bool = False,
     timeout: float = 60.0,
 ) -> FetchResult:
-    """Make one catalogue file present in the data directory; see :func:`download_cwru`."""
-    info = catalogue.entry(file)
-    number = int(info["file"])
+    """Make one catalogue file present in the data directory; see :func:`download`."""
+    spec = get_dataset(dataset)
+    info = spec.catalogue.entry(file)
+    fid = info["file"]
+    what = f"{spec.label} file {fid}"
     known = info.get("sha256")
-    path = catalogue.cwru_path(number, data_dir)
-    url = cwru_url(number, base_url)
+    path = spec.catalogue.path(fid, data_dir)
+    url = file_url(fid, base_url, dataset)
 
     if path.exists():
         if not known:
-            return FetchResult(number, path, "cached", url, None)
+            return FetchResult(fid, path, "cached", url, None)
         actual = sha256(path)
         if actual == known:
-            return FetchResult(number, path, "cached", url, known)
+            return FetchResult(fid, path, "cached", url, known)
         if not redownload:
             raise _mismatch(
-                number,
-                str(path),
-                actual,
-                known,
-                "delete it or download again with --redownload",
+                what, str(path), actual, known, "delete it or download again with --redownload"
             )
+    _transfer(what, path, url, known, progress=progress, retries=retries, timeout=timeout)
+    if not known and spec.verify is not None:
+        try:
+            spec.verify(path, info)
+        except DataError as exc:
+            path.unlink(missing_ok=True)
+            raise DataError(
+                f"{what}: the download from {url} failed its check and was discarded ({exc})"
+            ) from None
+    return FetchResult(fid, path, "downloaded", url, known)
 
-    registry = {path.name: f"sha256:{known}" if known else None}
+
+def _transfer(
+    what: str, path: Path, url: str, known: str | None, *,
+    progress: bool, retries: int, timeout: float,
+) -> None:
+    """pooch: temporary file, sha256 check when known, rename; errors name the file."""
+    import requests
+
     store = pooch.create(
         path=str(path.parent),
         base_url="",
-        registry=registry,
+        registry={path.name: f"sha256:{known}" if known else None},
         urls={path.name: url},
         retry_if_failed=max(0, int(retries)),
         allow_updates=True,
     )
-    import requests
-
     try:
         with _quiet_pooch():
-            store.fetch(path.name, downloader=_downloader(number, url, progress, timeout))
+            store.fetch(path.name, downloader=_downloader(what, url, progress, timeout))
     except requests.exceptions.HTTPError as exc:
         code = exc.response.status_code if exc.response is not None else "?"
         reason = exc.response.reason if exc.response is not None else str(exc)
-        raise DataError(
-            f"CWRU file {number}: download from {url} failed (HTTP {code} {reason})"
-        ) from None
+        raise DataError(f"{what}: download from {url} failed (HTTP {code} {reason})") from None
     except requests.exceptions.RequestException as exc:
-        raise DataError(
-            f"CWRU file {number}: could not download {url} ({exc.__class__.__name__})"
-        ) from None
+        raise DataError(f"{what}: could not download {url} ({exc.__class__.__name__})") from None
     except FileNotFoundError as exc:
-        raise DataError(f"CWRU file {number}: {url} does not exist ({exc.filename})") from None
+        raise DataError(f"{what}: {url} does not exist ({exc.filename})") from None
     except OSError as exc:
-        raise DataError(f"CWRU file {number}: could not write {path} ({exc})") from None
+        raise DataError(f"{what}: could not write {path} ({exc})") from None
     except ValueError as exc:
         found = re.search(r"expected (?:sha256:)?(\w+) but got (\w+)", str(exc))
         if found:
             raise _mismatch(
-                number,
+                what,
                 f"the download from {url}",
                 found.group(2),
                 found.group(1),
                 "the download was discarded (corrupt transfer or wrong source?)",
             ) from None
-        raise DataError(f"CWRU file {number}: {exc}") from None
-    return FetchResult(number, path, "downloaded", url, known)
+        raise DataError(f"{what}: {exc}") from None
 
 
 def fetch_cwru(file: int | str, data_dir: str | os.PathLike | None = None, **kwargs: Any) -> Path:
-    """Path of one catalogue file, downloading it first if it is missing."""
-    return fetch(file, data_dir, **kwargs).path
+    """Path of one CWRU catalogue file, downloading it first if it is missing."""
+    return fetch(file, data_dir, dataset="cwru", **kwargs).path
 
 
-def download_cwru(
+def download(
+    dataset: str,
     files: Iterable[int | str],
     data_dir: str | os.PathLike | None = None,
     base_url: str | None = None,
@@ -204,17 +230,19 @@ def download_cwru(
     Every file is attempted; if any failed, a DataError naming each failure is raised after
     the others are in place (the successful ones stay: they are complete and verified).
     """
-    numbers = [catalogue.file_number(f) for f in files]
-    for n in numbers:  # unknown numbers fail before any transfer
-        catalogue.entry(n)
+    cat = get_dataset(dataset).catalogue
+    ids = [cat.file_id(f) for f in files]
+    for fid in ids:  # unknown files fail before any transfer
+        cat.entry(fid)
     results: list[FetchResult] = []
     failures: list[str] = []
-    for n in dict.fromkeys(numbers):
+    for fid in dict.fromkeys(ids):
         try:
             result = fetch(
-                n,
+                fid,
                 data_dir,
                 base_url,
+                dataset=dataset,
                 progress=progress,
                 retries=retries,
                 redownload=redownload,
@@ -229,7 +257,13 @@ def download_cwru(
     if len(failures) == 1:
         raise DataError(failures[0])
     if failures:
-        raise DataError(
-            f"{len(failures)} of {len(numbers)} downloads failed: " + "; ".join(failures)
-        )
+        raise DataError(f"{len(failures)} of {len(ids)} downloads failed: " + "; ".join(failures))
     return results
+
+
+def download_cwru(
+    files: Iterable[int | str], data_dir: str | os.PathLike | None = None,
+    base_url: str | None = None, **kwargs: Any,
+) -> list[FetchResult]:
+    """:func:`download` for CWRU files (numbers)."""
+    return download("cwru", files, data_dir, base_url, **kwargs)

@@ -2,7 +2,8 @@
 
 Tasks (all integer-coded, ``NOT_APPLICABLE`` = -1 where a task does not apply):
 
-- ``class``     flat multi-class: ``normal`` or ``<location>_<size>`` (10 classes on the 37 shared files)
+- ``class``     flat multi-class: ``normal`` or ``<location>_<size>`` (10 classes on the 37 shared
+                CWRU files); ``<location>`` alone where a dataset has no fault size (MFPT)
 - ``detection`` binary: ``normal`` / ``fault``
 - ``location``  fault location (``IR``, ``B``, ``OR``); not applicable to normal recordings
 - ``size``      fault diameter in inches (``0.007`` ...); not applicable to normal recordings
@@ -81,14 +82,17 @@ def _bearing_labels(meta: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str
     loc = [None if n else _location(v) for n, v in zip(is_normal, meta["fault_location"])]
     size = [None if n else _size(v) for n, v in zip(is_normal, meta["fault_diameter_in"])]
     flat = [
-        "normal" if n else f"{lo}_{sz}" for n, lo, sz in zip(is_normal, loc, size)
+        "normal" if n else f"{lo}_{sz}" if sz else lo for n, lo, sz in zip(is_normal, loc, size)
     ]
     loc_classes = [c for c in LOCATION_ORDER if c in set(loc)] + sorted(
         {c for c in loc if c and c not in LOCATION_ORDER}
     )
     size_classes = sorted({s for s in size if s}, key=float)
     flat_classes = (["normal"] if is_normal.any() else []) + [
-        f"{lo}_{sz}" for lo in loc_classes for sz in size_classes if f"{lo}_{sz}" in set(flat)
+        name
+        for lo in loc_classes
+        for name in [lo, *(f"{lo}_{sz}" for sz in size_classes)]
+        if name in set(flat)
     ]
     classes = {
         "class": flat_classes,

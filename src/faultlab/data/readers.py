@@ -1,4 +1,7 @@
-"""Readers: CWRU ``.mat`` files (channels found by suffix) and a user's own recordings.
+"""Readers: ``.mat`` (structs included), ``.npy`` and ``.csv`` recordings, and manifests.
+
+The CWRU and MFPT catalogue readers (``faultlab.data.datasets.cwru`` / ``.mfpt``) build on
+:func:`load_mat`, :func:`channel_key` and :func:`series` from here.
 
 CWRU files name their series ``X<nnn>_DE_time``, ``X<nnn>_FE_time``, ``X<nnn>_BA_time`` and
 ``X<nnn>RPM``, but the prefix is not always the file's number (``174.mat`` holds ``X173_*``,
@@ -20,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from faultlab.data import catalogue
 from faultlab.data.types import META_KEYS, Recording
 from faultlab.errors import DataError
 
@@ -45,39 +47,86 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
 
 
+def _text_number(text: str) -> np.ndarray | None:
+    """MATLAB char fields that hold a number (MFPT stores ``load`` as ``'25'``) -> a scalar."""
+    try:
+        return np.asarray([[float(text.strip())]])
+    except (TypeError, ValueError):
+        return None
+
+
+def _flatten(name: str, value: Any, out: dict[str, np.ndarray]) -> None:
+    """Numeric variables of a v5 file, struct fields as ``struct.field`` (nested: ``a.b.c``).
+
+    A struct array of several elements gives ``name[i].field``; cells are skipped.
+    """
+    arr = np.asarray(value)
+    if arr.dtype.names:  # a struct (scipy's default struct_as_record=True)
+        items = list(arr.flat)
+        for i, item in enumerate(items):
+            base = name if len(items) == 1 else f"{name}[{i}]"
+            for field in arr.dtype.names:
+                _flatten(f"{base}.{field}", item[field], out)
+    elif arr.dtype.kind == "O":
+        if arr.size == 1 and isinstance(arr.flat[0], np.ndarray) and arr.flat[0].dtype.names:
+            _flatten(name, arr.flat[0], out)
+    elif arr.dtype.kind in "US" and arr.size == 1:
+        number = _text_number(str(arr.flat[0]))
+        if number is not None:
+            out[name] = number
+    elif _numeric(arr):
+        out[name] = arr
+
+
+def _h5_class(obj: Any) -> str:
+    kind = obj.attrs.get("MATLAB_class", b"")
+    return kind.decode() if isinstance(kind, bytes) else str(kind)
+
+
+def _walk_h5(group: Any, prefix: str, out: dict[str, np.ndarray]) -> None:
+    """v7.3 (HDF5): structs are groups; numeric datasets are stored transposed."""
+    import h5py
+
+    for name, obj in group.items():
+        if name.startswith("#"):
+            continue
+        key = f"{prefix}{name}"
+        if isinstance(obj, h5py.Group):
+            _walk_h5(obj, f"{key}.", out)
+            continue
+        kind = _h5_class(obj)
+        if kind == "char" and obj.dtype.kind in "iu":
+            number = _text_number("".join(map(chr, np.asarray(obj[()]).ravel())))
+            if number is not None:
+                out[key] = number
+        elif obj.dtype.kind in "biuf" and kind not in ("cell", "struct"):
+            out[key] = np.asarray(obj[()]).T
+
+
 def _load_mat73(path: Path) -> dict[str, np.ndarray]:
-    """MATLAB v7.3 files are HDF5; datasets are stored transposed (column-major)."""
     import h5py
 
     out: dict[str, np.ndarray] = {}
     try:
         with h5py.File(path, "r") as fh:
-            for name, obj in fh.items():
-                if name.startswith("#") or not isinstance(obj, h5py.Dataset):
-                    continue
-                kind = obj.attrs.get("MATLAB_class", b"")
-                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-                if obj.dtype.kind not in "biuf" or kind in ("char", "cell", "struct"):
-                    continue
-                out[name] = np.asarray(obj[()]).T
+            _walk_h5(fh, "", out)
     except Exception as exc:  # h5py raises OSError/KeyError/... on damaged files
         raise DataError(f"{path}: not a readable MATLAB v7.3 (HDF5) file ({exc})") from None
     return out
 
 
 def _is_hdf5(path: Path) -> bool:
-    import h5py
-
-    try:
-        return bool(h5py.is_hdf5(path))
-    except Exception:
-        return False
+    with path.open("rb") as fh:  # MATLAB v7.3 puts the HDF5 signature at byte 512
+        head = fh.read(520)
+    return head[:8] == b"\x89HDF\r\n\x1a\n" or head[512:520] == b"\x89HDF\r\n\x1a\n"
 
 
 def load_mat(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """All numeric variables of a ``.mat`` file (v4-v7 via scipy, v7.3 via h5py).
 
-    A missing, corrupt or truncated file is a DataError naming it.
+    Struct fields are flattened to dotted keys (``bearing.gs``, ``bearing.sr``; nested
+    ``a.b.c``), and char fields holding a number become scalars. A missing, corrupt or
+    truncated file is a DataError naming it.
     """
     import scipy.io
 
@@ -90,16 +139,68 @@ def load_mat(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return _load_mat73(path)
     try:
         raw = scipy.io.loadmat(path)
-    except NotImplementedError:  # v7.3 whose HDF5 signature h5py did not spot
+    except NotImplementedError:  # v7.3 whose HDF5 signature was not spotted
         return _load_mat73(path)
     except Exception as exc:  # scipy raises ValueError/TypeError/OSError/MatReadError
         msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise DataError(f"{path}: not a readable .mat file (corrupt or truncated: {msg})") from None
-    return {
-        k: np.asarray(v)
-        for k, v in raw.items()
-        if not k.startswith("__") and _numeric(np.asarray(v))
-    }
+    out: dict[str, np.ndarray] = {}
+    for k, v in raw.items():
+        if not k.startswith("__"):
+            _flatten(k, v, out)
+    return out
+
+
+def struct_fields(variables: Mapping[str, np.ndarray], struct: str) -> list[str]:
+    """The (numeric) fields of ``struct`` among flattened variables, in file order."""
+    prefix = f"{struct}."
+    return list(dict.fromkeys(k[len(prefix):].split(".")[0] for k in variables if k.startswith(prefix)))
+
+
+def _largest_vector(variables: Mapping[str, np.ndarray], keys: Sequence[str]) -> str | None:
+    vectors = [k for k in keys if variables[k].size > 1 and sum(d > 1 for d in variables[k].shape) == 1]
+    return max(vectors, key=lambda k: variables[k].size) if vectors else None
+
+
+def resolve_key(variables: Mapping[str, np.ndarray], key: str, path: str | os.PathLike) -> str:
+    """The variable ``key`` names: itself, a struct (its largest vector field), or a unique
+    field name (``gs`` -> ``bearing.gs``). Missing: a DataError listing what is there
+    (the struct's fields when the key is ``struct.field``)."""
+    if key in variables:
+        return key
+    if struct_fields(variables, key):
+        inner = _largest_vector(variables, [k for k in variables if k.startswith(f"{key}.")])
+        if inner is not None:
+            return inner
+        raise DataError(
+            f"{path}: struct {key!r} has no numeric vector field; fields: "
+            f"{', '.join(struct_fields(variables, key))}"
+        )
+    ends = [k for k in variables if k.endswith(f".{key}")]
+    if len(ends) == 1:
+        return ends[0]
+    struct, _, field = key.rpartition(".")
+    if struct and struct_fields(variables, struct):
+        raise DataError(
+            f"{path}: struct {struct!r} has no field {field!r}; fields: "
+            f"{', '.join(struct_fields(variables, struct))}"
+        )
+    hint = f" (several fields are named {key!r}: {', '.join(ends)})" if ends else ""
+    raise DataError(f"{path}: no variable {key!r}{hint}; keys present: {sorted(variables)}")
+
+
+def find_rate(variables: Mapping[str, np.ndarray], near: str | None = None) -> tuple[float, str] | None:
+    """A scalar named like a sampling rate (``fs``, ``sr``, ... at any struct depth),
+    preferring one in the same struct as the signal ``near``; with its key."""
+    found = [
+        k for k, v in variables.items() if k.rsplit(".", 1)[-1].lower() in RATE_NAMES and v.size == 1
+    ]
+    if not found:
+        return None
+    struct = near.rpartition(".")[0] if near else ""
+    same = [k for k in found if k.rpartition(".")[0] == struct]
+    key = (same or found)[0]
+    return float(np.asarray(variables[key]).ravel()[0]), key
 
 
 def _leading_number(key: str) -> int | None:
@@ -150,7 +251,7 @@ def reject_counts(arr: np.ndarray, path: str | os.PathLike, what: str) -> None:
         )
 
 
-def _series(value: np.ndarray, path: str | os.PathLike, key: str) -> np.ndarray:
+def series(value: np.ndarray, path: str | os.PathLike, key: str) -> np.ndarray:
     """One finite, non-empty 1-D float32 series; otherwise a DataError naming file and key."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
@@ -182,7 +283,7 @@ def find_channel(
 ) -> np.ndarray:
     """The float32 series of ``channel`` (see :func:`channel_key`), validated."""
     key = channel_key(variables, channel, path)
-    return _series(variables[key], path, key)
+    return series(variables[key], path, key)
 
 
 def stored_rpm(variables: Mapping[str, np.ndarray], prefix: str) -> float | None:
@@ -192,90 +293,6 @@ def stored_rpm(variables: Mapping[str, np.ndarray], prefix: str) -> float | None
         return None
     rpm = float(np.asarray(value, dtype=float).ravel()[0])
     return rpm if np.isfinite(rpm) and rpm > 0 else None
-
-
-def _channels_arg(channels: str | Sequence[str]) -> list[str]:
-    names = [channels] if isinstance(channels, str) else list(channels)
-    out = [str(c).upper() for c in names]
-    bad = [c for c in out if c not in SIGNAL_CHANNELS]
-    if bad or not out:
-        raise DataError(
-            f"unknown CWRU channel(s) {bad or names}; choose from {list(SIGNAL_CHANNELS)}"
-        )
-    return out
-
-
-def read_cwru(
-    file: int | str,
-    data_dir: str | os.PathLike | None = None,
-    channels: str | Sequence[str] = ("DE",),
-    download: bool = False,
-) -> Recording:
-    """One CWRU recording: ``signal`` float32 ``[C, n]`` plus its catalogue labels.
-
-    ``meta``: dataset, source, condition, fault_location, fault_diameter_in, load_hp, rpm (the
-    RPM stored in the file when present, else the nominal speed; ``rpm_source`` says which),
-    sensor_end (the channel(s), ``+``-joined), fault_end, and the catalogue's file, name,
-    group, rpm_nominal, plus ``key`` (the variable(s) read).
-    """
-    info = catalogue.entry(file)
-    number = int(info["file"])
-    chans = _channels_arg(channels)
-    path = catalogue.cwru_path(number, data_dir)
-    if not path.exists():
-        if not download:
-            raise DataError(
-                f"CWRU file {number} not found at {path}; download it with "
-                f"`faultlab data download cwru --files {number}` (or download=True), "
-                "or point --data-dir / FAULTLAB_DATA_DIR at a folder holding cwru/"
-            )
-        from faultlab.data.download import fetch_cwru
-
-        path = fetch_cwru(number, data_dir)
-    variables = load_mat(path)
-
-    keys: list[str] = []
-    prefix: str | None = None
-    for ch in chans:
-        key = channel_key(variables, ch, path, number, prefer_prefix=prefix)
-        if prefix is None:
-            prefix = key[: -len(CWRU_SUFFIXES[ch])]
-        keys.append(key)
-    series = [_series(variables[k], path, k) for k in keys]
-    n = min(s.size for s in series)
-    meta_extra: dict[str, Any] = {}
-    if any(s.size != n for s in series):
-        meta_extra["truncated_to"] = n
-        meta_extra["note_channels"] = "channels of unequal length were cut to the shortest"
-    signal = np.stack([s[:n] for s in series])
-
-    stored = stored_rpm(variables, prefix or "")
-    meta: dict[str, Any] = {
-        "dataset": "cwru",
-        "source": str(path),
-        "condition": info["condition"],
-        "fault_location": info["fault_location"],
-        "fault_diameter_in": info["fault_diameter_in"],
-        "load_hp": info["load_hp"],
-        "rpm": stored if stored is not None else float(info["rpm"]),
-        "rpm_source": "file" if stored is not None else "nominal",
-        "rpm_nominal": float(info["rpm"]),
-        "sensor_end": "+".join(chans),
-        "fault_end": info["fault_end"],
-        "file": number,
-        "name": info["name"],
-        "group": info["group"],
-        "key": ",".join(keys),
-        "series_set": prefix,
-        **meta_extra,
-    }
-    return Recording(
-        recording_id=str(number),
-        signal=signal,
-        sampling_rate=float(info["sampling_rate_hz"]),
-        channels=chans,
-        meta=meta,
-    )
 
 
 # --------------------------------------------------------------------------- own recordings
@@ -324,74 +341,121 @@ def _pick_rows(
     raise DataError(f"{path}: channels {chans} do not match its {len(names)} channel(s) {names}")
 
 
-def _read_mat(
-    path: Path, channels: Sequence[Any] | None, key: str | Sequence[str] | None
-) -> _Loaded:
-    variables = load_mat(path)
-    rate: float | None = None
-    for name, value in variables.items():
-        if name.lower() in RATE_NAMES and value.size == 1:
-            rate = float(value.ravel()[0])
-    if key is not None:
-        wanted = [key] if isinstance(key, str) else list(key)
-        missing = [k for k in wanted if k not in variables]
-        if missing:
-            raise DataError(
-                f"{path}: no variable {missing[0]!r}; keys present: {sorted(variables)}"
-            )
-        if len(wanted) == 1:
-            reject_counts(np.asarray(variables[wanted[0]]), path, f"variable {wanted[0]!r}")
-            signal = orient(variables[wanted[0]], path, f"variable {wanted[0]!r}")
-            names = (
-                [wanted[0]]
-                if signal.shape[0] == 1
-                else [f"{wanted[0]}[{i}]" for i in range(signal.shape[0])]
-            )
-            signal, names = _pick_rows(signal, names, channels, path)
-            return signal, names, rate, {"key": wanted[0]}
-        series = [_series(variables[k], path, k) for k in wanted]
-        return _stack(series, wanted, path), wanted, rate, {"key": ",".join(wanted)}
-    if channels is not None:
-        keys = []
-        for ch in channels:
-            name = str(ch)
-            keys.append(name if name in variables else channel_key(variables, name, path))
-        series = [_series(variables[k], path, k) for k in keys]
-        names = [str(c).upper() if str(c).upper() in CWRU_SUFFIXES else str(c) for c in channels]
-        return _stack(series, keys, path), names, rate, {"key": ",".join(keys)}
-    cwru_like = [
-        ch for ch in SIGNAL_CHANNELS if any(k.endswith(CWRU_SUFFIXES[ch]) for k in variables)
-    ]
-    if cwru_like:
-        first = channel_key(variables, cwru_like[0], path)
-        prefix = first[: -len(CWRU_SUFFIXES[cwru_like[0]])]
-        chans = [
-            ch for ch in cwru_like if f"{prefix}{CWRU_SUFFIXES[ch]}" in variables
-        ] or cwru_like[:1]
-        keys = [channel_key(variables, ch, path, prefer_prefix=prefix) for ch in chans]
-        series = [_series(variables[k], path, k) for k in keys]
-        rpm = stored_rpm(variables, prefix)
-        extra = {"key": ",".join(keys), "series_set": prefix}
-        if rpm is not None:
-            extra["rpm"] = rpm
-        return _stack(series, keys, path), chans, rate, extra
+def _rate(variables: Mapping[str, np.ndarray], near: str | None, rate_key: str | None,
+          path: Path) -> tuple[float | None, dict[str, Any]]:
+    """The file's sampling rate: the variable ``rate_key`` names, else an ``fs``/``sr``-like
+    scalar (the signal's own struct first); with the key it came from."""
+    if rate_key is not None:
+        key = resolve_key(variables, rate_key, path)
+        value = np.asarray(variables[key])
+        if value.size != 1:
+            raise DataError(f"{path}: rate variable {key!r} has {value.size} values, not one")
+        return float(value.ravel()[0]), {"rate_key": key}
+    found = find_rate(variables, near)
+    return (found[0], {"rate_key": found[1]}) if found else (None, {})
+
+
+def _by_key(variables: Mapping[str, np.ndarray], key: str | Sequence[str],
+            channels: Sequence[Any] | None, path: Path) -> tuple[np.ndarray, list[str], str]:
+    wanted = [resolve_key(variables, k, path) for k in ([key] if isinstance(key, str) else key)]
+    if len(wanted) == 1:
+        reject_counts(np.asarray(variables[wanted[0]]), path, f"variable {wanted[0]!r}")
+        signal = orient(variables[wanted[0]], path, f"variable {wanted[0]!r}")
+        names = (
+            [wanted[0]]
+            if signal.shape[0] == 1
+            else [f"{wanted[0]}[{i}]" for i in range(signal.shape[0])]
+        )
+        signal, names = _pick_rows(signal, names, channels, path)
+        return signal, names, wanted[0]
+    parts = [series(variables[k], path, k) for k in wanted]
+    return _stack(parts, wanted, path), wanted, ",".join(wanted)
+
+
+def _channel_variable(variables: Mapping[str, np.ndarray], name: str, path: Path) -> str:
+    """A channel given by variable name, struct field (``gs``) or CWRU suffix (``DE``)."""
+    if name in variables:
+        return name
+    if struct_fields(variables, name) or sum(k.endswith(f".{name}") for k in variables) == 1:
+        return resolve_key(variables, name, path)
+    return channel_key(variables, name, path)
+
+
+def _cwru_like(variables: Mapping[str, np.ndarray], path: Path) -> _Loaded | None:
+    found = [ch for ch in SIGNAL_CHANNELS if any(k.endswith(CWRU_SUFFIXES[ch]) for k in variables)]
+    if not found:
+        return None
+    first = channel_key(variables, found[0], path)
+    prefix = first[: -len(CWRU_SUFFIXES[found[0]])]
+    chans = [ch for ch in found if f"{prefix}{CWRU_SUFFIXES[ch]}" in variables] or found[:1]
+    keys = [channel_key(variables, ch, path, prefer_prefix=prefix) for ch in chans]
+    parts = [series(variables[k], path, k) for k in keys]
+    extra: dict[str, Any] = {"key": ",".join(keys), "series_set": prefix}
+    rpm = stored_rpm(variables, prefix)
+    if rpm is not None:
+        extra["rpm"] = rpm
+    return _stack(parts, keys, path), list(chans), None, extra
+
+
+def _guess(variables: Mapping[str, np.ndarray], path: Path) -> tuple[np.ndarray, list[str], str]:
+    """No key, no channels: the only array; else all vectors of one length; else, for
+    struct fields (MFPT ``bearing.gs``), the largest vector."""
     arrays = {k: v for k, v in variables.items() if v.size > 1}
     if len(arrays) == 1:
         ((name, value),) = arrays.items()
         reject_counts(np.asarray(value), path, f"variable {name!r}")
         signal = orient(value, path, f"variable {name!r}")
         names = [name] if signal.shape[0] == 1 else [f"{name}[{i}]" for i in range(signal.shape[0])]
-        return signal, names, rate, {"key": name}
+        return signal, names, name
     vectors = {k: v for k, v in arrays.items() if sum(d > 1 for d in v.shape) == 1}
-    lengths = {v.size for v in vectors.values()}
-    if vectors and len(vectors) == len(arrays) and len(lengths) == 1:
+    if vectors and len(vectors) == len(arrays) and len({v.size for v in vectors.values()}) == 1:
         names = list(vectors)
-        series = [_series(v, path, k) for k, v in vectors.items()]
-        return np.stack(series), names, rate, {"key": ",".join(names)}
+        return np.stack([series(v, path, k) for k, v in vectors.items()]), names, ",".join(names)
+    largest = _largest_vector(variables, [k for k in arrays if "." in k])
+    if largest is not None:
+        return series(variables[largest], path, largest)[None, :], [largest], largest
     raise DataError(
         f"{path}: cannot tell which variables are signals (keys: {sorted(variables)}); "
         "name them with key= or channels="
     )
+
+
+def detect_signal(
+    variables: Mapping[str, np.ndarray], path: str | os.PathLike
+) -> tuple[list[str], float | None, str | None]:
+    """What :func:`read_recording` would read from these variables with no key or channels:
+    (signal keys, rate found in the file, the rate's key). Used by ``faultlab data info``."""
+    cwru = _cwru_like(variables, Path(path))
+    if cwru is not None:
+        keys = str(cwru[3]["key"]).split(",")
+    else:
+        keys = _guess(variables, Path(path))[2].split(",")
+    found = find_rate(variables, keys[0])
+    return keys, (found[0] if found else None), (found[1] if found else None)
+
+
+def _read_mat(
+    path: Path,
+    channels: Sequence[Any] | None,
+    key: str | Sequence[str] | None,
+    rate_key: str | None = None,
+) -> _Loaded:
+    variables = load_mat(path)
+    if key is not None:
+        signal, names, used = _by_key(variables, key, channels, path)
+    elif channels is not None:
+        keys = [_channel_variable(variables, str(ch), path) for ch in channels]
+        signal = _stack([series(variables[k], path, k) for k in keys], keys, path)
+        names = [str(c).upper() if str(c).upper() in CWRU_SUFFIXES else str(c) for c in channels]
+        used = ",".join(keys)
+    else:
+        cwru = _cwru_like(variables, path)
+        if cwru is not None:
+            rate, extra = _rate(variables, None, rate_key, path)
+            return cwru[0], cwru[1], rate, {**cwru[3], **extra}
+        signal, names, used = _guess(variables, path)
+    rate, extra = _rate(variables, used.split(",")[0], rate_key, path)
+    return signal, names, rate, {"key": used, **extra}
 
 
 def _stack(series: list[np.ndarray], keys: Sequence[str], path: Path) -> np.ndarray:
@@ -491,16 +555,19 @@ LOADERS: dict[str, Callable[[Path, Sequence[Any] | None, Any], _Loaded]] = {
 def read_recording(
     path: str | os.PathLike,
     channels: str | Sequence[Any] | None = None,
-    sampling_rate: float | None = None,
+    sampling_rate: float | str | None = None,
     key: str | Sequence[str] | None = None,
     recording_id: str | None = None,
 ) -> Recording:
     """A user's own recording from ``.mat``, ``.npy`` or ``.csv``.
 
-    - ``.mat``: ``key`` names the variable(s); else ``channels`` are variable names or
-      suffixes (``DE``/``FE``/``BA`` as in CWRU files); else CWRU-style ``*_DE_time``... series,
-      else the only array, else all vectors of one length. A scalar ``fs``/``sampling_rate``
-      variable gives the rate.
+    - ``.mat``: ``key`` names the variable(s) (``bearing.gs`` for a struct field, ``gs`` when
+      one field has that name, ``bearing`` for a struct's largest vector); else ``channels``
+      are variable names, struct fields or suffixes (``DE``/``FE``/``BA`` as in CWRU files);
+      else CWRU-style ``*_DE_time``... series, else the only array, else all vectors of one
+      length, else the largest vector field of a struct. A scalar ``fs``/``sr``/... variable
+      (in the signal's struct first: ``bearing.sr``) gives the rate; ``sampling_rate`` may
+      also name that variable (``"bearing.sr"``).
     - ``.npy``: 1-D (one channel), ``[C, n]`` or ``[n, C]``: see :func:`orient`. ``channels``
       are row indices to keep, or as many names as there are channels.
     - ``.csv``: numeric columns are channels (``channels`` selects by name or index); a
@@ -516,7 +583,17 @@ def read_recording(
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     chans = [channels] if isinstance(channels, str | int) else channels
-    signal, names, found_rate, extra = loader(path, chans, key)
+    rate_key = None
+    if isinstance(sampling_rate, str):
+        try:
+            sampling_rate = float(sampling_rate)
+        except ValueError:
+            if loader is not _read_mat:
+                raise DataError(f"{path}: sampling rate {sampling_rate!r} is not a number") from None
+            rate_key, sampling_rate = sampling_rate, None
+    signal, names, found_rate, extra = (
+        _read_mat(path, chans, key, rate_key) if rate_key else loader(path, chans, key)
+    )
     if signal.shape[1] == 0:
         raise DataError(f"{path}: {names[0]!r} is empty")
     _check_finite(signal, path, names)
@@ -542,7 +619,7 @@ def read_recording(
 #: Manifest fields with a fixed meaning; any other column is kept as an extra label.
 MANIFEST_FIELDS = ("path", "sampling_rate", "channels", "key", "recording_id")
 LABEL_FIELDS = tuple(k for k in META_KEYS if k not in ("dataset", "source"))
-NUMERIC_LABELS = ("fault_diameter_in", "load_hp", "rpm")
+NUMERIC_LABELS = ("fault_diameter_in", "load_hp", "load", "rpm")
 _FIELD_ALIASES = {
     "file": "path",
     "fs": "sampling_rate",
@@ -550,6 +627,7 @@ _FIELD_ALIASES = {
     "channel": "channels",
     "id": "recording_id",
     "location": "fault_location",
+    "shaft_rate": "shaft_hz",
 }
 
 
@@ -614,15 +692,92 @@ def _split_channels(value: Any) -> list[Any] | None:
     return [int(p) if p.isdigit() else p for p in parts]
 
 
+def _manifest_rate(row: dict[str, Any], where: str, file: Path) -> float | str | None:
+    """A number, or (for a ``.mat`` file) the name of its rate variable (``bearing.sr``)."""
+    value = row.get("sampling_rate")
+    if _blank(value):
+        return None
+    if isinstance(value, str) and not _is_float(value) and file.suffix.lower() == ".mat":
+        return value.strip()
+    return _number(value, where, "sampling_rate")
+
+
+def _row_bearing(row: dict[str, Any], where: str) -> str | None:
+    """``bearing`` (a known name or a geometry spec) or the geometry columns -> one value."""
+    from faultlab.data.bearings import BEARINGS, GEOMETRY_FIELDS, from_fields, resolve
+
+    if not _blank(row.get("bearing")):
+        geom = resolve(str(row["bearing"]).strip(), where)
+        named = [k for k, g in BEARINGS.items() if g == geom]
+        return named[0] if named else geom.spec()
+    given = {a: row[a] for names in GEOMETRY_FIELDS.values() for a in names if not _blank(row.get(a))}
+    return from_fields(given, where).spec() if given else None
+
+
+def _row_labels(row: dict[str, Any], where: str, rec: Recording) -> dict[str, Any]:
+    labels: dict[str, Any] = {}
+    for field in LABEL_FIELDS:
+        value = row.get(field)
+        if _blank(value):
+            labels[field] = None
+        elif field in NUMERIC_LABELS:
+            labels[field] = _number(value, where, field)
+        else:
+            labels[field] = str(value).strip()
+    if labels["condition"] is None and labels["fault_location"] is not None:
+        labels["condition"] = "fault"
+    if labels["rpm"] is None and not _blank(row.get("shaft_hz")):
+        labels["rpm"] = 60.0 * _number(row["shaft_hz"], where, "shaft_hz")
+    if labels["rpm"] is None and "rpm" in rec.meta:
+        labels["rpm"] = rec.meta["rpm"]
+    if labels["load"] is None and labels["load_hp"] is not None:
+        labels["load"], labels["load_unit"] = labels["load_hp"], labels["load_unit"] or "hp"
+    labels["bearing"] = _row_bearing(row, where)
+    return labels
+
+
+def _manifest_recording(row: dict[str, Any], path: Path, where: str) -> Recording:
+    if _blank(row.get("path")):
+        raise DataError(f"{where}: no 'path'")
+    file = Path(str(row["path"]).strip())
+    file = file if file.is_absolute() else path.parent / file
+    if not file.is_file():
+        raise DataError(f"{where}: file {str(row['path'])!r} not found (looked at {file})")
+    key = None if _blank(row.get("key")) else row["key"]
+    try:
+        rec = read_recording(
+            file,
+            channels=_split_channels(row.get("channels")),
+            sampling_rate=_manifest_rate(row, where, file),
+            key=key,
+            recording_id=None if _blank(row.get("recording_id")) else str(row["recording_id"]),
+        )
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    labels = _row_labels(row, where, rec)
+    extras = {
+        k: (None if _blank(v) else v)
+        for k, v in row.items()
+        if k not in MANIFEST_FIELDS and k not in LABEL_FIELDS
+    }
+    rec.meta.update({**labels, **extras, "manifest": str(path)})
+    return rec
+
+
 def read_manifest(path: str | os.PathLike) -> list[Recording]:
     """Recordings listed in a CSV or YAML manifest (paths relative to the manifest).
 
-    Fields: ``path`` (required), ``sampling_rate`` (or ``fs``; required unless the file holds
-    it), ``channels`` (``;``-separated or a list), ``key`` (``.mat`` variable),
-    ``recording_id`` (default: the file stem), labels ``condition``, ``fault_location``,
-    ``fault_diameter_in``, ``load_hp``, ``rpm``, ``sensor_end``, ``fault_end``; any other field
-    is kept in ``meta`` as an extra label. ``condition`` defaults to ``fault`` when a
-    ``fault_location`` is given. A YAML manifest may put shared fields under ``defaults:``.
+    Fields: ``path`` (required), ``sampling_rate`` (or ``fs``; a number, or the name of the
+    file's rate variable such as ``bearing.sr``; required unless the file holds a rate),
+    ``channels`` (``;``-separated or a list), ``key`` (``.mat`` variable or struct field,
+    ``bearing.gs``), ``recording_id`` (default: the file stem), labels ``condition``,
+    ``fault_location``, ``fault_diameter_in``, ``load`` (+ ``load_unit``), ``load_hp``,
+    ``rpm`` (or ``shaft_hz``), ``sensor_end``, ``fault_end``, and the bearing: ``bearing``
+    (a name such as ``6205`` / ``NICE``, or a geometry spec) or the columns ``n_balls``,
+    ``ball_diameter``, ``pitch_diameter``, ``contact_angle``. Any other field is kept in
+    ``meta`` as an extra label (``dataset`` names the machine). ``condition`` defaults to
+    ``fault`` when a ``fault_location`` is given. A YAML manifest may put shared fields under
+    ``defaults:``.
     """
     path = Path(path)
     if not path.is_file():
@@ -630,52 +785,14 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
     rows, unit = _manifest_rows(path)
     if not rows:
         raise DataError(f"{path}: manifest lists no recordings")
-    recordings: list[Recording] = []
-    for i, raw in enumerate(rows, start=1):
-        row = {_FIELD_ALIASES.get(str(k).strip(), str(k).strip()): v for k, v in raw.items()}
-        where = f"{path} {unit} {i}"
-        if _blank(row.get("path")):
-            raise DataError(f"{where}: no 'path'")
-        file = Path(str(row["path"]).strip())
-        file = file if file.is_absolute() else path.parent / file
-        if not file.is_file():
-            raise DataError(f"{where}: file {str(row['path'])!r} not found (looked at {file})")
-        rate = (
-            None
-            if _blank(row.get("sampling_rate"))
-            else _number(row["sampling_rate"], where, "sampling_rate")
+    recordings = [
+        _manifest_recording(
+            {_FIELD_ALIASES.get(str(k).strip(), str(k).strip()): v for k, v in raw.items()},
+            path,
+            f"{path} {unit} {i}",
         )
-        key = None if _blank(row.get("key")) else row["key"]
-        try:
-            rec = read_recording(
-                file,
-                channels=_split_channels(row.get("channels")),
-                sampling_rate=rate,
-                key=key,
-                recording_id=None if _blank(row.get("recording_id")) else str(row["recording_id"]),
-            )
-        except DataError as exc:
-            raise DataError(f"{where}: {exc}") from None
-        labels: dict[str, Any] = {}
-        for field in LABEL_FIELDS:
-            value = row.get(field)
-            if _blank(value):
-                labels[field] = None
-            elif field in NUMERIC_LABELS:
-                labels[field] = _number(value, where, field)
-            else:
-                labels[field] = str(value).strip()
-        if labels["condition"] is None and labels["fault_location"] is not None:
-            labels["condition"] = "fault"
-        if labels["rpm"] is None and "rpm" in rec.meta:
-            labels["rpm"] = rec.meta["rpm"]
-        extras = {
-            k: (None if _blank(v) else v)
-            for k, v in row.items()
-            if k not in MANIFEST_FIELDS and k not in LABEL_FIELDS
-        }
-        rec.meta.update({**labels, **extras, "manifest": str(path)})
-        recordings.append(rec)
+        for i, raw in enumerate(rows, start=1)
+    ]
     ids = [r.recording_id for r in recordings]
     dupes = sorted({x for x in ids if ids.count(x) > 1})
     if dupes:

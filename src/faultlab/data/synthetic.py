@@ -257,10 +257,13 @@ def _meta(config: SyntheticConfig, cond: Condition) -> dict[str, Any]:
         "fault_location": FAULTS[cond.location].meta_location if faulty else None,
         "fault_diameter_in": cond.size_in,
         "load_hp": cond.load_hp,
+        "load": cond.load_hp,
+        "load_unit": "hp",
         "rpm": cond.rpm,
         "sensor_end": "DE",
         # as in the CWRU catalogue: a healthy rig has no fault end
         "fault_end": "DE" if faulty else None,
+        "bearing": config.bearing,
     }
 
 

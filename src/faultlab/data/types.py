@@ -9,15 +9,20 @@ per role plus the rule that made it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # annotations only: reading one file (`faultlab data info`) skips pandas
+    import pandas as pd
 
 #: Label value meaning "not applicable" (e.g. fault size of a healthy bearing).
 NOT_APPLICABLE = -1
 
 #: Metadata keys a Recording may carry; loaders fill what they know, others stay None.
+#: ``dataset`` names the machine (cwru, mfpt, files, ...); ``load`` is in ``load_unit`` (CWRU:
+#: hp, also in ``load_hp``; MFPT: lbs); ``rpm`` is the shaft speed; ``bearing`` is a key of
+#: ``faultlab.data.bearings.BEARINGS`` or a geometry spec (``bearings.resolve`` reads both).
 META_KEYS = (
     "dataset",
     "source",
@@ -25,9 +30,12 @@ META_KEYS = (
     "fault_location",
     "fault_diameter_in",
     "load_hp",
+    "load",
+    "load_unit",
     "rpm",
     "sensor_end",
     "fault_end",
+    "bearing",
 )
 
 

@@ -82,7 +82,7 @@ def meta_table(recordings: Sequence[Recording]) -> pd.DataFrame:
         row["sampling_rate_hz"] = r.sampling_rate
         rows.append(row)
     df = pd.DataFrame(rows)
-    for col in ("load_hp", "fault_diameter_in", "rpm", "sampling_rate_hz"):
+    for col in ("load_hp", "load", "fault_diameter_in", "rpm", "sampling_rate_hz"):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df

@@ -83,7 +83,34 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}:{where}: invalid YAML ({problem})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
-    return data
+    return resolve_paths(data, path.parent)
+
+
+def _relative_to(value: Any, base: Path) -> Any:
+    if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
+        return value
+    beside = base / value
+    # relative to the config file; a path that only exists from the working directory
+    # (configs written before this rule) keeps working
+    return str(beside) if beside.exists() or not Path(value).exists() else value
+
+
+def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Manifest paths in ``data`` (and ``data.sources``) relative to the config's folder."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return raw
+    data = dict(data)
+    if "manifest" in data:
+        data["manifest"] = _relative_to(data["manifest"], base)
+    if isinstance(data.get("sources"), list):
+        data["sources"] = [
+            {**s, "manifest": _relative_to(s["manifest"], base)}
+            if isinstance(s, dict) and "manifest" in s
+            else s
+            for s in data["sources"]
+        ]
+    return {**raw, "data": data}
 
 
 def parse_config(cls: type[BaseModel], data: dict[str, Any], source: str = "config") -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from faultlab.data.datasets import build_windows, for_target
+from faultlab.data.build import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
 from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Split, WindowSet
@@ -49,8 +49,21 @@ def protocol_of(split: Split, column: str) -> str:
     if split.leaky:
         return "leaky"
     if split.kind in {"condition", "leave_one_out", "transfer"}:
+        if column == "dataset":
+            return "cross-machine"
         return "held-out size" if column == "fault_diameter_in" else "condition"
     return "recording"
+
+
+def data_sources(ws: WindowSet) -> dict[str, str]:
+    """The dataset(s) a set of windows comes from, and their machines (for leaderboards)."""
+    from faultlab.data.datasets import dataset_names, get_dataset
+
+    names = (
+        sorted({str(v) for v in ws.info["dataset"].dropna()}) if "dataset" in ws.info else []
+    )
+    machines = [get_dataset(n).machine if n in dataset_names() else n for n in names]
+    return {"data": "+".join(names) or "?", "machine": "; ".join(machines) or "?"}
 
 
 def _roles(windows: WindowSet, split: Split, standardise: bool):
@@ -73,7 +86,11 @@ def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dic
     d = cfg.data
     return {
         "dataset": d.dataset,
-        "channels": [d.channel] if isinstance(d.channel, str) else list(d.channel),
+        "channels": (
+            list(windows.channels)
+            if d.channel is None or d.dataset == "sources"
+            else [d.channel] if isinstance(d.channel, str) else list(d.channel)
+        ),
         "sampling_rate": windows.sampling_rate,
         "target_rate": d.target_rate,
         "window": d.window,
@@ -151,6 +168,8 @@ def run_experiment(
             "leaky": split.leaky,
             "protocol": protocol_of(split, cfg.split.column),
             "dataset": cfg.data.dataset,
+            **{f"{role}_{k}": v for role in ("train", "test")
+               for k, v in data_sources(parts[role]).items()},
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "config_hash": rundir.config_hash(cfg_dump),
         },

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from faultlab.data.bearings import BEARINGS, BearingGeometry
+from faultlab.data.bearings import BearingGeometry, resolve
 from faultlab.features.time_domain import safe_div
 
 #: Defect frequencies the envelope group measures by default (keys of ``BearingGeometry.orders``).
@@ -75,7 +75,7 @@ def envelope_targets(
     defects: tuple[str, ...] = DEFECTS,
 ) -> list[EnvelopeTarget]:
     """The defect lines (and harmonics) of ``bearing`` at ``rpm``."""
-    geom = BEARINGS[bearing] if isinstance(bearing, str) else bearing
+    geom = resolve(bearing)
     freqs = geom.frequencies(rpm)
     unknown = [d for d in defects if d not in freqs]
     if unknown:

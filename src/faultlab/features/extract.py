@@ -15,8 +15,8 @@ import numpy as np
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from faultlab.data.bearings import BEARINGS
-from faultlab.errors import ConfigError
+from faultlab.data.bearings import BEARINGS, resolve
+from faultlab.errors import ConfigError, DataError
 from faultlab.features.envelope import (
     DEFECTS,
     EnvelopeTarget,
@@ -167,7 +167,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                     f"(got sampling_rate={self.sampling_rate}, rpm={self.rpm})"
                 )
             bearings = [self.bearing] if isinstance(self.bearing, str) else list(self.bearing)
-            unknown = [b for b in bearings if b not in BEARINGS]
+            unknown = [b for b in bearings if not _known_bearing(b)]
             if unknown or not bearings:
                 raise ConfigError(f"unknown bearing {unknown}; known: {sorted(BEARINGS)}")
         if isinstance(self.drop, str):
@@ -281,3 +281,12 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return True
+
+
+def _known_bearing(name: str) -> bool:
+    """A BEARINGS key or a geometry spec (see ``faultlab.data.bearings.resolve``)."""
+    try:
+        resolve(name)
+    except DataError:
+        return False
+    return True

@@ -25,6 +25,7 @@ from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT
+from faultlab.data.bearings import resolve as resolve_bearing
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.extract import GROUPS, FeatureExtractor
@@ -92,11 +93,9 @@ def resolve_physics(params: dict[str, Any], train: WindowSet, groups: list[str])
         if rpm.size:
             params["rpm"] = float(np.median(rpm))
     if params.get("bearing", "auto") == "auto":
-        # each sensor's own bearing (CWRU DE -> 6205, FE -> 6203); unknown channels: 6205
-        ends = [CWRU_BEARING_AT.get(c, "6205") for c in train.channels] or ["6205"]
-        params["bearing"] = ends[0] if len(set(ends)) == 1 else ends
+        params["bearing"] = _training_bearing(train)
     bearings = [params["bearing"]] if isinstance(params["bearing"], str) else params["bearing"]
-    unknown = [b for b in bearings if b not in BEARINGS]
+    unknown = [b for b in bearings if not _known_bearing(b)]
     if unknown:
         raise ConfigError(f"option bearing: unknown {unknown}; known: {sorted(BEARINGS)}")
     if "envelope" in groups and (not params.get("sampling_rate") or not params.get("rpm")):
@@ -104,6 +103,25 @@ def resolve_physics(params: dict[str, Any], train: WindowSet, groups: list[str])
             "feature group 'envelope' needs the sampling rate and shaft speed: the training "
             "windows have none (set model options sampling_rate and rpm)"
         )
+
+
+def _known_bearing(name: str) -> bool:
+    try:
+        resolve_bearing(name)
+    except DataError:
+        return False
+    return True
+
+
+def _training_bearing(train: WindowSet) -> str | list[str]:
+    """The training windows' own bearing (``info["bearing"]``, one value); else each sensor's
+    CWRU bearing (DE -> 6205, FE -> 6203; unknown channels: 6205)."""
+    if "bearing" in train.info.columns:
+        named = train.info["bearing"].dropna().astype(str).unique().tolist()
+        if len(named) == 1 and len(train.channels) <= 1:
+            return named[0]
+    ends = [CWRU_BEARING_AT.get(c, "6205") for c in train.channels] or ["6205"]
+    return ends[0] if len(set(ends)) == 1 else ends
 
 
 def task_mask(labels: np.ndarray) -> np.ndarray:

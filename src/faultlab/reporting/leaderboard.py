@@ -64,7 +64,14 @@ COLUMNS = [
     "n_folds",
     "n_seeds",
     "verdicts",
+    "train_data",
+    "test_data",
+    "train_machine",
+    "test_machine",
 ]
+
+#: Which machine(s) trained and tested a run (``metrics.json`` ``run``; "?" for old runs).
+DATA_KEYS = ("train_data", "test_data", "train_machine", "test_machine")
 
 
 def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
@@ -93,6 +100,7 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
         "peak_rss_mb": (metrics.get("resources") or {}).get("peak_rss_mb"),
         "verdict": (metrics.get("diagnosis") or {}).get("verdict"),
         "protocol": run.get("protocol"),
+        **{k: run.get(k) or (run.get("dataset") if k.endswith("_data") else "?") for k in DATA_KEYS},
         "run_dir": rel,
     }
 
@@ -161,6 +169,8 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
         row["n_runs"] = int(len(g))
         row["n_folds"] = int(g["fold"].nunique())
         row["n_seeds"] = int(g["seed"].nunique())
+        for k in DATA_KEYS:
+            row[k] = " | ".join(dict.fromkeys(str(v) for v in g[k].fillna("?")))
         row["verdicts"] = "; ".join(
             f"{v} x{c}" for v, c in g["verdict"].fillna("?").value_counts().items()
         )
@@ -189,6 +199,20 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
 
     notes = [*split.get("notes", []), *(metrics.get("data") or {}).get("notes", [])]
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
+
+
+def _data_section(doc: Document, runs: pd.DataFrame) -> None:
+    """Which dataset and machine trained and which tested (one row per distinct pairing)."""
+    if runs.empty or "train_data" not in runs:
+        return
+    pairs = runs[list(DATA_KEYS)].fillna("?").drop_duplicates()
+    doc.add(Heading("Data: machines of train and test"))
+    doc.add(
+        Table(
+            ["train data", "train machine", "test data", "test machine"],
+            [[r.train_data, r.train_machine, r.test_data, r.test_machine] for r in pairs.itertuples()],
+        )
+    )
 
 
 def render_leaderboard(
@@ -222,6 +246,7 @@ def render_leaderboard(
         doc.add(Para("No finished run yet."))
     if notes:
         doc.add(Para("Data notes:"), Bullets(notes))
+    _data_section(doc, runs)
 
     doc.add(Heading("Ranking"))
     doc.add(

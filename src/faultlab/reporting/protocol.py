@@ -13,6 +13,15 @@ CONDITION_COLUMNS = {"load_hp", "rpm", "motor_rpm_nominal", "sampling_rate_hz", 
 SIZE_COLUMNS = {"fault_diameter_in", "size"}
 
 
+MFPT_CAVEAT = (
+    " MFPT caveat: each fault class is ONE physical bearing (one inner-race, one outer-race "
+    "bearing) recorded at several loads, so held-out recordings share their bearing with "
+    "training ones; and each class's recordings carry their own sensor offset (DC level: "
+    "-0.23 inner race vs -0.19 outer race on the shared files) and level, cues unrelated to "
+    "the fault that alone separate the classes. A high within-MFPT score is mild evidence."
+)
+
+
 @dataclass
 class Protocol:
     label: str  # short: leaky | condition | held-out size | recording | grouped k-fold | ...
@@ -39,6 +48,7 @@ def describe_protocol(
     kind = (kind or rule.get("kind") or "").strip()
     column = rule.get("column")
     cwru = dataset in (None, "", "cwru")
+    mfpt = dataset == "mfpt"
     if leaky or kind == "random_window":
         return Protocol(
             "leaky",
@@ -48,6 +58,22 @@ def describe_protocol(
             "on signals it has effectively seen: scores are inflated and say nothing about a new "
             "machine or bearing. Use this protocol only to show how much leakage inflates scores.",
             True,
+        )
+    if kind in ("condition", "leave_one_out", "transfer") and column == "dataset":
+        how = (
+            f"train on {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
+            if kind == "condition"
+            else f"one fold per dataset ({kind})"
+        )
+        return Protocol(
+            "cross-machine",
+            "Cross-machine: trained on one test rig, tested on another",
+            f"Split on the dataset ({how}). Test recordings come from another machine: another "
+            "bearing type and geometry, shaft speed, sensor, mounting and sampling rate "
+            "(resampled to a common rate). The strictest test here; a model that reads defect "
+            "lines in Hz learns the training rig's frequencies, so expect low scores unless "
+            "the input is normalised to shaft orders.",
+            False,
         )
     if kind in ("condition", "leave_one_out", "transfer") and column in SIZE_COLUMNS:
         detail = (
@@ -77,6 +103,8 @@ def describe_protocol(
             "split tests robustness to the operating condition, not to a new bearing - a mild "
             "test on which high scores are expected."
             if cwru
+            else MFPT_CAVEAT
+            if mfpt
             else ""
         )
         return Protocol(
@@ -84,7 +112,7 @@ def describe_protocol(
             f"Load/condition split on {column}",
             f"Whole recordings are split by operating condition ({how}); no recording is on "
             f"both sides.{caveat}",
-            cwru,
+            cwru or mfpt,
         )
     if kind in ("condition", "leave_one_out", "transfer"):
         return Protocol(
@@ -103,6 +131,8 @@ def describe_protocol(
             " On CWRU the other loads of a held-out recording's bearing stay in training, so "
             "this is about as mild as a load split."
             if cwru
+            else MFPT_CAVEAT
+            if mfpt
             else ""
         )
         return Protocol(

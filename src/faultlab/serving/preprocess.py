@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,16 +145,16 @@ def display_name(path: str | Path) -> str:
     return os.fsencode(str(path)).decode("utf-8", "replace")
 
 
-def _cwru_rate(path: Path) -> float | None:
-    """The catalogue's rate when the file is named after a CWRU file number."""
-    if not re.fullmatch(r"\d+", path.stem):
-        return None
-    from faultlab.data import catalogue
+def _catalogue_rate(path: Path) -> float | None:
+    """The catalogue's rate when the file is named as a catalogued dataset names it (CWRU
+    ``105.mat``, MFPT ``baseline_1.mat``)."""
+    from faultlab.data.datasets import find_file
 
     try:
-        rate = catalogue.entry(int(path.stem)).get("sampling_rate_hz")
+        found = find_file(path)
     except DataError:
         return None
+    rate = found[1].get("sampling_rate_hz") if found else None
     return float(rate) if rate else None
 
 
@@ -207,9 +206,12 @@ def load_input(
 ) -> Recording:
     """Read one file into a Recording with as many channels as ``channels``.
 
-    The rate is, in order: ``sampling_rate`` (an explicit option), the CWRU catalogue for a
-    file named after a CWRU number, a rate stored in the file (``fs`` in a .mat, a time column
-    in a CSV, the WAV header); none of these is an error naming the file. Channels are found
+    The rate is, in order: ``sampling_rate`` (an explicit option), the catalogue for a file
+    named as a catalogued dataset names it (CWRU number, MFPT name), a rate stored in the file
+    (``fs``/``sr`` in a .mat, also inside a struct such as MFPT's ``bearing.sr``; a time column
+    in a CSV, the WAV header); none of these is an error naming the file. A .mat struct's
+    signal is found as :func:`~faultlab.data.readers.read_recording` finds it (MFPT
+    ``bearing.gs``), so the public MFPT files need no conversion. Channels are found
     by name (CWRU suffix, CSV column, row index); when the run's names are not in the file
     but it holds exactly as many series as the model takes, those are used in order.
     """
@@ -224,7 +226,7 @@ def load_input(
         )
     if not path.is_file():
         raise DataError(f"{label}: file not found")
-    rate = sampling_rate or (_cwru_rate(path) if suffix == ".mat" else None)
+    rate = sampling_rate or (_catalogue_rate(path) if suffix == ".mat" else None)
     if suffix == ".wav":
         signal, file_rate = _read_wav(path, channels, label)
         rate = rate or file_rate

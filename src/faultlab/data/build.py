@@ -1,0 +1,197 @@
+"""DataConfig -> WindowSet: pick recordings, resample, cut single recordings, window, label.
+
+Catalogued datasets (CWRU, MFPT, ...: :mod:`faultlab.data.datasets`) share one reader path;
+the synthetic generator, a user's manifest (``files``) and several datasets at once
+(``sources``) are entries of :data:`SOURCES`. Every recording is resampled to
+``target_rate``, so machines sampled differently (CWRU 12 kHz, MFPT 48,828 Hz) give windows
+of one time scale. Tables skip the signal pipeline and come back as a WindowSet directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from faultlab.data.config import DataConfig, SourceConfig
+from faultlab.data.datasets import get_dataset
+from faultlab.data.datasets.base import DatasetSpec
+from faultlab.data.labels import recording_labels, target_tasks
+from faultlab.data.paths import dataset_dir
+from faultlab.data.resample import resample
+from faultlab.data.types import NOT_APPLICABLE, Recording, WindowSet
+from faultlab.data.windowing import cut_into_blocks, make_windows, meta_table
+from faultlab.errors import DataError
+
+
+def _channels(cfg: DataConfig | SourceConfig, spec: DatasetSpec | None = None) -> tuple[str, ...]:
+    if cfg.channel is None:
+        return tuple(spec.default_channels) if spec is not None else ("DE",)
+    return tuple([cfg.channel] if isinstance(cfg.channel, str) else cfg.channel)
+
+
+def catalogue_selection(cfg: DataConfig | SourceConfig) -> pd.DataFrame:
+    """Catalogue rows chosen by ``cfg.files`` or by ``cfg.select`` (+ normal recordings)."""
+    spec = get_dataset(cfg.dataset)
+    select = spec.default_select if cfg.select is None else cfg.select
+    return spec.catalogue.selection(select, cfg.normal, list(cfg.files or []))
+
+
+def cwru_selection(cfg: DataConfig) -> pd.DataFrame:
+    """CWRU rows of ``cfg`` (see :func:`catalogue_selection`)."""
+    return catalogue_selection(cfg)
+
+
+def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
+    """A catalogued dataset (CWRU, MFPT, ...): the selected files present in the data dir."""
+    spec = get_dataset(cfg.dataset)
+    rows = catalogue_selection(cfg)
+    folder = dataset_dir(spec.name, cfg.data_dir)
+    if cfg.download:
+        from faultlab.data.download import download
+
+        download(spec.name, rows["file"].tolist(), data_dir=cfg.data_dir)
+    present = rows[spec.catalogue.available(rows, cfg.data_dir)]
+    if present.empty:
+        raise DataError(
+            f"none of the {len(rows)} selected {spec.label} files is in {folder}; "
+            f"download them (faultlab data download {spec.name}) or set FAULTLAB_DATA_DIR"
+        )
+    missing = [str(f) for f in rows["file"] if f not in set(present["file"])]
+    notes = (
+        [f"{len(missing)} selected {spec.label} file(s) are not in {folder} and were left out: "
+         f"{', '.join(missing)} (set data.download: true to fetch them)"]
+        if missing else []
+    )
+    chans = _channels(cfg, spec)
+    recs = [spec.read(f, data_dir=cfg.data_dir, channels=chans) for f in present["file"]]
+    return recs, notes
+
+
+def _synthetic_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
+    from faultlab.data import synthetic
+
+    return synthetic.from_config(cfg.synthetic), ["synthetic recordings (physics-based generator)"]
+
+
+def _file_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
+    from faultlab.data import readers
+
+    if not cfg.manifest:
+        raise DataError("data.dataset 'files' needs data.manifest (a CSV or YAML file list)")
+    return readers.read_manifest(cfg.manifest), []
+
+
+def _rename_channels(recs: list[Recording], names: list[str], source: str) -> list[str]:
+    """Give a source's recordings the first source's channel names (same count), so windows of
+    several machines stack; the note says which names were mapped."""
+    notes = []
+    for rec in recs:
+        if rec.channels == names:
+            continue
+        if len(rec.channels) != len(names):
+            raise DataError(
+                f"data.sources: {source} recording {rec.recording_id} has channels "
+                f"{rec.channels}, the first source {names}; pick as many channels in each source"
+            )
+        notes.append(f"{source} channel(s) {'+'.join(rec.channels)} read as {'+'.join(names)}")
+        rec.meta["original_channels"] = "+".join(rec.channels)
+        rec.channels = list(names)
+    return list(dict.fromkeys(notes))
+
+
+def _source_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
+    """Several datasets in one window set (``data.sources``): train on one machine, test on
+    another with a ``condition`` split on the ``dataset`` column."""
+    recs: list[Recording] = []
+    notes: list[str] = []
+    for source in cfg.sources or []:
+        part, part_notes = _source_fn(source.dataset)(source)
+        name = source.label or source.dataset
+        ids = {r.recording_id for r in recs}
+        for rec in part:
+            if source.label:
+                rec.meta["dataset"] = source.label
+            if rec.recording_id in ids:
+                rec.recording_id = f"{name}:{rec.recording_id}"
+        if recs:
+            part_notes += _rename_channels(part, recs[0].channels, name)
+        recs += part
+        notes += part_notes
+    return recs, notes
+
+
+#: dataset name -> function returning (recordings, notes for reports); every catalogued
+#: dataset (``faultlab.data.datasets``) is read by :func:`_catalogue_recordings`.
+SOURCES: dict[str, Callable[[Any], tuple[list[Recording], list[str]]]] = {
+    "synthetic": _synthetic_recordings,
+    "files": _file_recordings,
+    "sources": _source_recordings,
+}
+
+
+def _source_fn(name: str) -> Callable[[Any], tuple[list[Recording], list[str]]]:
+    return SOURCES.get(name) or _catalogue_recordings
+
+
+def split_single_recordings(
+    recordings: list[Recording], n_blocks: int, column: str | None
+) -> tuple[list[Recording], list[str]]:
+    """Cut every class that has a single recording into contiguous blocks (+ the note why)."""
+    if n_blocks <= 1:
+        return recordings, []
+    codes, classes = recording_labels(meta_table(recordings))
+    task = next(iter(codes))
+    counts = np.bincount(codes[task][codes[task] >= 0], minlength=len(classes[task]))
+    out: list[Recording] = []
+    notes: list[str] = []
+    for rec, code in zip(recordings, codes[task]):
+        if code >= 0 and counts[code] == 1:
+            out += cut_into_blocks(rec, n_blocks, column)
+            as_col = f" treated as {column} 0-{n_blocks - 1}" if column else ""
+            notes.append(
+                f"class '{classes[task][code]}' has a single recording ({rec.recording_id}); it was "
+                f"cut into {n_blocks} contiguous blocks{as_col}, each a separate group (never "
+                "interleaved windows). Blocks share one physical run, so this class is easier "
+                "than the others."
+            )
+        else:
+            out.append(rec)
+    return out, notes
+
+
+def build_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
+    recs, notes = _source_fn(cfg.dataset)(cfg)
+    recs = [resample(r, cfg.target_rate) for r in recs]
+    recs, block_notes = split_single_recordings(recs, cfg.single_recording_blocks, cfg.block_column)
+    return recs, notes + block_notes
+
+
+def build_windows(cfg: DataConfig) -> WindowSet:
+    """The full WindowSet for ``cfg`` (every task), cached per process."""
+    return _build_cached(cfg.model_dump_json())
+
+
+@lru_cache(maxsize=4)
+def _build_cached(cfg_json: str) -> WindowSet:
+    cfg = DataConfig.model_validate_json(cfg_json)
+    if cfg.dataset == "table":
+        from faultlab.data import tabular
+
+        return tabular.from_config(cfg.table, cfg.data_dir)
+    recs, notes = build_recordings(cfg)
+    return make_windows(recs, cfg.window, cfg.stride, cfg.normalise, notes=notes)
+
+
+def for_target(ws: WindowSet, target: str) -> WindowSet:
+    """Keep the target's tasks, and drop windows where none of them applies."""
+    tasks = target_tasks(target)
+    missing = [t for t in tasks if t not in ws.y]
+    if missing:
+        raise DataError(f"target {target!r} needs task(s) {missing}; this data has {ws.tasks}")
+    keep = np.any(np.stack([ws.y[t] != NOT_APPLICABLE for t in tasks]), axis=0)
+    out = ws.select_tasks(tasks)
+    return out if keep.all() else out.subset(np.flatnonzero(keep))
