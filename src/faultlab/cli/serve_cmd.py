@@ -31,6 +31,7 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="per-window predictions: .csv or .json")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=BATCH_MAX)] = 512,
     backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
+    threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
 ) -> None:
     """Predict recordings: a verdict per file and task, per-window predictions in --out."""
     from rich.console import Console
@@ -41,7 +42,7 @@ def predict(
 
     if out is not None and out.suffix.lower() not in OUTPUT_FORMATS:
         raise DataError(f"{out}: --out must end in {' or '.join(OUTPUT_FORMATS)}")
-    predictor = Predictor(run_dir, backend=backend)
+    predictor = Predictor(run_dir, backend=backend, threads=threads)
     preds = predictor.predict_files(files, sampling_rate, channel or None, batch_size)
     multi = len(predictor.tasks) > 1
     table = Table(title=f"{predictor.model_name} ({run_dir})")

@@ -137,13 +137,28 @@ class ValConfig(BaseModel):
 
     ``tail``: the last ``fraction`` of each training recording, contiguous (no interleaving);
     ``recordings``: whole training recordings held out per class (needs >= 2 per class);
+    ``condition``: every training recording with one value of ``column`` (default: the
+    split's column) held out, so validation is a shift like the test's (another fault size,
+    another load): early stopping and tuning then select for generalisation. Which value:
+    ``value``, or by default the training value nearest the fold's test value(s) in sorted
+    order (ties: the larger). Held-out size 0.021 -> val 0.014; 0.007 -> 0.014; 0.014 ->
+    0.021. Recordings without a value (normal has no fault size) give their ``fraction``
+    tail. Falls back to ``tail`` (with a note) when training has a single value;
     ``none``: no validation set.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    strategy: Literal["tail", "recordings", "none"] = "tail"
+    strategy: Literal["tail", "recordings", "condition", "none"] = "tail"
     fraction: float = Field(0.15, gt=0, lt=1)
+    column: str | None = Field(None, description="condition: column to hold out a value of")
+    value: Any | None = Field(None, description="condition: value(s) to hold out; None = auto")
+    refit: bool = Field(
+        False,
+        description="after the fit on train (early stopping on val), refit on train + val for "
+        "the selected number of epochs: validation chose when to stop, and the final model "
+        "still learns from every training condition (the test is never looked at)",
+    )
 
 
 class SplitConfig(BaseModel):

@@ -175,34 +175,99 @@ STRATEGIES: dict[str, Callable[[WindowSet, SplitConfig], list[Split]]] = {
 
 # --- validation carving and checks ----------------------------------------------------------
 
+def _val_recordings(ws: WindowSet, train: np.ndarray, cfg: SplitConfig) -> tuple[np.ndarray, str]:
+    """Whole training recordings held out per class (``fraction`` of each class's recordings)."""
+    rid = ws.recording_id[train]
+    rec = pd.DataFrame({"rid": rid, "y": primary_labels(ws)[train]}).groupby("rid")["y"].first()
+    rng = np.random.default_rng(cfg.seed)
+    val_rids: list[str] = []
+    for _, group in rec.groupby(rec):
+        ids = sorted(group.index)
+        if len(ids) >= 2:
+            k = max(1, round(cfg.val.fraction * len(ids)))
+            val_rids += list(rng.choice(ids, size=k, replace=False))
+    return np.isin(rid, val_rids), f"{len(val_rids)} whole training recordings held out"
+
+
+def _val_tail(ws: WindowSet, train: np.ndarray, cfg: SplitConfig) -> tuple[np.ndarray, str]:
+    """The last ``fraction`` of each training recording's windows, contiguous."""
+    rid = ws.recording_id[train]
+    pos = pd.Series(ws.info["position"].to_numpy()[train])
+    rank = pos.groupby(rid).rank(method="first").to_numpy() - 1
+    n_per = pd.Series(rid).map(pd.Series(rid).value_counts()).to_numpy()
+    is_val = rank >= np.floor(n_per * (1 - cfg.val.fraction))
+    return is_val, (
+        f"last {cfg.val.fraction:.0%} of each training recording (contiguous, no interleaving)"
+    )
+
+
+def condition_val_value(train_values: list[Any], test_values: list[Any]) -> Any:
+    """The training value nearest the test values in sorted order (ties: the larger)."""
+    order = sorted(set(train_values) | set(test_values))
+    test_rank = [order.index(v) for v in test_values]
+
+    def distance(v: Any) -> tuple[int, int]:
+        r = order.index(v)
+        return min((abs(r - t) for t in test_rank), default=0), -r
+
+    return min(sorted(set(train_values)), key=distance)
+
+
+def _val_condition(
+    ws: WindowSet, train: np.ndarray, cfg: SplitConfig, test: np.ndarray
+) -> tuple[np.ndarray, str] | None:
+    """One training value of the column held out; None when training has a single value."""
+    column = cfg.val.column or cfg.column
+    col = _column(ws, column)
+    tr_col, te_col = col.iloc[train], col.iloc[test]
+    train_values = sorted(tr_col.dropna().unique().tolist())
+    if len(train_values) < 2:
+        return None
+    wanted = cfg.val.value
+    if wanted is None:
+        wanted = [condition_val_value(train_values, te_col.dropna().unique().tolist())]
+        how = "nearest the test values"
+    else:
+        wanted = list(wanted) if isinstance(wanted, list | tuple) else [wanted]
+        how = "configured"
+    is_val = _values_mask(tr_col, wanted)
+    if not is_val.any() or is_val[tr_col.notna().to_numpy()].all():
+        raise ConfigError(
+            f"split val: {column} = {wanted} must be some but not all of the training values "
+            f"{train_values}"
+        )
+    text = f"training recordings with {column} = {', '.join(map(_fmt, wanted))} ({how}) held out"
+    missing = tr_col.isna().to_numpy()
+    if missing.any():  # no value (normal has no fault size): their tail, so val has the class
+        tail, _ = _val_tail(ws, train, cfg)
+        is_val |= missing & tail
+        text += f"; recordings without a {column} value give their last {cfg.val.fraction:.0%}"
+    return is_val, text
+
+
 def carve_validation(ws: WindowSet, split: Split, cfg: SplitConfig) -> Split:
     """Move part of the training windows to validation (never touching test)."""
-    strategy, frac = cfg.val.strategy, cfg.val.fraction
+    strategy = cfg.val.strategy
     train = split.train
+    split.val_kind = strategy
     if strategy == "none" or len(train) == 0:
+        split.val_kind, split.val_description = "none", "no validation set"
         return split
     rid = ws.recording_id[train]
     if strategy == "tail" and ("position" not in ws.info or len(np.unique(rid)) == len(rid)):
         strategy = "recordings"  # one window per recording (table rows): hold out whole rows
-    if strategy == "recordings":
-        rec = pd.DataFrame({"rid": rid, "y": primary_labels(ws)[train]}).groupby("rid")["y"].first()
-        rng = np.random.default_rng(cfg.seed)
-        val_rids: list[str] = []
-        for _, group in rec.groupby(rec):
-            ids = sorted(group.index)
-            if len(ids) >= 2:
-                k = max(1, round(frac * len(ids)))
-                val_rids += list(rng.choice(ids, size=k, replace=False))
-        is_val = np.isin(rid, val_rids)
-        split.notes.append(f"validation: {len(val_rids)} whole training recordings held out")
-    else:  # tail: the last `frac` of each training recording's windows, contiguous
-        pos = pd.Series(ws.info["position"].to_numpy()[train])
-        rank = pos.groupby(rid).rank(method="first").to_numpy() - 1
-        n_per = pd.Series(rid).map(pd.Series(rid).value_counts()).to_numpy()
-        is_val = rank >= np.floor(n_per * (1 - frac))
+    carved = _val_condition(ws, train, cfg, split.test) if strategy == "condition" else None
+    if strategy == "condition" and carved is None:
         split.notes.append(
-            f"validation: last {frac:.0%} of each training recording (contiguous, no interleaving)"
+            f"validation: training has a single {cfg.val.column or cfg.column} value, so the "
+            "condition strategy fell back to the tail of each recording"
         )
+        strategy = "tail"
+    if carved is None:
+        carved = (_val_recordings if strategy == "recordings" else _val_tail)(ws, train, cfg)
+    is_val, text = carved
+    split.val_kind, split.val_description = strategy, text
+    split.notes.append(f"validation: {text}")
     split.val = np.sort(train[is_val])
     split.train = np.sort(train[~is_val])
     return split

@@ -157,6 +157,10 @@ class Split:
     leaky: bool = False
     kind: str = ""
     notes: list[str] = field(default_factory=list)
+    # what the validation windows are: strategy (tail | recordings | condition | none) and a
+    # one-line description, so reports can say whether validation mimics the test shift
+    val_kind: str = ""
+    val_description: str = ""
 
     def roles(self) -> dict[str, np.ndarray]:
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -170,6 +174,7 @@ class Split:
             "leaky": self.leaky,
             "notes": list(self.notes),
             "n_windows": {r: int(len(i)) for r, i in self.roles().items()},
+            "validation": {"kind": self.val_kind, "description": self.val_description},
         }
         if windows is not None:
             out["recordings"] = {
@@ -188,6 +193,8 @@ class Split:
             rule=d.get("rule", {}),
             leaky=bool(d.get("leaky", False)),
             notes=list(d.get("notes", [])),
+            val_kind=(d.get("validation") or {}).get("kind", ""),
+            val_description=(d.get("validation") or {}).get("description", ""),
             train=np.asarray(idx.get("train", []), dtype=np.int64),
             val=np.asarray(idx.get("val", []), dtype=np.int64),
             test=np.asarray(idx.get("test", []), dtype=np.int64),

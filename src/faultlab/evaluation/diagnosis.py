@@ -12,7 +12,28 @@ from typing import Any
 
 import numpy as np
 
-VERDICTS = ("good fit", "overfitting", "underfitting", "still improving", "not applicable")
+VERDICTS = (
+    "good fit",
+    "good fit on validation only",  # converged, but validation does not measure the test shift
+    "fails the test shift",  # validation >> test under a held-out condition
+    "overfitting",
+    "underfitting",
+    "still improving",
+    "not applicable",
+)
+
+#: What each validation strategy measures, and the test protocols it is comparable to
+#: (``reporting.protocol`` / ``runner.protocol_of`` labels).
+VAL_KINDS = {
+    "tail": ("the last part of each training recording (same recordings as training)",
+             {"leaky"}),
+    "recordings": ("whole held-out training recordings (same conditions as training)",
+                   {"leaky", "recording", "grouped k-fold"}),
+    "condition": ("a whole held-out training condition (a shift like the test's)",
+                  {"leaky", "recording", "grouped k-fold", "condition", "held-out size"}),
+}
+#: Test protocols that are a shift (another condition, physical bearing or machine).
+SHIFTS = {"condition", "held-out size", "cross-machine"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,7 @@ class FitRules:
     improving_drop: float = 0.02  # val loss fell at least this much over that window ...
     saturated_accuracy: float = 0.99  # ... while validation accuracy is still below this
     underfit_train_accuracy: float = 0.90
+    shift_gap: float = 0.10  # validation accuracy this far above test under a shift: warn
     slow_latency_ms: float = 20.0
     slow_epoch_s: float = 60.0
 
@@ -39,7 +61,10 @@ class FitRules:
             f"fell >= {self.improving_drop:.0%} over the last {self.improving_window} epochs "
             f"with validation accuracy < {self.saturated_accuracy:.0%}; "
             f"else underfitting if final training accuracy < "
-            f"{self.underfit_train_accuracy:.0%}; else good fit."
+            f"{self.underfit_train_accuracy:.0%}; else good fit - but only 'good fit on "
+            f"validation only' when validation is not the kind of shift the test makes, and "
+            f"'fails the test shift' when, under a held-out condition, validation accuracy "
+            f"exceeds test accuracy by >= {self.shift_gap * 100:.0f} points."
         )
 
 
@@ -101,18 +126,97 @@ def speed_recommendations(
     return recs
 
 
+def compare_validation(
+    validation: dict[str, Any] | None, rules: FitRules = DEFAULT_RULES
+) -> dict[str, Any] | None:
+    """Whether validation measures the test's shift, and how far apart their accuracies are.
+
+    ``validation``: ``kind`` (tail | recordings | condition | none), ``description``,
+    ``test_protocol`` (leaky | recording | grouped k-fold | condition | held-out size),
+    ``val_accuracy`` and ``test_accuracy`` (the model's final scores; reporting only - the
+    diagnosis never selects anything on test).
+    """
+    if not validation or validation.get("kind") in (None, "", "none"):
+        return None
+    kind, proto = validation["kind"], validation.get("test_protocol") or "?"
+    what, comparable_to = VAL_KINDS.get(kind, (kind, set()))
+    va, te = validation.get("val_accuracy"), validation.get("test_accuracy")
+    gap = va - te if va is not None and te is not None else None
+    out: dict[str, Any] = {
+        "val_kind": kind,
+        "val_measures": validation.get("description") or what,
+        "test_protocol": proto,
+        "comparable": proto in comparable_to,
+        "val_accuracy": va,
+        "test_accuracy": te,
+        "val_minus_test": gap,
+        "shift_gap": bool(proto in SHIFTS and gap is not None and gap >= rules.shift_gap),
+    }
+    out["text"] = (
+        f"validation measured {out['val_measures']} ({kind}); the test is {proto}: "
+        + ("comparable" if out["comparable"] else "NOT comparable - validation scores say "
+           "nothing about this test's shift")
+    )
+    return out
+
+
+def _shift_advice(cmp: dict[str, Any]) -> str:
+    advice = (
+        "hold out a whole training condition for validation (split.val.strategy: condition) "
+        "so early stopping selects for it"
+        if cmp["val_kind"] != "condition"
+        else "the held-out training condition did not predict it either"
+    )
+    return (
+        f"validation accuracy {_pct1(cmp['val_accuracy'])} vs test {_pct1(cmp['test_accuracy'])} "
+        f"under a {cmp['test_protocol']} split ({cmp['val_minus_test'] * 100:.1f} points): the "
+        f"model fits its training conditions but does not transfer; {advice}, and try "
+        "shift-aimed augmentation (training.augment: speed_jitter, noise_snr_db, bandpass) or "
+        "a speed-normalised front end"
+    )
+
+
+def _apply_comparison(out: dict[str, Any], cmp: dict[str, Any] | None) -> None:
+    """Qualify a verdict by what validation measured (see :func:`compare_validation`)."""
+    if cmp is None:
+        return
+    out["comparison"] = cmp
+    if cmp["shift_gap"]:
+        out["recommendations"].insert(0, _shift_advice(cmp))
+        if out["verdict"] in ("good fit", "still improving", "not applicable"):
+            out["verdict_on_validation"] = out["verdict"]
+            out["verdict"] = "fails the test shift"
+    elif out["verdict"] == "good fit" and not cmp["comparable"]:
+        out["verdict"] = "good fit on validation only"
+        out["recommendations"].append(cmp["text"])
+
+
 def diagnose_fit(
     history: list[dict],
     *,
     speed: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
     rules: FitRules = DEFAULT_RULES,
 ) -> dict[str, Any]:
     """Verdict on per-epoch rows (epoch, train_loss, train_accuracy, val_loss, val_accuracy).
 
     ``speed`` (measure_inference output) and ``training`` (the metrics.json ``training``
-    block) are optional and only add speed-related recommendations.
+    block) are optional and only add speed-related recommendations. ``validation`` (see
+    :func:`compare_validation`) says what validation measured against the test's shift: a
+    run is not called a good fit when the two are not comparable.
     """
+    out = _diagnose_curves(history, speed, training, rules)
+    _apply_comparison(out, compare_validation(validation, rules))
+    return out
+
+
+def _diagnose_curves(
+    history: list[dict],
+    speed: dict[str, Any] | None,
+    training: dict[str, Any] | None,
+    rules: FitRules,
+) -> dict[str, Any]:
     history = list(history or [])
     n = len(history)
     epochs = _column(history, "epoch")

@@ -169,6 +169,7 @@ def evaluate_predictions(windows: WindowSet, proba: dict[str, np.ndarray]) -> di
             accuracy=m.get("accuracy"),
             balanced_accuracy=m.get("balanced_accuracy"),
             macro_f1=m.get("macro_f1"),
+            roc_auc=m.get("roc_auc_ovr_macro"),
             recording_accuracy=(m.get("recording") or {}).get("majority_accuracy"),
         )
     return {"tasks": per_task, "primary": primary}

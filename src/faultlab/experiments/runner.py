@@ -103,6 +103,72 @@ def preprocessing(cfg: ExperimentConfig, windows: WindowSet, scaler: Any) -> dic
     }
 
 
+def refit_on_train_and_val(
+    cfg: ExperimentConfig, model: Any, fit: Any, windows: WindowSet, split: Split,
+    scaler: Any, training: Any,
+) -> tuple[Any, Any]:
+    """A fresh model fitted on train + val for the epochs validation selected, no early stop.
+
+    The first fit's history (with its validation curve) is kept for the fit diagnosis; the
+    refit writes no checkpoint (a resumed run redoes it). Test data is never used.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    epochs = int(fit.best_epoch or fit.epochs or 1)
+    both = windows.subset(np.sort(np.concatenate([split.train, split.val])))
+    if scaler is not None:
+        both.X = scaler.transform(both.X)
+    update = {"epochs": epochs, "patience": None, "resume": False}
+    refit_training = training.model_copy(
+        update={k: v for k, v in update.items() if k in type(training).model_fields}
+    )
+    again = build_model(cfg.model.name, classes=windows.classes, input_shape=model.input_shape,
+                        params=cfg.model.params, training=refit_training)
+    second = again.fit(both, None, run_dir=None)
+    note = (f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
+            "validation selected; the learning curves are those of the first fit")
+    return again, dataclasses.replace(
+        fit, train_seconds=fit.train_seconds + second.train_seconds,
+        notes=[*fit.notes, note, *[n for n in second.notes if n not in fit.notes]],
+    )
+
+
+def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
+    """The history row of the kept weights (lowest val_loss when the epoch is unknown)."""
+    row = next((h for h in history if h.get("epoch") == best_epoch), None)
+    if row is None and history:
+        valid = [h for h in history if "val_loss" in h and pd.notna(h["val_loss"])]
+        row = min(valid, key=lambda h: h["val_loss"]) if valid else history[-1]
+    return row or {}
+
+
+def _run_block(
+    cfg: ExperimentConfig, split: Split, training: Any, windows: WindowSet,
+    parts: dict[str, WindowSet],
+) -> dict[str, Any]:
+    """metrics.json ``run``: what was trained on which split, and what validation was."""
+    return {
+        "name": cfg.name,
+        "model": cfg.model.name,
+        "model_label": cfg.model.display_name,
+        "fold": split.name,
+        "seed": training.seed,
+        "target": cfg.target,
+        "tasks": list(windows.classes),
+        "split_kind": split.kind,
+        "split_description": PROTOCOLS.get(split.kind, split.kind),
+        "leaky": split.leaky,
+        "protocol": protocol_of(split, cfg.split.column),
+        "validation": {"kind": split.val_kind, "description": split.val_description},
+        "dataset": cfg.data.dataset,
+        **{f"{role}_{k}": v for role in ("train", "test")
+           for k, v in data_sources(parts[role]).items()},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def run_experiment(
     cfg: ExperimentConfig,
     run_dir: str | Path,
@@ -140,39 +206,22 @@ def run_experiment(
     fit = model.fit(parts["train"], val, run_dir=run_dir)
     with atomic_path(run_dir / rundir.HISTORY) as tmp:
         pd.DataFrame(fit.history).to_csv(tmp, index=False)
+    # validation scores of the model validation selected (before any refit has seen val)
+    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
+    if cfg.split.val.refit and val is not None:
+        model, fit = refit_on_train_and_val(cfg, model, fit, windows, split, scaler, training)
     model_dir = run_dir / rundir.MODEL_DIR
     model.save(model_dir)
     summary = model.describe()
     write_json(run_dir / rundir.SUMMARY, summary.to_dict())
 
     test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
-    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
-    monitor_key = "val_loss"
-    best_row = next((h for h in history if h.get("epoch") == fit.best_epoch), None)
-    if best_row is None and history:
-        valid = [h for h in history if monitor_key in h and pd.notna(h[monitor_key])]
-        best_row = min(valid, key=lambda h: h[monitor_key]) if valid else history[-1]
+    best_row = _best_row(history, fit.best_epoch)
     metrics = {
-        "run": {
-            "name": cfg.name,
-            "model": cfg.model.name,
-            "model_label": cfg.model.display_name,
-            "fold": split.name,
-            "seed": training.seed,
-            "target": cfg.target,
-            "tasks": list(windows.classes),
-            "split_kind": split.kind,
-            "split_description": PROTOCOLS.get(split.kind, split.kind),
-            "leaky": split.leaky,
-            "protocol": protocol_of(split, cfg.split.column),
-            "dataset": cfg.data.dataset,
-            **{f"{role}_{k}": v for role in ("train", "test")
-               for k, v in data_sources(parts[role]).items()},
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config_hash": rundir.config_hash(cfg_dump),
-        },
+        "run": {**_run_block(cfg, split, training, windows, parts),
+                "config_hash": rundir.config_hash(cfg_dump)},
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
@@ -208,7 +257,15 @@ def run_experiment(
             "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
         },
     }
-    metrics["diagnosis"] = diagnose_fit(history, speed=speed, training=metrics["training"])
+    metrics["diagnosis"] = diagnose_fit(
+        history, speed=speed, training=metrics["training"],
+        validation={
+            **metrics["run"]["validation"],
+            "test_protocol": metrics["run"]["protocol"],
+            "val_accuracy": (val_metrics.get("primary") or {}).get("accuracy"),
+            "test_accuracy": test_metrics["primary"].get("accuracy"),
+        },
+    )
     write_json(run_dir / rundir.METRICS, metrics)
     if report:
         from faultlab.reporting import render_run_report

@@ -9,7 +9,9 @@ Why this shape:
   home-made distribution.
 * **Trials never see the test split.** A trial trains on the training side of the tuning
   fold and scores on *validation recordings*: whole training recordings held out per class
-  (``split.val.strategy: recordings``). The test fold is used only once, after the search,
+  (``split.val.strategy: recordings``), or a whole held-out training condition
+  (``condition``: e.g. one training fault size, so the search selects for the shift the test
+  fold makes). The test fold is used only once, after the search,
   for the default configuration and the best one (via :func:`run_experiment`).
 * **Pruning** from the validation accuracy the training engine reports after every epoch
   (an epoch-end callback), with Optuna's MedianPruner or HyperbandPruner.
@@ -167,12 +169,12 @@ def load_tune_config(
     val_raw = split_raw.setdefault("val", {}) if isinstance(split_raw, dict) else None
     if isinstance(val_raw, dict):
         strategy = val_raw.get("strategy", "recordings")
-        if strategy != "recordings":
+        if strategy not in ("recordings", "condition"):
             raise ConfigError(
                 f"{source}: split.val.strategy: tuning validates on held-out training recordings; "
-                f"use 'recordings', not {strategy!r}"
+                f"use 'recordings' or 'condition', not {strategy!r}"
             )
-        val_raw["strategy"] = "recordings"
+        val_raw["strategy"] = strategy
     raw.setdefault("model", {"name": "lstm"})
     cfg = parse_config(ExperimentConfig, raw, source)
     tune = _parse_tune(tune_raw, source)
@@ -297,7 +299,7 @@ def load_trial_data(cfg: ExperimentConfig, fold: str | None = None) -> TrialData
     if len(split.val) == 0:
         raise ConfigError(
             f"split {split.name!r}: no validation recordings (val strategy 'recordings' needs >= 2 "
-            "training recordings per class)"
+            "training recordings per class; 'condition' >= 2 training values)"
         )
     assert not set(split.val) & set(split.test), "validation overlaps test"
     standardise = (

@@ -37,10 +37,13 @@ def power_spectrum(X: np.ndarray, spectrum: np.ndarray | None = None) -> np.ndar
     """
     L = X.shape[-1]
     F = scipy.fft.rfft(X, axis=-1) if spectrum is None else spectrum
-    P = (F.real * F.real + F.imag * F.imag) / np.float32(L * L)
+    P = F.real * F.real
+    P += F.imag * F.imag
     # every bin but DC (and Nyquist for even L) stands for a positive and a negative frequency
     stop = P.shape[-1] - 1 if L % 2 == 0 else P.shape[-1]
-    P[..., 1:stop] *= 2
+    weight = np.full(P.shape[-1], 2.0 / (L * L), dtype=P.dtype)
+    weight[0] = weight[stop:] = 1.0 / (L * L)
+    P *= weight
     return P
 
 
@@ -87,23 +90,24 @@ def spectral_moments(P: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     Frequencies are in the unit of ``freqs`` (Hz when the sampling rate is known).
     """
     total = P.sum(axis=-1, keepdims=True)
-    p = safe_div(P, total)
     # raw moments in float64: central moments from them cancel badly in float32
     fmax = float(freqs[-1]) or 1.0
     fn = freqs / fmax
     powers = np.stack([fn, fn**2, fn**3, fn**4], axis=-1)
-    m1, m2, m3, m4 = np.moveaxis(p.astype(np.float64) @ powers, -1, 0)
+    m1, m2, m3, m4 = np.moveaxis(safe_div(P.astype(np.float64) @ powers, total), -1, 0)
     var = m2 - m1 * m1
     var = np.where(var > 1e-10, var, 0.0)  # a single line: no spread, so no shape either
     mu3 = m3 - 3 * m1 * m2 + 2 * m1**3
     mu4 = m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1**4
     spread = np.sqrt(var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0)
-    entropy = -plogp.sum(axis=-1) / np.log(P.shape[-1])
-    logP = np.log(P + LOG_FLOOR)
+    # entropy of p = P / total: -sum p log p = log(total) - sum(P log P) / total (P > 0 only)
+    logP = np.log(P, out=np.zeros_like(P), where=P > 0)
+    tot = total[..., 0]
+    plogp = safe_div(np.einsum("...i,...i->...", P, logP), tot)
+    entropy = np.where(tot > 0, np.log(np.where(tot > 0, tot, 1)) - plogp, 0) / np.log(P.shape[-1])
+    logP = np.log(P + LOG_FLOOR, out=logP)
     flatness = safe_div(np.exp(logP.mean(axis=-1)), P.mean(axis=-1))
-    rolloff = freqs[np.argmax(np.cumsum(p, axis=-1) >= 0.85, axis=-1)]
+    rolloff = freqs[np.argmax(np.cumsum(P, axis=-1) >= 0.85 * total, axis=-1)]
     peak = freqs[1:][np.argmax(P[..., 1:], axis=-1)]
     cols = [
         m1 * fmax,

@@ -137,6 +137,7 @@ _MODEL_MODULES = [
     "faultlab.models.inception",
     "faultlab.models.classical",
     "faultlab.models.minirocket",
+    "faultlab.models.trivial",
 ]
 
 

@@ -22,6 +22,7 @@ from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import FaultModel, FitResult, ModelSummary
 from faultlab.models.heads import MultiHead, MultiTaskLoss, balanced_class_weights
+from faultlab.training.augment import augmentation_text
 from faultlab.training.callbacks import EpochCallback
 from faultlab.training.engine import Trainer
 from faultlab.utils.io import atomic_path
@@ -176,16 +177,14 @@ class TorchModel(FaultModel):
         if val is not None and len(val):
             self._check_shape(val.X, "validation")
             X_val, y_val = val.X, self._labels(val, "validation")
-        augment = cfg.augment
-        if augment == "auto":
-            augment = [] if train.feature_names else ["shift"]
+        augment = cfg.augmentation(tabular=bool(train.feature_names))
         trainer = Trainer(self.net, loss, cfg.model_copy(update={"augment": augment}),
                           run_dir=run_dir, callbacks=callbacks or ())
         res = trainer.fit(train.X, y, X_val, y_val, resume=cfg.resume if resume is None else resume)
         self.net.eval()
         notes = list(res.notes)
         notes.append(f"input normalisation: {mode}")
-        notes.append(f"augmentation: {', '.join(augment) or 'none'}")
+        notes.append(f"augmentation: {augmentation_text(augment)}")
         total = sum(r["seconds"] for r in res.history) or 1.0
         data_share = sum(r["data_seconds"] for r in res.history) / total
         self.fit_result = dataclasses.replace(

@@ -4,6 +4,11 @@ Reads every finished run (``runs/**/metrics.json``) under a benchmark directory 
 ``leaderboard.csv`` (one row per model), ``runs.csv`` (one row per run), ``leaderboard.md``
 and a self-contained ``leaderboard.html`` with the split protocol stated first, an
 accuracy-vs-latency scatter plot and a per-fold table.
+
+The ``trivial`` model (a forest on each window's mean and std) is the baseline: the board
+marks it and flags every model that does not beat it - such a model has learned no more
+than a recording's level and offset. On a held-out fault size the board adds accuracy per
+class x held-out value (``per_class.csv`` holds it for every benchmark).
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ from faultlab.reporting.document import (
 from faultlab.reporting.protocol import Protocol
 from faultlab.utils.io import atomic_path
 
-SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "recording_accuracy"]
+SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "recording_accuracy"]
+
+#: Registry name of the sanity baseline every leaderboard compares against.
+BASELINE = "trivial"
 
 #: leaderboard.csv columns, in order.
 COLUMNS = [
@@ -50,8 +58,11 @@ COLUMNS = [
     "macro_f1_std",
     "balanced_accuracy_mean",
     "balanced_accuracy_std",
+    "roc_auc_mean",
+    "roc_auc_std",
     "recording_accuracy_mean",
     "recording_accuracy_std",
+    "vs_baseline",
     "train_seconds_mean",
     "epochs_mean",
     "latency_ms_batch1",
@@ -82,6 +93,8 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
     sp = metrics.get("speed", {})
     mod = metrics.get("model", {})
     rel = os.path.relpath(run_dir, root) if root else str(run_dir)
+    task_m = (metrics.get("tasks") or {}).get(prim.get("task")) or {}
+    prim = {**prim, "roc_auc": prim.get("roc_auc", task_m.get("roc_auc_ovr_macro"))}
     return {
         "model": run.get("model_label") or run.get("model"),
         "model_name": run.get("model"),
@@ -103,6 +116,29 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
         **{k: run.get(k) or (run.get("dataset") if k.endswith("_data") else "?") for k in DATA_KEYS},
         "run_dir": rel,
     }
+
+
+def per_class_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per class of a run's primary task: its test accuracy (recall) and support."""
+    run, prim = metrics.get("run", {}), metrics.get("primary", {})
+    task_m = (metrics.get("tasks") or {}).get(prim.get("task")) or {}
+    per = task_m.get("per_class") or {}
+    cm = task_m.get("confusion_matrix")
+    out = []
+    for i, name in enumerate(task_m.get("classes") or []):
+        n = int(sum(cm[i])) if cm else int((per.get(name) or {}).get("support", 0))
+        if n == 0:
+            continue  # not in this fold's test set
+        recall = cm[i][i] / n if cm else (per.get(name) or {}).get("recall")
+        out.append({
+            "model": run.get("model_label") or run.get("model"),
+            "fold": str(run.get("fold")),
+            "seed": run.get("seed"),
+            "class": name,
+            "accuracy": float(recall),
+            "n": n,
+        })
+    return out
 
 
 def collect_runs(
@@ -137,6 +173,14 @@ def _finished_metrics(run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return metrics if isinstance(metrics, dict) else None
+
+
+def collect_per_class(out_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`per_class_rows` of every finished run in ``runs``."""
+    rows: list[dict[str, Any]] = []
+    for rel in runs.get("run_dir", pd.Series(dtype=str)):
+        rows += per_class_rows(json.loads((Path(out_dir) / rel / "metrics.json").read_text()))
+    return pd.DataFrame(rows, columns=["model", "fold", "seed", "class", "accuracy", "n"])
 
 
 def _std(s: pd.Series) -> float:
@@ -178,6 +222,9 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(out)
     df = df.sort_values(["accuracy_mean", "macro_f1_mean"], ascending=False, na_position="last")
     df["rank"] = np.arange(1, len(df) + 1)
+    base = df.loc[df["model_name"] == BASELINE, "accuracy_mean"]
+    # accuracy points above the baseline (NaN when the benchmark has no baseline)
+    df["vs_baseline"] = df["accuracy_mean"] - float(base.max()) if len(base) else np.nan
     return df[COLUMNS].reset_index(drop=True)
 
 
@@ -201,6 +248,24 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
 
 
+def _baseline_text(board: pd.DataFrame) -> Callout | None:
+    """Which models do not beat the trivial baseline (None when it is not in the board)."""
+    base = board[board["model_name"] == BASELINE]
+    if base.empty:
+        return None
+    b = base.iloc[0]
+    losers = board[(board["model_name"] != BASELINE) & ~(board["vs_baseline"] > 0)]
+    head = (
+        f"Baseline: {b.model} (a random forest on each window's mean and standard deviation) "
+        f"scores {fmt_pm(b.accuracy_mean, b.accuracy_std)}. A model that does not beat it has "
+        "learned no more than a recording's level and offset."
+    )
+    if losers.empty:
+        return Callout(f"{head} Every model beats it.", "info")
+    names = ", ".join(f"{r.model} ({fmt(r.accuracy_mean)})" for r in losers.itertuples())
+    return Callout(f"{head} Not better than the baseline: {names}.", "warning")
+
+
 def _data_section(doc: Document, runs: pd.DataFrame) -> None:
     """Which dataset and machine trained and which tested (one row per distinct pairing)."""
     if runs.empty or "train_data" not in runs:
@@ -215,26 +280,102 @@ def _data_section(doc: Document, runs: pd.DataFrame) -> None:
     )
 
 
-def render_leaderboard(
-    out_dir: str | Path,
-    run_dirs: list[Path] | None = None,
-    *,
-    title: str | None = None,
-    description: str | None = None,
-    protocol: Protocol | None = None,
-) -> dict[str, Path]:
-    """Write leaderboard.{csv,md,html}, runs.csv and plots/accuracy_vs_latency.png."""
-    out_dir = Path(out_dir)
-    runs, failed = collect_runs(out_dir, run_dirs)
-    board = aggregate(runs)
-    paths = {
-        "csv": _write_csv(board, out_dir / "leaderboard.csv"),
-        "runs_csv": _write_csv(runs, out_dir / "runs.csv"),
-    }
-    proto_runs, notes = _protocol_from_runs(out_dir, runs)
-    protocol = protocol or proto_runs
+def _mark(r: Any) -> str:
+    if r.model_name == BASELINE:
+        return f"{r.model} (baseline)"
+    return r.model if not r.vs_baseline <= 0 else f"{r.model} (≤ baseline)"
 
-    doc = Document(title or f"Leaderboard: {out_dir.name}")
+
+def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
+    doc.add(Heading("Ranking"))
+    doc.add(
+        Para(
+            f"{len(runs)} finished run(s) of {len(board)} model(s); scores are test-set means ± "
+            "sample standard deviation over seeds x folds (0 for a single run) on the primary "
+            "task; ROC-AUC is the one-vs-rest macro average over the classes in each test set; "
+            "'vs baseline' is accuracy points above the trivial baseline; latency is the "
+            "median over runs, per window, through predict_proba."
+        )
+    )
+    callout = _baseline_text(board)
+    if callout is not None:
+        doc.add(callout)
+    rows = [
+        [
+            r.rank,
+            _mark(r),
+            r.family or "–",
+            fmt_pm(r.accuracy_mean, r.accuracy_std),
+            fmt_pm(r.roc_auc_mean, r.roc_auc_std),
+            fmt_pm(r.macro_f1_mean, r.macro_f1_std),
+            fmt(r.balanced_accuracy_mean),
+            fmt(r.recording_accuracy_mean),
+            "–" if pd.isna(r.vs_baseline) else f"{r.vs_baseline * 100:+.1f}",
+            fmt_s(r.train_seconds_mean),
+            fmt_ms(r.latency_ms_batch1),
+            fmt_ms(r.latency_ms_batched),
+            fmt_int(r.n_params),
+            r.n_runs,
+        ]
+        for r in board.itertuples()
+    ]
+    headers = ["rank", "model", "family", "accuracy", "macro ROC-AUC", "macro F1",
+               "balanced acc.", "recording acc.", "vs baseline", "train s", "ms/window b1",
+               "ms/window batched", "params", "runs"]
+    doc.add(Table(headers, rows))
+
+
+def _cell(per: pd.DataFrame, key: tuple) -> str:
+    if key not in per.index:
+        return "–"
+    v = per.loc[key]
+    return fmt_pm(v["mean"], v["_std"]) if v["count"] > 1 else fmt(v["mean"])
+
+
+def _per_fold(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
+    doc.add(Heading("Per fold"))
+    folds = list(dict.fromkeys(runs["fold"]))
+    per = runs.groupby(["model", "fold"])["accuracy"].agg(["mean", _std, "count"])
+    frows = [[m, *(_cell(per, (m, f)) for f in folds)] for m in board["model"]]
+    doc.add(Table(["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)"))
+
+
+def _per_class(
+    doc: Document, runs: pd.DataFrame, pc: pd.DataFrame, board: pd.DataFrame, column: str
+) -> None:
+    """Accuracy per class x held-out value (fold), each model: where generalisation breaks."""
+    if pc.empty:
+        return
+    folds = list(dict.fromkeys(runs["fold"]))
+    per = pc.groupby(["model", "class", "fold"])["accuracy"].agg(["mean", _std, "count"])
+    overall = pc.groupby(["model", "class"])["accuracy"].mean()
+    rows = []
+    for m in board["model"]:
+        for c in dict.fromkeys(pc.loc[pc["model"] == m, "class"]):
+            rows.append([m, c, *(_cell(per, (m, c, f)) for f in folds), fmt(overall[(m, c)])])
+    doc.add(Heading(f"Per class x held-out {column}"))
+    doc.add(Table(
+        ["model", "class", *folds, "mean"], rows,
+        caption=f"Test accuracy (recall) of each class on each held-out {column} "
+        "(mean ± std over seeds)",
+    ))
+
+
+def _runs_table(doc: Document, runs: pd.DataFrame) -> None:
+    doc.add(Heading("Runs"))
+    links = {}
+    rrows = []
+    for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
+        rrows.append([r.model, r.fold, r.seed, fmt(r.accuracy), fmt(r.roc_auc), fmt(r.macro_f1),
+                      fmt(r.recording_accuracy), fmt_s(r.train_seconds), r.verdict or "–",
+                      "report"])
+        links[(i, 9)] = f"{r.run_dir}/report.html"
+    headers = ["model", "fold", "seed", "accuracy", "ROC-AUC", "macro F1", "recording acc.",
+               "train s", "fit", "report"]
+    doc.add(Table(headers, rrows, links=links))
+
+
+def _header(doc: Document, protocol: Protocol | None, notes: list[str], description: str | None):
     if description:
         doc.add(Para(description))
     doc.add(Heading("Split protocol"))
@@ -246,52 +387,33 @@ def render_leaderboard(
         doc.add(Para("No finished run yet."))
     if notes:
         doc.add(Para("Data notes:"), Bullets(notes))
-    _data_section(doc, runs)
 
-    doc.add(Heading("Ranking"))
-    doc.add(
-        Para(
-            f"{len(runs)} finished run(s) of {len(board)} model(s); scores are test-set means ± "
-            "sample standard deviation over seeds x folds (0 for a single run) on the primary "
-            "task; latency is the median over runs, per window, through predict_proba."
-        )
-    )
-    rows = [
-        [
-            r.rank,
-            r.model,
-            r.family or "–",
-            fmt_pm(r.accuracy_mean, r.accuracy_std),
-            fmt_pm(r.macro_f1_mean, r.macro_f1_std),
-            fmt(r.balanced_accuracy_mean),
-            fmt(r.recording_accuracy_mean),
-            fmt_s(r.train_seconds_mean),
-            fmt_ms(r.latency_ms_batch1),
-            fmt_ms(r.latency_ms_batched),
-            fmt_int(r.n_params),
-            r.n_runs,
-        ]
-        for r in board.itertuples()
-    ]
-    doc.add(
-        Table(
-            [
-                "rank",
-                "model",
-                "family",
-                "accuracy",
-                "macro F1",
-                "balanced acc.",
-                "recording acc.",
-                "train s",
-                "ms/window b1",
-                "ms/window batched",
-                "params",
-                "runs",
-            ],
-            rows,
-        )
-    )
+
+def render_leaderboard(
+    out_dir: str | Path,
+    run_dirs: list[Path] | None = None,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    protocol: Protocol | None = None,
+) -> dict[str, Path]:
+    """Write leaderboard.{csv,md,html}, runs.csv, per_class.csv and plots/accuracy_vs_latency.png."""
+    out_dir = Path(out_dir)
+    runs, failed = collect_runs(out_dir, run_dirs)
+    board = aggregate(runs)
+    per_class = collect_per_class(out_dir, runs)
+    paths = {
+        "csv": _write_csv(board, out_dir / "leaderboard.csv"),
+        "runs_csv": _write_csv(runs, out_dir / "runs.csv"),
+        "per_class_csv": _write_csv(per_class, out_dir / "per_class.csv"),
+    }
+    proto_runs, notes = _protocol_from_runs(out_dir, runs)
+    protocol = protocol or proto_runs
+
+    doc = Document(title or f"Leaderboard: {out_dir.name}")
+    _header(doc, protocol, notes, description)
+    _data_section(doc, runs)
+    _ranking(doc, runs, board)
     if not board.empty:
         p = plots.accuracy_vs_latency(
             board["model"].tolist(),
@@ -300,69 +422,12 @@ def render_leaderboard(
             board["accuracy_std"].tolist(),
             out_dir / "plots" / "accuracy_vs_latency.png",
         )
-        doc.add(
-            Image(
-                p,
-                f"plots/{p.name}",
-                "accuracy vs latency",
-                caption="Mean test accuracy (± std) vs batch-1 latency per window",
-            )
-        )
-
-        doc.add(Heading("Per fold"))
-        folds = list(dict.fromkeys(runs["fold"]))
-        per = runs.groupby(["model", "fold"])["accuracy"].agg(["mean", _std, "count"])
-        frows = []
-        for model in board["model"]:
-            cells = []
-            for f in folds:
-                if (model, f) in per.index:
-                    v = per.loc[(model, f)]
-                    cells.append(fmt_pm(v["mean"], v["_std"]) if v["count"] > 1 else fmt(v["mean"]))
-                else:
-                    cells.append("–")
-            frows.append([model, *cells])
-        doc.add(
-            Table(
-                ["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)"
-            )
-        )
-
-        doc.add(Heading("Runs"))
-        links = {}
-        rrows = []
-        for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
-            rrows.append(
-                [
-                    r.model,
-                    r.fold,
-                    r.seed,
-                    fmt(r.accuracy),
-                    fmt(r.macro_f1),
-                    fmt(r.recording_accuracy),
-                    fmt_s(r.train_seconds),
-                    r.verdict or "–",
-                    "report",
-                ]
-            )
-            links[(i, 8)] = f"{r.run_dir}/report.html"
-        doc.add(
-            Table(
-                [
-                    "model",
-                    "fold",
-                    "seed",
-                    "accuracy",
-                    "macro F1",
-                    "recording acc.",
-                    "train s",
-                    "fit",
-                    "report",
-                ],
-                rrows,
-                links=links,
-            )
-        )
+        doc.add(Image(p, f"plots/{p.name}", "accuracy vs latency",
+                      caption="Mean test accuracy (± std) vs batch-1 latency per window"))
+        _per_fold(doc, runs, board)
+        if protocol is not None and protocol.label == "held-out size":
+            _per_class(doc, runs, per_class, board, _split_column(out_dir, runs))
+        _runs_table(doc, runs)
     if failed:
         doc.add(Heading("Failed runs"))
         doc.add(
@@ -376,3 +441,9 @@ def render_leaderboard(
         )
     paths.update(write_document(doc, out_dir / "leaderboard.md", out_dir / "leaderboard.html"))
     return paths
+
+
+def _split_column(out_dir: Path, runs: pd.DataFrame) -> str:
+    d = out_dir / runs["run_dir"].iloc[0]
+    split = json.loads((d / "split.json").read_text()) if (d / "split.json").exists() else {}
+    return str((split.get("rule") or {}).get("column") or "value")

@@ -36,14 +36,63 @@ def _values(v: Any) -> str:
     return ", ".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
 
 
+#: What each validation strategy is, as a reader should hear it.
+VALIDATION = {
+    "tail": "the last part of each training recording - the same recordings and conditions as "
+    "training, so it mimics no shift",
+    "recordings": "whole held-out training recordings - other recordings, same conditions",
+    "condition": "a whole held-out training condition - a shift like the test's",
+    "none": "none",
+}
+
+
+def describe_validation(validation: dict[str, Any] | None, protocol: Protocol) -> str:
+    """One sentence: what validation measured and whether it mimics this protocol's test."""
+    kind = (validation or {}).get("kind") or ""
+    if not kind:
+        return ""
+    detail = (validation or {}).get("description") or ""
+    what = VALIDATION.get(kind, kind) + (f" ({detail})" if detail and kind != "none" else "")
+    if kind == "none":
+        return "Validation: none (no early stopping)."
+    shift = protocol.label in ("held-out size", "condition", "cross-machine")
+    mimics = kind == "condition" or not shift
+    return f"Validation: {what}. " + (
+        "It measures the same kind of generalisation as the test."
+        if mimics
+        else "It does NOT measure the test's shift: validation scores (and early stopping, "
+        "and the fit diagnosis) will look better than the test."
+    )
+
+
 def describe_protocol(
     kind: str | None,
     rule: dict[str, Any] | None = None,
     *,
     leaky: bool = False,
     dataset: str | None = None,
+    validation: dict[str, Any] | None = None,
 ) -> Protocol:
-    """Classify a split (``kind`` + its SplitConfig ``rule``) and explain it."""
+    """Classify a split (``kind`` + its SplitConfig ``rule``) and explain it.
+
+    ``validation`` (split.json's ``validation``: kind, description) adds a sentence on
+    whether the validation windows mimic the test's shift.
+    """
+    proto = _describe(kind, rule, leaky=leaky, dataset=dataset)
+    extra = describe_validation(validation, proto)
+    if extra:
+        proto.text = f"{proto.text} {extra}"
+        proto.warning = proto.warning or "does NOT" in extra
+    return proto
+
+
+def _describe(
+    kind: str | None,
+    rule: dict[str, Any] | None = None,
+    *,
+    leaky: bool = False,
+    dataset: str | None = None,
+) -> Protocol:
     rule = rule or {}
     kind = (kind or rule.get("kind") or "").strip()
     column = rule.get("column")

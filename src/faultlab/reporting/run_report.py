@@ -127,6 +127,7 @@ def run_protocol(metrics: dict[str, Any], split: dict[str, Any], config: dict[st
         rule,
         leaky=bool(split.get("leaky", run.get("leaky", False))),
         dataset=dataset,
+        validation=split.get("validation") or run.get("validation"),
     )
 
 
@@ -502,6 +503,13 @@ def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         )
     )
     doc.add(Para(f"Rule: {diag.get('rule', '–')}"))
+    cmp = diag.get("comparison")
+    if cmp:
+        doc.add(Callout(
+            f"What was measured: {cmp['text']}. Validation accuracy {fmt(cmp.get('val_accuracy'))}, "
+            f"test accuracy {fmt(cmp.get('test_accuracy'))}.",
+            "info" if cmp.get("comparable") and not cmp.get("shift_gap") else "warning",
+        ))
     ev = diag.get("evidence") or {}
     if ev:
         doc.add(Table(["evidence", "value"], [[k, fmt(v)] for k, v in ev.items()]))

@@ -6,7 +6,13 @@ graph takes *prepared* windows (``[batch, C, L]`` float32, after the run's
 resampling, windowing, normalisation and standardiser — see ``metadata.json``
 ``preprocessing``) and returns one probability tensor per task (softmax included), named
 ``proba_<task>``, with a dynamic batch axis. Every export is checked against the model's own
-``predict_proba`` before it is written; the largest difference goes into the metadata.
+``predict_proba`` before it is written (at most 1e-4 in probabilities, identical labels);
+the largest difference goes into the metadata.
+
+Classical (feature) models export their classifier as ONNX (skl2onnx) over a feature vector;
+their front end (features or MiniRocket) is numpy/numba code described in the ``onnx`` entry's
+``frontend`` (see :mod:`faultlab.serving.classical_onnx`); ``predict``/``serve --backend
+onnx`` run both.
 
 ONNX: torch 2.9+ defaults to the dynamo (``torch.export``) exporter, which needs
 ``onnxscript``; when that is missing or fails, the TorchScript-based exporter
@@ -28,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from faultlab.errors import FaultlabError
+from faultlab.serving.classical_onnx import ExportError
 from faultlab.serving.predict import model_metadata
 from faultlab.serving.preprocess import Preprocessing
 from faultlab.utils.io import atomic_path, write_json
@@ -38,10 +44,6 @@ FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.ts"}
 OPSET = 17
 #: Largest tolerated |exported - predict_proba| on the verification batch.
 TOLERANCE = 1e-4
-
-
-class ExportError(FaultlabError):
-    """The model cannot be exported in the requested format (the message says which it can)."""
 
 
 @dataclass
@@ -87,7 +89,9 @@ def _proba_module(model: Any):
 def supported_formats(model: Any) -> list[str]:
     if _torch_net(model) is not None:
         return ["onnx", "torchscript"]
-    if hasattr(model, "to_onnx") and importlib.util.find_spec("skl2onnx") is not None:
+    from faultlab.serving.classical_onnx import is_feature_model
+
+    if is_feature_model(model) and importlib.util.find_spec("skl2onnx") is not None:
         return ["onnx"]
     return []
 
@@ -99,6 +103,25 @@ def _sample(model: Any, n: int = 8, seed: int = 0) -> np.ndarray:
 
 def _max_diff(ref: dict[str, np.ndarray], got: list[np.ndarray], tasks: list[str]) -> float:
     return float(max(np.abs(np.asarray(g) - ref[t]).max() for t, g in zip(tasks, got)))
+
+
+def _parity(ref: dict[str, np.ndarray], got: list[np.ndarray], tasks: list[str]) -> float:
+    """Largest probability difference; raises when it is over TOLERANCE or a label differs.
+
+    Labels must match wherever the model's top two classes are more than TOLERANCE apart
+    (an exact tie may break either way under float rounding).
+    """
+    diff = _max_diff(ref, got, tasks)
+    if diff > TOLERANCE:
+        raise ExportError(f"outputs differ from predict_proba by {diff:.2e} (> {TOLERANCE:g})")
+    for task, g in zip(tasks, got):
+        r = ref[task]
+        top2 = np.sort(r, axis=1)[:, -2:] if r.shape[1] > 1 else np.c_[r * 0, r]
+        clear = (top2[:, 1] - top2[:, 0]) > TOLERANCE
+        bad = clear & (np.asarray(g).argmax(1) != r.argmax(1))
+        if bad.any():
+            raise ExportError(f"task {task}: {int(bad.sum())} window label(s) differ from predict_proba")
+    return diff
 
 
 def _onnx_legacy(module, example, path: Path, names: dict[str, list[str]]) -> None:
@@ -171,9 +194,7 @@ def export_onnx(
         try:
             with atomic_path(path) as tmp:  # renamed over ``path`` only when verified
                 fn(module, example, tmp, names)
-                diff = _max_diff(ref, _run_onnx(tmp, X), tasks)
-                if diff > TOLERANCE:
-                    raise ExportError(f"outputs differ from predict_proba by {diff:.2e}")
+                diff = _parity(ref, _run_onnx(tmp, X), tasks)
         except Exception as exc:  # an exporter that cannot handle this graph: try the next
             msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0]) if str(exc) else ""
             last = f"{label}: {exc.__class__.__name__}: {msg}"
@@ -184,15 +205,39 @@ def export_onnx(
 
 
 def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str, float, list[str]]:
-    """Non-torch models that offer ``to_onnx()`` (an skl2onnx conversion)."""
+    """Feature models: the classifier as an ONNX graph over features, the front end beside it.
+
+    The check runs the exported files as a deployment would (front end rebuilt from the
+    metadata description, classifier through ONNX Runtime) against ``predict_proba``.
+    """
+    from faultlab.serving.classical_onnx import (
+        FRONTEND_FILE,
+        FrontEnd,
+        frontend_spec,
+        head_graph,
+        sample_windows,
+        uses_skl2onnx,
+    )
+
     if "onnx" not in supported_formats(model):
         raise ExportError(_unsupported(model, "onnx"))
-    onx = model.to_onnx()
-    with atomic_path(path) as tmp:
+    spec, arrays = frontend_spec(model)
+    onx = head_graph(model, int(spec["n_features"]))
+    X = sample_windows(model)
+    ref = model.predict_proba(X)
+    npz = path.parent / FRONTEND_FILE
+    if arrays:
+        with atomic_path(npz) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    with atomic_path(path) as tmp:  # renamed over ``path`` only when verified
         tmp.write_bytes(onx.SerializeToString())
-        X = _sample(model, 8, seed=1)
-        diff = _max_diff(model.predict_proba(X), _run_onnx(tmp, X), tasks)
-    return "skl2onnx", diff, []
+        front = FrontEnd(spec, path.parent, threads=1)
+        diff = _parity(ref, _run_onnx(tmp, front(X)), tasks)
+    heads = sorted({type(p[-1]).__name__ for p in model.pipelines.values()})
+    label = "skl2onnx" if any(uses_skl2onnx(p[-1]) for p in model.pipelines.values()) else "onnx.helper"
+    notes = [f"front end ({spec['kind']}) runs in numpy/numba before the ONNX graph "
+             f"(input 'features' [batch, {spec['n_features']}]); classifier {', '.join(heads)}"]
+    return label, diff, notes
 
 
 def export_torchscript(model: Any, path: Path, tasks: list[str], **_: Any) -> tuple[str, float, list[str]]:
@@ -248,7 +293,7 @@ def export_run(
     options = {"exporter": onnx_exporter} if fmt == "onnx" else {}
     exporter, diff, notes = EXPORTERS[fmt](model, path, tasks, **options)
     meta = model_metadata(run_dir, pre, json.loads(model_json.read_text()))
-    entry = {
+    entry: dict[str, Any] = {
         "file": path.name,
         "exporter": exporter,
         "opset": _onnx_opset(path) if fmt == "onnx" else None,
@@ -257,6 +302,13 @@ def export_run(
         "torch_version": _version("torch"),
         "onnxruntime_version": _version("onnxruntime") if fmt == "onnx" else None,
     }
+    if fmt == "onnx" and _torch_net(model) is None:
+        from faultlab.serving.classical_onnx import frontend_spec
+
+        spec = frontend_spec(model)[0]
+        entry["frontend"] = spec
+        entry["graph_input"] = {"name": "features", "shape": ["batch", spec["n_features"]],
+                                "dtype": "float32"}
     # one metadata.json per folder: exporting the other format adds to it, for the same run
     meta_path = out / METADATA_FILE
     old = _read_json(meta_path)
@@ -269,11 +321,12 @@ def export_run(
 def _unsupported(model: Any, fmt: str) -> str:
     formats = supported_formats(model)
     why = ""
-    if fmt == "onnx" and hasattr(model, "to_onnx") and "onnx" not in formats:
-        why = " (ONNX needs skl2onnx: pip install skl2onnx)"
+    from faultlab.serving.classical_onnx import is_feature_model
+
+    if fmt == "onnx" and is_feature_model(model) and "onnx" not in formats:
+        why = " (ONNX of a feature model needs skl2onnx: pip install 'faultlab[serve]')"
     elif fmt == "onnx" and _torch_net(model) is None:
-        why = (" (it is not a torch network and offers no to_onnx(): its feature extraction is "
-               "numpy code, and skl2onnx could convert only the scikit-learn estimator)")
+        why = " (it is neither a torch network nor a fitted feature model)"
     elif _torch_net(model) is None:
         why = " (it is not a torch network; TorchScript is for deep models)"
     return (

@@ -57,22 +57,49 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, model_path: Path, tasks: list[str], threads: int | None = 2) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+    def __init__(
+        self,
+        model_path: Path,
+        tasks: list[str],
+        threads: int | None = 2,
+        frontend: dict[str, Any] | None = None,
+    ) -> None:
+        self.session = onnx_session(model_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.tasks = list(tasks)
+        self.frontend = None
+        if frontend:  # a feature model: windows -> features in numpy, then the graph
+            from faultlab.serving.classical_onnx import FrontEnd
+
+            self.frontend = FrontEnd(frontend, Path(model_path).parent, threads or 1)
 
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        outs = self.session.run(self.output_names, {self.input_name: np.asarray(X, np.float32)})
+        X = np.asarray(X, np.float32)
+        if self.frontend is not None:
+            X = self.frontend(X)
+        outs = self.session.run(self.output_names, {self.input_name: X})
         return dict(zip(self.tasks, outs))
+
+
+def onnx_session(model_path: Path, threads: int | None = 2, **options: Any):
+    """An ORT CPU session: all graph optimisations, ``threads`` intra-op threads, no spinning.
+
+    Spinning worker threads (ORT's default) burn a core between calls; on a shared or busy
+    box that slows every other process. Measured by ``benchmarks/inference_latency.py``
+    (``ort_settings_fp32``: cnn1d, batch 256, this shared 2-core machine at load 16-18, two
+    runs): with two threads spinning off was faster both times (5,825 vs 3,369 and 8,514 vs
+    4,607 windows/s); with one thread it went either way (8,611 vs 6,351; 8,138 vs 10,280).
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", options.get("spin", "0"))
+    return ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
 
 
 def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
@@ -86,12 +113,15 @@ def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
     onnx_file, model_json = exported / "model.onnx", Path(run_dir) / "model" / "model.json"
     if onnx_file.exists() and onnx_file.stat().st_mtime >= model_json.stat().st_mtime:
         meta = json.loads((exported / METADATA_FILE).read_text())
-        return OnnxBackend(onnx_file, meta["tasks"], threads)
-    # none yet, or older than the model (a resumed/retrained run): export afresh
+        frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
+        return OnnxBackend(onnx_file, meta["tasks"], threads, frontend)
+    # none yet, or older than the model (a resumed/retrained run): export afresh into a
+    # temporary folder, removed at once (the session holds the graph in memory)
     with tempfile.TemporaryDirectory(prefix="faultlab-onnx-") as tmp:
         export_run(run_dir, "onnx", tmp)
         meta = json.loads((Path(tmp) / METADATA_FILE).read_text())
-        return OnnxBackend(Path(tmp) / "model.onnx", meta["tasks"], threads)
+        frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
+        return OnnxBackend(Path(tmp) / "model.onnx", meta["tasks"], threads, frontend)
 
 
 #: Backend name -> factory(run_dir, threads). ``torch`` and ``native`` are the same: the

@@ -4,7 +4,89 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: The short augmentation names of the list form (``augment: [shift, scale]``).
+AugmentName = Literal["shift", "scale", "noise", "flip"]
+
+
+class BandpassConfig(BaseModel):
+    """Random band-pass: keep ``[low, high]`` (fractions of Nyquist, each drawn uniformly).
+
+    Fractions, not Hz, so the same config means the same thing at any sampling rate.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: tuple[float, float] = Field((0.0, 0.2), description="range the lower edge is drawn from")
+    high: tuple[float, float] = Field((0.5, 1.0), description="range the upper edge is drawn from")
+
+    @model_validator(mode="after")
+    def _check(self) -> BandpassConfig:
+        for key, (a, b) in (("low", self.low), ("high", self.high)):
+            if not 0 <= a <= b <= 1:
+                raise ValueError(f"bandpass.{key} must be 0 <= a <= b <= 1, got [{a}, {b}]")
+        if self.low[1] >= self.high[0]:
+            raise ValueError(
+                f"bandpass: low's upper end {self.low[1]} must be below high's lower end "
+                f"{self.high[0]} (an empty band keeps nothing)"
+            )
+        return self
+
+
+class AugmentConfig(BaseModel):
+    """Training-batch augmentations aimed at domain shift (never applied to val/test).
+
+    Each augmentation is drawn per window with probability ``p`` (``shift`` and ``flip``
+    too), from the training seed, so a run is reproducible.
+    speed_jitter: resample by a factor in ``[1 - j, 1 + j]`` (a sine at f becomes one at f x
+    factor: the machine ran that much faster or slower); amplitude: gain drawn log-uniformly
+    in ``[a, b]``; noise_snr_db: white noise at an SNR drawn uniformly in ``[a, b]`` dB
+    (relative to each channel's power); shift: random circular time shift; flip: sign flip;
+    bandpass: random band-pass (see :class:`BandpassConfig`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    speed_jitter: float = Field(0.0, ge=0, lt=0.5)
+    amplitude: tuple[float, float] | None = None
+    noise_snr_db: tuple[float, float] | None = None
+    shift: bool = False
+    flip: bool = False
+    bandpass: BandpassConfig | None = None
+    p: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> AugmentConfig:
+        if self.amplitude is not None and not 0 < self.amplitude[0] <= self.amplitude[1]:
+            raise ValueError(f"amplitude must be 0 < a <= b, got {list(self.amplitude)}")
+        if self.noise_snr_db is not None and self.noise_snr_db[0] > self.noise_snr_db[1]:
+            raise ValueError(f"noise_snr_db must be [low, high], got {list(self.noise_snr_db)}")
+        return self
+
+    @classmethod
+    def from_names(cls, names: list[str]) -> AugmentConfig:
+        """The list form: every named augmentation on every window (``p = 1``)."""
+        return cls(
+            shift="shift" in names,
+            flip="flip" in names,
+            amplitude=(0.8, 1.25) if "scale" in names else None,
+            noise_snr_db=(26.0, 26.0) if "noise" in names else None,  # noise at 5 % of std
+            p=1.0,
+        )
+
+    @property
+    def active(self) -> list[str]:
+        """Names of the augmentations switched on (for notes and reports)."""
+        on = {
+            "speed_jitter": self.speed_jitter > 0,
+            "amplitude": self.amplitude is not None,
+            "noise": self.noise_snr_db is not None,
+            "shift": self.shift,
+            "flip": self.flip,
+            "bandpass": self.bandpass is not None,
+        }
+        return [k for k, v in on.items() if v and self.p > 0]
 
 
 class TrainConfig(BaseModel):
@@ -33,9 +115,18 @@ class TrainConfig(BaseModel):
     progress: bool = True
     checkpoint_every: int = Field(1, ge=1, le=100_000)
     resume: bool = Field(False, description="continue from run_dir/checkpoint.pt when it exists")
-    augment: Literal["auto"] | list[Literal["shift", "scale", "noise", "flip"]] = Field(
+    augment: Literal["auto"] | list[AugmentName] | AugmentConfig = Field(
         "auto",
-        description="on-the-fly batch augmentation: shift (random circular time shift), "
-        "scale (amplitude x U(0.8, 1.2)), noise (Gaussian, 5% of the window's std), flip (sign); "
+        description="on-the-fly training-batch augmentation: a mapping (AugmentConfig: "
+        "speed_jitter, amplitude, noise_snr_db, shift, flip, bandpass, p) or the short list "
+        "form (shift, scale = gain in [0.8, 1.25], noise = 26 dB SNR, flip; every window); "
         "auto = shift for signal windows, none for tabular features (their order is meaning)",
     )
+
+    def augmentation(self, tabular: bool = False) -> AugmentConfig:
+        """The augmentations to apply, with ``auto`` and the list form resolved."""
+        if isinstance(self.augment, AugmentConfig):
+            return self.augment
+        if self.augment == "auto":
+            return AugmentConfig.from_names([] if tabular else ["shift"])
+        return AugmentConfig.from_names(list(self.augment))

@@ -24,8 +24,9 @@ from torch import nn
 
 from faultlab.errors import ConfigError
 from faultlab.models.base import FitResult
+from faultlab.training.augment import Augmenter, augment_batch
 from faultlab.training.callbacks import EarlyStopping, EpochCallback
-from faultlab.training.config import TrainConfig
+from faultlab.training.config import AugmentConfig, TrainConfig
 from faultlab.training.device import Precision, choose_precision, resolve_device, set_threads
 from faultlab.training.seed import get_rng_state, seed_everything, set_rng_state
 from faultlab.utils.io import atomic_path, set_aside
@@ -33,6 +34,8 @@ from faultlab.utils.io import atomic_path, set_aside
 CHECKPOINT_NAME = "checkpoint.pt"
 #: Whole arrays up to this size are moved to the accelerator once; larger ones per batch.
 _ON_DEVICE_BYTES = 2 * 1024**3
+
+__all__ = ["CHECKPOINT_NAME", "EngineResult", "Trainer", "augment_batch", "load_checkpoint"]
 
 LossFn = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], torch.Tensor]
 
@@ -101,26 +104,6 @@ class _Meter:
         if len(self.correct) > 1:
             out.update({f"accuracy_{t}": a for t, a in accs.items()})
         return out
-
-
-def augment_batch(x: torch.Tensor, kinds: Sequence[str]) -> torch.Tensor:
-    """Vectorised augmentations of a ``[B, C, L]`` batch (whole batch at once, no loops)."""
-    if not kinds or kinds == "auto":
-        return x
-    b, c, length = x.shape
-    dev = x.device
-    if "shift" in kinds:
-        # circular shift = a window of the window repeated twice (cheaper than a modulo)
-        shift = torch.randint(0, length, (b, 1), device=dev)
-        idx = torch.arange(length, device=dev)[None, :] + shift
-        x = torch.cat([x, x], dim=-1).gather(2, idx[:, None, :].expand(b, c, length))
-    if "scale" in kinds:
-        x = x * torch.empty(b, 1, 1, device=dev).uniform_(0.8, 1.2)
-    if "flip" in kinds:
-        x = x * (torch.randint(0, 2, (b, 1, 1), device=dev) * 2 - 1).to(x.dtype)
-    if "noise" in kinds:
-        x = x + 0.05 * x.std(dim=-1, keepdim=True) * torch.randn_like(x)
-    return x
 
 
 def _optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -269,6 +252,7 @@ class Trainer:
             "stopped_reason": stopped,
             "rng": get_rng_state(),
             "shuffle_rng": self.gen.get_state(),
+            "augment_rng": self.augment.gen.get_state(),
             "config": self.cfg.model_dump(),
             "notes": list(self.notes),
         }
@@ -285,6 +269,8 @@ class Trainer:
         self.stopper.load_state_dict(ckpt["early_stopping"])
         set_rng_state(ckpt["rng"])
         self.gen.set_state(ckpt["shuffle_rng"])
+        if ckpt.get("augment_rng") is not None:
+            self.augment.gen.set_state(ckpt["augment_rng"])
         old = ckpt.get("config", {})
         if old.get("epochs") != self.cfg.epochs and self.cfg.schedule in ("onecycle", "cosine"):
             self.notes.append(
@@ -363,6 +349,9 @@ class Trainer:
         self.sched, sched_when = _scheduler(self.opt, cfg, n_batches)
         self.stopper = EarlyStopping(monitor, cfg.patience if has_val else None, cfg.min_delta)
         self.gen = torch.Generator().manual_seed(cfg.seed)
+        # its own stream, so switching augmentations on does not change the batch order
+        aug = cfg.augmentation() if cfg.augment != "auto" else AugmentConfig()
+        self.augment = Augmenter(aug, torch.Generator().manual_seed(cfg.seed + 7919))
 
         start_epoch, history = 0, []
         ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
@@ -387,7 +376,7 @@ class Trainer:
             for b in range(n_batches):
                 td = time.perf_counter()
                 xb, yb = self.train_data.batch(perm[b * bs:(b + 1) * bs], self.device)
-                xb = augment_batch(xb, cfg.augment)
+                xb = self.augment(xb)
                 data_s += time.perf_counter() - td
                 (loss, out), xb, yb = self._safe_step(xb, yb)
                 if not torch.isfinite(loss):
