@@ -81,7 +81,7 @@ def test_trains_on_two_loads_and_generalises_to_a_third(name, cwru, tmp_path):
     assert model.params["sampling_rate"] == 12000.0
     assert model.params["rpm"] == pytest.approx(np.median(train.info["rpm"]))
     model.save(tmp_path / "m")
-    assert (tmp_path / "m" / "model.joblib").exists()
+    assert (tmp_path / "m" / "model.skops").exists()
     saved = json.loads((tmp_path / "m" / "model.json").read_text())
     assert saved["params"]["sampling_rate"] == 12000.0
     again = load_model(tmp_path / "m")

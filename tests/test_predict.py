@@ -164,7 +164,7 @@ def test_normalise_and_standardiser_are_replayed():
         prepare(pre, np.zeros((2, 1000)), 1000)
     with pytest.raises(DataError, match="NaN/inf"):
         prepare(pre, np.r_[sig[:10], np.inf, sig[11:]], 1000)
-    with pytest.raises(DataError, match="sampling rate"):
+    with pytest.raises(DataError, match="sampling.rate"):
         prepare(pre, sig, 0)
 
 

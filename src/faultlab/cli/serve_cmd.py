@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 
 from faultlab.cli import app
+from faultlab.limits import (
+    BATCH_MAX,
+    MAX_SAMPLES,
+    MAX_WINDOWS,
+    SERVICE_MAX_SAMPLES,
+    SERVICE_MAX_WINDOWS,
+)
 
 
 def _top_shares(shares: dict[str, float], k: int = 3) -> str:
@@ -40,7 +47,7 @@ def predict(
     sampling_rate: Annotated[float | None, typer.Option(help="Hz of the files (CWRU numbers: from the catalogue)")] = None,
     channel: Annotated[list[str] | None, typer.Option(help="channel name/column/index in the files, one per model channel")] = None,
     out: Annotated[Path | None, typer.Option(help="per-window predictions: .csv or .json")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 512,
+    batch_size: Annotated[int, typer.Option(min=1, max=BATCH_MAX)] = 512,
     backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
     threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
     rpm: Annotated[float | None, typer.Option(help="shaft speed of the files (front-end runs; default: file, catalogue, else estimated)")] = None,
@@ -103,12 +110,23 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
     backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
     max_body_mb: Annotated[float, typer.Option(help="largest accepted request body (MiB)")] = 16.0,
-    threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, max=1024, help="inference threads (default: library default)")] = None,
     log_level: Annotated[str, typer.Option()] = "info",
+    token: Annotated[str | None, typer.Option(
+        help="bearer token /predict and /model require (default $FAULTLAB_TOKEN); "
+        "required when --host is not a loopback address")] = None,
+    max_windows: Annotated[int, typer.Option(min=1, max=MAX_WINDOWS, help="windows per request")] = SERVICE_MAX_WINDOWS,
+    max_samples: Annotated[int, typer.Option(min=1, max=MAX_SAMPLES, help="samples per channel per request")] = SERVICE_MAX_SAMPLES,
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /model, docs at /docs."""
+    from faultlab.errors import ConfigError
+    from faultlab.serving.service import resolve_token
     from faultlab.serving.service import serve as run_service
 
+    if not (0 < max_body_mb <= 1024):
+        raise ConfigError(f"--max-body-mb {max_body_mb:g} is outside (0, 1024]")
+    resolve_token(host, token)  # fail before loading the model
     typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     run_service(run_dir, host=host, port=port, backend=backend,
-                max_body_bytes=int(max_body_mb * 1024 * 1024), threads=threads, log_level=log_level)
+                max_body_bytes=int(max_body_mb * 1024 * 1024), threads=threads, log_level=log_level,
+                token=token, max_windows=max_windows, max_samples=max_samples)

@@ -33,6 +33,9 @@ def train(
     resume: Annotated[bool, typer.Option(help="continue from checkpoints")] = False,
     mlflow: Annotated[str | None, typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    rerun_changed: Annotated[bool, typer.Option(
+        help="rerun finished folds whose config changed (default: stop, naming the changed "
+        "keys); old results are kept as *.replaced")] = False,
 ) -> None:
     """Train one model and write a run directory per fold (config, split, history, model, metrics, report)."""
     from faultlab.experiments.config import ExperimentConfig, load_yaml, parse_config
@@ -56,7 +59,7 @@ def train(
         set_dotted(raw, f"model.params.{key}", value)
     raw.setdefault("model", {}).setdefault("name", "cnn1d")
     cfg = parse_config(ExperimentConfig, raw, str(config or "command line"))
-    results = run_folds(cfg, out, resume=resume, log=typer.echo)
+    results = run_folds(cfg, out, resume=resume, log=typer.echo, rerun_changed=rerun_changed)
     if len(results) > 1:
         import numpy as np
 

@@ -6,6 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from faultlab.limits import (
+    RATE_MAX_HZ,
+    RATE_MIN_HZ,
+    STRIDE_MAX,
+    STRIDE_MIN,
+    WINDOW_MAX,
+    WINDOW_MIN,
+)
+
 #: Sources that are not catalogues: the generator, a user's manifest, a feature table, and
 #: several datasets at once (``sources:``).
 NON_CATALOGUE = ("synthetic", "files", "table", "sources", "store")
@@ -89,9 +98,14 @@ class DataConfig(BaseModel):
     manifest: str | None = Field(None, description="files dataset: CSV/YAML manifest")
     sources: list[SourceConfig] | None = Field(None, description="dataset 'sources': the datasets")
     channel: str | list[str] | None = "DE"
-    target_rate: float | None = 12000
-    window: int = Field(1024, ge=8)
-    stride: int | None = Field(None, ge=1, description="default: window (no overlap)")
+    target_rate: float | None = Field(
+        12000, ge=RATE_MIN_HZ, le=RATE_MAX_HZ, allow_inf_nan=False,
+        description="Hz every recording is resampled to (None: keep each file's rate)",
+    )
+    window: int = Field(1024, ge=WINDOW_MIN, le=WINDOW_MAX)
+    stride: int | None = Field(
+        None, ge=STRIDE_MIN, le=STRIDE_MAX, description="default: window (no overlap)"
+    )
     normalise: Literal["none", "zscore", "minmax", "rms"] = "none"
     standardise: bool | None = Field(
         None,
@@ -100,7 +114,7 @@ class DataConfig(BaseModel):
     )
     # A class with a single recording (CWRU normal at 0 HP) is cut into contiguous blocks that
     # act as separate groups; blocks take the values 0..n-1 of ``block_column``.
-    single_recording_blocks: int = Field(4, ge=1)
+    single_recording_blocks: int = Field(4, ge=1, le=1000)
     block_column: str | None = "load_hp"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     table: dict[str, Any] = Field(default_factory=dict)

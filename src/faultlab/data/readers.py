@@ -241,11 +241,22 @@ def channel_key(
     return (numbered or keys)[0]
 
 
+def reject_counts(arr: np.ndarray, path: str | os.PathLike, what: str) -> None:
+    """Integer samples are raw ADC counts (int16 from a data logger), not acceleration: a
+    model trained on g would classify them silently wrong, so they are refused."""
+    if arr.dtype.kind in "iu" and arr.size > 1:
+        raise DataError(
+            f"{path}: {what} holds integers ({arr.dtype}), likely raw ADC counts; faultlab "
+            "reads acceleration in g: convert (counts x sensor sensitivity) and save as float"
+        )
+
+
 def series(value: np.ndarray, path: str | os.PathLike, key: str) -> np.ndarray:
     """One finite, non-empty 1-D float32 series; otherwise a DataError naming file and key."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise DataError(f"{path}: variable {key!r} is not numeric (dtype {arr.dtype})")
+    reject_counts(arr, path, f"variable {key!r}")
     if arr.ndim > 1 and sum(d > 1 for d in arr.shape) > 1:
         raise DataError(f"{path}: variable {key!r} has shape {arr.shape}, not a single series")
     series = arr.astype(np.float32, copy=False).ravel()
@@ -348,6 +359,7 @@ def _by_key(variables: Mapping[str, np.ndarray], key: str | Sequence[str],
             channels: Sequence[Any] | None, path: Path) -> tuple[np.ndarray, list[str], str]:
     wanted = [resolve_key(variables, k, path) for k in ([key] if isinstance(key, str) else key)]
     if len(wanted) == 1:
+        reject_counts(np.asarray(variables[wanted[0]]), path, f"variable {wanted[0]!r}")
         signal = orient(variables[wanted[0]], path, f"variable {wanted[0]!r}")
         names = (
             [wanted[0]]
@@ -391,6 +403,7 @@ def _guess(variables: Mapping[str, np.ndarray], path: Path) -> tuple[np.ndarray,
     arrays = {k: v for k, v in variables.items() if v.size > 1}
     if len(arrays) == 1:
         ((name, value),) = arrays.items()
+        reject_counts(np.asarray(value), path, f"variable {name!r}")
         signal = orient(value, path, f"variable {name!r}")
         names = [name] if signal.shape[0] == 1 else [f"{name}[{i}]" for i in range(signal.shape[0])]
         return signal, names, name
@@ -460,6 +473,7 @@ def _read_npy(path: Path, channels: Sequence[Any] | None, key: Any) -> _Loaded:
         raise DataError(f"{path}: not a readable .npy file ({exc})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
         raise DataError(f"{path}: .npy array is not numeric")
+    reject_counts(arr, path, "the array")
     signal = orient(arr, path)
     names = [f"ch{i}" for i in range(signal.shape[0])]
     signal, names = _pick_rows(signal, names, channels, path)

@@ -9,13 +9,18 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from faultlab.data.types import Recording
-from faultlab.errors import DataError
+from faultlab.limits import resampled_length
 
 
-def resample_signal(signal: np.ndarray, rate: float, target_rate: float) -> np.ndarray:
-    """Resample ``signal`` (last axis = time) from ``rate`` to ``target_rate``."""
-    if rate <= 0 or target_rate <= 0:
-        raise DataError(f"sampling rates must be positive (got {rate} -> {target_rate})")
+def resample_signal(
+    signal: np.ndarray, rate: float, target_rate: float, where: str = ""
+) -> np.ndarray:
+    """Resample ``signal`` (last axis = time) from ``rate`` to ``target_rate``.
+
+    Both rates and the factor between them are bounded (:mod:`faultlab.limits`): a wrong rate
+    is an error naming it, never a 9 GB polyphase filter or scipy's "up and down must be >= 1".
+    """
+    resampled_length(signal.shape[-1], rate, target_rate, where)
     if rate == target_rate:
         return signal
     ratio = Fraction(target_rate / rate).limit_denominator(1000)
@@ -27,6 +32,8 @@ def resample(recording: Recording, target_rate: float | None) -> Recording:
     """A new Recording at ``target_rate`` (the same object when no change is needed)."""
     if target_rate is None or recording.sampling_rate == target_rate:
         return recording
-    sig = resample_signal(recording.signal, recording.sampling_rate, target_rate)
+    sig = resample_signal(
+        recording.signal, recording.sampling_rate, target_rate, recording.recording_id
+    )
     meta = {**recording.meta, "original_sampling_rate": recording.sampling_rate}
     return replace(recording, signal=sig, sampling_rate=float(target_rate), meta=meta)

@@ -38,6 +38,12 @@ from scipy import signal as sps
 from faultlab.data.bearings import BEARINGS
 from faultlab.data.types import Recording
 from faultlab.errors import ConfigError
+from faultlab.limits import RATE_MIN_HZ, RPM_MAX, RPM_MIN
+
+#: Generator bounds: the sampling rate, samples per recording and samples in all.
+SYNTH_MAX_RATE = 1e6
+SYNTH_MAX_SAMPLES = 1_000_000
+SYNTH_MAX_TOTAL = 50_000_000
 
 #: Fault size (inches) whose impacts have amplitude ``fault_amplitude``.
 REFERENCE_SIZE_IN = 0.007
@@ -66,8 +72,9 @@ class SyntheticConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sampling_rate: float = Field(12000.0, gt=0)
-    duration_s: float = Field(10.0, gt=0, description="seconds per recording")
+    sampling_rate: float = Field(12000.0, ge=RATE_MIN_HZ, le=SYNTH_MAX_RATE, allow_inf_nan=False)
+    duration_s: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False,
+                              description="seconds per recording")
     bearing: str = Field("6205", description="key of faultlab.data.bearings.BEARINGS")
     loads: list[int] = Field(default_factory=lambda: [0, 1, 2, 3])
     rpm: dict[int, float] = Field(
@@ -77,7 +84,7 @@ class SyntheticConfig(BaseModel):
     normal: bool = Field(True, description="generate the healthy class")
     locations: list[Literal["IR", "B", "OR"]] = Field(default_factory=lambda: ["IR", "B", "OR"])
     sizes: list[float] = Field(default_factory=lambda: [0.007, 0.014, 0.021])
-    recordings_per_condition: int = Field(1, ge=1)
+    recordings_per_condition: int = Field(1, ge=1, le=100)
     snr_db: float = Field(10.0, description="clean-signal power over noise power, dB")
     resonance_hz: float = Field(3500.0, gt=0)
     damping_ratio: float = Field(0.05, gt=0, lt=1)
@@ -104,9 +111,23 @@ class SyntheticConfig(BaseModel):
                 f"resonance_hz {self.resonance_hz} must be below Nyquist "
                 f"({self.sampling_rate / 2} Hz at sampling_rate {self.sampling_rate})"
             )
-        bad = [s for s in self.sizes if s <= 0]
+        bad = [s for s in self.sizes if not 0 < s < 1]
         if bad:
-            raise ValueError(f"sizes must be positive, got {bad}")
+            raise ValueError(f"sizes must be in (0, 1) inch, got {bad}")
+        bad_rpm = [r for r in self.rpm.values() if not RPM_MIN <= r <= RPM_MAX]
+        if bad_rpm:
+            raise ValueError(f"rpm values must be in [{RPM_MIN:g}, {RPM_MAX:g}], got {bad_rpm}")
+        if self.n_samples > SYNTH_MAX_SAMPLES:
+            raise ValueError(
+                f"duration_s x sampling_rate = {self.n_samples} samples per recording, over "
+                f"the limit of {SYNTH_MAX_SAMPLES}"
+            )
+        n_rec = len(conditions(self))
+        if n_rec * self.n_samples > SYNTH_MAX_TOTAL:
+            raise ValueError(
+                f"{n_rec} recordings x {self.n_samples} samples is over the limit of "
+                f"{SYNTH_MAX_TOTAL} generated samples"
+            )
         if not self.normal and not (self.locations and self.sizes):
             raise ValueError("nothing to generate: normal is false and no locations/sizes")
         return self

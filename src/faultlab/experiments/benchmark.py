@@ -1,8 +1,9 @@
 """The benchmark grid: models x seeds x folds, one run directory each, then a leaderboard.
 
 Windows and folds are built once per benchmark (``runner.prepare``) and shared with every run.
-A run is finished when its ``metrics.json`` exists, so an interrupted benchmark resumes where
-it stopped; a run that fails leaves ``error.txt`` and the grid goes on.
+A run is finished when its ``done.json`` (written last) exists, so an interrupted benchmark
+resumes where it stopped; a run that fails leaves ``error.txt`` and the grid goes on. A rerun
+with a changed config stops naming the changed keys (``rerun_changed`` redoes those runs).
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ class BenchmarkConfig(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     training: TrainConfig = Field(default_factory=TrainConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="after")
+    def _unique_seeds(self) -> BenchmarkConfig:
+        dup = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        if dup:
+            raise ValueError(f"seeds must be distinct; repeated: {dup}")
+        bad = [s for s in self.seeds if not 0 <= s < 2**32]
+        if bad:
+            raise ValueError(f"seeds must be in [0, 2**32 - 1]; got {bad}")
+        return self
 
     @model_validator(mode="after")
     def _unique_labels(self) -> BenchmarkConfig:
@@ -112,17 +123,20 @@ def run_dir_for(out: Path, model: ModelConfig, fold: str, seed: int) -> Path:
 
 def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     """Train and evaluate one grid cell; failures are recorded in ``error.txt``, not raised."""
-    from faultlab.experiments.runner import run_experiment, where
+    from faultlab.experiments.runner import effective_config, plan_run, run_experiment, where
 
     windows, splits = shared
     run_dir = Path(task.run_dir)
-    if rundir.is_complete(run_dir):  # e.g. a retried task whose first attempt had finished
-        return {"status": "skipped", "run_dir": str(run_dir)}
     # config.yaml is written first: its presence means an earlier attempt died mid-run
-    restarted = (run_dir / rundir.CONFIG).exists()
+    restarted = (run_dir / rundir.CONFIG).exists() and not rundir.is_complete(run_dir)
     node = where().get("ray_node_id")
     t0 = time.perf_counter()
     try:
+        config = effective_config(task.cfg, task.seed)
+        # the parent checked every run before starting; this repeats it in the worker, so a
+        # run finished meanwhile (another process, an earlier attempt) is not redone
+        if plan_run(run_dir, config, rerun_changed=False, log=lambda _: None) == "skip":
+            return {"status": "skipped", "run_dir": str(run_dir)}
         metrics = run_experiment(
             task.cfg,
             run_dir,
@@ -157,6 +171,22 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
     }
 
 
+def _plan_grid(
+    grid: list[RunTask], selected: set[str], rerun_changed: bool, log: Callable[[str], None]
+) -> tuple[list[RunTask], list[RunTask]]:
+    """(selected cells, selected cells to run). Every cell is checked, selected or not, so a
+    leaderboard never mixes configs: a changed cell left out by ``--only`` stops the
+    benchmark, or with ``rerun_changed`` is set aside (and so left off the leaderboard)."""
+    from faultlab.experiments.runner import effective_config, plan_run
+
+    plans = {
+        t.run_dir: plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
+        for t in grid
+    }
+    todo = [t for t in grid if t.cfg.model.display_name in selected]
+    return todo, [t for t in todo if plans[t.run_dir] != "skip"]
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     out: str | Path,
@@ -165,20 +195,23 @@ def run_benchmark(
     workers: int | None = None,
     only: list[str] | None = None,
     log: Callable[[str], None] = print,
+    rerun_changed: bool = False,
 ) -> dict[str, Any]:
-    """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary."""
-    from faultlab.experiments.runner import prepare
+    """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary.
+
+    A finished cell whose config changed stops the benchmark before anything runs (or, with
+    ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``runner.plan_run``.
+    """
+    from faultlab.experiments.runner import check_out_dir, prepare
     from faultlab.models.base import get_spec
     from faultlab.reporting import render_leaderboard
 
-    out = Path(out)
+    out = check_out_dir(out)
     models = cfg.select(only)
     for m in models:
         get_spec(m.name)  # an unknown model fails before any data is loaded
     check_tracking(cfg.tracking_for_runs(), cfg.name)  # so does an unusable tracking store
     ex = make_executor(executor, workers)
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
 
     t0 = time.perf_counter()
     windows, splits = prepare(cfg.experiment(cfg.models[0]))
@@ -191,9 +224,9 @@ def run_benchmark(
         for seed in cfg.seeds
         for fold in folds
     ]
-    selected = {m.display_name for m in models}
-    todo = [t for t in grid if t.cfg.model.display_name in selected]
-    pending = [t for t in todo if not rundir.is_complete(Path(t.run_dir))]
+    todo, pending = _plan_grid(grid, {m.display_name for m in models}, rerun_changed, log)
+    out.mkdir(parents=True, exist_ok=True)
+    write_yaml(out / "benchmark.yaml", cfg.model_dump(mode="json"))
     skipped = len(todo) - len(pending)
     log(
         f"grid: {len(grid)} run(s); {len(todo)} selected, {skipped} finished earlier (skipped), "

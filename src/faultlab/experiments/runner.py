@@ -31,6 +31,17 @@ from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
 
 
+def check_out_dir(path: str | Path, option: str = "--out") -> Path:
+    """``path`` usable as an output folder (absent, or a folder), else a one-line error."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"{option} {path}: {p} is a file, not a folder")
+        if p.exists():
+            break
+    return path
+
+
 def prepare(cfg: ExperimentConfig) -> tuple[WindowSet, list[Split]]:
     """Windows restricted to the target's tasks, and every fold of the split."""
     windows = for_target(build_windows(cfg.data), cfg.target)
@@ -298,13 +309,6 @@ def refit_on_train_and_val(
     )
 
 
-def _training(cfg: ExperimentConfig, seed: int | None, resume: bool) -> TrainConfig:
-    training = cfg.effective_training()
-    if seed is not None:
-        training = training.model_copy(update={"seed": seed})
-    if "resume" in type(training).model_fields:
-        training = training.model_copy(update={"resume": resume})
-    return training
 
 
 def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
@@ -364,7 +368,8 @@ def _evaluate(
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
     metrics = {
-        "run": _run_block(cfg, split, training, windows, parts),
+        "run": {**_run_block(cfg, split, training, windows, parts),
+                "config_hash": rundir.config_hash(effective_config(cfg, training.seed))},
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
@@ -434,9 +439,8 @@ def execute(
     from faultlab.evaluation.metrics import evaluate_predictions
 
     run_dir = Path(run_dir) if run_dir is not None else None
-    training = _training(cfg, seed, resume)
-    cfg_dump = cfg.model_dump(mode="json")
-    cfg_dump["training"] = training.model_dump(mode="json")
+    training = run_training(cfg, seed, resume)
+    cfg_dump = effective_config(cfg, seed, resume)
     standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
     parts, scaler = _roles(windows, split, standardise)
     frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
@@ -484,6 +488,12 @@ def execute(
             from faultlab.reporting import render_run_report
 
             render_run_report(run_dir)
+        # last: the run is finished only once metrics, model, report and plots are all written
+        write_json(run_dir / rundir.DONE, {
+            "config_hash": rundir.config_hash(cfg_dump),
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "report": bool(report),
+        })
     outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
     if cfg.tracking.mlflow is not None:
         from faultlab.experiments.tracking import log_run
@@ -509,21 +519,92 @@ def run_experiment(
     ).metrics
 
 
+def run_training(cfg: ExperimentConfig, seed: int | None = None, resume: bool = False):
+    """The TrainConfig one run uses: the config's, with the run's seed and resume flag."""
+    training = cfg.effective_training()
+    if seed is not None:
+        training = training.model_copy(update={"seed": seed})
+    if "resume" in type(training).model_fields:
+        training = training.model_copy(update={"resume": resume})
+    return training
+
+
+def effective_config(
+    cfg: ExperimentConfig, seed: int | None = None, resume: bool = False
+) -> dict[str, Any]:
+    """What a run's config.yaml holds (and its config hash is taken of)."""
+    dump = cfg.model_dump(mode="json")
+    dump["training"] = run_training(cfg, seed, resume).model_dump(mode="json")
+    return dump
+
+
+def plan_run(
+    run_dir: Path, config: dict[str, Any], rerun_changed: bool = False, log=print
+) -> str:
+    """What to do with one run directory: ``skip`` (finished, same config), ``resume`` (an
+    unfinished run with a checkpoint of the same config) or ``run``.
+
+    Unreadable artefacts (a truncated metrics.json, a 0-byte checkpoint) make the run
+    unfinished: they are renamed ``*.corrupt`` (kept, not deleted) and the run is redone. A
+    finished run whose config differs raises a ConfigError naming the changed keys, unless
+    ``rerun_changed``: then its results are renamed ``*.replaced`` and it is run again.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return "run"
+    rundir.remove_stale_temps(run_dir)
+    bad = rundir.corrupt_artefacts(run_dir)
+    if bad:
+        moved = rundir.unfinish(run_dir, ".corrupt")
+        log(f"  {run_dir}: unreadable {', '.join(bad)}; kept as {', '.join(moved)}, rerunning")
+    changes = rundir.config_changes(run_dir, config)
+    if rundir.is_complete(run_dir):
+        if not changes:
+            return "skip"
+        if not rerun_changed:
+            raise ConfigError(
+                f"{run_dir}: finished with a different config ({'; '.join(changes[:6])}"
+                f"{'; ...' if len(changes) > 6 else ''}); rerun with --rerun-changed to redo "
+                "such runs (old results kept as *.replaced), or choose another --out"
+            )
+        moved = rundir.unfinish(run_dir, ".replaced")
+        log(f"  {run_dir}: config changed ({'; '.join(changes[:6])}); rerunning "
+            f"(old {', '.join(moved)} kept)")
+        return "run"
+    if changes and (run_dir / rundir.CHECKPOINT).exists():
+        rundir.unfinish(run_dir, ".replaced")
+        log(f"  {run_dir}: checkpoint of a different config ({'; '.join(changes[:6])}) kept "
+            "as checkpoint.pt.replaced; training from scratch")
+    return "resume" if (run_dir / rundir.CHECKPOINT).exists() else "run"
+
+
 def run_folds(
-    cfg: ExperimentConfig, out_dir: str | Path, resume: bool = False, log=print
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    log=print,
+    rerun_changed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped."""
+    """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped.
+
+    A finished fold whose config differs stops the command naming the changed keys (or is
+    rerun with ``rerun_changed``); see :func:`plan_run`.
+    """
     from faultlab.data.splits import describe_split
     from faultlab.experiments.tracking import check
 
+    check_out_dir(out_dir)
     get_spec(cfg.model.name)  # fail on an unknown model before loading any data
     check(cfg.tracking, cfg.name)  # and on an unusable tracking store
     windows, splits = prepare(cfg)
+    config = effective_config(cfg)
+    plans = {s.name: plan_run(Path(out_dir) / rundir.slug(s.name), config, rerun_changed, log)
+             for s in splits}
     results = []
     for split in splits:
         run_dir = Path(out_dir) / rundir.slug(split.name)
         log(describe_split(split, windows))
-        if rundir.is_complete(run_dir) and not resume:
+        if plans[split.name] == "skip" and not resume:
             log(f"  {run_dir}: finished earlier, skipped")
             results.append(rundir.read_json(run_dir, rundir.METRICS))
             continue

@@ -196,7 +196,15 @@ def build_model(
             f"model {name!r} has no option(s) {unknown}; options: {sorted(spec.defaults)}"
         )
     merged = {**spec.defaults, **params}
-    return spec.cls(classes=classes, input_shape=input_shape, params=merged, training=training)
+    try:
+        return spec.cls(classes=classes, input_shape=input_shape, params=merged, training=training)
+    except (TypeError, ValueError, OverflowError, RuntimeError) as exc:
+        # e.g. -p hidden=abc: a value of the wrong type reaches the network's constructor
+        given = {k: params[k] for k in params}
+        first = " ".join(str(exc).split())[:160]
+        raise ConfigError(
+            f"model {name!r}: options {given} cannot build the model ({type(exc).__name__}: {first})"
+        ) from None
 
 
 def load_model(directory: str | Path) -> FaultModel:
@@ -205,13 +213,19 @@ def load_model(directory: str | Path) -> FaultModel:
     meta_path = directory / "model.json"
     if not meta_path.exists():
         raise ConfigError(f"{meta_path}: no saved model here")
-    meta = json.loads(meta_path.read_text())
-    spec = get_spec(meta["name"])
-    model = spec.cls(
-        classes=meta["classes"],
-        input_shape=tuple(meta["input_shape"]),
-        params=meta["params"],
-        training=TrainConfig(**meta.get("training", {})),
-    )
+    try:
+        meta = json.loads(meta_path.read_text())
+        spec = get_spec(meta["name"])
+        model = spec.cls(
+            classes={str(t): [str(c) for c in cs] for t, cs in meta["classes"].items()},
+            input_shape=tuple(int(v) for v in meta["input_shape"]),
+            params=dict(meta["params"]),
+            training=TrainConfig(**meta.get("training", {})),
+        )
+    except ConfigError:
+        raise
+    except Exception as exc:  # bad JSON, missing keys, wrong types, invalid values
+        first = " ".join(str(exc).split())[:160]
+        raise ConfigError(f"{meta_path}: invalid saved model ({type(exc).__name__}: {first})") from None
     model._load_weights(directory)
     return model

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import pickle
 import time
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
@@ -32,6 +30,7 @@ from faultlab.data.bearings import resolve as resolve_bearing
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.extract import GROUPS, FeatureExtractor
+from faultlab.limits import check_range
 from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
 from faultlab.utils.io import atomic_path
 
@@ -52,7 +51,21 @@ FEATURE_DEFAULTS: dict[str, Any] = {
     "chunk_size": 2048,
 }
 
-WEIGHTS_FILE = "model.joblib"
+WEIGHTS_FILE = "model.skops"
+#: What older versions wrote: a pickle, which runs code on load. Never read.
+LEGACY_WEIGHTS_FILE = "model.joblib"
+
+#: Types a saved pipeline may hold beyond the ones skops trusts by itself (numpy, builtins and
+#: scikit-learn's public estimators). Anything else in a file is refused, never constructed.
+TRUSTED_TYPES: list[str] = [
+    "faultlab.features.extract.FeatureExtractor",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.calibration._TemperatureScaling",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.tree._tree.Tree",
+]
 
 
 def resolve_groups(value: Any, train: WindowSet) -> list[str]:
@@ -70,6 +83,9 @@ def resolve_groups(value: Any, train: WindowSet) -> list[str]:
 
 def resolve_physics(params: dict[str, Any], train: WindowSet, groups: list[str]) -> None:
     """Fill sampling_rate, rpm and bearing in ``params`` from the training windows."""
+    for key in ("sampling_rate", "rpm"):  # given as options: bounded like every other input
+        if params.get(key) is not None:
+            params[key] = check_range(params[key], key, "model option")
     if params.get("sampling_rate") is None and train.sampling_rate:
         params["sampling_rate"] = float(train.sampling_rate)
     if params.get("rpm") is None and "rpm" in train.info.columns:
@@ -153,6 +169,22 @@ def count_params(est: Any) -> tuple[int, str]:
     if isinstance(est, DummyClassifier):
         return int(np.size(est.class_prior_)), "class priors"
     return 0, ""
+
+
+@contextlib.contextmanager
+def nonfinite_features_are_data_errors(name: str):
+    """scikit-learn's "Input X contains NaN/infinity" on new windows (constant or extreme
+    input) becomes a DataError: bad input, not a crash (the service answers 422)."""
+    try:
+        yield
+    except ValueError as exc:
+        text = str(exc)
+        if "NaN" not in text and "infinity" not in text:
+            raise
+        raise DataError(
+            f"model {name!r}: the features of some windows are not finite (constant or "
+            "extreme input values)"
+        ) from None
 
 
 class FeatureModel(FaultModel):
@@ -301,7 +333,7 @@ class FeatureModel(FaultModel):
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         if not self.pipelines:
             raise RuntimeError(f"model {self.name!r} is not fitted")
-        with self.threads():
+        with self.threads(), nonfinite_features_are_data_errors(self.name):
             return self._proba_from_features(self.transform(X))
 
     # -- describe / save ------------------------------------------------------------------
@@ -355,11 +387,7 @@ class FeatureModel(FaultModel):
                         "params": n,
                     }
                 )
-        size = (
-            len(pickle.dumps(self.pipelines, protocol=pickle.HIGHEST_PROTOCOL))
-            if self.pipelines
-            else 0
-        )
+        size = len(self._dumps()) if self.pipelines else 0
         text = "\n".join(f"[{t}] {p!r}" for t, p in self.pipelines.items())
         return ModelSummary(
             name=self.name,
@@ -388,17 +416,46 @@ class FeatureModel(FaultModel):
         self.pipelines = state["pipelines"]
         self.n_train = state.get("n_train", {})
 
+    #: skops type allow-list of this model (subclasses with their own estimators extend it)
+    trusted_types: list[str] = TRUSTED_TYPES
+
+    def _dumps(self) -> bytes:
+        import skops.io as sio
+
+        return sio.dumps(self._state())
+
     def _save_weights(self, directory: Path) -> None:
         if not self.pipelines:
             raise RuntimeError(f"model {self.name!r} is not fitted: nothing to save")
-        with atomic_path(Path(directory) / WEIGHTS_FILE) as tmp, open(tmp, "wb") as fh:
-            joblib.dump(self._state(), fh)
+        with atomic_path(Path(directory) / WEIGHTS_FILE) as tmp:
+            tmp.write_bytes(self._dumps())
+        (Path(directory) / LEGACY_WEIGHTS_FILE).unlink(missing_ok=True)
 
     def _load_weights(self, directory: Path) -> None:
-        path = Path(directory) / WEIGHTS_FILE
-        if not path.exists():
-            raise DataError(f"{path}: model weights not found")
-        self._set_state(joblib.load(path))
+        self._set_state(load_skops(Path(directory) / WEIGHTS_FILE, self.trusted_types))
+
+
+def load_skops(path: Path, trusted: list[str]) -> Any:
+    """Read a skops file constructing only allow-listed types (no pickle, no ``trusted=True``)."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    legacy = path.with_name(LEGACY_WEIGHTS_FILE)
+    if not path.exists() and legacy.exists():
+        raise DataError(
+            f"{legacy}: a pickle from an older faultlab, not loaded (loading a pickle can run "
+            "any code); retrain the run to save the model in the safe skops format"
+        )
+    if not path.exists():
+        raise DataError(f"{path}: model weights not found")
+    try:
+        return sio.load(path, trusted=list(trusted))
+    except UntrustedTypesFoundException as exc:
+        found = str(exc).splitlines()[0] if str(exc) else "untrusted types"
+        raise DataError(f"{path}: not loaded, outside faultlab's allow-list: {found}") from None
+    except Exception as exc:  # a truncated/corrupt zip, a schema error, ...
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise DataError(f"{path}: unreadable model file ({type(exc).__name__}: {first})") from None
 
 
 @register_model(

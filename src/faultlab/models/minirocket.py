@@ -25,7 +25,12 @@ from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.spectral import LOG_FLOOR, power_spectrum
 from faultlab.models.base import register_model
-from faultlab.models.classical import FeatureModel, task_mask
+from faultlab.models.classical import (
+    TRUSTED_TYPES,
+    FeatureModel,
+    nonfinite_features_are_data_errors,
+    task_mask,
+)
 
 
 def normalise_windows(X: np.ndarray, how: str) -> np.ndarray:
@@ -220,6 +225,12 @@ def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) ->
 )
 class MiniRocketModel(FeatureModel):
     first_step_name = "minirocket"
+    trusted_types = [
+        *TRUSTED_TYPES,
+        "aeon.transformations.collection.convolution_based._minirocket.MiniRocket",
+        "faultlab.models.minirocket.ChunkedMiniRocket",
+        "faultlab.models.minirocket.SoftmaxRidge",
+    ]
 
     def make_extractor(self, train: WindowSet) -> ChunkedMiniRocket:  # type: ignore[override]
         p = self.params
@@ -282,7 +293,7 @@ class MiniRocketModel(FeatureModel):
         if not self.pipelines:
             raise RuntimeError("model 'minirocket' is not fitted")
         step = int(self.params.get("chunk_size", 2000))
-        with self.threads():
+        with self.threads(), nonfinite_features_are_data_errors(self.name):
             parts = [
                 self._proba_from_features(self.transform(X[i : i + step]))
                 for i in range(0, len(X), step)

@@ -300,10 +300,14 @@ class TorchModel(FaultModel):
         path = Path(directory) / WEIGHTS_NAME
         if not path.exists():
             raise ConfigError(f"{path}: weights file missing")
-        try:
+        try:  # weights_only: a pickle that would construct anything but tensors is refused
             state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:  # UnpicklingError (not weights), EOFError (empty), bad zip
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            raise ConfigError(f"{path}: unreadable weights ({type(exc).__name__}: {first})") from None
+        try:
             self.net.load_state_dict(state)
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}: weights do not fit model {self.name!r} ({str(exc).splitlines()[0]})") from None
         self.net.eval()
 

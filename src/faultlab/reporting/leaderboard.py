@@ -159,12 +159,25 @@ def collect_runs(
     rows, failed = [], []
     for d in run_dirs:
         d = Path(d)
-        mpath = d / "metrics.json"
-        if mpath.exists():
-            rows.append(run_row(d, json.loads(mpath.read_text()), out_dir))
+        metrics = _finished_metrics(d)
+        if metrics is not None:
+            rows.append(run_row(d, metrics, out_dir))
         elif (d / "error.txt").exists():
             failed.append(d)
     return pd.DataFrame(rows), failed
+
+
+def _finished_metrics(run_dir: Path) -> dict[str, Any] | None:
+    """metrics.json of a finished run (its report written: ``done.json``, or report.html for
+    runs from before the marker); None for unfinished runs and unreadable files, so the
+    leaderboard never links to a report that is not there."""
+    if not ((run_dir / "done.json").exists() or (run_dir / "report.html").exists()):
+        return None
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
 
 
 def collect_per_class(out_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
@@ -233,7 +246,7 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
     d = out_dir / runs["run_dir"].iloc[0]
     split = json.loads((d / "split.json").read_text()) if (d / "split.json").exists() else {}
     config = yaml.safe_load((d / "config.yaml").read_text()) if (d / "config.yaml").exists() else {}
-    metrics = json.loads((d / "metrics.json").read_text())
+    metrics = _finished_metrics(d) or {}
     from faultlab.reporting.run_report import run_protocol
 
     notes = [*split.get("notes", []), *(metrics.get("data") or {}).get("notes", [])]

@@ -73,6 +73,8 @@ def _read_json(path: Path, required: bool = False) -> dict[str, Any]:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise FaultlabError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError:  # not UTF-8 text
+        raise FaultlabError(f"{path}: not a JSON text file") from None
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -81,8 +83,8 @@ def read_history(run_dir: Path) -> list[dict[str, Any]]:
         return []
     try:
         df = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError):
-        return []
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError, OSError):
+        return []  # an unreadable history only leaves the curves out of the report
     return [
         {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in df.to_dict("records")
     ]
@@ -98,8 +100,10 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     if cfg_path.exists():
         try:
             config = yaml.safe_load(cfg_path.read_text()) or {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: not UTF-8
             raise FaultlabError(f"{cfg_path}: invalid YAML") from None
+        if not isinstance(config, dict):
+            raise FaultlabError(f"{cfg_path}: not a mapping")
     return {
         "metrics": _read_json(run_dir / "metrics.json", required=True),
         "split": _read_json(run_dir / "split.json"),

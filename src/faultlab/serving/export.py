@@ -312,7 +312,7 @@ def export_run(
     # one metadata.json per folder: exporting the other format adds to it, for the same run
     meta_path = out / METADATA_FILE
     old = _read_json(meta_path)
-    exports = old.get("exports", {}) if old.get("run_dir") == meta["run_dir"] else {}
+    exports = old.get("exports", {}) if old.get("model_fingerprint") == meta["model_fingerprint"] else {}
     meta["exports"] = {**exports, fmt: entry}
     write_json(meta_path, meta)
     return ExportResult(fmt, path, meta_path, exporter, diff, notes)

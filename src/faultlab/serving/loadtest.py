@@ -80,6 +80,7 @@ def run_load(
     max_seconds: float = 120.0,
     content_type: str = "application/json",
     timeout_s: float = 30.0,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """POST ``body`` to ``url`` ``n`` times from ``concurrency`` clients, within ``max_seconds``."""
     import httpx
@@ -89,7 +90,7 @@ def run_load(
     errors: list[str] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + max_seconds
-    headers = {"content-type": content_type}
+    headers = {"content-type": content_type, **(headers or {})}
 
     def worker(indices: range) -> None:
         with httpx.Client(timeout=timeout_s) as client:

@@ -10,6 +10,7 @@ over the recording's windows (a soft vote); its confidence is that mean probabil
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from faultlab.errors import ConfigError, DataError
+from faultlab.limits import MAX_WINDOWS
 from faultlab.serving.preprocess import Prepared, Preprocessing, prepare, prepare_file
 from faultlab.utils.io import atomic_path, write_json
 
@@ -101,18 +103,25 @@ def onnx_session(model_path: Path, threads: int | None = 2, **options: Any):
 
 
 def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
-    """The run's exported ONNX model, exporting it to a temporary folder when there is none."""
+    """The run's exported ONNX model, exporting it to a temporary folder when there is none.
+
+    The session holds the graph in memory, so the temporary folder is removed at once.
+    """
     from faultlab.serving.export import METADATA_FILE, export_run
 
     exported = Path(run_dir) / "export"
     onnx_file, model_json = exported / "model.onnx", Path(run_dir) / "model" / "model.json"
-    if not onnx_file.exists() or onnx_file.stat().st_mtime < model_json.stat().st_mtime:
-        # none yet, or older than the model (a resumed/retrained run): export afresh
-        exported = Path(tempfile.mkdtemp(prefix="faultlab-onnx-"))
-        export_run(run_dir, "onnx", exported)
-    meta = json.loads((exported / METADATA_FILE).read_text())
-    frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
-    return OnnxBackend(exported / "model.onnx", meta["tasks"], threads, frontend)
+    if onnx_file.exists() and onnx_file.stat().st_mtime >= model_json.stat().st_mtime:
+        meta = json.loads((exported / METADATA_FILE).read_text())
+        frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
+        return OnnxBackend(onnx_file, meta["tasks"], threads, frontend)
+    # none yet, or older than the model (a resumed/retrained run): export afresh into a
+    # temporary folder, removed at once (the session holds the graph in memory)
+    with tempfile.TemporaryDirectory(prefix="faultlab-onnx-") as tmp:
+        export_run(run_dir, "onnx", tmp)
+        meta = json.loads((Path(tmp) / METADATA_FILE).read_text())
+        frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
+        return OnnxBackend(Path(tmp) / "model.onnx", meta["tasks"], threads, frontend)
 
 
 #: Backend name -> factory(run_dir, threads). ``torch`` and ``native`` are the same: the
@@ -208,18 +217,30 @@ class Predictor:
     with. Either way :meth:`predict` takes a raw recording (a file or an array).
     """
 
-    def __init__(self, run_dir: str | Path, backend: str = "torch", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        backend: str = "torch",
+        threads: int | None = None,
+        max_windows: int = MAX_WINDOWS,
+    ) -> None:
         run_dir = Path(run_dir)
-        if not (run_dir / "model" / "model.json").exists():
+        model_json = run_dir / "model" / "model.json"
+        if not model_json.exists():
             raise ConfigError(f"{run_dir}: not a finished faultlab run (no model/model.json)")
         if backend not in BACKENDS:
             raise ConfigError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)}")
+        try:
+            model_info = json.loads(model_json.read_text())
+        except ValueError as exc:
+            raise ConfigError(f"{model_json}: invalid saved model ({type(exc).__name__})") from None
         self._setup(
             run_dir,
             Preprocessing.from_run(run_dir),
-            json.loads((run_dir / "model" / "model.json").read_text()),
+            model_info,
             backend,
             BACKENDS[backend](run_dir, threads),
+            max_windows,
         )
 
     def _setup(
@@ -229,11 +250,20 @@ class Predictor:
         model_info: dict[str, Any],
         backend_name: str,
         backend: Backend,
+        max_windows: int = MAX_WINDOWS,
     ) -> None:
         self.run_dir = run_dir
         self.pre = pre
         self.model_info = model_info
-        self.classes: dict[str, list[str]] = {t: list(c) for t, c in model_info["classes"].items()}
+        #: windows one recording may make (bounds a request's memory and time)
+        self.max_windows = int(max_windows)
+        try:
+            self.classes: dict[str, list[str]] = {
+                str(t): [str(x) for x in c] for t, c in model_info["classes"].items()
+            }
+        except (KeyError, TypeError, AttributeError) as exc:
+            where = run_dir / "model" / "model.json" if run_dir is not None else "model"
+            raise ConfigError(f"{where}: invalid saved model ({type(exc).__name__})") from None
         self.tasks = list(self.classes)
         self.backend_name = backend_name
         self.backend = backend
@@ -268,7 +298,8 @@ class Predictor:
     def predict_signal(
         self, signal: np.ndarray, sampling_rate: float | None, name: str = "input", batch_size: int = 512
     ) -> RecordingPrediction:
-        return self.predict_prepared(prepare(self.pre, signal, sampling_rate, name), batch_size)
+        prepared = prepare(self.pre, signal, sampling_rate, name, max_windows=self.max_windows)
+        return self.predict_prepared(prepared, batch_size)
 
     def predict_file(
         self,
@@ -280,7 +311,8 @@ class Predictor:
         rpm: float | None = None,
         bearing: str | None = None,
     ) -> RecordingPrediction:
-        prepared = prepare_file(self.pre, path, sampling_rate, channels, name, rpm, bearing)
+        prepared = prepare_file(self.pre, path, sampling_rate, channels, name, rpm, bearing,
+                                max_windows=self.max_windows)
         return self.predict_prepared(prepared, batch_size)
 
     def predict(
@@ -307,12 +339,25 @@ class Predictor:
         bearing: str | None = None,
     ) -> list[RecordingPrediction]:
         """Every file is read and checked before any is predicted: one bad file fails fast."""
-        prepared = [prepare_file(self.pre, p, sampling_rate, channels, None, rpm, bearing)
-                    for p in paths]
+        prepared = [
+            prepare_file(self.pre, p, sampling_rate, channels, None, rpm, bearing,
+                         max_windows=self.max_windows)
+            for p in paths
+        ]
         return [self.predict_prepared(p, batch_size) for p in prepared]
 
     def metadata(self) -> dict[str, Any]:
         return model_metadata(self.run_dir, self.pre, self.model_info)
+
+
+def model_fingerprint(run_dir: Path) -> str:
+    """sha256 (16 hex digits) of the run's model.json and weight files: same model, same value."""
+    digest = hashlib.sha256()
+    model_dir = Path(run_dir) / "model"
+    for f in sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def model_metadata(run_dir: Path | None, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +378,10 @@ def model_metadata(run_dir: Path | None, pre: Preprocessing, model_info: dict[st
         "channels": pre.channels,
         "preprocessing": pre.to_dict(),
         "verdict": "soft vote: the class with the highest mean window probability",
-        "run_dir": str(Path(run_dir).resolve()) if run_dir is not None else None,
+        # the run's folder name and a fingerprint of its model, never an absolute path: this
+        # dict is served at /model and shipped in export metadata
+        "run": Path(run_dir).resolve().name if run_dir is not None else None,
+        "model_fingerprint": model_fingerprint(run_dir) if run_dir is not None else None,
         "faultlab_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -11,6 +11,7 @@ these two functions, so they cannot drift apart.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,19 @@ from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Recording
 from faultlab.data.windowing import normalise, window_array
 from faultlab.errors import ConfigError, DataError
+from faultlab.limits import (
+    MAX_ABS_SAMPLE,
+    MAX_WINDOWS,
+    check_range,
+    check_rate,
+    check_windows,
+    n_windows,
+    resampled_length,
+)
 
 PREPROCESS_FILE = "preprocess.json"
+#: Channel names that mean a sensor position (CWRU drive end, fan end, base).
+SENSOR_NAMES = ("DE", "FE", "BA")
 NO_RATE = (
     "sampling rate unknown; give one (--sampling-rate HZ, or the sampling_rate field): the "
     "file is not a CWRU catalogue number and stores no rate"
@@ -72,8 +84,8 @@ class Preprocessing:
             chans = d.get("channels") or ["DE"]
             return cls(
                 channels=[chans] if isinstance(chans, str) else list(chans),
-                window=int(d["window"]),
-                stride=int(d.get("stride") or d["window"]),
+                window=int(check_range(d["window"], "window", source)),
+                stride=int(check_range(d.get("stride") or d["window"], "stride", source)),
                 rate=float(rate) if rate else None,
                 normalise=d.get("normalise") or "none",
                 scaler=Standardiser.from_dict(std) if std else None,
@@ -85,7 +97,7 @@ class Preprocessing:
                 frontend_bearing=d.get("frontend_bearing"),
                 raw=d,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{source}: invalid preprocessing record ({exc})") from None
 
     @classmethod
@@ -97,6 +109,10 @@ class Preprocessing:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
+        except ValueError:  # not UTF-8
+            raise ConfigError(f"{path}: not a JSON text file") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: invalid preprocessing record (not a mapping)")
         return cls.from_dict(data, str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +151,12 @@ class Prepared:
 
 
 # -- reading files ---------------------------------------------------------------------------------
+def display_name(path: str | Path) -> str:
+    """``path`` as printable UTF-8 text (a non-UTF-8 file name gets U+FFFD for its bad bytes,
+    so messages, CSV and JSON outputs never fail to encode it)."""
+    return os.fsencode(str(path)).decode("utf-8", "replace")
+
+
 def _catalogue_rate(path: Path) -> float | None:
     """The catalogue's rate when the file is named as a catalogued dataset names it (CWRU
     ``105.mat``, MFPT ``baseline_1.mat``)."""
@@ -163,7 +185,8 @@ def _read_wav(path: Path, channels: list[str], label: str) -> tuple[np.ndarray, 
             raise DataError(f"{label}: not a readable WAV file ({exc})") from None
         if np.issubdtype(data.dtype, np.integer):  # PCM -> [-1, 1], as soundfile does
             data = data / float(np.iinfo(data.dtype).max + 1)
-        data = np.asarray(data, np.float32).reshape(len(data), -1)
+        data = np.asarray(data, np.float32)
+        data = data.reshape(len(data), -1) if data.size else np.zeros((0, 1), np.float32)
     except RuntimeError as exc:  # soundfile's error for corrupt files
         raise DataError(f"{label}: not a readable WAV file ({exc})") from None
     arr = np.asarray(data, np.float32).T
@@ -207,7 +230,7 @@ def load_input(
     from faultlab.data.readers import read_recording
 
     path = Path(path)
-    label = name or str(path)
+    label = name or display_name(path)
     suffix = path.suffix.lower()
     if suffix not in READERS:
         raise UnsupportedFormat(
@@ -235,9 +258,16 @@ def load_input(
                 raise first from None
             if rec.signal.shape[0] != len(channels):
                 raise first from None
+            named = [c for c in rec.channels if str(c).upper() in SENSOR_NAMES]
+            if named:  # a named sensor is not a stand-in for another (FE read as DE)
+                raise DataError(
+                    f"{label}: no {'/'.join(map(str, channels))} channel; the file has "
+                    f"{', '.join(map(str, rec.channels))}: pass --channel "
+                    f"{','.join(map(str, rec.channels))} to use it (another sensor position)"
+                ) from None
     except DataError as exc:
         msg = str(exc).replace(str(path), label)
-        if "channel" in msg and not explicit_channels:
+        if "channel" in msg and not explicit_channels and "--channel" not in msg:
             msg += "; pick them with --channel NAME|INDEX"
         if "no sampling rate" in msg:
             msg = f"{label}: {NO_RATE}"
@@ -246,8 +276,9 @@ def load_input(
     return rec
 
 
-def check_signal(signal: np.ndarray, label: str) -> None:
-    """Reject empty or non-finite series with a message naming the first bad sample."""
+def check_signal(signal: np.ndarray, label: str, max_abs: float | None = MAX_ABS_SAMPLE) -> None:
+    """Reject empty, non-finite or absurdly large series (beyond ``max_abs``; None for
+    tabular features, whose units vary), naming the first bad sample."""
     if signal.size == 0:
         raise DataError(f"{label}: no samples")
     bad = ~np.isfinite(signal)
@@ -255,6 +286,14 @@ def check_signal(signal: np.ndarray, label: str) -> None:
         ch, i = np.argwhere(bad)[0]
         raise DataError(
             f"{label}: {int(bad.sum())} NaN/inf sample(s), the first at channel {int(ch)}, sample {int(i)}"
+        )
+    big = np.abs(signal) > max_abs if max_abs is not None else None
+    if big is not None and big.any():
+        ch, i = np.argwhere(big)[0]
+        raise DataError(
+            f"{label}: {int(big.sum())} sample(s) beyond +-{max_abs:g} (the first at "
+            f"channel {int(ch)}, sample {int(i)}: {float(signal[ch, i]):g}); is this raw data "
+            "in the units the model was trained on?"
         )
 
 
@@ -267,33 +306,40 @@ def prepare(
     meta: dict[str, Any] | None = None,
     rpm: float | None = None,
     bearing: str | None = None,
+    max_windows: int = MAX_WINDOWS,
 ) -> Prepared:
     """``signal`` ``[C, n]`` (or ``[n]``) at ``sampling_rate`` -> the model's windows.
 
     Resample to the run's rate, cut windows of the run's length and stride, then apply the
     run's per-window normalisation and its training-set standardiser, and the run's window
     front end when it has one (shaft speed: ``rpm``, else ``meta``'s, else estimated from
-    the signal; bearing: ``bearing``, else ``meta``'s, else the training one).
+    the signal; bearing: ``bearing``, else ``meta``'s, else the training one). The rate, the
+    resampling factor and the number of windows (``max_windows``) are checked before any
+    work, so memory and time stay bounded whatever the input.
     """
     sig = np.asarray(signal, dtype=np.float32)
     if sig.ndim == 1:
         sig = sig[None]
     if sig.ndim != 2:
         raise DataError(f"{name}: signal of shape {sig.shape}; expected [samples] or [channels, samples]")
-    check_signal(sig, name)
+    check_signal(sig, name, None if pre.tabular else MAX_ABS_SAMPLE)
     if pre.tabular:
+        check_windows(sig.shape[0], max_windows, name, "rows")
         return _prepare_rows(pre, sig, name)
     n_ch = len(pre.channels)
     if sig.shape[0] != n_ch:
         raise DataError(
             f"{name}: {sig.shape[0]} channel(s) but the model takes {n_ch} ({', '.join(pre.channels)})"
         )
-    if not sampling_rate or not np.isfinite(sampling_rate) or sampling_rate <= 0:
-        raise DataError(f"{name}: sampling rate {sampling_rate!r} is missing or not positive")
+    if sampling_rate is None:
+        raise DataError(f"{name}: sampling_rate is missing")
+    sampling_rate = check_rate(sampling_rate, name)
     rate = pre.rate or float(sampling_rate)
     n_given = sig.shape[1]
+    n_out = resampled_length(n_given, sampling_rate, rate, name)
+    check_windows(n_windows(n_out, pre.window, pre.stride), max_windows, name)
     if sampling_rate != rate:
-        sig = resample_signal(sig, float(sampling_rate), rate)
+        sig = resample_signal(sig, float(sampling_rate), rate, name)
     n = sig.shape[1]
     if n < pre.window:
         need = int(np.ceil(pre.window * float(sampling_rate) / rate))
@@ -365,7 +411,7 @@ def load_table_rows(path: str | Path, pre: Preprocessing, name: str | None = Non
     import pandas as pd
 
     path = Path(path)
-    label = name or str(path)
+    label = name or display_name(path)
     if path.suffix.lower() != ".csv":
         raise UnsupportedFormat(f"{label}: a tabular model reads .csv feature tables, not {path.suffix!r}")
     try:
@@ -386,11 +432,12 @@ def prepare_file(
     name: str | None = None,
     rpm: float | None = None,
     bearing: str | None = None,
+    max_windows: int = MAX_WINDOWS,
 ) -> Prepared:
     """Read ``path`` and :func:`prepare` it (``channels`` overrides the run's channel names)."""
-    label = name or str(path)
+    label = name or display_name(path)
     if pre.tabular:
-        return prepare(pre, load_table_rows(path, pre, label), None, label)
+        return prepare(pre, load_table_rows(path, pre, label), None, label, max_windows=max_windows)
     want = list(channels) if channels else pre.channels
     if len(want) != len(pre.channels):
         raise DataError(
@@ -399,7 +446,8 @@ def prepare_file(
         )
     rec = load_input(path, want, sampling_rate, label, explicit_channels=bool(channels))
     meta = {**_catalogue_meta(Path(path)), **rec.meta} if pre.frontend else rec.meta
-    return prepare(pre, rec.signal, rec.sampling_rate, label, meta, rpm, bearing)
+    return prepare(pre, rec.signal, rec.sampling_rate, label, meta, rpm, bearing,
+                   max_windows=max_windows)
 
 
 def _catalogue_meta(path: Path) -> dict[str, Any]:

@@ -123,26 +123,26 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(30, ge=1, le=100_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    lr: float = Field(1e-3, gt=0, le=10, allow_inf_nan=False)
+    weight_decay: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
     optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
     schedule: Literal["none", "onecycle", "cosine", "plateau"] = "onecycle"
     patience: int | None = Field(8, ge=1, description="early-stopping patience in epochs; None = off")
-    min_delta: float = 0.0
+    min_delta: float = Field(0.0, ge=0, allow_inf_nan=False)
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    grad_clip: float | None = 1.0
+    grad_clip: float | None = Field(1.0, ge=0, allow_inf_nan=False, description="0/None = off")
     class_weights: bool = False
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     deterministic: bool = False
     device: str = "auto"
     amp: bool = True
     time_budget_s: float | None = Field(None, gt=0, description="wall-clock limit for fit()")
-    num_threads: int | None = None
+    num_threads: int | None = Field(None, ge=1, le=1024)
     progress: bool = True
-    checkpoint_every: int = Field(1, ge=1)
+    checkpoint_every: int = Field(1, ge=1, le=100_000)
     resume: bool = Field(False, description="continue from run_dir/checkpoint.pt when it exists")
     augment: Literal["auto"] | list[AugmentName] | AugmentConfig = Field(
         "auto",

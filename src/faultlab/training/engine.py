@@ -13,6 +13,7 @@ per-epoch history with the data-pipeline share of the time, and a progress bar.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from faultlab.training.callbacks import EarlyStopping, EpochCallback
 from faultlab.training.config import AugmentConfig, TrainConfig
 from faultlab.training.device import Precision, choose_precision, resolve_device, set_threads
 from faultlab.training.seed import get_rng_state, seed_everything, set_rng_state
-from faultlab.utils.io import atomic_path
+from faultlab.utils.io import atomic_path, set_aside
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: Whole arrays up to this size are moved to the accelerator once; larger ones per batch.
@@ -143,9 +144,26 @@ def _is_cudnn_error(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "cudnn" in str(exc).lower()
 
 
+class CheckpointError(ConfigError):
+    """A checkpoint that cannot be read safely (truncated, corrupt, or holding code)."""
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    # weights_only=False: the checkpoint holds python/numpy RNG states; it is our own file.
-    return torch.load(Path(path), map_location="cpu", weights_only=False)
+    """Read a checkpoint with ``weights_only=True``: tensors and plain containers only.
+
+    Run directories are shared between people, so a checkpoint is untrusted input: a pickle
+    that would construct any other object (and so could run code) is refused, as is a
+    truncated or empty file; both raise :class:`CheckpointError`.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, EOFError (0 bytes), RuntimeError (bad zip), ...
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {first})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+        raise CheckpointError(f"{path}: not a faultlab checkpoint")
+    return ckpt
 
 
 class Trainer:
@@ -317,6 +335,38 @@ class Trainer:
                 self.notes.append(f"restored best weights from epoch {best_epoch} ({monitor})")
         return best_epoch
 
+    def _resume(self, ckpt_path: Path | None) -> tuple[int, list[dict[str, float]], str]:
+        """(start epoch, history, stopped reason) from ``ckpt_path``, or a fresh start.
+
+        An unreadable or mismatched checkpoint is kept aside as ``checkpoint.pt.corrupt`` and
+        training starts from scratch, saying so (a note, and a line on stderr).
+        """
+        if ckpt_path is None or not ckpt_path.exists():
+            self.notes.append("resume requested but no checkpoint found: trained from scratch")
+            return 0, [], "completed"
+        try:
+            ckpt = load_checkpoint(ckpt_path)
+            start_epoch, history = self._restore(ckpt)
+        except (CheckpointError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            kept = set_aside(ckpt_path)
+            msg = (f"checkpoint not used ({' '.join(str(exc).split())[:240]}); kept as "
+                   f"{kept.name}, trained from scratch")
+            self.notes.append(msg)
+            print(f"warning: {ckpt_path.parent}: {msg}", file=sys.stderr)
+            self.net.load_state_dict(self._initial_state)
+            self.opt = _optimizer(self._params, self.cfg)
+            self.sched, _ = _scheduler(self.opt, self.cfg, self._n_batches)
+            self.stopper = EarlyStopping(self.stopper.monitor, self.stopper.patience, self.cfg.min_delta)
+            self.gen = torch.Generator().manual_seed(self.cfg.seed)
+            self.augment.gen.manual_seed(self.cfg.seed + 7919)
+            seed_everything(self.cfg.seed, self.cfg.deterministic)
+            return 0, [], "completed"
+        self.notes.append(f"resumed from {ckpt_path.name} after epoch {start_epoch}")
+        prev = ckpt.get("stopped_reason")
+        if prev == "early_stopping":  # nothing left to do: patience already ran out
+            return self.cfg.epochs, history, prev
+        return start_epoch, history, "completed"
+
     # -- the loop ----------------------------------------------------------------------------
     def fit(
         self,
@@ -345,10 +395,13 @@ class Trainer:
         bs = min(cfg.batch_size, len(X))
         n = len(X)
         n_batches = n // bs + (1 if n % bs >= 2 else 0)  # a 1-sample tail breaks BatchNorm: drop it
+        self._initial_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        self._n_batches = n_batches
         params = list(self.net.parameters())
         if self.adapter is not None:
             self.adapter.prepare(self.device, cfg.epochs * n_batches, cfg.seed)
             params += list(self.adapter.parameters())
+        self._params = params
         self.opt = _optimizer(params, cfg)
         self.sched, sched_when = _scheduler(self.opt, cfg, n_batches)
         self.stopper = EarlyStopping(monitor, patience, cfg.min_delta)
@@ -360,15 +413,8 @@ class Trainer:
         start_epoch, history = 0, []
         ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         stopped = "completed"
-        if resume and ckpt_path is not None and ckpt_path.exists():
-            ckpt = load_checkpoint(ckpt_path)
-            start_epoch, history = self._restore(ckpt)
-            self.notes.append(f"resumed from {ckpt_path} after epoch {start_epoch}")
-            prev = ckpt.get("stopped_reason")
-            if prev == "early_stopping":  # nothing left to do: patience already ran out
-                start_epoch, stopped = cfg.epochs, prev
-        elif resume:
-            self.notes.append("resume requested but no checkpoint found: trained from scratch")
+        if resume:
+            start_epoch, history, stopped = self._resume(ckpt_path)
 
         from tqdm.auto import tqdm
 

@@ -25,10 +25,18 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def get_rng_state() -> dict[str, Any]:
-    """Every global RNG state (python, numpy, torch CPU and CUDA) for a checkpoint."""
+    """Every global RNG state (python, numpy, torch CPU and CUDA) for a checkpoint.
+
+    Only tensors and plain containers of numbers and strings: checkpoints are read with
+    ``torch.load(weights_only=True)``, which refuses anything that could run code.
+    """
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
+                   "gauss": gauss},
+        "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -37,8 +45,12 @@ def get_rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npy = state["python"], state["numpy"]
+    internal = tuple(int(v) for v in py["internal"].tolist())
+    random.setstate((int(py["version"]), internal, py["gauss"]))
+    keys = npy["keys"].numpy().astype(np.uint32)
+    np.random.set_state((npy["name"], keys, int(npy["pos"]), int(npy["has_gauss"]),
+                         float(npy["cached"])))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

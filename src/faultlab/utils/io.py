@@ -31,6 +31,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def set_aside(path: str | os.PathLike, suffix: str = ".corrupt") -> Path | None:
+    """Rename ``path`` to ``path<suffix>`` (``.1``, ``.2``... when taken); never delete.
+
+    Returns the new path, or None when ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    target = path.with_name(path.name + suffix)
+    i = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}{suffix}.{i}")
+        i += 1
+    os.replace(path, target)
+    return target
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

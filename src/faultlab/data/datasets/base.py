@@ -290,6 +290,21 @@ class Catalogue:
             mask &= self._mask(df, self.column(df, key), _values(wanted))
         return df[mask]
 
+    def check_values(self, filters: Mapping[str, Any], where: str = "data.select") -> None:
+        """Every value of a config selection must occur in its column: a typo (``Ball`` for
+        ``B``) is an error naming it, not a class silently left out."""
+        df = self.table()
+        for key, wanted in filters.items():
+            column = self.column(df, key)
+            for value in _values(wanted):
+                if not self._mask(df, column, [value]).any():
+                    known = sorted({str(clean(v)) for v in df[column] if clean(v) is not None})
+                    shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+                    raise DataError(
+                        f"{where}.{key}: no {self.spec.label} file has {column}={value!r}; "
+                        f"values: {shown}"
+                    )
+
     def parse_filters(self, items: Iterable[str] | None) -> dict[str, list[Any]]:
         """``["load_hp=0,1", "location=IR"]`` -> ``{"load_hp": ["0", "1"], ...}``.
 
@@ -337,7 +352,12 @@ class Catalogue:
         if files:
             ids = [self.entry(f)["file"] for f in files]
             return cat[cat["file"].isin(ids)]
+        self.check_values(select)
         faults = self.select(cat[cat["condition"] == "fault"], select)
+        if faults.empty:
+            raise DataError(
+                f"data.select {dict(select)} matches no {self.spec.label} fault recording"
+            )
         if not normal:
             return faults
         import pandas as pd
