@@ -96,6 +96,7 @@ def write_run(root: Path, model: str, fold: str, seed: int, acc: float) -> None:
     }
     (d / "metrics.json").write_text(json.dumps(metrics))
     (d / "split.json").write_text(json.dumps({"kind": "group_kfold", "rule": {"kind": "group_kfold"}}))
+    (d / "done.json").write_text(json.dumps({"config_hash": "0" * 16}))  # a finished run
 
 
 def test_leaderboard_shows_tests_diagram_and_new_columns(tmp_path):
