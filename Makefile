@@ -24,6 +24,7 @@ demo: $(STAMP)
 # The cluster tests (real PostgreSQL and Ray servers, minutes) run in their own target.
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q -m "not cluster"
 
 test-cluster: $(STAMP)
@@ -31,6 +32,7 @@ test-cluster: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

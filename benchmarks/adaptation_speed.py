@@ -32,14 +32,21 @@ def _data(synthetic: bool):
     else:
         cfg = DataConfig()
     ws = for_target(build_windows(cfg), "flat")
-    split_cfg = SplitConfig(kind="transfer", column="load_hp", folds=["load_hp 0 -> 3"],
-                            val={"strategy": "none"}, adapt={"mode": "auto"})
+    split_cfg = SplitConfig(
+        kind="transfer",
+        column="load_hp",
+        folds=["load_hp 0 -> 3"],
+        val={"strategy": "none"},
+        adapt={"mode": "auto"},
+    )
     (split,) = make_splits(ws, split_cfg)
     return ws, split
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", default="cnn1d")
     ap.add_argument("--epochs", type=int, default=3, help="per timing (the first is dropped)")
     ap.add_argument("--repeats", type=int, default=2)
@@ -50,15 +57,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     ws, split = _data(args.synthetic)
     train, target = ws.subset(split.train), UnlabelledWindows(ws.X[split.adapt])
-    print(f"{args.model}: {len(train)} source windows, {len(target)} target windows, "
-          f"batch {args.batch_size}, {args.threads} thread(s), device cpu")
+    print(
+        f"{args.model}: {len(train)} source windows, {len(target)} target windows, "
+        f"batch {args.batch_size}, {args.threads} thread(s), device cpu"
+    )
     times: dict[str, list[float]] = {m: [] for m in METHODS}
     for _ in range(args.repeats):
         for method in METHODS:
-            cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, progress=False,
-                              num_threads=args.threads, patience=None, device="cpu",
-                              adaptation={"method": method, "selection": "last"})
-            model = build_model(args.model, ws.classes, (ws.n_channels, ws.window_length), None, cfg)
+            cfg = TrainConfig(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                progress=False,
+                num_threads=args.threads,
+                patience=None,
+                device="cpu",
+                adaptation={"method": method, "selection": "last"},
+            )
+            model = build_model(
+                args.model, ws.classes, (ws.n_channels, ws.window_length), None, cfg
+            )
             res = model.fit(train, None, target=target if method != "none" else None)
             times[method] += [r["seconds"] for r in res.history[1:]]
     base = statistics.median(times["none"])
@@ -68,8 +85,10 @@ def main() -> None:
         flag = "" if med / base <= 2.0 else "  (> 2x)"
         print(f"{method:<8} {med:>8.3f} {med / base:>14.2f}{flag}")
     worst = max(statistics.median(t) for t in times.values()) / base
-    print(f"worst ratio {worst:.2f} (target <= 2.00); per-epoch samples: "
-          f"{int(np.mean([len(t) for t in times.values()]))} per method")
+    print(
+        f"worst ratio {worst:.2f} (target <= 2.00); per-epoch samples: "
+        f"{int(np.mean([len(t) for t in times.values()]))} per method"
+    )
 
 
 if __name__ == "__main__":

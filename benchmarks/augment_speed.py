@@ -22,8 +22,14 @@ CONFIGS = {
     "amplitude": AugmentConfig(amplitude=(0.8, 1.25), p=1.0),
     "noise": AugmentConfig(noise_snr_db=(10, 40), p=1.0),
     "bandpass": AugmentConfig(bandpass={"low": (0, 0.1), "high": (0.5, 1.0)}, p=1.0),
-    "all (p=0.5)": AugmentConfig(speed_jitter=0.1, amplitude=(0.8, 1.25), noise_snr_db=(10, 40),
-                                 shift=True, bandpass={"low": (0, 0.1), "high": (0.5, 1.0)}, p=0.5),
+    "all (p=0.5)": AugmentConfig(
+        speed_jitter=0.1,
+        amplitude=(0.8, 1.25),
+        noise_snr_db=(10, 40),
+        shift=True,
+        bandpass={"low": (0, 0.1), "high": (0.5, 1.0)},
+        p=0.5,
+    ),
 }
 
 

@@ -67,8 +67,13 @@ def main() -> None:
     env.client = TestClient(create_app(env.run))
     predictor = Predictor(env.run)
     wanted = [t for t in args.only.split(",") if t]
-    cfg = settings(max_examples=args.examples, deadline=None, database=None, derandomize=False,
-                   suppress_health_check=list(HealthCheck))
+    cfg = settings(
+        max_examples=args.examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+    )
     seconds = {}
     for name, (strategy, check) in targets(env, predictor).items():
         if wanted and name not in wanted:
@@ -78,24 +83,38 @@ def main() -> None:
         hypothesis.seed(args.seed)(cfg(given(drawn=strategy)(_recorder(name, check))))()
         seconds[name] = time.perf_counter() - t0
         c = fz.TALLY.counts.get(name, {})
-        print(f"{name:10s} cases {sum(c.values()):5d}  ok {c.get('ok', 0):5d}  clear errors "
-              f"{c.get('clear', 0):5d}  tracebacks {c.get('traceback', 0)}  hangs "
-              f"{c.get('hang', 0)}  5xx {c.get('5xx', 0)}  stray files {c.get('stray', 0)}  "
-              f"(slowest case {fz.TALLY.slowest.get(name, 0):.1f} s; {seconds[name]:.0f} s)",
-              flush=True)
-    total = {k: sum(c.get(k, 0) for c in fz.TALLY.counts.values())
-             for k in ("ok", "clear", "traceback", "hang", "5xx", "stray")}
-    print(f"{'total':10s} cases {sum(total.values()):5d}  ok {total['ok']:5d}  clear errors "
-          f"{total['clear']:5d}  tracebacks {total['traceback']}  hangs {total['hang']}  "
-          f"5xx {total['5xx']}  stray files {total['stray']}")
+        print(
+            f"{name:10s} cases {sum(c.values()):5d}  ok {c.get('ok', 0):5d}  clear errors "
+            f"{c.get('clear', 0):5d}  tracebacks {c.get('traceback', 0)}  hangs "
+            f"{c.get('hang', 0)}  5xx {c.get('5xx', 0)}  stray files {c.get('stray', 0)}  "
+            f"(slowest case {fz.TALLY.slowest.get(name, 0):.1f} s; {seconds[name]:.0f} s)",
+            flush=True,
+        )
+    total = {
+        k: sum(c.get(k, 0) for c in fz.TALLY.counts.values())
+        for k in ("ok", "clear", "traceback", "hang", "5xx", "stray")
+    }
+    print(
+        f"{'total':10s} cases {sum(total.values()):5d}  ok {total['ok']:5d}  clear errors "
+        f"{total['clear']:5d}  tracebacks {total['traceback']}  hangs {total['hang']}  "
+        f"5xx {total['5xx']}  stray files {total['stray']}"
+    )
     for name, examples in fz.TALLY.examples.items():
         for ex in examples[:3]:
             print(f"FAILURE {name}: {ex}")
     if args.json:
-        args.json.write_text(json.dumps({"counts": {k: dict(v) for k, v in fz.TALLY.counts.items()},
-                                         "total": total, "seconds": seconds,
-                                         "slowest_case_s": fz.TALLY.slowest,
-                                         "hang_limit_s": fz.HANG_S}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "counts": {k: dict(v) for k, v in fz.TALLY.counts.items()},
+                    "total": total,
+                    "seconds": seconds,
+                    "slowest_case_s": fz.TALLY.slowest,
+                    "hang_limit_s": fz.HANG_S,
+                },
+                indent=2,
+            )
+        )
     sys.exit(1 if total["traceback"] + total["hang"] + total["5xx"] + total["stray"] else 0)
 
 

@@ -38,8 +38,10 @@ from pathlib import Path
 import numpy as np
 
 RATE = 12000.0
-CLASSES = {"class": ["normal"] + [f"{loc}_{s}" for loc in ("IR", "B", "OR")
-                                  for s in ("0.007", "0.014", "0.021")]}
+CLASSES = {
+    "class": ["normal"]
+    + [f"{loc}_{s}" for loc in ("IR", "B", "OR") for s in ("0.007", "0.014", "0.021")]
+}
 
 
 def best_seconds(fn: Callable[[], object], budget_s: float, blocks: int = 3) -> tuple[float, float]:
@@ -68,8 +70,9 @@ def real_windows(n: int) -> np.ndarray:
 
     path = dataset_dir("cwru") / "108.mat"
     if path.exists():
-        pre = Preprocessing.from_dict({"channels": ["DE"], "window": 1024, "stride": 256,
-                                       "target_rate": RATE})
+        pre = Preprocessing.from_dict(
+            {"channels": ["DE"], "window": 1024, "stride": 256, "target_rate": RATE}
+        )
         X = prepare_file(pre, path).X
         return np.ascontiguousarray(np.resize(X, (n, *X.shape[1:])))
     print(f"(no {path}: random windows)")
@@ -103,7 +106,10 @@ def count_macs(net, x) -> tuple[int, tuple[int, int, int]]:
             m, mkn = K * mod.out_channels * L_out, (L_out, K, mod.out_channels)
         elif isinstance(mod, nn.Linear):
             rows = int(np.prod(x0.shape[1:-1])) if x0.dim() > 2 else 1
-            m, mkn = rows * mod.in_features * mod.out_features, (rows, mod.in_features, mod.out_features)
+            m, mkn = (
+                rows * mod.in_features * mod.out_features,
+                (rows, mod.in_features, mod.out_features),
+            )
         elif isinstance(mod, nn.LSTM | nn.GRU):
             gates = 4 if isinstance(mod, nn.LSTM) else 3
             T = x0.shape[1] if mod.batch_first else x0.shape[0]
@@ -159,16 +165,28 @@ def fresh_run(name: str, root: Path) -> Path:
     if hasattr(model, "net") and hasattr(model.net, "norm"):
         model.net.norm.fit(real_windows(64), "global")
     model.save(run / "model")
-    write_json(run / "preprocess.json", {
-        "dataset": "cwru", "channels": ["DE"], "sampling_rate": RATE, "target_rate": RATE,
-        "window": 1024, "stride": 1024, "normalise": "none", "standardiser": None,
-        "target": "flat", "classes": CLASSES, "feature_names": None,
-    })
+    write_json(
+        run / "preprocess.json",
+        {
+            "dataset": "cwru",
+            "channels": ["DE"],
+            "sampling_rate": RATE,
+            "target_rate": RATE,
+            "window": 1024,
+            "stride": 1024,
+            "normalise": "none",
+            "standardiser": None,
+            "target": "flat",
+            "classes": CLASSES,
+            "feature_names": None,
+        },
+    )
     return run
 
 
-def batched(fn: Callable[[np.ndarray], object], X: np.ndarray, sizes: tuple[int, ...],
-            budget_s: float) -> tuple[float, int]:
+def batched(
+    fn: Callable[[np.ndarray], object], X: np.ndarray, sizes: tuple[int, ...], budget_s: float
+) -> tuple[float, int]:
     """Best windows/s over the batch sizes (best block median per size) and that size."""
     best = (0.0, 0)
     for b in sizes:
@@ -178,18 +196,30 @@ def batched(fn: Callable[[np.ndarray], object], X: np.ndarray, sizes: tuple[int,
     return best
 
 
-def measure(model: str, backend: str, predictor, X: np.ndarray, signal: np.ndarray,
-            budget_s: float, sizes: tuple[int, ...]) -> dict:
+def measure(
+    model: str,
+    backend: str,
+    predictor,
+    X: np.ndarray,
+    signal: np.ndarray,
+    budget_s: float,
+    sizes: tuple[int, ...],
+) -> dict:
     """One row: batch 1, batched, end to end (predictor.backend is what is timed)."""
     fn = predictor.backend.predict_proba
     fast1, med1 = best_seconds(lambda: fn(X[:1]), budget_s)
     wps, size = batched(fn, X, sizes, budget_s)
     e2e_fast, e2e_med = best_seconds(lambda: predictor.predict_signal(signal, RATE), budget_s)
     return {
-        "model": model, "backend": backend, "ms_batch1": round(1000 * fast1, 4),
-        "ms_batch1_median": round(1000 * med1, 4), "windows_per_s_batched": round(wps),
-        "batch": size, "end_to_end_ms_per_second_of_signal": round(1000 * e2e_fast, 3),
-        "end_to_end_ms_median": round(1000 * e2e_med, 3), "load_avg_1min": load(),
+        "model": model,
+        "backend": backend,
+        "ms_batch1": round(1000 * fast1, 4),
+        "ms_batch1_median": round(1000 * med1, 4),
+        "windows_per_s_batched": round(wps),
+        "batch": size,
+        "end_to_end_ms_per_second_of_signal": round(1000 * e2e_fast, 3),
+        "end_to_end_ms_median": round(1000 * e2e_med, 3),
+        "load_avg_1min": load(),
     }
 
 
@@ -208,14 +238,16 @@ def arithmetic(row: dict, model, X: np.ndarray, budget_s: float) -> None:
     achieved = macs * row["windows_per_s_batched"]
     layer = sgemm_macs_per_s(M * row["batch"], K, N, budget_s)
     square = sgemm_macs_per_s(1024, 1024, 1024, budget_s)
-    row.update({
-        "gmacs_per_s": round(achieved / 1e9, 2),
-        "largest_layer_gemm": [M * row["batch"], K, N],
-        "sgemm_layer_gmacs_per_s": round(layer / 1e9, 2),
-        "sgemm_1024_gmacs_per_s": round(square / 1e9, 2),
-        "fraction_of_layer_sgemm": round(achieved / layer, 3),
-        "fraction_of_square_sgemm": round(achieved / square, 3),
-    })
+    row.update(
+        {
+            "gmacs_per_s": round(achieved / 1e9, 2),
+            "largest_layer_gemm": [M * row["batch"], K, N],
+            "sgemm_layer_gmacs_per_s": round(layer / 1e9, 2),
+            "sgemm_1024_gmacs_per_s": round(square / 1e9, 2),
+            "fraction_of_layer_sgemm": round(achieved / layer, 3),
+            "fraction_of_square_sgemm": round(achieved / square, 3),
+        }
+    )
 
 
 def ort_settings(onnx_path: Path, X: np.ndarray, budget_s: float) -> list[dict]:
@@ -227,8 +259,14 @@ def ort_settings(onnx_path: Path, X: np.ndarray, budget_s: float) -> list[dict]:
         for spin in ("0", "1"):
             sess = onnx_session(onnx_path, threads, spin=spin)
             _, med = best_seconds(lambda s=sess: s.run(None, {"windows": X[:256]}), budget_s)
-            out.append({"threads": threads, "spinning": spin == "1",
-                        "windows_per_s": round(256 / med), "load_avg_1min": load()})
+            out.append(
+                {
+                    "threads": threads,
+                    "spinning": spin == "1",
+                    "windows_per_s": round(256 / med),
+                    "load_avg_1min": load(),
+                }
+            )
     return out
 
 
@@ -249,8 +287,16 @@ def test_windows(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     return windows.X[split.train], windows.X[split.test], windows.y["class"][split.test]
 
 
-def int8_row(name: str, run: Path, fp32: Path, X: np.ndarray, base: dict,
-             threads: int, budget_s: float, sizes: tuple[int, ...]) -> dict:
+def int8_row(
+    name: str,
+    run: Path,
+    fp32: Path,
+    X: np.ndarray,
+    base: dict,
+    threads: int,
+    budget_s: float,
+    sizes: tuple[int, ...],
+) -> dict:
     """Static QDQ int8 (per channel), calibrated on 512 training windows; accuracy vs fp32."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
@@ -261,7 +307,7 @@ def int8_row(name: str, run: Path, fp32: Path, X: np.ndarray, base: dict,
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter([{"windows": calib[i:i + 64]} for i in range(0, len(calib), 64)])
+            self.batches = iter([{"windows": calib[i : i + 64]} for i in range(0, len(calib), 64)])
 
         def get_next(self):
             return next(self.batches, None)
@@ -273,18 +319,31 @@ def int8_row(name: str, run: Path, fp32: Path, X: np.ndarray, base: dict,
     fast1, _ = best_seconds(lambda: fn(X[:1]), budget_s)
     wps, size = batched(fn, X, sizes, budget_s)
     macs = base["macs_per_window"]
-    row = {"model": name, "backend": "onnx-int8", "ms_batch1": round(1000 * fast1, 4),
-           "windows_per_s_batched": round(wps), "batch": size, "load_avg_1min": load(),
-           "end_to_end_ms_per_second_of_signal": None, "macs_per_window": macs,
-           "gmacs_per_s": round(macs * wps / 1e9, 2),
-           "fraction_of_square_sgemm_fp32": round(
-               macs * wps / (base["sgemm_1024_gmacs_per_s"] * 1e9), 3)}
+    row = {
+        "model": name,
+        "backend": "onnx-int8",
+        "ms_batch1": round(1000 * fast1, 4),
+        "windows_per_s_batched": round(wps),
+        "batch": size,
+        "load_avg_1min": load(),
+        "end_to_end_ms_per_second_of_signal": None,
+        "macs_per_window": macs,
+        "gmacs_per_s": round(macs * wps / 1e9, 2),
+        "fraction_of_square_sgemm_fp32": round(
+            macs * wps / (base["sgemm_1024_gmacs_per_s"] * 1e9), 3
+        ),
+    }
     if data:
         ref = onnx_session(fp32, threads)
         acc32 = float((ref.run(None, {"windows": data[1]})[0].argmax(1) == data[2]).mean())
         acc8 = float((fn(data[1])[0].argmax(1) == data[2]).mean())
-        row.update({"test_accuracy_fp32": round(acc32, 4), "test_accuracy_int8": round(acc8, 4),
-                    "test_windows": int(len(data[2]))})
+        row.update(
+            {
+                "test_accuracy_fp32": round(acc32, 4),
+                "test_accuracy_int8": round(acc8, 4),
+                "test_windows": int(len(data[2])),
+            }
+        )
     return row
 
 
@@ -304,8 +363,12 @@ def bench_model(name: str, runs: Path | None, tmp: Path, args, X: np.ndarray) ->
         row = measure(name, backend, predictor, X, signal, args.seconds, sizes)
         row["run"] = str(run)
         if deep:
-            arithmetic(row, predictor.backend.model if backend == "torch" else
-                       predictor_model(run), X, args.seconds)
+            arithmetic(
+                row,
+                predictor.backend.model if backend == "torch" else predictor_model(run),
+                X,
+                args.seconds,
+            )
         rows.append(row)
         print(fmt(row), flush=True)
     if deep and name in args.int8.split(","):
@@ -325,9 +388,11 @@ def predictor_model(run: Path):
 def fmt(r: dict) -> str:
     macs = f"{r['macs_per_window'] / 1e6:7.2f}M" if r.get("macs_per_window") else " " * 8
     e2e = r.get("end_to_end_ms_per_second_of_signal")
-    return (f"{r['model']:<11} {r['backend']:<10} {r['ms_batch1']:>8.3f} "
-            f"{r['windows_per_s_batched']:>12,} {r['batch']:>6} {macs} "
-            f"{'-' if e2e is None else f'{e2e:.2f}':>8} {r['load_avg_1min']:>6}")
+    return (
+        f"{r['model']:<11} {r['backend']:<10} {r['ms_batch1']:>8.3f} "
+        f"{r['windows_per_s_batched']:>12,} {r['batch']:>6} {macs} "
+        f"{'-' if e2e is None else f'{e2e:.2f}':>8} {r['load_avg_1min']:>6}"
+    )
 
 
 def main() -> None:
@@ -350,20 +415,33 @@ def main() -> None:
     names = sorted(registry()) if args.all else args.models.split(",")
     X = real_windows(max(int(s) for s in args.batches.split(",")))
     start = load()
-    print(f"threads {args.threads}; load average {os.getloadavg()} on {os.cpu_count()} cores "
-          "(shared machine: figures under load are pessimistic)")
-    print(f"{'model':<11} {'backend':<10} {'ms b=1':>8} {'windows/s':>12} {'batch':>6} "
-          f"{'MACs/win':>8} {'e2e ms':>8} {'load':>6}")
+    print(
+        f"threads {args.threads}; load average {os.getloadavg()} on {os.cpu_count()} cores "
+        "(shared machine: figures under load are pessimistic)"
+    )
+    print(
+        f"{'model':<11} {'backend':<10} {'ms b=1':>8} {'windows/s':>12} {'batch':>6} "
+        f"{'MACs/win':>8} {'e2e ms':>8} {'load':>6}"
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="faultlab-bench-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in names:
             rows += bench_model(name, args.runs, Path(tmp), args, X)
     if args.json:
-        args.json.write_text(json.dumps({
-            "threads": args.threads, "cpu_count": os.cpu_count(), "load_avg_start": start,
-            "load_avg_end": load(), "note": "best of several repeats on a shared machine",
-            "rows": rows}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "threads": args.threads,
+                    "cpu_count": os.cpu_count(),
+                    "load_avg_start": start,
+                    "load_avg_end": load(),
+                    "note": "best of several repeats on a shared machine",
+                    "rows": rows,
+                },
+                indent=1,
+            )
+        )
         print(f"wrote {len(rows)} rows to {args.json}")
 
 

@@ -30,34 +30,67 @@ import yaml
 
 CONFIG = {
     "name": "kill-test",
-    "data": {"dataset": "synthetic", "window": 256, "target_rate": None,
-             "synthetic": {"duration_s": 1.0, "loads": [0, 1], "sizes": [0.007]}},
+    "data": {
+        "dataset": "synthetic",
+        "window": 256,
+        "target_rate": None,
+        "synthetic": {"duration_s": 1.0, "loads": [0, 1], "sizes": [0.007]},
+    },
     "split": {"kind": "leave_one_out", "column": "load_hp"},
     # the mlp first and long enough (40 epochs, a checkpoint each) that kills land inside its
     # training: the rerun then resumes from checkpoint.pt and must match the clean run exactly
     "models": [
-        {"name": "mlp", "params": {"hidden": [128, 128]},
-         "training": {"epochs": 40, "batch_size": 32, "patience": None, "device": "cpu",
-                      "amp": False}},
+        {
+            "name": "mlp",
+            "params": {"hidden": [128, 128]},
+            "training": {
+                "epochs": 40,
+                "batch_size": 32,
+                "patience": None,
+                "device": "cpu",
+                "amp": False,
+            },
+        },
         {"name": "rf", "params": {"n_estimators": 5, "n_jobs": 1}},
     ],
     "seeds": [0],
     "training": {"progress": False, "num_threads": 1},
 }
 #: leaderboard.csv columns that must match an uninterrupted run (timings never do)
-SCORE_COLUMNS = ["model", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std",
-                 "balanced_accuracy_mean", "recording_accuracy_mean", "n_runs", "n_params"]
+SCORE_COLUMNS = [
+    "model",
+    "accuracy_mean",
+    "accuracy_std",
+    "macro_f1_mean",
+    "macro_f1_std",
+    "balanced_accuracy_mean",
+    "recording_accuracy_mean",
+    "n_runs",
+    "n_params",
+]
 
 
 def _command(config: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "faultlab", "benchmark", str(config), "--out", str(out),
-            "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "faultlab",
+        "benchmark",
+        str(config),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def _env() -> dict[str, str]:
     src = str(Path(__file__).resolve().parents[1] / "src")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 def finished_runs(out: Path) -> dict[str, str]:
@@ -92,14 +125,26 @@ def scores(out: Path) -> list[dict[str, str]]:
         return [{k: row[k] for k in SCORE_COLUMNS} for row in csv.DictReader(fh)]
 
 
-def kill_and_finish(config: Path, out: Path, kills: int, rng: random.Random,
-                    max_delay: float, log=print, min_delay: float = 2.0) -> dict[str, int]:
+def kill_and_finish(
+    config: Path,
+    out: Path,
+    kills: int,
+    rng: random.Random,
+    max_delay: float,
+    log=print,
+    min_delay: float = 2.0,
+) -> dict[str, int]:
     """``kills`` SIGKILLs at random delays, then one run to the end; returns the counts."""
     seen: dict[str, str] = {}
     lost = redone = done_kills = 0
     while done_kills < kills:
-        proc = subprocess.Popen(_command(config, out), env=_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            _command(config, out),
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         delay = rng.uniform(min_delay, max_delay)
         try:
             proc.wait(timeout=delay)
@@ -121,10 +166,17 @@ def kill_and_finish(config: Path, out: Path, kills: int, rng: random.Random,
     now = finished_runs(out)
     lost += sum(1 for r in seen if r not in now)
     redone += sum(1 for r, text in seen.items() if r in now and now[r] != text)
-    resumed = sum("resumed from checkpoint.pt" in p.read_text()
-                  for p in out.glob("runs/**/metrics.json"))
-    return {"kills": done_kills, "finished_before_final": len(seen), "lost": lost,
-            "redone": redone, "runs": len(now), "resumed": resumed}
+    resumed = sum(
+        "resumed from checkpoint.pt" in p.read_text() for p in out.glob("runs/**/metrics.json")
+    )
+    return {
+        "kills": done_kills,
+        "finished_before_final": len(seen),
+        "lost": lost,
+        "redone": redone,
+        "runs": len(now),
+        "resumed": resumed,
+    }
 
 
 def main() -> None:
@@ -141,20 +193,24 @@ def main() -> None:
     config = root / "bench.yaml"
     config.write_text(yaml.safe_dump({**CONFIG, "seeds": list(range(args.seeds))}))
     t0 = time.perf_counter()
-    clean = subprocess.run(_command(config, root / "clean"), env=_env(), capture_output=True,
-                           text=True)
+    clean = subprocess.run(
+        _command(config, root / "clean"), env=_env(), capture_output=True, text=True
+    )
     if clean.returncode != 0:
         raise SystemExit(f"uninterrupted run failed: {clean.stderr[-2000:]}")
     print(f"uninterrupted run: {time.perf_counter() - t0:.0f} s")
-    counts = kill_and_finish(config, root / "killed", args.kills, random.Random(args.seed),
-                             args.max_delay)
+    counts = kill_and_finish(
+        config, root / "killed", args.kills, random.Random(args.seed), args.max_delay
+    )
     bad = check_artefacts(root / "killed")
     same = scores(root / "killed") == scores(root / "clean")
-    print(f"kills {counts['kills']}, runs finished before the last rerun "
-          f"{counts['finished_before_final']}, runs resumed from a checkpoint "
-          f"{counts['resumed']}, finished runs lost {counts['lost']}, redone "
-          f"{counts['redone']}, unreadable/corrupt artefacts {len(bad)}, leaderboard equal to "
-          f"the uninterrupted run: {same}")
+    print(
+        f"kills {counts['kills']}, runs finished before the last rerun "
+        f"{counts['finished_before_final']}, runs resumed from a checkpoint "
+        f"{counts['resumed']}, finished runs lost {counts['lost']}, redone "
+        f"{counts['redone']}, unreadable/corrupt artefacts {len(bad)}, leaderboard equal to "
+        f"the uninterrupted run: {same}"
+    )
     for b in bad[:10]:
         print(f"  bad: {b}")
     sys.exit(0 if same and not bad and not counts["lost"] and not counts["redone"] else 1)

@@ -32,15 +32,21 @@ METHOD_ORDER = ["none", "adabn", "coral", "mmd", "jmmd", "dann", "cdan", "cdan+e
 
 
 def _args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--config", default="configs/cwru-load-transfer.yaml")
     ap.add_argument("--out", default="runs/load-transfer")
     ap.add_argument("--pairs", default="", help='comma list like "0->1,3->0" (default: all 12)')
-    ap.add_argument("--methods", default="", help="comma list of methods (default: all in the config)")
+    ap.add_argument(
+        "--methods", default="", help="comma list of methods (default: all in the config)"
+    )
     ap.add_argument("--seeds", default="", help="comma list (default: the config's)")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--transductive", action="store_true", help="adapt on the test windows (UDTL)")
-    ap.add_argument("--table-only", action="store_true", help="only print the table of finished runs")
+    ap.add_argument(
+        "--table-only", action="store_true", help="only print the table of finished runs"
+    )
     return ap.parse_args()
 
 
@@ -56,8 +62,10 @@ def _configure(args: argparse.Namespace):
 
     cfg = load_benchmark(args.config)
     if args.pairs:
-        cfg.split.folds = [f"load_hp {p.split('->')[0].strip()} -> {p.split('->')[1].strip()}"
-                           for p in args.pairs.split(",")]
+        cfg.split.folds = [
+            f"load_hp {p.split('->')[0].strip()} -> {p.split('->')[1].strip()}"
+            for p in args.pairs.split(",")
+        ]
     if args.seeds:
         cfg.seeds = [int(s) for s in args.seeds.split(",")]
     if args.epochs:
@@ -100,8 +108,10 @@ def print_table(out: Path) -> None:
     print(f"{'pairs':<8}" + "".join(f"{sum((m, p) in acc for p in pairs):>9d}" for m in methods))
     seeds = {m: sorted({len(acc[(m, p)]) for p in pairs if (m, p) in acc}) for m in methods}
     print(f"seeds per cell: {seeds} (mean/worst are over the pairs each method ran)")
-    print("UDTL (CNN, last epoch, 12-pair mean, transductive): "
-          + ", ".join(f"{k} {v:.2f}" for k, v in UDTL_MEAN.items()))
+    print(
+        "UDTL (CNN, last epoch, 12-pair mean, transductive): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in UDTL_MEAN.items())
+    )
 
 
 def main() -> None:

@@ -47,8 +47,13 @@ def cmd_generate(args: argparse.Namespace) -> dict:
     """Copies of the generator's recordings with fresh noise until the store has size-gb."""
     cfg = parse_config({"duration_s": 20.0, "snr_db": 6.0, "seed": 0})
     base = generate(cfg)  # 40 recordings of 20 s (normal + 3 locations x 3 sizes, 4 loads)
-    writer = StoreWriter(args.store, ["DE"], args.window, cfg.sampling_rate,
-                         notes=["synthetic out-of-core benchmark: generator recordings + fresh noise"])
+    writer = StoreWriter(
+        args.store,
+        ["DE"],
+        args.window,
+        cfg.sampling_rate,
+        notes=["synthetic out-of-core benchmark: generator recordings + fresh noise"],
+    )
     target = int(args.size_gb * 1e9)
     rng = np.random.default_rng(0)
     t0, copy = time.perf_counter(), 0
@@ -67,9 +72,15 @@ def cmd_generate(args: argparse.Namespace) -> dict:
         copy += 1
     writer.close()
     size = (Path(args.store) / "windows.f32").stat().st_size
-    return {"step": "generate", "bytes": size, "gb": size / 1e9, "windows": writer.n,
-            "recordings": len(writer._rows), "seconds": time.perf_counter() - t0,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "step": "generate",
+        "bytes": size,
+        "gb": size / 1e9,
+        "windows": writer.n,
+        "recordings": len(writer._rows),
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def cmd_train(args: argparse.Namespace) -> dict:
@@ -81,27 +92,43 @@ def cmd_train(args: argparse.Namespace) -> dict:
         "data": {"dataset": "store", "store": {"path": str(args.store)}},
         "split": {"kind": "recording", "test_fraction": 0.02, "val": {"strategy": "none"}},
         "model": {"name": "cnn1d"},
-        "training": {"epochs": 1, "batch_size": 256, "num_threads": args.threads,
-                     "progress": False, "schedule": "none", "patience": None,
-                     "time_budget_s": args.train_budget},
+        "training": {
+            "epochs": 1,
+            "batch_size": 256,
+            "num_threads": args.threads,
+            "progress": False,
+            "schedule": "none",
+            "patience": None,
+            "time_budget_s": args.train_budget,
+        },
     }
     path = Path(args.work) / "train.yaml"
     path.write_text(yaml.safe_dump(cfg))
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "faultlab", "train", str(path), "--out", str(out)],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    res = subprocess.run(
+        [sys.executable, "-m", "faultlab", "train", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     if res.returncode != 0:
         raise SystemExit(res.stdout[-3000:] + res.stderr[-3000:])
     (metrics_path,) = list(out.rglob("metrics.json"))
     m = json.loads(metrics_path.read_text())
     n_train = m["data"]["n_windows"]["train"]
     partial = m["training"]["stopped_reason"] == "time_budget"
-    return {"step": "train cnn1d 1 epoch + streamed test prediction", "seconds": time.perf_counter() - t0,
-            "train_windows": n_train, "test_windows": m["data"]["n_windows"]["test"],
-            "train_seconds": m["training"]["train_seconds"],
-            "stopped": m["training"]["stopped_reason"], "notes": m["training"]["notes"],
-            "windows_per_s": None if partial else n_train / m["training"]["train_seconds"],
-            "test_accuracy": m["primary"]["accuracy"], "peak_rss_mb": m["resources"]["peak_rss_mb"]}
+    return {
+        "step": "train cnn1d 1 epoch + streamed test prediction",
+        "seconds": time.perf_counter() - t0,
+        "train_windows": n_train,
+        "test_windows": m["data"]["n_windows"]["test"],
+        "train_seconds": m["training"]["train_seconds"],
+        "stopped": m["training"]["stopped_reason"],
+        "notes": m["training"]["notes"],
+        "windows_per_s": None if partial else n_train / m["training"]["train_seconds"],
+        "test_accuracy": m["primary"]["accuracy"],
+        "peak_rss_mb": m["resources"]["peak_rss_mb"],
+    }
 
 
 def cmd_features(args: argparse.Namespace) -> dict:
@@ -112,9 +139,16 @@ def cmd_features(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     F = fx.fit(ws.X).transform(ws.X)
     dt = time.perf_counter() - t0
-    return {"step": "features over every window", "windows": len(ws), "features": F.shape[1],
-            "features_mb": F.nbytes / 2**20, "seconds": dt, "windows_per_s": len(ws) / dt,
-            "finite": bool(np.isfinite(F).all()), "peak_rss_mb": peak_rss_mb()}
+    return {
+        "step": "features over every window",
+        "windows": len(ws),
+        "features": F.shape[1],
+        "features_mb": F.nbytes / 2**20,
+        "seconds": dt,
+        "windows_per_s": len(ws) / dt,
+        "finite": bool(np.isfinite(F).all()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def cmd_cwru_once(args: argparse.Namespace) -> dict:
@@ -132,22 +166,49 @@ def cmd_cwru_once(args: argparse.Namespace) -> dict:
     ws = for_target(build_windows(DataConfig(**store)), "flat")
     split = make_splits(ws, SplitConfig(kind="leave_one_out", folds=[3]))[0]
     train = ws.subset(split.train)
-    training = TrainConfig(epochs=args.epochs, batch_size=64, num_threads=args.threads,
-                           progress=False, patience=None)
-    model = build_model("cnn1d", classes=ws.classes, input_shape=(ws.n_channels, ws.window_length),
-                        params={}, training=training)
+    training = TrainConfig(
+        epochs=args.epochs, batch_size=64, num_threads=args.threads, progress=False, patience=None
+    )
+    model = build_model(
+        "cnn1d",
+        classes=ws.classes,
+        input_shape=(ws.n_channels, ws.window_length),
+        params={},
+        training=training,
+    )
     fit = model.fit(train, None, None)
     seconds = sum(r["seconds"] for r in fit.history)
-    return {"mode": args.mode, "train_windows": len(train), "epochs": fit.epochs,
-            "windows_per_s": len(train) * fit.epochs / seconds,
-            "data_seconds": sum(r["data_seconds"] for r in fit.history), "seconds": seconds,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "mode": args.mode,
+        "train_windows": len(train),
+        "epochs": fit.epochs,
+        "windows_per_s": len(train) * fit.epochs / seconds,
+        "data_seconds": sum(r["data_seconds"] for r in fit.history),
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def sub(args: argparse.Namespace, step: str, *extra: str) -> dict:
-    cmd = [sys.executable, __file__, "--step", step, "--store", str(args.store), "--work",
-           str(args.work), "--threads", str(args.threads), "--epochs", str(args.epochs),
-           "--window", str(args.window), "--size-gb", str(args.size_gb), *extra]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--step",
+        step,
+        "--store",
+        str(args.store),
+        "--work",
+        str(args.work),
+        "--threads",
+        str(args.threads),
+        "--epochs",
+        str(args.epochs),
+        "--window",
+        str(args.window),
+        "--size-gb",
+        str(args.size_gb),
+        *extra,
+    ]
     if args.train_budget:
         cmd += ["--train-budget", str(args.train_budget)]
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -167,8 +228,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=2, help="cwru comparison epochs")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--train-budget", type=float, default=None,
-                    help="cap the cnn1d epoch at this many seconds (a shared, slow machine)")
+    ap.add_argument(
+        "--train-budget",
+        type=float,
+        default=None,
+        help="cap the cnn1d epoch at this many seconds (a shared, slow machine)",
+    )
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--only", default="generate,train,features,cwru")
     ap.add_argument("--step", help=argparse.SUPPRESS)
@@ -176,8 +241,12 @@ def main() -> None:
     args = ap.parse_args()
     args.store = args.store or args.work / "store"
     if args.step:  # a child process: one measurement, JSON on the last line
-        fn = {"generate": cmd_generate, "train": cmd_train, "features": cmd_features,
-              "cwru": cmd_cwru_once}[args.step]
+        fn = {
+            "generate": cmd_generate,
+            "train": cmd_train,
+            "features": cmd_features,
+            "cwru": cmd_cwru_once,
+        }[args.step]
         print(json.dumps(fn(args)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
@@ -195,10 +264,14 @@ def main() -> None:
                     if mode not in best or r["windows_per_s"] > best[mode]["windows_per_s"]:
                         best[mode] = r
             ratio = best["store"]["windows_per_s"] / best["memory"]["windows_per_s"]
-            results.append({"step": "cwru cnn1d windows/s (best of repeats)",
-                            "memory": round(best["memory"]["windows_per_s"], 1),
-                            "store": round(best["store"]["windows_per_s"], 1),
-                            "store_over_memory": round(ratio, 3)})
+            results.append(
+                {
+                    "step": "cwru cnn1d windows/s (best of repeats)",
+                    "memory": round(best["memory"]["windows_per_s"], 1),
+                    "store": round(best["store"]["windows_per_s"], 1),
+                    "store_over_memory": round(ratio, 3),
+                }
+            )
             print(json.dumps(results[-1]), flush=True)
     finally:
         if not args.keep:

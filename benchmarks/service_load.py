@@ -38,14 +38,26 @@ def _fresh_run() -> Path:
     from faultlab.utils.io import write_json
 
     run = Path(tempfile.mkdtemp(prefix="faultlab-load-")) / "run"
-    classes = {"class": ["normal"] + [f"{loc}_{s}" for loc in ("IR", "B", "OR")
-                                      for s in ("0.007", "0.014", "0.021")]}
+    classes = {
+        "class": ["normal"]
+        + [f"{loc}_{s}" for loc in ("IR", "B", "OR") for s in ("0.007", "0.014", "0.021")]
+    }
     build_model("cnn1d", classes, (1, 1024)).save(run / "model")
-    write_json(run / "preprocess.json", {
-        "dataset": "cwru", "channels": ["DE"], "sampling_rate": 12000.0, "target_rate": 12000.0,
-        "window": 1024, "stride": 1024, "normalise": "none", "standardiser": None,
-        "target": "flat", "classes": classes,
-    })
+    write_json(
+        run / "preprocess.json",
+        {
+            "dataset": "cwru",
+            "channels": ["DE"],
+            "sampling_rate": 12000.0,
+            "target_rate": 12000.0,
+            "window": 1024,
+            "stride": 1024,
+            "normalise": "none",
+            "standardiser": None,
+            "target": "flat",
+            "classes": classes,
+        },
+    )
     return run
 
 
@@ -89,11 +101,29 @@ def main() -> None:
 
     run = args.run or _fresh_run()
     port = _free_port()
-    cmd = [sys.executable, "-m", "faultlab", "serve", str(run), "--host", "127.0.0.1",
-           "--port", str(port), "--backend", args.backend, "--threads", str(args.threads),
-           "--log-level", "warning"] + (["--token", args.token] if args.token else [])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+    cmd = [
+        sys.executable,
+        "-m",
+        "faultlab",
+        "serve",
+        str(run),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend",
+        args.backend,
+        "--threads",
+        str(args.threads),
+        "--log-level",
+        "warning",
+    ] + (["--token", args.token] if args.token else [])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -114,31 +144,53 @@ def main() -> None:
         sig = _signal(args.seconds)
         body = json.dumps({"samples": sig.tolist(), "sampling_rate": 12000}).encode()
         headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-        first = httpx.post(f"{url}/predict", content=body,
-                           headers={"content-type": "application/json", **headers},
-                           timeout=60).json()
+        first = httpx.post(
+            f"{url}/predict",
+            content=body,
+            headers={"content-type": "application/json", **headers},
+            timeout=60,
+        ).json()
         print(f"server: {' '.join(cmd[2:])}")
-        print(f"request: {len(sig)} samples ({len(body) / 1024:.0f} KiB JSON) -> "
-              f"{first['n_windows']} windows, verdict "
-              f"{ {t: v['prediction'] for t, v in first['prediction'].items()} }")
+        print(
+            f"request: {len(sig)} samples ({len(body) / 1024:.0f} KiB JSON) -> "
+            f"{first['n_windows']} windows, verdict "
+            f"{ {t: v['prediction'] for t, v in first['prediction'].items()} }"
+        )
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         rss_before = _memory_mb(proc.pid)
-        res = run_load(f"{url}/predict?windows=false", body, n=args.requests,
-                       concurrency=args.concurrency, max_seconds=args.max_seconds,
-                       headers=headers)
+        res = run_load(
+            f"{url}/predict?windows=false",
+            body,
+            n=args.requests,
+            concurrency=args.concurrency,
+            max_seconds=args.max_seconds,
+            headers=headers,
+        )
         rss_after = _memory_mb(proc.pid)
         print(res.line())
-        print(f"server memory: {rss_before['rss']:.0f} MiB before, {rss_after['rss']:.0f} MiB "
-              f"after, peak {rss_after['peak']:.0f} MiB")
+        print(
+            f"server memory: {rss_before['rss']:.0f} MiB before, {rss_after['rss']:.0f} MiB "
+            f"after, peak {rss_after['peak']:.0f} MiB"
+        )
         if args.json:
-            args.json.write_text(json.dumps({**res.to_dict(), "rss_before_mib": rss_before["rss"],
-                                             "rss_after_mib": rss_after["rss"],
-                                             "rss_peak_mib": rss_after["peak"]}, indent=2))
+            args.json.write_text(
+                json.dumps(
+                    {
+                        **res.to_dict(),
+                        "rss_before_mib": rss_before["rss"],
+                        "rss_after_mib": rss_after["rss"],
+                        "rss_peak_mib": rss_after["peak"],
+                    },
+                    indent=2,
+                )
+            )
         print(f"statuses: {res.statuses}")
         for e in res.errors:
             print(f"  error: {e}")
-        print(f"load average after: {os.getloadavg()[0]:.1f} (client and server share these "
-              "cores with other workers: pessimistic figures)")
+        print(
+            f"load average after: {os.getloadavg()[0]:.1f} (client and server share these "
+            "cores with other workers: pessimistic figures)"
+        )
         if res.ok != args.requests:
             raise SystemExit(1)
     finally:

@@ -40,21 +40,35 @@ def location_windows(recs, window):
 def domains(seconds: float, seed: int):
     """(train WindowSet, test WindowSet at 48 kHz, test WindowSet resampled to 12 kHz)."""
     common = dict(duration_s=seconds, normal=False, seed=seed)
-    train = generate(SyntheticConfig(bearing="6205", sampling_rate=12000.0, rpm=TRAIN_RPM,
-                                     **common))
-    test = generate(SyntheticConfig(
-        bearing="6203", sampling_rate=48000.0, resonance_hz=5200.0,
-        rpm={k: v * SHIFT[k] for k, v in TRAIN_RPM.items()}, **{**common, "seed": seed + 100}))
-    return (location_windows(train, 1024), location_windows(test, 4096),
-            location_windows([resample(r, 12000.0) for r in test], 1024))
+    train = generate(
+        SyntheticConfig(bearing="6205", sampling_rate=12000.0, rpm=TRAIN_RPM, **common)
+    )
+    test = generate(
+        SyntheticConfig(
+            bearing="6203",
+            sampling_rate=48000.0,
+            resonance_hz=5200.0,
+            rpm={k: v * SHIFT[k] for k, v in TRAIN_RPM.items()},
+            **{**common, "seed": seed + 100},
+        )
+    )
+    return (
+        location_windows(train, 1024),
+        location_windows(test, 4096),
+        location_windows([resample(r, 12000.0) for r in test], 1024),
+    )
 
 
 def accuracy(model_name, params, train, test, seed, frontend=None):
     if frontend is not None:
         train, test = frontend.apply(train), frontend.apply(test)
-    model = build_model(model_name, {"location": list(LOCATION_ORDER)},
-                        (train.n_channels, train.window_length), params,
-                        TrainConfig(seed=seed, epochs=15, progress=False, num_threads=2))
+    model = build_model(
+        model_name,
+        {"location": list(LOCATION_ORDER)},
+        (train.n_channels, train.window_length),
+        params,
+        TrainConfig(seed=seed, epochs=15, progress=False, num_threads=2),
+    )
     model.fit(train, None)
     pred = model.predict_proba(test.X)["location"].argmax(1)
     return float((pred == test.y["location"]).mean())
@@ -66,18 +80,24 @@ def run(seconds: float, seed: int) -> dict[str, float]:
     order_axis = WindowFrontend({"kind": "order_envelope", "axis": "order"})
     linear = WindowFrontend({"kind": "order_envelope", "axis": "defect", "scale": "linear"})
     return {
-        "rf + order_envelope front end (test as is: 6203, 48 kHz, 4096)":
-            accuracy("rf", {"n_estimators": 200}, train, test48, seed, fe),
-        "cnn1d + order_envelope front end (test as is)":
-            accuracy("cnn1d", {}, train, test48, seed, fe),
-        "cnn1d + front end on the plain order axis (bearing not normalised)":
-            accuracy("cnn1d", {}, train, test48, seed, order_axis),
-        "envelope expert, no training (test as is)":
-            accuracy("envelope", {"calibrate": "none"}, train, test48, seed, linear),
-        "rf on raw windows, time+spectral features (test resampled to 12 kHz)":
-            accuracy("rf", {"n_estimators": 200}, train, test12, seed),
-        "cnn1d on raw windows (test resampled to 12 kHz)":
-            accuracy("cnn1d", {}, train, test12, seed),
+        "rf + order_envelope front end (test as is: 6203, 48 kHz, 4096)": accuracy(
+            "rf", {"n_estimators": 200}, train, test48, seed, fe
+        ),
+        "cnn1d + order_envelope front end (test as is)": accuracy(
+            "cnn1d", {}, train, test48, seed, fe
+        ),
+        "cnn1d + front end on the plain order axis (bearing not normalised)": accuracy(
+            "cnn1d", {}, train, test48, seed, order_axis
+        ),
+        "envelope expert, no training (test as is)": accuracy(
+            "envelope", {"calibrate": "none"}, train, test48, seed, linear
+        ),
+        "rf on raw windows, time+spectral features (test resampled to 12 kHz)": accuracy(
+            "rf", {"n_estimators": 200}, train, test12, seed
+        ),
+        "cnn1d on raw windows (test resampled to 12 kHz)": accuracy(
+            "cnn1d", {}, train, test12, seed
+        ),
     }
 
 
@@ -87,8 +107,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = ap.parse_args()
     results = [run(args.seconds, s) for s in args.seeds]
-    print(f"fault location accuracy, train 6205 @ 12 kHz -> test 6203 @ 48 kHz, +-20 % speed "
-          f"({args.seconds:g} s per recording, seeds {args.seeds})")
+    print(
+        f"fault location accuracy, train 6205 @ 12 kHz -> test 6203 @ 48 kHz, +-20 % speed "
+        f"({args.seconds:g} s per recording, seeds {args.seeds})"
+    )
     for name in results[0]:
         vals = [r[name] for r in results]
         print(f"  {np.mean(vals):6.3f}  (min {np.min(vals):.3f})  {name}")

@@ -65,13 +65,21 @@ def run_one(name: str, ws, split, training: TrainConfig, params: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("models", nargs="*", help="default: every registered deep model")
     ap.add_argument("--all-folds", action="store_true", help="all 4 leave-one-load-out folds")
-    ap.add_argument("--folds", default=None, help="comma-separated test loads, e.g. 0,3 (default 3)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)")
+    ap.add_argument(
+        "--folds", default=None, help="comma-separated test loads, e.g. 0,3 (default 3)"
+    )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core box)"
+    )
     ap.add_argument("--budget", type=float, default=None, help="time_budget_s per fit")
-    ap.add_argument("--train", default="{}", help='TrainConfig overrides as JSON, e.g. \'{"epochs": 10}\'')
+    ap.add_argument(
+        "--train", default="{}", help="TrainConfig overrides as JSON, e.g. '{\"epochs\": 10}'"
+    )
     ap.add_argument("--params", default="{}", help="model option overrides as JSON")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="also write the rows here")
@@ -84,9 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     folds = None if args.all_folds else [int(f) for f in (args.folds or "3").split(",")]
     split_cfg = SplitConfig(kind="leave_one_out", column="load_hp", folds=folds)
     splits = make_splits(ws, split_cfg)
-    print(f"data: {ws.X.shape} windows, {len(ws.classes['class'])} classes, "
-          f"{len(splits)} fold(s), built in {time.perf_counter() - t0:.1f}s, torch threads {args.threads}")
-    overrides = {"progress": False, "seed": args.seed, "num_threads": args.threads, **json.loads(args.train)}
+    print(
+        f"data: {ws.X.shape} windows, {len(ws.classes['class'])} classes, "
+        f"{len(splits)} fold(s), built in {time.perf_counter() - t0:.1f}s, torch threads {args.threads}"
+    )
+    overrides = {
+        "progress": False,
+        "seed": args.seed,
+        "num_threads": args.threads,
+        **json.loads(args.train),
+    }
     if args.budget:
         overrides["time_budget_s"] = args.budget
     training = TrainConfig(**overrides)
@@ -98,14 +113,20 @@ def main(argv: list[str] | None = None) -> int:
         for split in splits:
             r = run_one(name, ws, split, training, params)
             rows.append(r)
-            print(f"{name:<15} {r['fold']:<16} {100 * r['accuracy']:>6.2f}% {r['epochs']:>3} "
-                  f"{r['train_seconds']:>8.1f} {r['seconds_per_epoch']:>8.2f} {r['windows_per_s']:>8.0f} "
-                  f"{100 * r['data_share']:>5.1f}% {r['params']:>8} {r['stopped']}", flush=True)
+            print(
+                f"{name:<15} {r['fold']:<16} {100 * r['accuracy']:>6.2f}% {r['epochs']:>3} "
+                f"{r['train_seconds']:>8.1f} {r['seconds_per_epoch']:>8.2f} {r['windows_per_s']:>8.0f} "
+                f"{100 * r['data_share']:>5.1f}% {r['params']:>8} {r['stopped']}",
+                flush=True,
+            )
         if len(splits) > 1:
             acc = np.array([r["accuracy"] for r in rows if r["model"] == name])
             secs = np.array([r["train_seconds"] for r in rows if r["model"] == name])
-            print(f"{name:<15} {'mean +- std':<16} {100 * acc.mean():.2f} +- {100 * acc.std():.2f}%  "
-                  f"train {secs.mean():.1f}s/fold", flush=True)
+            print(
+                f"{name:<15} {'mean +- std':<16} {100 * acc.mean():.2f} +- {100 * acc.std():.2f}%  "
+                f"train {secs.mean():.1f}s/fold",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

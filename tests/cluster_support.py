@@ -80,11 +80,34 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)
 
     try:
-        run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-            "-E", "UTF8", "--no-sync")
-        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
-            "-t", "60", "-o", opts, "start")
+        run(
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        opts = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+        )
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            opts,
+            "start",
+        )
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         with contextlib.suppress(Exception):
@@ -126,10 +149,22 @@ def _ports() -> list[str]:
     p = [free_port() for _ in range(7)]
     lo = free_port()
     return [
-        "--node-manager-port", str(p[0]), "--object-manager-port", str(p[1]),
-        "--metrics-export-port", str(p[2]), "--dashboard-agent-listen-port", str(p[3]),
-        "--dashboard-agent-grpc-port", str(p[4]), "--runtime-env-agent-port", str(p[5]),
-        "--min-worker-port", str(lo), "--max-worker-port", str(lo + 40),
+        "--node-manager-port",
+        str(p[0]),
+        "--object-manager-port",
+        str(p[1]),
+        "--metrics-export-port",
+        str(p[2]),
+        "--dashboard-agent-listen-port",
+        str(p[3]),
+        "--dashboard-agent-grpc-port",
+        str(p[4]),
+        "--runtime-env-agent-port",
+        str(p[5]),
+        "--min-worker-port",
+        str(lo),
+        "--max-worker-port",
+        str(lo + 40),
     ]
 
 
@@ -147,13 +182,23 @@ def start_node(
 ) -> RayNode:
     ports = _ports()
     cmd = [
-        _ray_bin(), "start", "--block", "--disable-usage-stats",
-        f"--num-cpus={num_cpus}", f"--resources={json.dumps({name: 1})}",
-        f"--object-store-memory={object_store_mb * 1024 * 1024}", *ports,
+        _ray_bin(),
+        "start",
+        "--block",
+        "--disable-usage-stats",
+        f"--num-cpus={num_cpus}",
+        f"--resources={json.dumps({name: 1})}",
+        f"--object-store-memory={object_store_mb * 1024 * 1024}",
+        *ports,
     ]
     if head_port is not None:
-        cmd += ["--head", f"--port={head_port}", "--node-ip-address=127.0.0.1",
-                "--include-dashboard=false", f"--temp-dir={temp_dir}"]
+        cmd += [
+            "--head",
+            f"--port={head_port}",
+            "--node-ip-address=127.0.0.1",
+            "--include-dashboard=false",
+            f"--temp-dir={temp_dir}",
+        ]
     else:
         cmd += [f"--address={address}", "--node-ip-address=127.0.0.1"]
     log = temp_dir.parent / f"{name}.log"
@@ -165,8 +210,9 @@ def start_node(
         OMP_NUM_THREADS="1",
     )
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     return RayNode(name, proc, log, int(ports[1]))
 
 
@@ -178,8 +224,13 @@ def alive_nodes(address: str, timeout: float = 60) -> dict[str, str]:
         "if n['Alive'] for k in n['Resources'] if k in ('head', 'extra', 'extra2')}))"
     )
     try:
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=child_env(), timeout=timeout)
+        res = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {}
     if res.returncode != 0:
@@ -219,8 +270,9 @@ def ray_cluster(extra_nodes: int = 1, num_cpus: int = 1) -> Iterator[RayCluster]
                 # `ray start` gives a raylet 30 s to register; on a loaded machine, try again
                 if n.proc.poll() is not None and restarts < 2:
                     restarts += 1
-                    cluster.nodes[i] = start_node(n.name, temp_dir, address=address,
-                                                  num_cpus=num_cpus)
+                    cluster.nodes[i] = start_node(
+                        n.name, temp_dir, address=address, num_cpus=num_cpus
+                    )
             time.sleep(1)
         else:
             logs = "\n".join(n.log.read_text()[-1500:] for n in cluster.nodes)

@@ -12,8 +12,11 @@ import pytest
 SHARED_DATA = Path(
     os.environ.get("FAULTLAB_SHARED_DATA")
     or next(
-        (p / "shared" / "data" for p in Path(__file__).resolve().parents[1:]
-         if (p / "shared" / "data").is_dir()),
+        (
+            p / "shared" / "data"
+            for p in Path(__file__).resolve().parents[1:]
+            if (p / "shared" / "data").is_dir()
+        ),
         Path(__file__).resolve().parents[1].parent / "shared" / "data",
     )
 )

@@ -107,36 +107,125 @@ def _tmp_faultlab() -> set[str]:
 
 
 # -- CLI arguments ---------------------------------------------------------------------------------
-NUMBERS = ["0", "-1", "1", "3", "1e300", "-1e300", "1e-300", "nan", "inf", "-inf", "0.001",
-           "1e12", "12000", "2048", "9" * 30, "abc", "", "1,2", "0x10", "１２"]
-WORDS = ["", "DE", "FE", "x", "onnx", "torch", "native", "legacy", "dynamo", "torchscript",
-         "cnn1d", "rf", "nosuch", "0.0.0.0", "127.0.0.1", "::1", "é\u202e", "a" * 300,
-         "--help", "-", "../../etc", "hidden=abc", "data.window=4", "training.epochs=1e9",
-         "data.window=2048", "seeds=[0,0]", "x=", "=1", "data.nosuch=1", "model.params.hidden=[8]"]
+NUMBERS = [
+    "0",
+    "-1",
+    "1",
+    "3",
+    "1e300",
+    "-1e300",
+    "1e-300",
+    "nan",
+    "inf",
+    "-inf",
+    "0.001",
+    "1e12",
+    "12000",
+    "2048",
+    "9" * 30,
+    "abc",
+    "",
+    "1,2",
+    "0x10",
+    "１２",
+]
+WORDS = [
+    "",
+    "DE",
+    "FE",
+    "x",
+    "onnx",
+    "torch",
+    "native",
+    "legacy",
+    "dynamo",
+    "torchscript",
+    "cnn1d",
+    "rf",
+    "nosuch",
+    "0.0.0.0",
+    "127.0.0.1",
+    "::1",
+    "é\u202e",
+    "a" * 300,
+    "--help",
+    "-",
+    "../../etc",
+    "hidden=abc",
+    "data.window=4",
+    "training.epochs=1e9",
+    "data.window=2048",
+    "seeds=[0,0]",
+    "x=",
+    "=1",
+    "data.nosuch=1",
+    "model.params.hidden=[8]",
+]
 
 
 def path_choices(env: Env, case: Path) -> list[str]:
     """Paths an argument may point at: the run, missing ones, a file, a folder, odd names."""
     odd = os.fsdecode(bytes(case / "out") + b"\xff.csv")
-    return [str(env.run), str(case / "missing"), str(case / "a_file"), str(case),
-            str(case / "out.csv"), str(case / "out.json"), str(case / "out.txt"),
-            str(case / "sub" / "out"), odd, str(case / "rec.npy"), str(case / "rec.csv"),
-            str(case / "cfg.yaml"), str(case / "dup.yaml"), "", "/dev/null"]
+    return [
+        str(env.run),
+        str(case / "missing"),
+        str(case / "a_file"),
+        str(case),
+        str(case / "out.csv"),
+        str(case / "out.json"),
+        str(case / "out.txt"),
+        str(case / "sub" / "out"),
+        odd,
+        str(case / "rec.npy"),
+        str(case / "rec.csv"),
+        str(case / "cfg.yaml"),
+        str(case / "dup.yaml"),
+        "",
+        "/dev/null",
+    ]
 
 
 OPTIONS: dict[str, list[tuple[str, str]]] = {
-    "predict": [("--sampling-rate", "n"), ("--channel", "w"), ("--out", "p"),
-                ("--batch-size", "n"), ("--backend", "w")],
+    "predict": [
+        ("--sampling-rate", "n"),
+        ("--channel", "w"),
+        ("--out", "p"),
+        ("--batch-size", "n"),
+        ("--backend", "w"),
+    ],
     "export": [("--format", "w"), ("--out", "p"), ("--exporter", "w")],
     "report": [],
-    "train": [("--model", "w"), ("--epochs", "n"), ("--batch-size", "n"), ("--lr", "n"),
-              ("--seed", "n"), ("--set", "w"), ("-p", "w"), ("--out", "p"), ("--fold", "w"),
-              ("--time-budget", "n"), ("--split", "w"), ("--target", "w")],
-    "benchmark": [("--out", "p"), ("--set", "w"), ("--only", "w"), ("--workers", "n"),
-                  ("--executor", "w")],
-    "serve": [("--host", "w"), ("--port", "n"), ("--token", "w"), ("--max-windows", "n"),
-              ("--max-samples", "n"), ("--max-body-mb", "n"), ("--threads", "n"),
-              ("--backend", "w")],
+    "train": [
+        ("--model", "w"),
+        ("--epochs", "n"),
+        ("--batch-size", "n"),
+        ("--lr", "n"),
+        ("--seed", "n"),
+        ("--set", "w"),
+        ("-p", "w"),
+        ("--out", "p"),
+        ("--fold", "w"),
+        ("--time-budget", "n"),
+        ("--split", "w"),
+        ("--target", "w"),
+    ],
+    "benchmark": [
+        ("--out", "p"),
+        ("--set", "w"),
+        ("--only", "w"),
+        ("--workers", "n"),
+        ("--executor", "w"),
+    ],
+    "serve": [
+        ("--host", "w"),
+        ("--port", "n"),
+        ("--token", "w"),
+        ("--max-windows", "n"),
+        ("--max-samples", "n"),
+        ("--max-body-mb", "n"),
+        ("--threads", "n"),
+        ("--backend", "w"),
+    ],
 }
 POSITIONAL = {"predict": 2, "export": 1, "report": 1, "train": 1, "benchmark": 1, "serve": 1}
 
@@ -145,7 +234,9 @@ POSITIONAL = {"predict": 2, "export": 1, "report": 1, "train": 1, "benchmark": 1
 def cli_args(draw) -> tuple[str, list[tuple[str, int | str]], list[tuple[str, str, int | str]]]:
     """(command, positional picks, option picks); values are indices resolved per case."""
     cmd = draw(st.sampled_from(sorted(OPTIONS)))
-    positional = [("p", draw(st.integers(0, 14))) for _ in range(draw(st.integers(0, POSITIONAL[cmd])))]
+    positional = [
+        ("p", draw(st.integers(0, 14))) for _ in range(draw(st.integers(0, POSITIONAL[cmd])))
+    ]
     opts = draw(st.lists(st.sampled_from(OPTIONS[cmd]), max_size=4)) if OPTIONS[cmd] else []
     picks = []
     for name, kind in opts:
@@ -218,8 +309,12 @@ def check_cli(env: Env, drawn) -> Outcome:
     cwd = os.getcwd()
     try:
         os.chdir(case)
-        with _stub_long_runs(), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), \
-                time_limit():
+        with (
+            _stub_long_runs(),
+            contextlib.redirect_stderr(err),
+            contextlib.redirect_stdout(out),
+            time_limit(),
+        ):
             code = main(argv)
     except Hang as exc:
         return Outcome("hang", f"{argv}: {exc}")
@@ -244,28 +339,72 @@ def check_cli(env: Env, drawn) -> Outcome:
 # -- config values ------------------------------------------------------------------------------------
 TINY_CONFIG = {
     "name": "tiny",
-    "data": {"dataset": "synthetic", "window": 256, "target_rate": None,
-             "synthetic": {"duration_s": 1.0, "loads": [0, 1], "sizes": [0.007]}},
+    "data": {
+        "dataset": "synthetic",
+        "window": 256,
+        "target_rate": None,
+        "synthetic": {"duration_s": 1.0, "loads": [0, 1], "sizes": [0.007]},
+    },
     "split": {"kind": "leave_one_out", "column": "load_hp", "folds": ["1"]},
     "models": [{"name": "rf", "params": {"n_estimators": 5, "n_jobs": 1}}],
     "seeds": [0],
     "training": {"progress": False, "num_threads": 1},
 }
 CONFIG_KEYS = [
-    "data.window", "data.stride", "data.target_rate", "data.normalise", "data.channel",
-    "data.dataset", "data.select", "data.single_recording_blocks", "data.synthetic.sampling_rate",
-    "data.synthetic.duration_s", "data.synthetic.loads", "data.synthetic.rpm", "split.kind",
-    "split.n_splits", "split.test_fraction", "split.column", "split.val.fraction",
-    "training.epochs", "training.lr", "training.batch_size", "training.seed", "training.patience",
-    "training.time_budget_s", "training.grad_clip", "seeds", "models", "name", "nosuch",
+    "data.window",
+    "data.stride",
+    "data.target_rate",
+    "data.normalise",
+    "data.channel",
+    "data.dataset",
+    "data.select",
+    "data.single_recording_blocks",
+    "data.synthetic.sampling_rate",
+    "data.synthetic.duration_s",
+    "data.synthetic.loads",
+    "data.synthetic.rpm",
+    "split.kind",
+    "split.n_splits",
+    "split.test_fraction",
+    "split.column",
+    "split.val.fraction",
+    "training.epochs",
+    "training.lr",
+    "training.batch_size",
+    "training.seed",
+    "training.patience",
+    "training.time_budget_s",
+    "training.grad_clip",
+    "seeds",
+    "models",
+    "name",
+    "nosuch",
 ]
 ANY_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
     st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=4), st.floats()), max_size=4),
     st.dictionaries(st.text(max_size=6), st.integers(-3, 3), max_size=3),
-    st.sampled_from([0, 1, 8, 256, 1 << 21, 1e-300, 1e300, "IR", "Ball", [0, 0], [{"name": "rf"}],
-                     [{"name": "mlp", "params": {"hidden": "abc"}}], {"load_hp": [0, 0]}]),
+    st.sampled_from(
+        [
+            0,
+            1,
+            8,
+            256,
+            1 << 21,
+            1e-300,
+            1e300,
+            "IR",
+            "Ball",
+            [0, 0],
+            [{"name": "rf"}],
+            [{"name": "mlp", "params": {"hidden": "abc"}}],
+            {"load_hp": [0, 0]},
+        ]
+    ),
 )
 
 
@@ -325,13 +464,17 @@ def check_yaml_text(env: Env, text: str) -> Outcome:
 
 # -- file contents -------------------------------------------------------------------------------------
 ARRAYS = st.one_of(
-    st.builds(lambda n, s: np.random.default_rng(s).normal(size=n).astype(np.float32),
-              st.integers(0, 20000), st.integers(0, 9)),
+    st.builds(
+        lambda n, s: np.random.default_rng(s).normal(size=n).astype(np.float32),
+        st.integers(0, 20000),
+        st.integers(0, 9),
+    ),
     st.builds(lambda n, c: np.ones((c, n), np.float64), st.integers(0, 5000), st.integers(1, 20)),
     st.builds(lambda n: (np.arange(n) % 500).astype(np.int16), st.integers(2, 5000)),
     st.builds(lambda n: np.full(n, np.nan), st.integers(1, 3000)),
     st.builds(lambda n: np.full(n, 1e38, np.float32), st.integers(1, 3000)),
-    st.just(np.zeros((0,), np.float32)), st.just(np.ones((3, 3, 3))),
+    st.just(np.zeros((0,), np.float32)),
+    st.just(np.ones((3, 3, 3))),
 )
 
 
@@ -352,12 +495,18 @@ def _write_recording(path: Path, content: Any) -> None:
     if suffix == ".npy":
         np.save(path.with_suffix(".npy"), content)
     elif suffix == ".csv":
-        np.savetxt(path, np.atleast_2d(content).reshape(len(content), -1) if content.ndim == 1
-                   else content.reshape(content.shape[0], -1).T)
+        np.savetxt(
+            path,
+            np.atleast_2d(content).reshape(len(content), -1)
+            if content.ndim == 1
+            else content.reshape(content.shape[0], -1).T,
+        )
     elif suffix == ".mat":
         import scipy.io
 
-        scipy.io.savemat(path, {"X001_DE_time": content.reshape(-1, 1) if content.ndim == 1 else content})
+        scipy.io.savemat(
+            path, {"X001_DE_time": content.reshape(-1, 1) if content.ndim == 1 else content}
+        )
     elif suffix == ".wav":
         from scipy.io import wavfile
 
@@ -383,25 +532,49 @@ def check_recording(env: Env, predictor: Any, drawn) -> Outcome:
     except Hang as exc:
         return Outcome("hang", f"{suffix} {rate} {channel}: {exc}")
     except Exception:  # noqa: BLE001
-        return Outcome("traceback", f"{suffix} {rate} {channel} {type(content)}: "
-                                    f"{traceback.format_exc()[-600:]}")
+        return Outcome(
+            "traceback",
+            f"{suffix} {rate} {channel} {type(content)}: {traceback.format_exc()[-600:]}",
+        )
     finally:
         shutil.rmtree(case, ignore_errors=True)
     return Outcome("ok")
 
 
-ARTEFACTS = ["metrics.json", "model/model.json", "preprocess.json", "model/model.skops",
-             "config.yaml", "done.json", "split.json", "summary.json", "history.csv",
-             "checkpoint.pt"]
+ARTEFACTS = [
+    "metrics.json",
+    "model/model.json",
+    "preprocess.json",
+    "model/model.skops",
+    "config.yaml",
+    "done.json",
+    "split.json",
+    "summary.json",
+    "history.csv",
+    "checkpoint.pt",
+]
 
 
 @st.composite
 def artefact_damage(draw) -> tuple[str, str, bytes]:
     name = draw(st.sampled_from(ARTEFACTS))
     how = draw(st.sampled_from(["truncate", "empty", "bytes", "json"]))
-    junk = draw(st.one_of(st.binary(max_size=200),
-                          st.sampled_from([b"[]", b"1", b'"x"', b"null", b'{"name": 5}',
-                                           b'{"window": -1}', b'{"classes": {"class": 3}}'])))
+    junk = draw(
+        st.one_of(
+            st.binary(max_size=200),
+            st.sampled_from(
+                [
+                    b"[]",
+                    b"1",
+                    b'"x"',
+                    b"null",
+                    b'{"name": 5}',
+                    b'{"window": -1}',
+                    b'{"classes": {"class": 3}}',
+                ]
+            ),
+        )
+    )
     return name, how, junk
 
 
@@ -413,16 +586,22 @@ def check_artefact(env: Env, drawn) -> Outcome:
     from faultlab.serving.predict import Predictor
 
     name, how, junk = drawn
-    copy = Path(shutil.copytree(env.run, Path(tempfile.mkdtemp(dir=env.root, prefix="art-")) / "run"))
+    copy = Path(
+        shutil.copytree(env.run, Path(tempfile.mkdtemp(dir=env.root, prefix="art-")) / "run")
+    )
     target = copy / name
     original = target.read_bytes() if target.exists() else b"{}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes({"truncate": original[: len(original) // 2], "empty": b"",
-                        "bytes": junk, "json": junk}[how])
+    target.write_bytes(
+        {"truncate": original[: len(original) // 2], "empty": b"", "bytes": junk, "json": junk}[how]
+    )
     results = []
-    for op in (lambda: rundir.is_complete(copy), lambda: load_model(copy / "model"),
-               lambda: Predictor(copy).predict_signal(np.zeros(4096, np.float32), 12000),
-               lambda: load_run(copy)):
+    for op in (
+        lambda: rundir.is_complete(copy),
+        lambda: load_model(copy / "model"),
+        lambda: Predictor(copy).predict_signal(np.zeros(4096, np.float32), 12000),
+        lambda: load_run(copy),
+    ):
         try:
             with time_limit():
                 op()
@@ -432,25 +611,41 @@ def check_artefact(env: Env, drawn) -> Outcome:
         except Hang as exc:
             results.append(Outcome("hang", f"{name} {how}: {exc}"))
         except Exception:  # noqa: BLE001
-            results.append(Outcome("traceback", f"{name} {how} {junk[:40]!r}: "
-                                                f"{traceback.format_exc()[-600:]}"))
+            results.append(
+                Outcome("traceback", f"{name} {how} {junk[:40]!r}: {traceback.format_exc()[-600:]}")
+            )
     shutil.rmtree(copy.parent, ignore_errors=True)
     bad = [r for r in results if r.failed]
-    return bad[0] if bad else (Outcome("clear") if any(r.kind == "clear" for r in results)
-                               else Outcome("ok"))
+    return (
+        bad[0]
+        if bad
+        else (Outcome("clear") if any(r.kind == "clear" for r in results) else Outcome("ok"))
+    )
 
 
 # -- service payloads ----------------------------------------------------------------------------------
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=32)
 SAMPLES = st.one_of(
-    st.lists(FLOATS, max_size=3000), st.lists(st.lists(FLOATS, max_size=50), max_size=3),
-    st.lists(st.integers(-(2**40), 2**40), max_size=50), st.text(max_size=10), st.none(),
-    st.builds(lambda n: [0.1] * n, st.integers(0, 60000)), st.just([[0.1] * 3000, [0.2] * 3000]),
-    st.builds(lambda n, f: np.round(np.sin(np.arange(n) / f), 5).tolist(),
-              st.integers(0, 20000), st.floats(1, 50)),
+    st.lists(FLOATS, max_size=3000),
+    st.lists(st.lists(FLOATS, max_size=50), max_size=3),
+    st.lists(st.integers(-(2**40), 2**40), max_size=50),
+    st.text(max_size=10),
+    st.none(),
+    st.builds(lambda n: [0.1] * n, st.integers(0, 60000)),
+    st.just([[0.1] * 3000, [0.2] * 3000]),
+    st.builds(
+        lambda n, f: np.round(np.sin(np.arange(n) / f), 5).tolist(),
+        st.integers(0, 20000),
+        st.floats(1, 50),
+    ),
 )
-RATES = st.one_of(st.none(), FLOATS, st.integers(-(2**70), 2**70), st.text(max_size=8),
-                  st.sampled_from([0.001, 1e12, 1e300, 1e-300, 1, 12000, 48000, 120, "12000"]))
+RATES = st.one_of(
+    st.none(),
+    FLOATS,
+    st.integers(-(2**70), 2**70),
+    st.text(max_size=8),
+    st.sampled_from([0.001, 1e12, 1e300, 1e-300, 1, 12000, 48000, 120, "12000"]),
+)
 
 
 @st.composite
@@ -465,15 +660,41 @@ def payloads(draw) -> dict[str, Any]:
             body[draw(st.text(max_size=5))] = draw(st.integers())
         return {"kind": kind, "query": query, "body": body}
     if kind == "raw":
-        ctype = draw(st.sampled_from(["application/json", "text/plain", "", "multipart/form-data",
-                                      "application/json; charset=latin-1"]))
+        ctype = draw(
+            st.sampled_from(
+                [
+                    "application/json",
+                    "text/plain",
+                    "",
+                    "multipart/form-data",
+                    "application/json; charset=latin-1",
+                ]
+            )
+        )
         return {"kind": kind, "query": query, "ctype": ctype, "raw": draw(st.binary(max_size=2000))}
-    name = draw(st.sampled_from(["108.mat", "x.npy", "x.csv", "x.wav", "x.exe", "", "../../x.npy",
-                                 "\u202e.npy", "a" * 300 + ".npy"]))
+    name = draw(
+        st.sampled_from(
+            [
+                "108.mat",
+                "x.npy",
+                "x.csv",
+                "x.wav",
+                "x.exe",
+                "",
+                "../../x.npy",
+                "\u202e.npy",
+                "a" * 300 + ".npy",
+            ]
+        )
+    )
     content = draw(st.one_of(st.binary(max_size=2000), st.just(_npy_bytes())))
-    form = draw(st.dictionaries(st.sampled_from(["sampling_rate", "channel", "other"]),
-                                st.sampled_from(["12000", "0", "-1", "nan", "1e300", "DE", "", "x"]),
-                                max_size=3))
+    form = draw(
+        st.dictionaries(
+            st.sampled_from(["sampling_rate", "channel", "other"]),
+            st.sampled_from(["12000", "0", "-1", "nan", "1e300", "DE", "", "x"]),
+            max_size=3,
+        )
+    )
     return {"kind": kind, "query": query, "name": name, "content": content, "form": form}
 
 
@@ -497,8 +718,9 @@ def check_payload(env: Env, drawn: dict[str, Any]) -> Outcome:
             elif drawn["kind"] == "raw":
                 r = client.post(url, content=drawn["raw"], headers={"content-type": drawn["ctype"]})
             else:
-                r = client.post(url, files={"file": (drawn["name"], drawn["content"])},
-                                data=drawn["form"])
+                r = client.post(
+                    url, files={"file": (drawn["name"], drawn["content"])}, data=drawn["form"]
+                )
     except Hang as exc:
         return Outcome("hang", f"{str(drawn)[:300]}: {exc}")
     except Exception:  # noqa: BLE001 - a dropped connection / a server exception re-raised
@@ -528,6 +750,6 @@ def build_env(root: Path) -> Env:
     scratch = root / "scratch"
     scratch.mkdir()
     private_tmp = root / "tmp"  # temp files of the code under test land here, and only
-    private_tmp.mkdir()          # theirs: the stray-file check cannot see other processes
+    private_tmp.mkdir()  # theirs: the stray-file check cannot see other processes
     tempfile.tempdir = str(private_tmp)
     return Env(run=run, root=scratch)

@@ -16,9 +16,15 @@ import numpy as np
 
 #: Load-3 fault recordings held out by the fold (CWRU number -> flat class).
 HELD_OUT = {
-    108: "IR_0.007", 172: "IR_0.014", 212: "IR_0.021",
-    121: "B_0.007", 188: "B_0.014", 225: "B_0.021",
-    133: "OR_0.007", 200: "OR_0.014", 237: "OR_0.021",
+    108: "IR_0.007",
+    172: "IR_0.014",
+    212: "IR_0.021",
+    121: "B_0.007",
+    188: "B_0.014",
+    225: "B_0.021",
+    133: "OR_0.007",
+    200: "OR_0.014",
+    237: "OR_0.021",
 }
 
 RUN_CONFIG = {
@@ -51,8 +57,13 @@ def trained_run(tmp_path_factory, data_dir: Path) -> Path:
     return run_dir
 
 
-def untrained_run(root: Path, model: str, classes: dict[str, list[str]] | None = None,
-                  params: dict | None = None, window: int = 1024) -> Path:
+def untrained_run(
+    root: Path,
+    model: str,
+    classes: dict[str, list[str]] | None = None,
+    params: dict | None = None,
+    window: int = 1024,
+) -> Path:
     """A run directory holding a freshly initialised model (for export/shape tests)."""
     from faultlab.models.base import build_model
     from faultlab.training.config import TrainConfig
@@ -66,11 +77,22 @@ def untrained_run(root: Path, model: str, classes: dict[str, list[str]] | None =
         rng = np.random.default_rng(0)
         m.net.norm.fit(0.3 * rng.standard_normal((64, 1, window)).astype(np.float32), "global")
     m.save(run_dir / "model")
-    write_json(run_dir / "preprocess.json", {
-        "dataset": "cwru", "channels": ["DE"], "sampling_rate": 12000.0, "target_rate": 12000.0,
-        "window": window, "stride": window, "normalise": "none", "standardiser": None,
-        "target": "flat", "classes": classes, "feature_names": None,
-    })
+    write_json(
+        run_dir / "preprocess.json",
+        {
+            "dataset": "cwru",
+            "channels": ["DE"],
+            "sampling_rate": 12000.0,
+            "target_rate": 12000.0,
+            "window": window,
+            "stride": window,
+            "normalise": "none",
+            "standardiser": None,
+            "target": "flat",
+            "classes": classes,
+            "feature_names": None,
+        },
+    )
     return run_dir
 
 
@@ -79,11 +101,27 @@ def steel_run(root: Path) -> Path:
     from faultlab.cli import main
 
     out = root / "steel"
-    rc = main([
-        "train", "--dataset", "table", "--target", "label", "--model", "rf",
-        "--set", "data.table={path: steel-plates/steel_plates_faults.csv}",
-        "--split", "group_kfold", "--fold", "fold 0", "-p", "n_estimators=50",
-        "--out", str(out), "--quiet",
-    ])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "table",
+            "--target",
+            "label",
+            "--model",
+            "rf",
+            "--set",
+            "data.table={path: steel-plates/steel_plates_faults.csv}",
+            "--split",
+            "group_kfold",
+            "--fold",
+            "fold 0",
+            "-p",
+            "n_estimators=50",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return out / "fold-0"

@@ -22,16 +22,23 @@ def _ws(per_class: int = 1) -> WindowSet:
     for load in (0, 1):
         for cls in ("normal", "IR", "B"):
             for k in range(per_class):
-                meta = {"condition": "normal" if cls == "normal" else "fault",
-                        "fault_location": None if cls == "normal" else cls,
-                        "fault_diameter_in": None if cls == "normal" else 0.007,
-                        "load_hp": load, "fault_end": None if cls == "normal" else ("DE" if load == 0 else "FE")}
-                recs.append(Recording(f"{cls}{load}{k}", rng.normal(size=(1, 1600)), 12000.0, ["DE"], meta))
+                meta = {
+                    "condition": "normal" if cls == "normal" else "fault",
+                    "fault_location": None if cls == "normal" else cls,
+                    "fault_diameter_in": None if cls == "normal" else 0.007,
+                    "load_hp": load,
+                    "fault_end": None if cls == "normal" else ("DE" if load == 0 else "FE"),
+                }
+                recs.append(
+                    Recording(f"{cls}{load}{k}", rng.normal(size=(1, 1600)), 12000.0, ["DE"], meta)
+                )
     return for_target(make_windows(recs, 100), "flat")
 
 
 def _cfg(**kw) -> SplitConfig:
-    return SplitConfig(**{"kind": "transfer", "column": "load_hp", "val": {"strategy": "none"}, **kw})
+    return SplitConfig(
+        **{"kind": "transfer", "column": "load_hp", "val": {"strategy": "none"}, **kw}
+    )
 
 
 def test_blocks_adapt_first_part_of_each_target_recording_and_test_the_rest():
@@ -79,28 +86,58 @@ def test_transductive_is_explicit_and_labelled_and_overlap_is_otherwise_leakage(
 
 def test_text_column_with_normal_recordings_and_unassigned_to_test():
     ws = _ws()
-    (s,) = make_splits(ws, SplitConfig(kind="condition", column="fault_end", train=["DE"], test=["FE"],
-                                       val={"strategy": "none"}))
+    (s,) = make_splits(
+        ws,
+        SplitConfig(
+            kind="condition",
+            column="fault_end",
+            train=["DE"],
+            test=["FE"],
+            val={"strategy": "none"},
+        ),
+    )
     check_no_leakage(s, ws)
     assert set(ws.info["fault_end"].iloc[s.test].dropna()) == {"FE"}
     assert any("normal0" in n and "distributed" in n for n in s.notes)
-    (s,) = make_splits(ws, SplitConfig(kind="condition", column="fault_end", train=["DE"], test=["FE"],
-                                       unassigned="test", val={"strategy": "none"}))
+    (s,) = make_splits(
+        ws,
+        SplitConfig(
+            kind="condition",
+            column="fault_end",
+            train=["DE"],
+            test=["FE"],
+            unassigned="test",
+            val={"strategy": "none"},
+        ),
+    )
     assert {"normal00", "normal10"} <= set(ws.recording_id[s.test])
 
 
 def test_selectors_assign_normal_recordings_by_condition_and_several_columns():
     ws = _ws()
-    cfg = SplitConfig(kind="condition", val={"strategy": "none"},
-                      train=[{"fault_end": "DE"}, {"condition": "normal", "load_hp": 0}],
-                      test=[{"fault_end": "FE"}, {"condition": "normal", "load_hp": [1]}])
+    cfg = SplitConfig(
+        kind="condition",
+        val={"strategy": "none"},
+        train=[{"fault_end": "DE"}, {"condition": "normal", "load_hp": 0}],
+        test=[{"fault_end": "FE"}, {"condition": "normal", "load_hp": [1]}],
+    )
     (s,) = make_splits(ws, cfg)
     assert set(ws.recording_id[s.train]) == {"normal00", "IR00", "B00"}
     assert set(ws.recording_id[s.test]) == {"normal10", "IR10", "B10"}
     assert s.name.startswith("train {fault_end=DE}")
-    folds = make_splits(ws, SplitConfig(kind="transfer", column=["load_hp", "fault_end"],
-                                        val={"strategy": "none"}, unassigned="drop"))
-    assert [f.name for f in folds] == ["load_hp/fault_end 0/DE -> 1/FE", "load_hp/fault_end 1/FE -> 0/DE"]
+    folds = make_splits(
+        ws,
+        SplitConfig(
+            kind="transfer",
+            column=["load_hp", "fault_end"],
+            val={"strategy": "none"},
+            unassigned="drop",
+        ),
+    )
+    assert [f.name for f in folds] == [
+        "load_hp/fault_end 0/DE -> 1/FE",
+        "load_hp/fault_end 1/FE -> 0/DE",
+    ]
     with pytest.raises(ConfigError, match="match both train and test"):
         make_splits(ws, SplitConfig(kind="condition", column="load_hp", train=[0, 1], test=[1]))
 
@@ -110,19 +147,46 @@ def test_split_on_original_rate_and_mixed_rates_without_target_rate_is_an_error(
     b = Recording("b", np.zeros((1, 19200)), 48000.0, ["DE"], {"condition": "normal", "load_hp": 0})
     with pytest.raises(DataError, match="different sampling rates .*target_rate"):
         make_windows([a, b], 100)
-    ws = build_windows(DataConfig(dataset="synthetic", target_rate=12000, window=256,
-                                  synthetic={"duration_s": 0.5, "sampling_rate": 24000, "loads": [0]}))
-    assert set(ws.info["original_rate_hz"]) == {24000.0} and set(ws.info["sampling_rate_hz"]) == {12000.0}
+    ws = build_windows(
+        DataConfig(
+            dataset="synthetic",
+            target_rate=12000,
+            window=256,
+            synthetic={"duration_s": 0.5, "sampling_rate": 24000, "loads": [0]},
+        )
+    )
+    assert set(ws.info["original_rate_hz"]) == {24000.0} and set(ws.info["sampling_rate_hz"]) == {
+        12000.0
+    }
 
 
 @pytest.mark.shared
 def test_cwru_rate_split_12k_to_48k_and_nearest_channel(shared_data):
-    ws = for_target(build_windows(DataConfig(data_dir=str(shared_data), channel="nearest",
-                                             select={"fault_end": "DE", "sampling_rate_hz": [12000, 48000],
-                                                     "fault_location": ["IR"], "fault_diameter_in": [0.007]})),
-                    "flat")
+    ws = for_target(
+        build_windows(
+            DataConfig(
+                data_dir=str(shared_data),
+                channel="nearest",
+                select={
+                    "fault_end": "DE",
+                    "sampling_rate_hz": [12000, 48000],
+                    "fault_location": ["IR"],
+                    "fault_diameter_in": [0.007],
+                },
+            )
+        ),
+        "flat",
+    )
     assert ws.channels == ["nearest"] and set(ws.info["sensor_end"]) == {"DE"}
-    (s,) = make_splits(ws, SplitConfig(kind="condition", column="sampling_rate_hz", train=[12000],
-                                       test=[48000], unassigned="drop"))
+    (s,) = make_splits(
+        ws,
+        SplitConfig(
+            kind="condition",
+            column="sampling_rate_hz",
+            train=[12000],
+            test=[48000],
+            unassigned="drop",
+        ),
+    )
     assert set(ws.info["original_rate_hz"].iloc[s.test]) == {48000}
     assert set(pd.unique(ws.recording_id[s.test])) <= {"97#b0", "97#b1", "97#b2", "97#b3"}

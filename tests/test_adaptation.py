@@ -25,15 +25,27 @@ def _one_thread():
 
 
 def _cfg(method: str = "dann", selection: str = "target_entropy", **split) -> ExperimentConfig:
-    return ExperimentConfig.model_validate({
-        "data": {"dataset": "synthetic", "synthetic": SYNTH, "window": 512},
-        "split": {"kind": "transfer", "column": "load_hp", "folds": ["load_hp 0 -> 3"],
-                  "adapt": {"mode": "blocks", **split}},
-        "model": {"name": "cnn1d", "params": SMALL_CNN},
-        "training": {"epochs": 2, "batch_size": 32, "progress": False, "num_threads": 1,
-                     "deterministic": True, "patience": None,
-                     "adaptation": {"method": method, "selection": selection}},
-    })
+    return ExperimentConfig.model_validate(
+        {
+            "data": {"dataset": "synthetic", "synthetic": SYNTH, "window": 512},
+            "split": {
+                "kind": "transfer",
+                "column": "load_hp",
+                "folds": ["load_hp 0 -> 3"],
+                "adapt": {"mode": "blocks", **split},
+            },
+            "model": {"name": "cnn1d", "params": SMALL_CNN},
+            "training": {
+                "epochs": 2,
+                "batch_size": 32,
+                "progress": False,
+                "num_threads": 1,
+                "deterministic": True,
+                "patience": None,
+                "adaptation": {"method": method, "selection": selection},
+            },
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +72,14 @@ def test_losses_are_zero_for_identical_domains_and_positive_for_shifted():
 def test_every_method_trains_on_target_x_only(method, synth):
     ws, split = synth
     train, target = ws.subset(split.train), UnlabelledWindows(ws.X[split.adapt])
-    cfg = TrainConfig(epochs=1, batch_size=32, progress=False, num_threads=1, patience=None,
-                      adaptation={"method": method, "selection": "last"})
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=32,
+        progress=False,
+        num_threads=1,
+        patience=None,
+        adaptation={"method": method, "selection": "last"},
+    )
     model = build_model("cnn1d", ws.classes, (1, ws.window_length), SMALL_CNN, cfg)
     bn = next(m for m in model.net.modules() if isinstance(m, torch.nn.BatchNorm1d))
     res = model.fit(train, None, target=target)
@@ -133,11 +151,14 @@ def test_no_target_label_reaches_adaptation_or_model_selection(method, synth, tm
 
 def test_model_selection_options(synth, tmp_path):
     ws, split = synth
-    m = run_experiment(_cfg("none", "last"), tmp_path / "last", windows=ws, split=split, report=False)
+    m = run_experiment(
+        _cfg("none", "last"), tmp_path / "last", windows=ws, split=split, report=False
+    )
     assert m["training"]["best_epoch"] == m["training"]["epochs"] == 2
     assert m["run"]["adaptation"]["selection"] == "last"
-    m = run_experiment(_cfg("none", "target_entropy"), tmp_path / "ent", windows=ws, split=split,
-                       report=True)
+    m = run_experiment(
+        _cfg("none", "target_entropy"), tmp_path / "ent", windows=ws, split=split, report=True
+    )
     hist = m["training"]["best"]
     assert "target_entropy" in hist
     text = (tmp_path / "ent" / "report.md").read_text()
@@ -157,10 +178,12 @@ def test_adaptation_needs_an_adapt_role_and_a_deep_model(tmp_path):
 
 
 def test_per_model_adaptation_override_merges_with_the_benchmark_block():
-    cfg = ExperimentConfig.model_validate({
-        "training": {"adaptation": {"selection": "last", "weight": 0.5}},
-        "model": {"name": "cnn1d", "training": {"adaptation": {"method": "coral"}}},
-    })
+    cfg = ExperimentConfig.model_validate(
+        {
+            "training": {"adaptation": {"selection": "last", "weight": 0.5}},
+            "model": {"name": "cnn1d", "training": {"adaptation": {"method": "coral"}}},
+        }
+    )
     ad = cfg.effective_training().adaptation
     assert (ad.method, ad.selection, ad.weight) == ("coral", "last", 0.5)
 
@@ -172,8 +195,15 @@ class _Crash(Exception):
 def test_resume_restores_the_discriminator_and_target_sampler(synth, tmp_path):
     ws, split = synth
     train, target = ws.subset(split.train), UnlabelledWindows(ws.X[split.adapt])
-    cfg = TrainConfig(epochs=3, batch_size=32, progress=False, num_threads=1, patience=None,
-                      deterministic=True, adaptation={"method": "dann", "selection": "last"})
+    cfg = TrainConfig(
+        epochs=3,
+        batch_size=32,
+        progress=False,
+        num_threads=1,
+        patience=None,
+        deterministic=True,
+        adaptation={"method": "dann", "selection": "last"},
+    )
 
     def model():
         return build_model("cnn1d", ws.classes, (1, ws.window_length), SMALL_CNN, cfg)

@@ -35,7 +35,10 @@ def benchmark() -> dict:
         "name": "api-bench",
         "data": SYN,
         "split": {"kind": "leave_one_out", "folds": ["2", "3"]},
-        "models": [{"name": "mlp", "params": {"hidden": [32]}}, {"name": "rf", "params": {"n_estimators": 20}}],
+        "models": [
+            {"name": "mlp", "params": {"hidden": [32]}},
+            {"name": "rf", "params": {"n_estimators": 20}},
+        ],
         "seeds": [0],
         "training": TRAIN,
     }
@@ -55,8 +58,14 @@ def same_results(a, b) -> None:
 
 def test_public_names_load_lazily():
     code = "import sys, faultlab; print('faultlab.api' in sys.modules, 'torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={"PYTHONPATH": str(ROOT / "src")}, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src")},
+        check=True,
+    ).stdout.split()
     assert out == ["False", "False"]
     assert {"load_windows", "splits", "run", "load_run", "FaultClassifier"} <= set(dir(faultlab))
     assert faultlab.__version__
@@ -151,9 +160,14 @@ def test_quick_config_api_equals_cli(tmp_path, shared_data):
     for run in mem.runs:
         twin = cli.get(run.label, run.fold, run.seed)
         assert run.metrics["primary"] == twin.metrics["primary"]
-        assert run.metrics["tasks"]["class"]["confusion_matrix"] == twin.metrics["tasks"]["class"]["confusion_matrix"]
+        assert (
+            run.metrics["tasks"]["class"]["confusion_matrix"]
+            == twin.metrics["tasks"]["class"]["confusion_matrix"]
+        )
         test = run.split.test[:200]
         ws = faultlab.load_windows(**raw["data"])
         np.testing.assert_allclose(
-            run.model.predict_proba(ws.X[test])["class"], twin.model.predict_proba(ws.X[test])["class"], atol=1e-6
+            run.model.predict_proba(ws.X[test])["class"],
+            twin.model.predict_proba(ws.X[test])["class"],
+            atol=1e-6,
         )

@@ -83,13 +83,21 @@ def test_bandpass_removes_out_of_band_tones_and_keeps_the_band():
     # keep 0.2-0.6 x Nyquist = bins 204.8-614.4: only the 400-cycle tone survives
     y = bandpass(x, torch.tensor([0.2]), torch.tensor([0.6]))
     torch.testing.assert_close(y, mid_tone, atol=1e-4, rtol=0)
-    torch.testing.assert_close(bandpass(x, torch.tensor([0.0]), torch.tensor([1.0])), x,
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        bandpass(x, torch.tensor([0.0]), torch.tensor([1.0])), x, atol=1e-4, rtol=0
+    )
 
 
 def test_augmenter_is_seeded_draws_with_p_and_keeps_shape():
-    cfg = AugmentConfig(speed_jitter=0.1, amplitude=(0.8, 1.25), noise_snr_db=(10, 40),
-                        shift=True, flip=True, bandpass={"low": (0, 0.1), "high": (0.6, 1)}, p=0.5)
+    cfg = AugmentConfig(
+        speed_jitter=0.1,
+        amplitude=(0.8, 1.25),
+        noise_snr_db=(10, 40),
+        shift=True,
+        flip=True,
+        bandpass={"low": (0, 0.1), "high": (0.6, 1)},
+        p=0.5,
+    )
     x = torch.randn(32, 2, 256)
     a = Augmenter(cfg, torch.Generator().manual_seed(3))(x)
     b = Augmenter(cfg, torch.Generator().manual_seed(3))(x)
@@ -107,10 +115,21 @@ def test_augmenter_is_seeded_draws_with_p_and_keeps_shape():
 
 
 def test_augment_config_is_typed_and_the_list_form_still_works():
-    cfg = parse_config(ExperimentConfig, {
-        "training": {"augment": {"speed_jitter": 0.1, "amplitude": [0.8, 1.25],
-                                 "noise_snr_db": [10, 40], "shift": True,
-                                 "bandpass": {"low": [0, 0.1], "high": [0.5, 1]}, "p": 0.5}}})
+    cfg = parse_config(
+        ExperimentConfig,
+        {
+            "training": {
+                "augment": {
+                    "speed_jitter": 0.1,
+                    "amplitude": [0.8, 1.25],
+                    "noise_snr_db": [10, 40],
+                    "shift": True,
+                    "bandpass": {"low": [0, 0.1], "high": [0.5, 1]},
+                    "p": 0.5,
+                }
+            }
+        },
+    )
     aug = cfg.training.augmentation()
     assert aug.active == ["speed_jitter", "amplitude", "noise", "shift", "bandpass"]
     assert "speed x0.9-1.1" in augmentation_text(aug) and "p=0.5" in augmentation_text(aug)
@@ -118,8 +137,12 @@ def test_augment_config_is_typed_and_the_list_form_still_works():
     assert legacy.shift and legacy.noise_snr_db == (26.0, 26.0) and legacy.p == 1
     assert TrainConfig().augmentation(tabular=True).active == []
     assert TrainConfig().augmentation().active == ["shift"]
-    for bad in ({"speed_jitter": 0.7}, {"amplitude": [1.2, 0.8]}, {"nois": [1, 2]},
-                {"bandpass": {"low": [0, 0.6], "high": [0.5, 1]}}):
+    for bad in (
+        {"speed_jitter": 0.7},
+        {"amplitude": [1.2, 0.8]},
+        {"nois": [1, 2]},
+        {"bandpass": {"low": [0, 0.6], "high": [0.5, 1]}},
+    ):
         with pytest.raises(ConfigError, match="training.augment"):
             parse_config(ExperimentConfig, {"training": {"augment": bad}})
 
@@ -129,14 +152,25 @@ def test_augmentations_touch_training_batches_only():
     X = rng.standard_normal((64, 1, 128)).astype(np.float32)
     y = (X[:, 0, :8].mean(1) > 0).astype(np.int64)
     rid = np.array([f"r{i % 8}" for i in range(64)])
-    ws = WindowSet(X=X, y={"class": y}, classes={"class": ["a", "b"]}, recording_id=rid,
-                   info=pd.DataFrame({"recording_id": rid}))
+    ws = WindowSet(
+        X=X,
+        y={"class": y},
+        classes={"class": ["a", "b"]},
+        recording_id=rid,
+        info=pd.DataFrame({"recording_id": rid}),
+    )
     aug = {"amplitude": [100.0, 100.0], "p": 1.0}  # unmistakable: x100 on every window
-    model = build_model("mlp", ws.classes, (1, 128), {"hidden": [8]},
-                        TrainConfig(epochs=1, progress=False, augment=aug, batch_size=64))
+    model = build_model(
+        "mlp",
+        ws.classes,
+        (1, 128),
+        {"hidden": [8]},
+        TrainConfig(epochs=1, progress=False, augment=aug, batch_size=64),
+    )
     seen: list[tuple[bool, float]] = []
     model.net.backbone.register_forward_pre_hook(
-        lambda mod, inp: seen.append((mod.training, float(inp[0].abs().mean()))))
+        lambda mod, inp: seen.append((mod.training, float(inp[0].abs().mean())))
+    )
     res = model.fit(ws, ws)
     train_means = [m for training, m in seen if training]
     eval_means = [m for training, m in seen if not training]

@@ -30,12 +30,28 @@ CONFIG = {
     "data": {
         "dataset": "synthetic",
         "window": 256,
-        "synthetic": {"duration_s": 1.0, "locations": ["IR", "OR"], "sizes": [0.007], "snr_db": 0.0},
+        "synthetic": {
+            "duration_s": 1.0,
+            "locations": ["IR", "OR"],
+            "sizes": [0.007],
+            "snr_db": 0.0,
+        },
     },
-    "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3], "val": {"fraction": 0.34}},
+    "split": {
+        "kind": "leave_one_out",
+        "column": "load_hp",
+        "folds": [3],
+        "val": {"fraction": 0.34},
+    },
     "model": {"name": "mlp"},
-    "training": {"epochs": 6, "batch_size": 16, "patience": None, "num_threads": 1,
-                 "progress": False, "amp": False},
+    "training": {
+        "epochs": 6,
+        "batch_size": 16,
+        "patience": None,
+        "num_threads": 1,
+        "progress": False,
+        "amp": False,
+    },
     "tune": {
         "budget_s": 300,
         "sampler": "random",
@@ -56,18 +72,34 @@ def pg_url():
 
 
 def _tune(cfg, url, out, *extra):
-    cmd = [sys.executable, "-m", "faultlab", "tune", str(cfg), "--storage", url, "--study", "team",
-           "--n-trials", str(N_TRIALS), "--out", str(out), *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=child_env())
+    cmd = [
+        sys.executable,
+        "-m",
+        "faultlab",
+        "tune",
+        str(cfg),
+        "--storage",
+        url,
+        "--study",
+        "team",
+        "--n-trials",
+        str(N_TRIALS),
+        "--out",
+        str(out),
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env()
+    )
 
 
 def test_three_workers_and_a_killed_one_share_a_postgres_study(pg_url, tmp_path):
     cfg = tmp_path / "tune.yaml"
     cfg.write_text(yaml.safe_dump(CONFIG))
     storage = make_storage(pg_url)
-    workers = [_tune(cfg, pg_url, tmp_path / f"w{i}", "--search-only", "--seed", str(i))
-               for i in range(3)]
+    workers = [
+        _tune(cfg, pg_url, tmp_path / f"w{i}", "--search-only", "--seed", str(i)) for i in range(3)
+    ]
     victim = workers[2]
     # kill worker 2 (SIGKILL: no cleanup) while one of its trials is running
     deadline, killed_trial = time.time() + 240, None
@@ -75,8 +107,11 @@ def test_three_workers_and_a_killed_one_share_a_postgres_study(pg_url, tmp_path)
         assert victim.poll() is None, victim.communicate()[0][-3000:]
         try:
             study = optuna.load_study(study_name="team-mlp", storage=storage)
-            running = [t for t in study.get_trials(deepcopy=False)
-                       if t.state.name == "RUNNING" and t.user_attrs.get("pid") == victim.pid]
+            running = [
+                t
+                for t in study.get_trials(deepcopy=False)
+                if t.state.name == "RUNNING" and t.user_attrs.get("pid") == victim.pid
+            ]
         except KeyError:  # study not created yet
             running = []
         if running:
@@ -114,5 +149,7 @@ def test_three_workers_and_a_killed_one_share_a_postgres_study(pg_url, tmp_path)
     assert m["best"]["number"] == study.best_trial.number
     assert m["n_trials_total"] == len(trials)
     assert 0.0 <= m["tuned"]["test_accuracy"] <= 1.0
-    print(f"\npostgres study: 3 workers (+ final run), trials per worker {per_worker}, states "
-          f"{dict(states)}, killed trial {killed_trial} -> FAIL, duplicates 0")
+    print(
+        f"\npostgres study: 3 workers (+ final run), trials per worker {per_worker}, states "
+        f"{dict(states)}, killed trial {killed_trial} -> FAIL, duplicates 0"
+    )

@@ -28,7 +28,12 @@ CONFIG = {
     "data": {
         "dataset": "synthetic",
         "window": 256,
-        "synthetic": {"duration_s": 1.0, "locations": ["IR", "OR"], "sizes": [0.007], "snr_db": 0.0},
+        "synthetic": {
+            "duration_s": 1.0,
+            "locations": ["IR", "OR"],
+            "sizes": [0.007],
+            "snr_db": 0.0,
+        },
     },
     "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
     "models": [
@@ -86,10 +91,22 @@ def _same_board(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def _start_benchmark(cfg_path: Path, out: Path, address: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "faultlab", "benchmark", str(cfg_path), "--out", str(out),
-           "--executor", "ray", "--address", address]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=child_env())
+    cmd = [
+        sys.executable,
+        "-m",
+        "faultlab",
+        "benchmark",
+        str(cfg_path),
+        "--out",
+        str(out),
+        "--executor",
+        "ray",
+        "--address",
+        address,
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env()
+    )
 
 
 def test_benchmark_spreads_over_two_nodes(cluster, local_board, tmp_path):
@@ -105,8 +122,10 @@ def test_benchmark_spreads_over_two_nodes(cluster, local_board, tmp_path):
     assert len(runs) == N_RUNS
     nodes = [m["run"]["host"]["ray_node_id"] for m in runs]
     per_node = {n.name: nodes.count(n.node_id) for n in cluster.nodes}
-    print(f"\ntwo-node benchmark: {N_RUNS} runs in {wall:.1f} s (CLI, incl. start-up); "
-          f"runs per node {per_node}")
+    print(
+        f"\ntwo-node benchmark: {N_RUNS} runs in {wall:.1f} s (CLI, incl. start-up); "
+        f"runs per node {per_node}"
+    )
     assert set(nodes) == {n.node_id for n in cluster.nodes}  # both nodes ran runs
     assert f"ran {N_RUNS}, failed 0" in log
     _same_board(local_board, _board(out))
@@ -125,10 +144,14 @@ def test_killing_a_node_mid_benchmark_loses_no_run(cluster, local_board, tmp_pat
     ready = False
     while time.time() < deadline and proc.poll() is None and not ready:
         before = _metrics(out)
-        started = [d for d in out.glob("runs/*/*/*") if (d / "config.yaml").exists()
-                   and not (d / "metrics.json").exists()]
+        started = [
+            d
+            for d in out.glob("runs/*/*/*")
+            if (d / "config.yaml").exists() and not (d / "metrics.json").exists()
+        ]
         ready = len(started) == 2 and any(
-            m["run"]["host"].get("ray_node_id") == extra.node_id for m in before)
+            m["run"]["host"].get("ray_node_id") == extra.node_id for m in before
+        )
         time.sleep(0.1)
     assert ready, "the extra node never ran a run"
     extra.kill()
@@ -149,8 +172,10 @@ def test_killing_a_node_mid_benchmark_loses_no_run(cluster, local_board, tmp_pat
     # (killed before it wrote any) Ray reports the task retried after the node died
     ray_retried = "will be retried" in log
     assert restarted >= 1 or ray_retried, log[-3000:]
-    print(f"\nnode-kill benchmark: extra node killed after {len(before)} finished run(s); "
-          f"runs on extra {len(on_extra)}, on head {len(on_head)}, restarted {restarted}, "
-          f"lost 0; finished {time.time() - killed_at:.1f} s after the kill")
+    print(
+        f"\nnode-kill benchmark: extra node killed after {len(before)} finished run(s); "
+        f"runs on extra {len(on_extra)}, on head {len(on_head)}, restarted {restarted}, "
+        f"lost 0; finished {time.time() - killed_at:.1f} s after the kill"
+    )
     assert f"ran {N_RUNS}, failed 0" in log
     _same_board(local_board, _board(out))

@@ -37,7 +37,9 @@ def cwru(shared_data):
 
 
 def _cfg(**kw) -> TrainConfig:
-    base = dict(epochs=4, batch_size=32, lr=3e-3, progress=False, seed=0, num_threads=1, patience=None)
+    base = dict(
+        epochs=4, batch_size=32, lr=3e-3, progress=False, seed=0, num_threads=1, patience=None
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -53,7 +55,9 @@ class _Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("name,params", [("cnn1d", SMALL_CNN), ("lstm", {"units": 16, "proj_dim": 16, "dropout": 0.3})])
+@pytest.mark.parametrize(
+    "name,params", [("cnn1d", SMALL_CNN), ("lstm", {"units": 16, "proj_dim": 16, "dropout": 0.3})]
+)
 def test_resume_after_interruption_matches_uninterrupted_run(name, params, cwru, tmp_path):
     train, val = cwru
     kw = dict(epochs=4, schedule="onecycle", augment=["shift", "scale"], patience=10)
@@ -145,7 +149,16 @@ def test_schedules_and_optimisers(schedule, optimizer, cwru):
 def test_history_rows_and_checkpoint_file(cwru, tmp_path):
     train, val = cwru
     res = _model(train, epochs=2).fit(train, val, run_dir=tmp_path)
-    keys = {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "data_seconds"}
+    keys = {
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "seconds",
+        "data_seconds",
+    }
     for h in res.history:
         assert keys <= set(h)
         assert 0 <= h["data_seconds"] <= h["seconds"]

@@ -26,7 +26,11 @@ from faultlab.estimator import FaultClassifier
 CHECKED = [
     FaultClassifier(model="rf", params={"n_estimators": 10}, tabular=True),
     FaultClassifier(
-        model="mlp", params={"hidden": [32]}, epochs=10, lr=0.03, tabular=True,
+        model="mlp",
+        params={"hidden": [32]},
+        epochs=10,
+        lr=0.03,
+        tabular=True,
         training={"num_threads": 1},
     ),
 ]
@@ -61,10 +65,12 @@ def test_constructor_args_are_the_params_and_clone_keeps_them():
 
 def test_grouped_cross_validation_in_a_pipeline(windows):
     """The must-show call on small data: grouped CV never splits a recording."""
-    pipe = Pipeline([
-        ("scale", FunctionTransformer(lambda X: X * 2.0)),
-        ("clf", FaultClassifier(model="rf", params={"n_estimators": 30})),
-    ])
+    pipe = Pipeline(
+        [
+            ("scale", FunctionTransformer(lambda X: X * 2.0)),
+            ("clf", FaultClassifier(model="rf", params={"n_estimators": 30})),
+        ]
+    )
     scores = cross_val_score(
         pipe, windows.X, windows.y["class"], groups=windows.groups, cv=GroupKFold(4)
     )
@@ -94,7 +100,10 @@ def test_grid_search_over_a_model_option(windows):
     )
     grid.fit(windows.X, windows.y["class"], groups=windows.groups)
     assert grid.best_params_["params"]["n_estimators"] in (5, 20)
-    assert grid.best_estimator_.model_.params["n_estimators"] == grid.best_params_["params"]["n_estimators"]
+    assert (
+        grid.best_estimator_.model_.params["n_estimators"]
+        == grid.best_params_["params"]["n_estimators"]
+    )
 
 
 def test_bad_options_are_value_errors(windows):

@@ -40,8 +40,9 @@ def _untrained(tmp_path, key):
 @pytest.fixture(scope="module")
 def real_windows(shared_data):
     """Model input replayed from two real recordings (inner race 0.007 and ball 0.021)."""
-    pre = Preprocessing.from_dict({"channels": ["DE"], "window": 1024, "target_rate": 12000,
-                                   "classes": {}})
+    pre = Preprocessing.from_dict(
+        {"channels": ["DE"], "window": 1024, "target_rate": 12000, "classes": {}}
+    )
     X = [prepare_file(pre, shared_data / "cwru" / f"{n}.mat").X[:24] for n in (108, 225)]
     return np.concatenate(X)
 
@@ -91,8 +92,12 @@ def test_multitask_export_and_both_formats_in_one_metadata(tmp_path, real_window
     meta = json.loads((run / "export" / "metadata.json").read_text())
     assert set(meta["exports"]) == {"onnx", "torchscript"}
     assert meta["tasks"] == ["detection", "location", "size"]
-    sess = ort.InferenceSession(str(run / "export" / "model.onnx"), providers=["CPUExecutionProvider"])
-    outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"windows": real_windows})))
+    sess = ort.InferenceSession(
+        str(run / "export" / "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    outs = dict(
+        zip([o.name for o in sess.get_outputs()], sess.run(None, {"windows": real_windows}))
+    )
     ref = load_model(run / "model").predict_proba(real_windows)
     for task in classes:
         np.testing.assert_allclose(outs[f"proba_{task}"], ref[task], atol=1e-4)
@@ -119,13 +124,22 @@ def test_sklearn_model_says_which_formats_it_supports(tmp_path, capsys):
     y = np.r_[np.zeros(20), np.ones(20)].astype(np.int64)
     import pandas as pd
 
-    ws = WindowSet(X, {"class": y}, {"class": ["a", "b"]}, np.arange(40).astype(str),
-                   pd.DataFrame(index=range(40)), sampling_rate=12000.0, channels=["DE"])
+    ws = WindowSet(
+        X,
+        {"class": y},
+        {"class": ["a", "b"]},
+        np.arange(40).astype(str),
+        pd.DataFrame(index=range(40)),
+        sampling_rate=12000.0,
+        channels=["DE"],
+    )
     model = build_model("rf", ws.classes, (1, 256), {"features": ["time"], "n_estimators": 10})
     model.fit(ws)
     model.save(tmp_path / "run" / "model")
-    write_json(tmp_path / "run" / "preprocess.json", {"channels": ["DE"], "window": 256,
-                                                     "target_rate": 12000, "classes": ws.classes})
+    write_json(
+        tmp_path / "run" / "preprocess.json",
+        {"channels": ["DE"], "window": 256, "target_rate": 12000, "classes": ws.classes},
+    )
     assert main(["export", str(tmp_path / "run"), "--format", "torchscript"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: model 'rf'") and "cannot be exported as torchscript" in err

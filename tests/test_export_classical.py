@@ -32,7 +32,9 @@ def _signals(n: int, kind: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(L) / RATE
     X = rng.normal(0, 1, (n, 1, L))
-    X[kind == 1] += 2 * np.sin(2 * np.pi * 1500 * t + rng.uniform(0, 6, (int((kind == 1).sum()), 1, 1)))
+    X[kind == 1] += 2 * np.sin(
+        2 * np.pi * 1500 * t + rng.uniform(0, 6, (int((kind == 1).sum()), 1, 1))
+    )
     imp = np.zeros(L)
     imp[::40] = 8
     X[kind == 2] += imp
@@ -43,8 +45,15 @@ def _signals(n: int, kind: np.ndarray, seed: int) -> np.ndarray:
 def _windowset(classes: dict[str, list[str]], y: dict[str, np.ndarray], kind: np.ndarray, seed=0):
     n = len(kind)
     info = pd.DataFrame({"rpm": np.full(n, 1750.0)})
-    return WindowSet(_signals(n, kind, seed), y, classes, np.arange(n).astype(str), info,
-                     sampling_rate=RATE, channels=["DE"])
+    return WindowSet(
+        _signals(n, kind, seed),
+        y,
+        classes,
+        np.arange(n).astype(str),
+        info,
+        sampling_rate=RATE,
+        channels=["DE"],
+    )
 
 
 def _run(tmp_path, name: str, params: dict, classes=None, y=None, kind=None):
@@ -56,11 +65,22 @@ def _run(tmp_path, name: str, params: dict, classes=None, y=None, kind=None):
     model.fit(ws, _windowset(classes, y, kind, seed=1))
     run = tmp_path / name
     model.save(run / "model")
-    write_json(run / "preprocess.json", {
-        "dataset": "cwru", "channels": ["DE"], "sampling_rate": RATE, "target_rate": RATE,
-        "window": L, "stride": L, "normalise": "none", "standardiser": None, "target": "flat",
-        "classes": classes, "feature_names": None,
-    })
+    write_json(
+        run / "preprocess.json",
+        {
+            "dataset": "cwru",
+            "channels": ["DE"],
+            "sampling_rate": RATE,
+            "target_rate": RATE,
+            "window": L,
+            "stride": L,
+            "normalise": "none",
+            "standardiser": None,
+            "target": "flat",
+            "classes": classes,
+            "feature_names": None,
+        },
+    )
     return run
 
 
@@ -83,14 +103,17 @@ def _check(run, n_tasks: int = 1):
     return meta
 
 
-@pytest.mark.parametrize("name,params", [
-    ("rf", {"n_estimators": 20, "features": ["time", "spectral"], "n_bands": 16}),
-    ("svm", {"n_bands": 16}),
-    ("hist_gb", {"max_iter": 15, "n_bands": 16}),
-    ("trivial", {}),
-    ("minirocket", {"n_kernels": 168, "n_jobs": 1}),
-    ("minirocket", {"n_kernels": 168, "n_jobs": 1, "head": "logistic", "input": "signal"}),
-])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("rf", {"n_estimators": 20, "features": ["time", "spectral"], "n_bands": 16}),
+        ("svm", {"n_bands": 16}),
+        ("hist_gb", {"max_iter": 15, "n_bands": 16}),
+        ("trivial", {}),
+        ("minirocket", {"n_kernels": 168, "n_jobs": 1}),
+        ("minirocket", {"n_kernels": 168, "n_jobs": 1, "head": "logistic", "input": "signal"}),
+    ],
+)
 def test_classical_onnx_export_answers_like_the_model(tmp_path, name, params):
     meta = _check(_run(tmp_path, name, params))
     kind = meta["exports"]["onnx"]["frontend"]["kind"]
@@ -118,11 +141,16 @@ def test_multitask_prior_and_unseen_classes(tmp_path):
     """detection (2 classes), location with one class never in training (column of zeros),
     and a task with a single training class (the DummyClassifier prior)."""
     kind = np.repeat([0, 1, 2], 30)
-    classes = {"detection": ["normal", "fault"], "location": ["tone", "impacts", "never"],
-               "single": ["a", "b"]}
-    y = {"detection": (kind > 0).astype(np.int64),
-         "location": np.where(kind == 0, NOT_APPLICABLE, kind - 1).astype(np.int64),
-         "single": np.zeros(len(kind), np.int64)}
+    classes = {
+        "detection": ["normal", "fault"],
+        "location": ["tone", "impacts", "never"],
+        "single": ["a", "b"],
+    }
+    y = {
+        "detection": (kind > 0).astype(np.int64),
+        "location": np.where(kind == 0, NOT_APPLICABLE, kind - 1).astype(np.int64),
+        "single": np.zeros(len(kind), np.int64),
+    }
     run = _run(tmp_path, "rf", {"n_estimators": 10, "n_bands": 8}, classes, y, kind)
     _check(run, n_tasks=3)
 
@@ -142,6 +170,8 @@ def test_binary_svm(tmp_path):
     """Two classes: one decision column, p0 = 1 - p1 (the matrix-product SVM graph)."""
     kind = np.repeat([0, 2], 30)
     classes = {"class": ["normal", "impacts"]}
-    run = _run(tmp_path, "svm", {"n_bands": 16}, classes, {"class": (kind > 0).astype(np.int64)}, kind)
+    run = _run(
+        tmp_path, "svm", {"n_bands": 16}, classes, {"class": (kind > 0).astype(np.int64)}, kind
+    )
     assert export_run(run, "onnx").exporter == "onnx.helper"
     _check(run)

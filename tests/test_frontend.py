@@ -29,13 +29,16 @@ FE = {"kind": "order_envelope"}
 
 
 def _run(tmp_path, model: dict) -> tuple:
-    cfg = ExperimentConfig.model_validate({
-        "name": "fe-test", "target": "location",
-        "data": {"dataset": "synthetic", "window": 1024, "synthetic": SYN},
-        "model": model,
-        "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
-        "training": {"epochs": 2, "batch_size": 32, "num_threads": 1, "progress": False},
-    })
+    cfg = ExperimentConfig.model_validate(
+        {
+            "name": "fe-test",
+            "target": "location",
+            "data": {"dataset": "synthetic", "window": 1024, "synthetic": SYN},
+            "model": model,
+            "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
+            "training": {"epochs": 2, "batch_size": 32, "num_threads": 1, "progress": False},
+        }
+    )
     windows, splits = prepare_experiment(cfg)
     run_dir = tmp_path / "run"
     metrics = run_experiment(cfg, run_dir, windows=windows, split=splits[0])
@@ -50,11 +53,15 @@ def test_cnn1d_with_the_front_end_replays_in_predict_and_exports_to_onnx(tmp_pat
     model_json = json.loads((run_dir / "model" / "model.json").read_text())
     assert "frontend" not in model_json["params"]  # the runner owns it, not the network
     assert model_json["input_shape"] == [1, WindowFrontend(FE).cfg.n_outputs]
-    assert (run_dir / "evidence.json").exists() and (run_dir / "plots" / "envelope_evidence.png").exists()
+    assert (run_dir / "evidence.json").exists() and (
+        run_dir / "plots" / "envelope_evidence.png"
+    ).exists()
     assert "Envelope evidence" in (run_dir / "report.md").read_text()
 
     # predict on a held-out recording replays windowing + front end: same input as the runner
-    rec = next(r for r in generate(SyntheticConfig(**SYN)) if r.recording_id == "syn-IR-0.014-L3-r0")
+    rec = next(
+        r for r in generate(SyntheticConfig(**SYN)) if r.recording_id == "syn-IR-0.014-L3-r0"
+    )
     predictor = Predictor(run_dir)
     prepared = prepare(predictor.pre, rec.signal, rec.sampling_rate, "ir", meta=rec.meta)
     ws = make_windows([rec], 1024)
@@ -85,10 +92,13 @@ def test_cnn1d_with_the_front_end_replays_in_predict_and_exports_to_onnx(tmp_pat
 def test_envelope_model_reports_its_evidence(tmp_path):
     run_dir, metrics = _run(tmp_path, {"name": "envelope"})
     assert metrics["primary"]["accuracy"] >= 0.95  # IR / B / OR lines on the synthetic rig
-    rec = next(r for r in generate(SyntheticConfig(**SYN)) if r.recording_id == "syn-OR-0.014-L3-r0")
+    rec = next(
+        r for r in generate(SyntheticConfig(**SYN)) if r.recording_id == "syn-OR-0.014-L3-r0"
+    )
     predictor = Predictor(run_dir)
-    rp = predictor.predict_prepared(prepare(predictor.pre, rec.signal, rec.sampling_rate, "or",
-                                            meta=rec.meta))
+    rp = predictor.predict_prepared(
+        prepare(predictor.pre, rec.signal, rec.sampling_rate, "or", meta=rec.meta)
+    )
     ev = rp.summary()["evidence"]
     assert ev["verdict"] == {"location": "OR"} and ev["lines"][0]["line"].endswith("BPFO")
     assert ev["lines"][0]["times_floor"] > 3 and "pre-whitening" in ev["band"]
@@ -112,9 +122,19 @@ def test_frontend_options_are_checked_and_owned_by_the_runner():
 
 def _domain(bearing, fs, rpm_scale, window, seed):
     rpm = {0: 1797.0 * rpm_scale, 3: 1730.0 / rpm_scale}
-    recs = generate(SyntheticConfig(bearing=bearing, sampling_rate=fs, rpm=rpm, loads=[0, 3],
-                                    duration_s=1.0, normal=False, sizes=[0.007, 0.021],
-                                    resonance_hz=3500.0 if fs < 20000 else 5200.0, seed=seed))
+    recs = generate(
+        SyntheticConfig(
+            bearing=bearing,
+            sampling_rate=fs,
+            rpm=rpm,
+            loads=[0, 3],
+            duration_s=1.0,
+            normal=False,
+            sizes=[0.007, 0.021],
+            resonance_hz=3500.0 if fs < 20000 else 5200.0,
+            seed=seed,
+        )
+    )
     ws = make_windows(recs, window)
     return ws.select_tasks(["location"])
 
@@ -124,11 +144,18 @@ def test_trained_on_one_rig_diagnoses_another(name):
     """Train 6205 @ 12 kHz (1024 samples), test 6203 @ 48 kHz (4096) at +20 % / -17 % speed."""
     train = _domain("6205", 12000.0, 1.0, 1024, 0)
     test = _domain("6203", 48000.0, 1.2, 4096, 1)
-    fe = WindowFrontend({"kind": "order_envelope", "scale": "linear" if name == "envelope" else "log"})
+    fe = WindowFrontend(
+        {"kind": "order_envelope", "scale": "linear" if name == "envelope" else "log"}
+    )
     train, test = fe.apply(train), fe.apply(test)
     params = {"n_estimators": 100} if name == "rf" else {}
-    model = build_model(name, {"location": list(LOCATION_ORDER)}, train.X.shape[1:], params,
-                        TrainConfig(seed=0, num_threads=1))
+    model = build_model(
+        name,
+        {"location": list(LOCATION_ORDER)},
+        train.X.shape[1:],
+        params,
+        TrainConfig(seed=0, num_threads=1),
+    )
     model.fit(train)
     acc = (model.predict_proba(test.X)["location"].argmax(1) == test.y["location"]).mean()
     assert acc >= 0.95

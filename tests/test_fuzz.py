@@ -29,10 +29,16 @@ from fuzz_support import (
     recording_files,
 )
 
-QUICK = settings(max_examples=10, deadline=None, derandomize=True, database=None,
-                 suppress_health_check=list(HealthCheck))
-LONG = settings(max_examples=60, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
+QUICK = settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+LONG = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +102,14 @@ def _suite(config):
     return cli, config_, yaml_text, recordings, artefacts, service
 
 
-(test_cli_arguments, test_config_values, test_yaml_text, test_recording_files,
- test_run_directory_artefacts, test_service_payloads) = _suite(QUICK)
+(
+    test_cli_arguments,
+    test_config_values,
+    test_yaml_text,
+    test_recording_files,
+    test_run_directory_artefacts,
+    test_service_payloads,
+) = _suite(QUICK)
 
 (_cli, _cfg, _yaml, _rec, _art, _svc) = _suite(LONG)
 test_cli_arguments_long = pytest.mark.slow(_cli)

@@ -112,8 +112,9 @@ def test_planted_model_joblib_never_runs(bench, tmp_path, capsys):
     with pytest.raises(DataError, match="older faultlab"):
         create_app(bench / RF)
     np.save(tmp_path / "x.npy", np.zeros(2048, np.float32))
-    err = _one_line_error(capsys, ["predict", str(bench / RF), str(tmp_path / "x.npy"),
-                                   "--sampling-rate", "12000"])
+    err = _one_line_error(
+        capsys, ["predict", str(bench / RF), str(tmp_path / "x.npy"), "--sampling-rate", "12000"]
+    )
     assert "model.joblib" in err
     assert not marker.exists()
 
@@ -224,13 +225,20 @@ def test_request_size_limits_and_cli_rates(finished, tmp_path, capsys):
     assert r.status_code == 422 and "windows" in r.text
     np.save(tmp_path / "x.npy", np.zeros(4096, np.float32))
     for rate in ("1e12", "0.001", "nan", "1"):
-        err = _one_line_error(capsys, ["predict", str(finished / RF), str(tmp_path / "x.npy"),
-                                       "--sampling-rate", rate])
+        err = _one_line_error(
+            capsys,
+            ["predict", str(finished / RF), str(tmp_path / "x.npy"), "--sampling-rate", rate],
+        )
         assert "sampling" in err
-    for bad in (["--set", "data.window=4"], ["--set", "data.window=1000000000"],
-                ["--set", "data.target_rate=1e300"], ["--set", "data.stride=0"]):
-        err = _one_line_error(capsys, ["train", str(_exp_yaml(tmp_path)), "--out",
-                                       str(tmp_path / "t"), *bad])
+    for bad in (
+        ["--set", "data.window=4"],
+        ["--set", "data.window=1000000000"],
+        ["--set", "data.target_rate=1e300"],
+        ["--set", "data.stride=0"],
+    ):
+        err = _one_line_error(
+            capsys, ["train", str(_exp_yaml(tmp_path)), "--out", str(tmp_path / "t"), *bad]
+        )
         assert bad[1].split("=")[0] in err
 
 
@@ -247,8 +255,15 @@ def test_silent_cases_are_errors(tmp_path):
     with pytest.raises(DataError, match=r"fault_location.*'Ball'.*values: B, IR"):
         cwru_selection(DataConfig(select={"fault_location": ["IR", "Ball"]}))
     with pytest.raises(DataError, match="matches no CWRU fault recording"):
-        cwru_selection(DataConfig(select={"fault_location": "IR", "fault_diameter_in": 0.028,
-                                          "sampling_rate_hz": 48000}))
+        cwru_selection(
+            DataConfig(
+                select={
+                    "fault_location": "IR",
+                    "fault_diameter_in": 0.028,
+                    "sampling_rate_hz": 48000,
+                }
+            )
+        )
     (tmp_path / "dup.yaml").write_text("data:\n  window: 1024\n  window: 2048\n")
     with pytest.raises(ConfigError, match="line 3.*duplicate key 'window'"):
         load_yaml(tmp_path / "dup.yaml")
@@ -271,22 +286,27 @@ def test_former_tracebacks_are_one_line(finished, tmp_path, capsys):
     exp = str(_exp_yaml(tmp_path))
     assert "a_file" in _one_line_error(capsys, ["train", exp, "--out", str(a_file)])
     assert "a_file" in _one_line_error(capsys, ["benchmark", str(bench_yaml), "--out", str(a_file)])
-    assert "a_file" in _one_line_error(capsys, ["export", str(finished / MLP), "--out", str(a_file)])
+    assert "a_file" in _one_line_error(
+        capsys, ["export", str(finished / MLP), "--out", str(a_file)]
+    )
     err = _one_line_error(capsys, ["train", exp, "-p", "hidden=abc", "--out", str(tmp_path / "t")])
     assert "hidden" in err
     broken = Path(shutil.copytree(finished / RF, tmp_path / "broken"))
     (broken / "model" / "model.json").write_text("{not json")
     np.save(tmp_path / "x.npy", np.zeros(4096, np.float32))
-    err = _one_line_error(capsys, ["predict", str(broken), str(tmp_path / "x.npy"),
-                                   "--sampling-rate", "12000"])
+    err = _one_line_error(
+        capsys, ["predict", str(broken), str(tmp_path / "x.npy"), "--sampling-rate", "12000"]
+    )
     assert "model.json" in err
     assert "--epochs" in _one_line_error(capsys, ["train", "--epochs", "abc"])
     # a file name that is not UTF-8, predictions written to CSV
     odd = os.fsdecode(bytes(tmp_path) + b"/rec\xff.npy")
     np.save(odd, np.sin(np.arange(4096, dtype=np.float32)))
     out = tmp_path / "x.csv"
-    assert main(["predict", str(finished / RF), odd, "--sampling-rate", "12000",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["predict", str(finished / RF), odd, "--sampling-rate", "12000", "--out", str(out)])
+        == 0
+    )
     assert "rec\ufffd.npy" in out.read_text(encoding="utf-8")
 
 
@@ -299,8 +319,11 @@ def test_service_token_paths_and_offline_docs(finished, monkeypatch):
     client = TestClient(create_app(finished / RF, token="s3cret"))
     assert client.get("/health").status_code == 200
     assert client.get("/model").status_code == 401
-    bad = client.post("/predict", json={"samples": [0.0] * 4096, "sampling_rate": 12000},
-                      headers={"Authorization": "Bearer wrong"})
+    bad = client.post(
+        "/predict",
+        json={"samples": [0.0] * 4096, "sampling_rate": 12000},
+        headers={"Authorization": "Bearer wrong"},
+    )
     assert bad.status_code == 401
     m = client.get("/model", headers={"Authorization": "Bearer s3cret"})
     assert m.status_code == 200 and m.json()["run"] == "seed0"

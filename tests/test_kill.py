@@ -20,11 +20,19 @@ import kill_benchmark as kb  # noqa: E402
 def test_killed_benchmark_recovers_exactly(tmp_path):
     config = tmp_path / "bench.yaml"
     config.write_text(yaml.safe_dump(kb.CONFIG))
-    clean = subprocess.run(kb._command(config, tmp_path / "clean"), env=kb._env(),
-                           capture_output=True, text=True)
+    clean = subprocess.run(
+        kb._command(config, tmp_path / "clean"), env=kb._env(), capture_output=True, text=True
+    )
     assert clean.returncode == 0, clean.stderr[-2000:]
-    counts = kb.kill_and_finish(config, tmp_path / "killed", kills=3, rng=random.Random(1),
-                                max_delay=30.0, min_delay=8.0, log=lambda _: None)
+    counts = kb.kill_and_finish(
+        config,
+        tmp_path / "killed",
+        kills=3,
+        rng=random.Random(1),
+        max_delay=30.0,
+        min_delay=8.0,
+        log=lambda _: None,
+    )
     assert counts["kills"] >= 1 and counts["runs"] == 4
     assert (counts["lost"], counts["redone"]) == (0, 0)
     assert kb.check_artefacts(tmp_path / "killed") == []

@@ -120,7 +120,9 @@ def test_shared_files_match_the_manifest(mfpt_dir: Path) -> None:
         assert e["shaft_hz"] == m["shaft_hz"], m["file"]
         assert e["sha256"] == m["sha256"], m["file"]
         rec = read_mfpt(m["file"], data_dir=mfpt_dir.parent)
-        assert rec.signal.shape == (1, e["n_samples"]) and rec.sampling_rate == m["sampling_rate_hz"]
+        assert (
+            rec.signal.shape == (1, e["n_samples"]) and rec.sampling_rate == m["sampling_rate_hz"]
+        )
         assert rec.meta["fault_location"] == m["fault_location"]
         assert rec.meta["load"] == m["load_lbs"] and rec.meta["rpm"] == 60 * m["shaft_hz"]
         assert rec.meta["bearing"] == "NICE" and rec.meta["key"] == "bearing.gs"
@@ -137,12 +139,16 @@ def test_shared_files_read_as_plain_recordings(mfpt_dir: Path) -> None:
     rec = read_recording(mfpt_dir / "InnerRaceFault_vload_1.mat")  # no key, no rate given
     assert rec.channels == ["bearing.gs"] and rec.sampling_rate == 48828
     assert rec.meta["rate_key"] == "bearing.sr" and rec.n_samples == 146484
-    with pytest.raises(DataError, match="struct 'bearing' has no field 'x'; fields: rate, load, gs, sr"):
+    with pytest.raises(
+        DataError, match="struct 'bearing' has no field 'x'; fields: rate, load, gs, sr"
+    ):
         read_recording(mfpt_dir / "InnerRaceFault_vload_1.mat", key="bearing.x")
 
 
 def test_cli_list_and_info(capsys, mfpt_dir: Path) -> None:
-    assert main(["data", "list", "mfpt", "--format", "json", "--data-dir", str(mfpt_dir.parent)]) == 0
+    assert (
+        main(["data", "list", "mfpt", "--format", "json", "--data-dir", str(mfpt_dir.parent)]) == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 20 and sum(r["available"] for r in rows) == 2
     assert main(["data", "info", str(mfpt_dir / "InnerRaceFault_vload_1.mat")]) == 0
@@ -203,9 +209,14 @@ def test_download_verifies_known_checksums(tmp_path: Path, mfpt_dir: Path) -> No
     shutil.copyfile(mfpt_dir / "InnerRaceFault_vload_1.mat", src / "OuterRaceFault_vload_1.mat")
     data = tmp_path / "data"
     got = download("mfpt", ["InnerRaceFault_vload_1"], data, str(src))
-    assert got[0].status == "downloaded" and got[0].sha256 == CAT.entry("InnerRaceFault_vload_1")["sha256"]
+    assert (
+        got[0].status == "downloaded"
+        and got[0].sha256 == CAT.entry("InnerRaceFault_vload_1")["sha256"]
+    )
     assert download("mfpt", ["InnerRaceFault_vload_1"], data, str(src))[0].status == "cached"
-    with pytest.raises(DataError, match="MFPT file OuterRaceFault_vload_1: the download .* has sha256"):
+    with pytest.raises(
+        DataError, match="MFPT file OuterRaceFault_vload_1: the download .* has sha256"
+    ):
         download("mfpt", ["OuterRaceFault_vload_1"], data, str(src))
     assert not (data / "mfpt" / "OuterRaceFault_vload_1.mat").exists()
 

@@ -19,7 +19,18 @@ from faultlab.models.heads import MultiTaskLoss, balanced_class_weights
 from faultlab.models.torch_base import TorchModel
 from faultlab.training.config import TrainConfig
 
-DEEP = ["mlp", "cnn1d", "resnet1d", "tcn", "rnn", "lstm", "gru", "lstm_attention", "transformer", "inception"]
+DEEP = [
+    "mlp",
+    "cnn1d",
+    "resnet1d",
+    "tcn",
+    "rnn",
+    "lstm",
+    "gru",
+    "lstm_attention",
+    "transformer",
+    "inception",
+]
 
 #: Tiny widths so every model trains in about a second on one thread.
 SMALL = {
@@ -62,15 +73,26 @@ def steel(steel_csv) -> WindowSet:
     y = df[label_cols].to_numpy().argmax(axis=1)
     n = len(df)
     return WindowSet(
-        X=X, y={"label": y.astype(np.int64)}, classes={"label": label_cols},
-        recording_id=np.array([f"row-{i}" for i in range(n)]), info=pd.DataFrame(index=range(n)),
+        X=X,
+        y={"label": y.astype(np.int64)},
+        classes={"label": label_cols},
+        recording_id=np.array([f"row-{i}" for i in range(n)]),
+        info=pd.DataFrame(index=range(n)),
         feature_names=list(df.columns[:27]),
     )
 
 
 def _cfg(**kw) -> TrainConfig:
-    base = dict(epochs=3, batch_size=32, lr=3e-3, schedule="none", patience=None, progress=False,
-                seed=0, num_threads=1)
+    base = dict(
+        epochs=3,
+        batch_size=32,
+        lr=3e-3,
+        schedule="none",
+        patience=None,
+        progress=False,
+        seed=0,
+        num_threads=1,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -123,7 +145,9 @@ def test_binary_and_multitask_heads(name, cwru):
     assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in fit.history)
     assert "val_accuracy_size" in fit.history[-1]
     proba = m.predict_proba(multi.X[:5])
-    assert {t: p.shape[1] for t, p in proba.items()} == {t: len(c) for t, c in multi.classes.items()}
+    assert {t: p.shape[1] for t, p in proba.items()} == {
+        t: len(c) for t, c in multi.classes.items()
+    }
 
 
 def test_multitask_loss_ignores_not_applicable_labels():
@@ -135,7 +159,9 @@ def test_multitask_loss_ignores_not_applicable_labels():
     w = {"size": torch.tensor([1.0, 2.0, 3.0])}
     mixed = {"detection": torch.tensor([0, 1, 1, 1]), "size": torch.tensor([-1, 0, 2, 2])}
     got = MultiTaskLoss(w)(logits, mixed)
-    ref = torch.nn.functional.cross_entropy(logits["detection"], mixed["detection"]) + torch.nn.functional.cross_entropy(
+    ref = torch.nn.functional.cross_entropy(
+        logits["detection"], mixed["detection"]
+    ) + torch.nn.functional.cross_entropy(
         logits["size"], mixed["size"], weight=w["size"], ignore_index=-1
     )
     assert torch.isclose(got, ref)
@@ -151,8 +177,9 @@ def test_recurrent_models_learn_steel_plate_features_as_sequence(name, steel):
     rng = np.random.default_rng(1)
     idx = rng.permutation(len(steel))
     train, test = steel.subset(idx[:1400]), steel.subset(idx[1400:])
-    model = build_model(name, steel.classes, (1, 27), {"units": 32, "proj_dim": 32},
-                        _cfg(epochs=8, batch_size=64))
+    model = build_model(
+        name, steel.classes, (1, 27), {"units": 32, "proj_dim": 32}, _cfg(epochs=8, batch_size=64)
+    )
     assert model.net.backbone.chunk == 3 and model.net.backbone.steps == 9  # 27 features -> 9 steps
     before = _loss(model, test)
     fit = model.fit(train)
@@ -247,8 +274,12 @@ def test_cli_unknown_model_is_one_line_exit_2(capsys):
 
 @pytest.mark.parametrize("shape", [(1, 1024), (1, 27), (2, 1000)])
 def test_recurrent_conv_projection_any_length(shape):
-    m = build_model("gru", {"class": ["a", "b"]}, shape,
-                    {"frontend": "chunk", "proj": "conv", "units": 8, "proj_dim": 8})
+    m = build_model(
+        "gru",
+        {"class": ["a", "b"]},
+        shape,
+        {"frontend": "chunk", "proj": "conv", "units": 8, "proj_dim": 8},
+    )
     p = m.predict_proba(np.random.default_rng(0).normal(size=(4, *shape)).astype(np.float32))
     assert p["class"].shape == (4, 2)
     with pytest.raises(ConfigError, match="proj"):
@@ -260,8 +291,12 @@ def test_recurrent_conv_projection_any_length(shape):
 def test_recurrent_stft_frontend_shapes_and_short_fallback(shape, spectral):
     from faultlab.models.frontends import n_frames
 
-    m = build_model("lstm", {"class": ["a", "b"]}, shape,
-                    {"frontend": "stft", "frame": 128, "hop": 64, "units": 8, "proj_dim": 8})
+    m = build_model(
+        "lstm",
+        {"class": ["a", "b"]},
+        shape,
+        {"frontend": "stft", "frame": 128, "hop": 64, "units": 8, "proj_dim": 8},
+    )
     bb = m.net.backbone
     assert (bb.stft is not None) == spectral
     x = torch.from_numpy(np.random.default_rng(0).normal(size=(3, *shape)).astype(np.float32))
@@ -307,5 +342,6 @@ def test_stft_lstm_save_load_round_trip(tmp_path, cwru):
     m.save(tmp_path / "m")
     back = load_model(tmp_path / "m")
     assert back.net.backbone.stft is not None
-    np.testing.assert_allclose(back.predict_proba(cwru.X[:16])["class"],
-                               m.predict_proba(cwru.X[:16])["class"], atol=1e-6)
+    np.testing.assert_allclose(
+        back.predict_proba(cwru.X[:16])["class"], m.predict_proba(cwru.X[:16])["class"], atol=1e-6
+    )

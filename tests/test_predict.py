@@ -53,8 +53,15 @@ def test_csv_and_json_outputs_are_well_formed(run_dir, predictor, cwru_dir, tmp_
     df = pd.read_csv(out_csv)
     classes = predictor.classes["class"]
     prob_cols = [f"p_class_{c}" for c in classes]
-    assert list(df.columns) == ["file", "window", "start_sample", "start_s", "class",
-                                "class_confidence", *prob_cols]
+    assert list(df.columns) == [
+        "file",
+        "window",
+        "start_sample",
+        "start_s",
+        "class",
+        "class_confidence",
+        *prob_cols,
+    ]
     assert np.allclose(df[prob_cols].sum(axis=1), 1.0, atol=1e-4)
     assert (df["class"] == np.asarray(classes)[df[prob_cols].to_numpy().argmax(axis=1)]).all()
     stride = predictor.pre.stride
@@ -67,7 +74,9 @@ def test_csv_and_json_outputs_are_well_formed(run_dir, predictor, cwru_dir, tmp_
     js = pd.DataFrame(doc["windows"])
     assert list(js.columns) == list(df.columns) and len(js) == len(df)
     assert np.allclose(js[prob_cols], df[prob_cols], atol=1e-5)
-    assert [r["n_windows"] for r in doc["recordings"]] == df.groupby("file", sort=False).size().tolist()
+    assert [r["n_windows"] for r in doc["recordings"]] == df.groupby(
+        "file", sort=False
+    ).size().tolist()
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
 
 
@@ -124,7 +133,9 @@ def test_other_rates_and_formats_give_the_same_verdict(predictor, cwru_dir, tmp_
         (["108.mat", "--out", "preds.xlsx"], "--out must end in .csv or .json"),
     ],
 )
-def test_bad_inputs_are_one_line_errors(run_dir, cwru_dir, tmp_path, capsys, monkeypatch, args, needle):
+def test_bad_inputs_are_one_line_errors(
+    run_dir, cwru_dir, tmp_path, capsys, monkeypatch, args, needle
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.mat").write_bytes(b"not a mat file" * 20)
     (tmp_path / "notes.txt").write_text("1,2,3")
@@ -149,11 +160,17 @@ def test_normalise_and_standardiser_are_replayed():
     rng = np.random.default_rng(3)
     mean = rng.normal(size=(1, 64))
     std = rng.uniform(0.5, 2, size=(1, 64))
-    pre = Preprocessing.from_dict({
-        "channels": ["DE"], "window": 64, "stride": 32, "target_rate": 1000, "normalise": "zscore",
-        "standardiser": {"per": "position", "mean": mean.tolist(), "std": std.tolist()},
-        "classes": {"class": ["a"]},
-    })
+    pre = Preprocessing.from_dict(
+        {
+            "channels": ["DE"],
+            "window": 64,
+            "stride": 32,
+            "target_rate": 1000,
+            "normalise": "zscore",
+            "standardiser": {"per": "position", "mean": mean.tolist(), "std": std.tolist()},
+            "classes": {"class": ["a"]},
+        }
+    )
     sig = rng.normal(3, 2, size=1000).astype(np.float32)
     p = prepare(pre, sig, 1000)
     assert p.X.shape == (30, 1, 64) and p.X.flags.writeable
@@ -173,8 +190,20 @@ def test_multitask_run_gives_a_verdict_per_task(tmp_path, capsys):
     run = untrained_run(tmp_path, "cnn1d", classes)
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=5000).astype(np.float32))
     out = tmp_path / "p.csv"
-    assert main(["predict", str(run), str(tmp_path / "x.npy"), "--sampling-rate", "12000",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                str(tmp_path / "x.npy"),
+                "--sampling-rate",
+                "12000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "task" in table and "detection" in table and "location" in table
     df = pd.read_csv(out)

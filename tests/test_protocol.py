@@ -24,8 +24,11 @@ from faultlab.models.base import build_model, registry
 from faultlab.training.config import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-SYNTH = {"dataset": "synthetic", "window": 1024,
-         "synthetic": {"duration_s": 1.5, "loads": [0, 2], "seed": 3}}
+SYNTH = {
+    "dataset": "synthetic",
+    "window": 1024,
+    "synthetic": {"duration_s": 1.5, "loads": [0, 2], "seed": 3},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +58,12 @@ def test_condition_val_value_is_the_nearest_training_value_ties_to_the_larger():
 
 def test_leave_one_size_out_validates_on_a_whole_training_size(synth):
     ws = for_target(synth, "location")
-    folds = make_splits(ws, SplitConfig(kind="leave_one_out", column="fault_diameter_in",
-                                        val={"strategy": "condition"}))
+    folds = make_splits(
+        ws,
+        SplitConfig(
+            kind="leave_one_out", column="fault_diameter_in", val={"strategy": "condition"}
+        ),
+    )
     expect = {0.007: 0.014, 0.014: 0.021, 0.021: 0.014}  # test size -> validation size
     assert len(folds) == 3
     for f in folds:
@@ -74,8 +81,13 @@ def test_leave_one_size_out_validates_on_a_whole_training_size(synth):
 def test_recordings_without_a_value_give_their_tail_and_explicit_values_work(synth):
     # flat target keeps normal (no fault size): its recordings are distributed to train/test;
     # the training ones give their last 15 % to validation so validation has every class
-    cfg = SplitConfig(kind="condition", column="fault_diameter_in", train=[0.007, 0.014],
-                      test=[0.021], val={"strategy": "condition", "value": 0.007})
+    cfg = SplitConfig(
+        kind="condition",
+        column="fault_diameter_in",
+        train=[0.007, 0.014],
+        test=[0.021],
+        val={"strategy": "condition", "value": 0.007},
+    )
     (f,) = make_splits(synth, cfg)
     assert _size(synth, f.val) == {0.007} and _size(synth, f.train) == {0.014}
     normal = synth.info["condition"].to_numpy() == "normal"
@@ -90,58 +102,108 @@ def test_recordings_without_a_value_give_their_tail_and_explicit_values_work(syn
 
 def test_condition_val_falls_back_to_tail_with_a_single_training_value(synth):
     ws = for_target(synth, "location")
-    folds = make_splits(ws, SplitConfig(kind="transfer", column="fault_diameter_in",
-                                        val={"strategy": "condition"}))
+    folds = make_splits(
+        ws, SplitConfig(kind="transfer", column="fault_diameter_in", val={"strategy": "condition"})
+    )
     assert folds and all(f.val_kind == "tail" for f in folds)
     assert any("fell back to the tail" in n for n in folds[0].notes)
 
 
 # --- the fit diagnosis says what validation measured -------------------------------------------
 
+
 def _good_curves() -> list[dict]:
     e = np.arange(1, 13)
-    return [{"epoch": int(i), "train_loss": 0.05 + np.exp(-i / 2), "val_loss": 0.06 + np.exp(-i / 2),
-             "train_accuracy": 1.0, "val_accuracy": 1.0} for i in e]
+    return [
+        {
+            "epoch": int(i),
+            "train_loss": 0.05 + np.exp(-i / 2),
+            "val_loss": 0.06 + np.exp(-i / 2),
+            "train_accuracy": 1.0,
+            "val_accuracy": 1.0,
+        }
+        for i in e
+    ]
 
 
 def test_tail_validation_under_a_held_out_size_is_never_a_good_fit():
     h = _good_curves()
     assert diagnose_fit(h)["verdict"] == "good fit"
     # issue 14: validation (tail of training recordings) 1.0, test (unseen bearing) 0.26
-    d = diagnose_fit(h, validation={"kind": "tail", "test_protocol": "held-out size",
-                                    "val_accuracy": 1.0, "test_accuracy": 0.26})
+    d = diagnose_fit(
+        h,
+        validation={
+            "kind": "tail",
+            "test_protocol": "held-out size",
+            "val_accuracy": 1.0,
+            "test_accuracy": 0.26,
+        },
+    )
     assert d["verdict"] == "fails the test shift" and d["verdict_on_validation"] == "good fit"
     assert "100.0 % vs test 26.0 %" in d["recommendations"][0]
     assert "split.val.strategy: condition" in d["recommendations"][0]
     assert d["comparison"]["comparable"] is False and "NOT comparable" in d["comparison"]["text"]
     # close scores, but validation still does not measure the shift: qualified, not "good fit"
-    d = diagnose_fit(h, validation={"kind": "tail", "test_protocol": "held-out size",
-                                    "val_accuracy": 0.99, "test_accuracy": 0.95})
+    d = diagnose_fit(
+        h,
+        validation={
+            "kind": "tail",
+            "test_protocol": "held-out size",
+            "val_accuracy": 0.99,
+            "test_accuracy": 0.95,
+        },
+    )
     assert d["verdict"] == "good fit on validation only"
     # a held-out training condition measures the same kind of shift
-    d = diagnose_fit(h, validation={"kind": "condition", "test_protocol": "held-out size",
-                                    "val_accuracy": 0.97, "test_accuracy": 0.95})
+    d = diagnose_fit(
+        h,
+        validation={
+            "kind": "condition",
+            "test_protocol": "held-out size",
+            "val_accuracy": 0.97,
+            "test_accuracy": 0.95,
+        },
+    )
     assert d["verdict"] == "good fit" and d["comparison"]["comparable"] is True
     # the same tail validation is fine for a leaky window split
-    d = diagnose_fit(h, validation={"kind": "tail", "test_protocol": "leaky",
-                                    "val_accuracy": 1.0, "test_accuracy": 1.0})
+    d = diagnose_fit(
+        h,
+        validation={
+            "kind": "tail",
+            "test_protocol": "leaky",
+            "val_accuracy": 1.0,
+            "test_accuracy": 1.0,
+        },
+    )
     assert d["verdict"] == "good fit"
     assert {"fails the test shift", "good fit on validation only"} <= set(VERDICTS)
 
 
 def test_one_shot_models_get_the_shift_warning_too():
-    d = diagnose_fit([{"epoch": 1, "train_accuracy": 1.0, "val_accuracy": 1.0}],
-                     validation={"kind": "tail", "test_protocol": "condition",
-                                 "val_accuracy": 1.0, "test_accuracy": 0.5})
+    d = diagnose_fit(
+        [{"epoch": 1, "train_accuracy": 1.0, "val_accuracy": 1.0}],
+        validation={
+            "kind": "tail",
+            "test_protocol": "condition",
+            "val_accuracy": 1.0,
+            "test_accuracy": 0.5,
+        },
+    )
     assert d["verdict"] == "fails the test shift"
 
 
 # --- trivial baseline, refit, leaderboard ------------------------------------------------------
 
+
 def test_trivial_is_registered_and_reads_only_mean_and_std(synth):
     assert registry()["trivial"].family == "baseline"
-    model = build_model("trivial", synth.classes, (1, 1024), {"n_estimators": 20, "n_jobs": 1},
-                        TrainConfig(num_threads=1))
+    model = build_model(
+        "trivial",
+        synth.classes,
+        (1, 1024),
+        {"n_estimators": 20, "n_jobs": 1},
+        TrainConfig(num_threads=1),
+    )
     model.fit(synth)
     assert model.feature_names() == ["mean", "std"]
     with pytest.raises(ConfigError, match="option statistics"):
@@ -152,18 +214,29 @@ def test_leave_one_size_out_leaderboard_marks_the_baseline_and_tabulates_classes
     from faultlab.experiments.runner import prepare, run_experiment
     from faultlab.reporting import render_leaderboard
 
-    cfg = load_benchmark(CONFIGS / "cwru-held-out-size.yaml").model_copy(update={
-        "data": DataConfig(**SYNTH, normal=False),
-        "split": SplitConfig(kind="leave_one_out", column="fault_diameter_in",
-                             val={"strategy": "condition", "refit": True}),
-        "training": TrainConfig(num_threads=1, progress=False),
-    })
+    cfg = load_benchmark(CONFIGS / "cwru-held-out-size.yaml").model_copy(
+        update={
+            "data": DataConfig(**SYNTH, normal=False),
+            "split": SplitConfig(
+                kind="leave_one_out",
+                column="fault_diameter_in",
+                val={"strategy": "condition", "refit": True},
+            ),
+            "training": TrainConfig(num_threads=1, progress=False),
+        }
+    )
     windows, splits = prepare(cfg.experiment(cfg.models[0]))
     for name in ("trivial", "rf"):  # run reports skipped: the leaderboard is under test
         exp = cfg.experiment(ModelConfig(name=name, params={"n_estimators": 20, "n_jobs": 1}))
         for split in splits if name == "trivial" else splits[-1:]:  # rf: held-out 0.021 only
-            run_experiment(exp, tmp_path / "runs" / name / rundir.slug(split.name) / "seed0",
-                           windows=windows, split=split, seed=0, report=False)
+            run_experiment(
+                exp,
+                tmp_path / "runs" / name / rundir.slug(split.name) / "seed0",
+                windows=windows,
+                split=split,
+                seed=0,
+                report=False,
+            )
     render_leaderboard(tmp_path)
     with open(tmp_path / "leaderboard.csv") as fh:
         rows = {r["model"]: r for r in csv.DictReader(fh)}
@@ -185,8 +258,18 @@ def test_leave_one_size_out_leaderboard_marks_the_baseline_and_tabulates_classes
     assert m["diagnosis"]["comparison"]["comparable"] is True
 
 
-@pytest.mark.parametrize("name", ["cwru-quick", "cwru-lolo", "cwru-load-transfer",
-                                  "cwru-held-out-size", "steel-plates", "mfpt", "cwru-to-mfpt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cwru-quick",
+        "cwru-lolo",
+        "cwru-load-transfer",
+        "cwru-held-out-size",
+        "steel-plates",
+        "mfpt",
+        "cwru-to-mfpt",
+    ],
+)
 def test_every_shipped_benchmark_shows_the_trivial_baseline(name):
     cfg = load_benchmark(CONFIGS / f"{name}.yaml")
     assert "trivial" in {m.name for m in cfg.models}

@@ -55,7 +55,9 @@ def test_json_request_gives_windows_and_verdict(client, signal_108):
     assert len(w["prediction"]["class"]) == n and np.asarray(w["proba"]["class"]).shape == (n, 10)
     assert np.allclose(np.sum(w["proba"]["class"], axis=1), 1, atol=1e-4)
     # channels x samples form, and leaving out the per-window columns
-    r2 = client.post("/predict?windows=false", json={"samples": [signal_108.tolist()], "sampling_rate": 12000})
+    r2 = client.post(
+        "/predict?windows=false", json={"samples": [signal_108.tolist()], "sampling_rate": 12000}
+    )
     assert r2.status_code == 200 and "windows" not in r2.json()
     assert r2.json()["prediction"] == out["prediction"]
 
@@ -68,8 +70,11 @@ def test_uploads_mat_and_resampled_npy(client, shared_data, tmp_path):
     assert r.json()["input_sampling_rate"] == 12000  # from the catalogue: 225 is a CWRU number
     sig = load_input(shared_data / "cwru" / "237.mat", ["DE"]).signal[0, :36000]
     np.save(tmp_path / "x.npy", resample_signal(sig[None], 12000, 48000)[0])
-    r = client.post("/predict", files={"file": ("x.npy", (tmp_path / "x.npy").read_bytes())},
-                    data={"sampling_rate": "48000"})
+    r = client.post(
+        "/predict",
+        files={"file": ("x.npy", (tmp_path / "x.npy").read_bytes())},
+        data={"sampling_rate": "48000"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["prediction"]["class"]["prediction"] == "OR_0.021"
     assert r.json()["input_sampling_rate"] == 48000 and r.json()["sampling_rate"] == 12000
@@ -84,16 +89,20 @@ def test_malformed_json_is_400_and_bad_fields_422(client):
     assert r.status_code == 400 and "malformed JSON" in r.json()["detail"]
     r = _post_raw(client, b'{"samples": "abc", "sampling_rate": 12000}')
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "samples"
-    r = _post_raw(client, b'[1, 2, 3]')
+    r = _post_raw(client, b"[1, 2, 3]")
     assert r.status_code == 422
 
 
 def test_too_short_is_422_with_message(client, signal_108):
-    r = client.post("/predict", json={"samples": signal_108[:1000].tolist(), "sampling_rate": 12000})
+    r = client.post(
+        "/predict", json={"samples": signal_108[:1000].tolist(), "sampling_rate": 12000}
+    )
     assert r.status_code == 422
     assert "shorter than one window" in r.json()["detail"] and "1000 samples" in r.json()["detail"]
     # ragged channels and the wrong number of channels
-    r = client.post("/predict", json={"samples": [[0.0] * 2000, [0.0] * 10], "sampling_rate": 12000})
+    r = client.post(
+        "/predict", json={"samples": [[0.0] * 2000, [0.0] * 10], "sampling_rate": 12000}
+    )
     assert r.status_code == 422 and "different lengths" in r.json()["detail"]
     r = client.post("/predict", json={"samples": [[0.0] * 2000] * 2, "sampling_rate": 12000})
     assert r.status_code == 422 and "model takes 1" in r.json()["detail"]
@@ -122,8 +131,11 @@ def test_upload_without_rate_is_422(client, tmp_path):
     np.save(tmp_path / "y.npy", np.zeros(5000, np.float32))
     r = client.post("/predict", files={"file": ("y.npy", (tmp_path / "y.npy").read_bytes())})
     assert r.status_code == 422 and "sampling rate unknown" in r.json()["detail"]
-    r = client.post("/predict", files={"file": ("y.npy", (tmp_path / "y.npy").read_bytes())},
-                    data={"sampling_rate": "-3"})
+    r = client.post(
+        "/predict",
+        files={"file": ("y.npy", (tmp_path / "y.npy").read_bytes())},
+        data={"sampling_rate": "-3"},
+    )
     assert r.status_code == 422
 
 
@@ -140,7 +152,9 @@ def test_oversized_body_and_upload_are_413(run_dir, shared_data, signal_108):
 
     r = small.post("/predict", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
-    ok = small.post("/predict", json={"samples": signal_108[:4000].tolist(), "sampling_rate": 12000})
+    ok = small.post(
+        "/predict", json={"samples": signal_108[:4000].tolist(), "sampling_rate": 12000}
+    )
     assert ok.status_code == 200
 
 
@@ -159,7 +173,9 @@ def test_onnx_backend_answers_like_torch(tmp_path, signal_108):
     a = TestClient(create_app(run, backend="torch")).post("/predict", json=payload).json()
     b = TestClient(create_app(run, backend="onnx")).post("/predict", json=payload).json()
     assert b["backend"] == "onnx" and a["backend"] == "torch"
-    np.testing.assert_allclose(a["windows"]["proba"]["class"], b["windows"]["proba"]["class"], atol=1e-4)
+    np.testing.assert_allclose(
+        a["windows"]["proba"]["class"], b["windows"]["proba"]["class"], atol=1e-4
+    )
 
 
 def test_bounded_load_on_a_real_server(run_dir, signal_108):

@@ -22,8 +22,13 @@ def test_bearing_for_prefers_an_explicit_key_then_the_cwru_end():
         bearing_for({"recording_id": "x", "sensor_end": "ch0"})
     with pytest.raises(DataError, match="unknown"):
         bearing_for({"bearing": "nope"})
-    info = pd.DataFrame({"recording_id": ["a", "a", "b"], "sensor_end": ["DE", "DE", "DE"],
-                         "bearing": [None, None, "6203"]})
+    info = pd.DataFrame(
+        {
+            "recording_id": ["a", "a", "b"],
+            "sensor_end": ["DE", "DE", "DE"],
+            "bearing": [None, None, "6203"],
+        }
+    )
     assert bearings_per_window(info, ["DE"])[:, 0].tolist() == ["6205", "6205", "6203"]
     assert orders_table(np.array([["6205"]]), ("BPFO",))[0, 0] == pytest.approx(3.5848, abs=1e-3)
 
@@ -67,11 +72,20 @@ def test_squared_envelope_spectrum_peaks_at_the_impact_rate():
 
 
 def _fault_windows(bearing, fs, rpm, window):
-    cfg = SyntheticConfig(bearing=bearing, sampling_rate=fs, rpm={0: rpm}, loads=[0],
-                          duration_s=1.0, normal=False, sizes=[0.014], snr_db=0.0)
+    cfg = SyntheticConfig(
+        bearing=bearing,
+        sampling_rate=fs,
+        rpm={0: rpm},
+        loads=[0],
+        duration_s=1.0,
+        normal=False,
+        sizes=[0.014],
+        snr_db=0.0,
+    )
     recs = generate(cfg)
-    X = np.stack([r.signal[:, : (r.n_samples // window) * window].reshape(1, -1, window)[0]
-                  for r in recs])  # [3 locations, n_windows, window]
+    X = np.stack(
+        [r.signal[:, : (r.n_samples // window) * window].reshape(1, -1, window)[0] for r in recs]
+    )  # [3 locations, n_windows, window]
     return X.reshape(-1, 1, window), np.repeat(np.arange(3), X.shape[1])
 
 
@@ -79,7 +93,10 @@ def test_defect_axis_lines_up_other_speed_rate_and_bearing():
     """The same fault reads the same on the defect axis on another rig (the point of it)."""
     cfg = OrderEnvelopeConfig(scale="linear")
     outs = []
-    for bearing, fs, rpm, window in (("6205", 12000.0, 1797.0, 1024), ("6203", 48000.0, 1430.0, 4096)):
+    for bearing, fs, rpm, window in (
+        ("6205", 12000.0, 1797.0, 1024),
+        ("6203", 48000.0, 1430.0, 4096),
+    ):
         X, loc = _fault_windows(bearing, fs, rpm, window)
         fo = orders_table(np.full((len(X), 1), bearing), cfg.families)
         Y, _ = order_envelope(X.astype(np.float32), fs, np.full(len(X), rpm / 60), fo, cfg)
@@ -112,8 +129,11 @@ def test_speed_estimate_error_on_cwru_files_with_known_rpm(shared_data):
     from faultlab.data.datasets.cwru import read_cwru
 
     cat = catalogue.load_catalogue()
-    rows = cat[(cat["sampling_rate_hz"] == 12000) & (cat["condition"] == "fault")
-               & (cat["fault_end"] == "DE")]
+    rows = cat[
+        (cat["sampling_rate_hz"] == 12000)
+        & (cat["condition"] == "fault")
+        & (cat["fault_end"] == "DE")
+    ]
     errors = []
     for number in rows["file"]:
         if not (shared_data / "cwru" / f"{number}.mat").exists():

@@ -20,7 +20,11 @@ def test_cwru_windows_cover_37_files_and_10_classes(cwru):
     # 36 fault files + the 48 kHz normal file resampled to 12 kHz and cut into 4 blocks
     assert len(np.unique(cwru.recording_id)) == 40
     assert sorted(r for r in np.unique(cwru.recording_id) if r.startswith("97")) == [
-        "97#b0", "97#b1", "97#b2", "97#b3"]
+        "97#b0",
+        "97#b1",
+        "97#b2",
+        "97#b3",
+    ]
     assert any("single recording (97)" in n for n in cwru.notes)
     assert cwru.sampling_rate == 12_000
 
@@ -51,8 +55,12 @@ def test_random_window_split_is_marked_leaky_and_caught_when_disjoint_required(c
 def test_held_out_fault_size_tests_an_unseen_bearing(cwru):
     ws = for_target(cwru, "location")
     assert "normal" not in set(ws.info["condition"])
-    (s,) = make_splits(ws, SplitConfig(kind="condition", column="fault_diameter_in",
-                                       train=[0.007, 0.014], test=[0.021]))
+    (s,) = make_splits(
+        ws,
+        SplitConfig(
+            kind="condition", column="fault_diameter_in", train=[0.007, 0.014], test=[0.021]
+        ),
+    )
     assert set(ws.info["fault_diameter_in"].iloc[s.test]) == {0.021}
     assert set(ws.info["fault_diameter_in"].iloc[s.train]) == {0.007, 0.014}
 
@@ -72,7 +80,9 @@ def test_group_kfold_and_recording_holdout_are_disjoint(cwru):
 
 
 def test_validation_by_recordings_and_fold_filter(cwru):
-    cfg = SplitConfig(kind="leave_one_out", folds=["3"], val={"strategy": "recordings", "fraction": 0.34})
+    cfg = SplitConfig(
+        kind="leave_one_out", folds=["3"], val={"strategy": "recordings", "fraction": 0.34}
+    )
     (f,) = make_splits(cwru, cfg)
     assert f.name == "test load_hp 3"
     assert set(cwru.recording_id[f.val]).isdisjoint(cwru.recording_id[f.train])

@@ -20,7 +20,9 @@ def fake_runs(n_folds: int = 4, n_seeds: int = 2, base: dict | None = None) -> p
     rng = np.random.default_rng(0)
     rows = [
         {"model": m, "fold": f"fold {f}", "seed": s, "accuracy": b + 0.01 * rng.standard_normal()}
-        for f in range(n_folds) for s in range(n_seeds) for m, b in (base or BASE).items()
+        for f in range(n_folds)
+        for s in range(n_seeds)
+        for m, b in (base or BASE).items()
     ]
     return pd.DataFrame(rows)
 
@@ -77,7 +79,9 @@ def test_critical_difference_png(tmp_path, monkeypatch, aeon):
     else:
         pytest.importorskip("aeon.visualisation")
     res = compare(fake_runs())
-    p = plots.critical_difference(res.scores, res.models, res.critical_difference, tmp_path / "cd.png")
+    p = plots.critical_difference(
+        res.scores, res.models, res.critical_difference, tmp_path / "cd.png"
+    )
     assert p.stat().st_size > 5000 and p.read_bytes()[:4] == b"\x89PNG"
     assert plots.nemenyi_cliques({"a": 1.0, "b": 1.5, "c": 3.5}, 1.0) == [["a", "b"]]
 
@@ -86,16 +90,30 @@ def write_run(root: Path, model: str, fold: str, seed: int, acc: float) -> None:
     d = root / "runs" / model / fold.replace(" ", "-") / f"seed{seed}"
     d.mkdir(parents=True)
     metrics = {
-        "run": {"model": model, "model_label": model, "fold": fold, "seed": seed,
-                "split_kind": "group_kfold", "protocol": "recording"},
-        "primary": {"task": "class", "accuracy": acc, "macro_f1": acc, "balanced_accuracy": acc,
-                    "recording_accuracy": 1.0, "roc_auc_macro": 0.99},
+        "run": {
+            "model": model,
+            "model_label": model,
+            "fold": fold,
+            "seed": seed,
+            "split_kind": "group_kfold",
+            "protocol": "recording",
+        },
+        "primary": {
+            "task": "class",
+            "accuracy": acc,
+            "macro_f1": acc,
+            "balanced_accuracy": acc,
+            "recording_accuracy": 1.0,
+            "roc_auc_macro": 0.99,
+        },
         "training": {"train_seconds": 1.0, "epochs": 1},
         "speed": {"latency_ms_batch1": 0.1},
         "model": {"family": "classical", "n_params": 10},
     }
     (d / "metrics.json").write_text(json.dumps(metrics))
-    (d / "split.json").write_text(json.dumps({"kind": "group_kfold", "rule": {"kind": "group_kfold"}}))
+    (d / "split.json").write_text(
+        json.dumps({"kind": "group_kfold", "rule": {"kind": "group_kfold"}})
+    )
     (d / "done.json").write_text(json.dumps({"config_hash": "0" * 16}))  # a finished run
 
 
@@ -108,7 +126,10 @@ def test_leaderboard_shows_tests_diagram_and_new_columns(tmp_path):
     assert board["roc_auc_macro_mean"].tolist() == pytest.approx([0.99] * 4)
     md = paths["md"].read_text()
     assert "Statistics: which differences are real?" in md
-    assert "plots/critical_difference.png" in md and (tmp_path / "plots" / "critical_difference.png").exists()
+    assert (
+        "plots/critical_difference.png" in md
+        and (tmp_path / "plots" / "critical_difference.png").exists()
+    )
     assert "good better" in md and "no significant difference" in md
     pairs = pd.read_csv(tmp_path / "pairwise_tests.csv")
     assert len(pairs) == 6 and {"p_value", "p_holm", "significant"} <= set(pairs.columns)

@@ -126,13 +126,18 @@ def test_training_and_prediction_stream_from_the_store(tmp_path, model):
     mem = for_target(build_windows(mem_cfg), "flat")
     disk = for_target(build_windows(disk_cfg), "flat")
     split = make_splits(mem, SplitConfig(kind="leave_one_out", folds=[3]))[0]
-    training = TrainConfig(epochs=2, batch_size=32, num_threads=1, deterministic=True,
-                           progress=False, amp=False)
+    training = TrainConfig(
+        epochs=2, batch_size=32, num_threads=1, deterministic=True, progress=False, amp=False
+    )
     results = []
     for ws in (mem, disk):
-        m = build_model(model, classes=ws.classes, input_shape=(1, 256),
-                        params={"n_estimators": 20, "n_jobs": 1} if model == "rf" else {},
-                        training=training)
+        m = build_model(
+            model,
+            classes=ws.classes,
+            input_shape=(1, 256),
+            params={"n_estimators": 20, "n_jobs": 1} if model == "rf" else {},
+            training=training,
+        )
         fit = m.fit(ws.subset(split.train), ws.subset(split.val), None)
         results.append((fit.history, m.predict_proba(ws.subset(split.test).X)))
     (h_mem, p_mem), (h_disk, p_disk) = results

@@ -58,8 +58,11 @@ def test_v5_struct_fields_are_flattened(tmp_path: Path) -> None:
     assert "rig.sensors.bearing.gs" in load_mat(tmp_path / "n.mat")
 
 
-@pytest.mark.parametrize("maker", [_v5, _v73, lambda p: _v73(p, userblock=False)],
-                         ids=["v5", "v7.3", "hdf5-no-userblock"])
+@pytest.mark.parametrize(
+    "maker",
+    [_v5, _v73, lambda p: _v73(p, userblock=False)],
+    ids=["v5", "v7.3", "hdf5-no-userblock"],
+)
 def test_struct_key_and_rate(tmp_path: Path, maker) -> None:
     path = tmp_path / "rec.mat"
     gs = maker(path)

@@ -18,18 +18,34 @@ TRAIN = {"epochs": 2, "batch_size": 128, "progress": False, "num_threads": 1}
 
 
 def test_flat_params_and_final_metrics():
-    assert flat_params({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {"a.b": "1", "a.c": "[1, 2]", "d": "None"}
-    m = {"primary": {"task": "class", "accuracy": 0.5, "macro_f1": None},
-         "training": {"train_seconds": 2.0, "epochs": 3, "best_epoch": None},
-         "speed": {"latency_ms_batch1": 0.1}, "model": {"n_params": 10}}
-    assert final_metrics(m) == {"test_accuracy": 0.5, "train_seconds": 2.0, "epochs": 3.0,
-                                "speed_latency_ms_batch1": 0.1, "model_n_params": 10.0}
+    assert flat_params({"a": {"b": 1, "c": [1, 2]}, "d": None}) == {
+        "a.b": "1",
+        "a.c": "[1, 2]",
+        "d": "None",
+    }
+    m = {
+        "primary": {"task": "class", "accuracy": 0.5, "macro_f1": None},
+        "training": {"train_seconds": 2.0, "epochs": 3, "best_epoch": None},
+        "speed": {"latency_ms_batch1": 0.1},
+        "model": {"n_params": 10},
+    }
+    assert final_metrics(m) == {
+        "test_accuracy": 0.5,
+        "train_seconds": 2.0,
+        "epochs": 3.0,
+        "speed_latency_ms_batch1": 0.1,
+        "model_n_params": 10.0,
+    }
 
 
 def test_missing_mlflow_is_a_config_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
-    cfg = {"data": SYN, "model": {"name": "rf"}, "split": {"folds": ["3"]},
-           "tracking": {"mlflow": {"uri": "file:/nowhere"}}}
+    cfg = {
+        "data": SYN,
+        "model": {"name": "rf"},
+        "split": {"folds": ["3"]},
+        "tracking": {"mlflow": {"uri": "file:/nowhere"}},
+    }
     with pytest.raises(ConfigError, match="pip install 'faultlab\\[mlflow\\]'"):
         faultlab.run(cfg, verbose=False)
 
@@ -78,8 +94,10 @@ def test_benchmark_cli_with_mlflow_logs_one_run_per_cell(store, tmp_path):
         "name": "tracked-bench",
         "data": SYN,
         "split": {"kind": "leave_one_out", "folds": ["3"]},
-        "models": [{"name": "rf", "params": {"n_estimators": 10}},
-                   {"name": "rf", "label": "rf-small", "params": {"n_estimators": 3}}],
+        "models": [
+            {"name": "rf", "params": {"n_estimators": 10}},
+            {"name": "rf", "label": "rf-small", "params": {"n_estimators": 3}},
+        ],
         "seeds": [0],
         "training": TRAIN,
     }
@@ -104,8 +122,12 @@ def test_unreachable_store_fails_before_training(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    cfg = {"data": SYN, "model": {"name": "rf"}, "split": {"folds": ["3"]},
-           "tracking": {"mlflow": {"uri": (blocker / "mlruns").as_uri()}}}
+    cfg = {
+        "data": SYN,
+        "model": {"name": "rf"},
+        "split": {"folds": ["3"]},
+        "tracking": {"mlflow": {"uri": (blocker / "mlruns").as_uri()}},
+    }
     with pytest.raises(ConfigError, match="tracking.mlflow.uri"):
         faultlab.run(cfg, out=tmp_path / "out", verbose=False)
     assert not (tmp_path / "out").exists()
@@ -113,9 +135,26 @@ def test_unreachable_store_fails_before_training(tmp_path, monkeypatch):
 
 def test_train_cli_with_mlflow(store, tmp_path):
     uri, client = store
-    args = ["train", "--dataset", "synthetic", "--model", "rf", "--fold", "3", "--quiet",
-            "--set", "data.synthetic.sizes=[0.014]", "--set", "data.synthetic.duration_s=2.0",
-            "--set", "data.window=512", "--out", str(tmp_path / "t"), "--mlflow", uri]
+    args = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "rf",
+        "--fold",
+        "3",
+        "--quiet",
+        "--set",
+        "data.synthetic.sizes=[0.014]",
+        "--set",
+        "data.synthetic.duration_s=2.0",
+        "--set",
+        "data.window=512",
+        "--out",
+        str(tmp_path / "t"),
+        "--mlflow",
+        uri,
+    ]
     assert main(args) == 0
     (run,) = client.search_runs([client.get_experiment_by_name("run").experiment_id])
     assert run.data.tags["faultlab.model"] == "rf" and "test_accuracy" in run.data.metrics

@@ -22,7 +22,11 @@ def test_window_array_is_a_strided_view_with_exact_contents():
 
 
 def test_make_windows_labels_positions_and_counts():
-    recs = [_rec("a", cond="normal", loc=None, size=None), _rec("b"), _rec("c", loc="OR@6", size=0.021)]
+    recs = [
+        _rec("a", cond="normal", loc=None, size=None),
+        _rec("b"),
+        _rec("c", loc="OR@6", size=0.021),
+    ]
     ws = make_windows(recs, 1024, 512)
     per = (10_000 - 1024) // 512 + 1
     assert ws.X.shape == (3 * per, 1, 1024) and ws.X.dtype == np.float32
@@ -35,7 +39,9 @@ def test_make_windows_labels_positions_and_counts():
 
 
 def test_short_recording_is_a_clear_error():
-    with pytest.raises(DataError, match="recording short .* 500 samples is shorter than one window of 1024"):
+    with pytest.raises(
+        DataError, match="recording short .* 500 samples is shorter than one window of 1024"
+    ):
         make_windows([_rec("short", n=500)], 1024)
 
 
@@ -57,7 +63,9 @@ def test_blocks_are_contiguous_and_take_column_values():
     blocks = cut_into_blocks(_rec("97", n=4000), 4, "load_hp")
     assert [b.recording_id for b in blocks] == ["97#b0", "97#b1", "97#b2", "97#b3"]
     assert [b.meta["load_hp"] for b in blocks] == [0, 1, 2, 3]
-    np.testing.assert_array_equal(np.concatenate([b.signal for b in blocks], axis=1), _rec(n=4000).signal)
+    np.testing.assert_array_equal(
+        np.concatenate([b.signal for b in blocks], axis=1), _rec(n=4000).signal
+    )
 
 
 def test_resample_48k_to_12k_keeps_a_tone():

@@ -56,7 +56,11 @@ def load_windows(dataset: str = "cwru", **data_options: Any) -> WindowSet:
 
 
 def splits(
-    windows: WindowSet, kind: str = "leave_one_out", *, target: str | None = None, **split_options: Any
+    windows: WindowSet,
+    kind: str = "leave_one_out",
+    *,
+    target: str | None = None,
+    **split_options: Any,
 ) -> list[Split]:
     """The folds of a ``split:`` block over ``windows``, each checked for leakage.
 
@@ -145,10 +149,13 @@ class RunResult:
     def split(self) -> Split:
         return self._single().split
 
-    def get(self, label: str | None = None, fold: str | None = None, seed: int | None = None) -> RunOutcome:
+    def get(
+        self, label: str | None = None, fold: str | None = None, seed: int | None = None
+    ) -> RunOutcome:
         """The one run matching the given model label, fold name and seed."""
         found = [
-            r for r in self.runs
+            r
+            for r in self.runs
             if (label is None or label in (r.label, r.metrics["run"]["model"]))
             and (fold is None or r.fold == str(fold))
             and (seed is None or r.seed == seed)
@@ -180,7 +187,9 @@ def _say(verbose: bool) -> Callable[[str], None]:
     return print if verbose else (lambda _msg: None)
 
 
-def _run_in_memory(cfg: Any, log: Callable[[str], None], only: list[str] | None) -> list[RunOutcome]:
+def _run_in_memory(
+    cfg: Any, log: Callable[[str], None], only: list[str] | None
+) -> list[RunOutcome]:
     from faultlab.data.splits import describe_split
     from faultlab.experiments.benchmark import BenchmarkConfig
     from faultlab.experiments.runner import execute, prepare
@@ -212,7 +221,9 @@ def _run_in_memory(cfg: Any, log: Callable[[str], None], only: list[str] | None)
     return outcomes
 
 
-def _run_to_disk(cfg: Any, out: Path, log: Callable[[str], None], only: list[str] | None) -> RunResult:
+def _run_to_disk(
+    cfg: Any, out: Path, log: Callable[[str], None], only: list[str] | None
+) -> RunResult:
     from faultlab.experiments import rundir
     from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark
     from faultlab.experiments.runner import load_outcome, run_folds
@@ -227,7 +238,9 @@ def _run_to_disk(cfg: Any, out: Path, log: Callable[[str], None], only: list[str
 
         dirs = sorted(found(rundir.METRICS))
         failed = sorted(found("error.txt") - set(dirs))
-        return RunResult([load_outcome(d) for d in dirs], out, Path(summary["paths"]["html"]), failed)
+        return RunResult(
+            [load_outcome(d) for d in dirs], out, Path(summary["paths"]["html"]), failed
+        )
     results = run_folds(cfg, out, log=log)
     runs = [load_outcome(out / rundir.slug(m["run"]["fold"])) for m in results]
     report = runs[0].run_dir / rundir.REPORT_HTML if runs else None

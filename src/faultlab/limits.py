@@ -69,13 +69,18 @@ def check_range(
     return v
 
 
-def check_rate(value: Any, where: str = "", field: str = "sampling_rate",
-               error: type[FaultlabError] = DataError) -> float:
+def check_rate(
+    value: Any,
+    where: str = "",
+    field: str = "sampling_rate",
+    error: type[FaultlabError] = DataError,
+) -> float:
     return check_range(value, field, where, error, RANGES["sampling_rate"])
 
 
-def resampled_length(n: int, rate: float, target: float, where: str = "",
-                     field: str = "sampling_rate") -> int:
+def resampled_length(
+    n: int, rate: float, target: float, where: str = "", field: str = "sampling_rate"
+) -> int:
     """Samples after resampling ``n`` samples from ``rate`` to ``target`` (both checked)."""
     check_rate(rate, where, field)
     check_rate(target, where, "target rate")

@@ -21,7 +21,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Train, compare, report and deploy fault-diagnosis classifiers."""
@@ -67,8 +66,11 @@ def _click():
 
 def _abort_types(click) -> tuple[type[BaseException], ...]:
     """click's/typer's Abort (where each defines it): an interrupted command."""
-    found = (getattr(click.exceptions, "Abort", None), getattr(click, "Abort", None),
-             getattr(typer, "Abort", None))
+    found = (
+        getattr(click.exceptions, "Abort", None),
+        getattr(click, "Abort", None),
+        getattr(typer, "Abort", None),
+    )
     return tuple(t for t in found if isinstance(t, type))
 
 

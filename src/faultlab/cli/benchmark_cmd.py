@@ -33,12 +33,16 @@ def benchmark(
     ] = None,
     mlflow: Annotated[
         str | None,
-        typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"),
+        typer.Option(
+            help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"
+        ),
     ] = None,
     rerun_changed: Annotated[
         bool,
-        typer.Option(help="rerun finished runs whose config changed (default: stop, naming "
-                     "the changed keys); old results are kept as *.replaced"),
+        typer.Option(
+            help="rerun finished runs whose config changed (default: stop, naming "
+            "the changed keys); old results are kept as *.replaced"
+        ),
     ] = False,
 ) -> None:
     """Run every unfinished (model, seed, fold) of CONFIG, then write the leaderboard."""
@@ -57,8 +61,15 @@ def benchmark(
         import os
 
         os.environ["FAULTLAB_RAY_ADDRESS"] = address
-    summary = run_benchmark(cfg, out, executor=executor, workers=workers, only=only,
-                            log=typer.echo, rerun_changed=rerun_changed)
+    summary = run_benchmark(
+        cfg,
+        out,
+        executor=executor,
+        workers=workers,
+        only=only,
+        log=typer.echo,
+        rerun_changed=rerun_changed,
+    )
     typer.echo(
         f"leaderboard: {summary['paths']['md']}, {summary['paths']['html']}, "
         f"{summary['paths']['csv']}"

@@ -194,7 +194,11 @@ def _catalogue_lines(file: Path, spec: DatasetSpec, cat: dict[str, Any]) -> list
     else:
         size = cat.get("fault_diameter_in")
         label = f"fault {cat.get('fault_location')}" + (f", {size:g} in" if size else "")
-    load = f"{cat['load']:g} {cat.get('load_unit') or ''}".strip() if cat.get("load") is not None else "?"
+    load = (
+        f"{cat['load']:g} {cat.get('load_unit') or ''}".strip()
+        if cat.get("load") is not None
+        else "?"
+    )
     lines = [
         f"label: {label} (load {load}, bearing {cat.get('bearing')})",
         f"catalogue ({spec.name}):",
@@ -236,7 +240,9 @@ def _mat_lines(
     return lines
 
 
-def _cwru_lines(file: Path, variables: dict[str, Any], cat: dict[str, Any], readers: Any) -> list[str]:
+def _cwru_lines(
+    file: Path, variables: dict[str, Any], cat: dict[str, Any], readers: Any
+) -> list[str]:
     number = int(cat["file"])
     found = []
     prefix = None

@@ -15,7 +15,9 @@ def _shape(text: str) -> tuple[int, int]:
     try:
         c, length = (int(v) for v in text.replace("x", ",").split(","))
     except ValueError:
-        raise ConfigError(f"--input-shape {text!r} must look like CHANNELS,LENGTH (e.g. 1,1024)") from None
+        raise ConfigError(
+            f"--input-shape {text!r} must look like CHANNELS,LENGTH (e.g. 1,1024)"
+        ) from None
     if c < 1 or length < 1:
         raise ConfigError(f"--input-shape {text!r}: channels and length must be >= 1")
     return c, length
@@ -24,13 +26,17 @@ def _shape(text: str) -> tuple[int, int]:
 def _echo_adaptation() -> None:
     from faultlab.training.adaptation import METHODS
 
-    typer.echo("\ndomain adaptation (training.adaptation.method; deep models, unlabelled target "
-               "windows from split.adapt):")
+    typer.echo(
+        "\ndomain adaptation (training.adaptation.method; deep models, unlabelled target "
+        "windows from split.adapt):"
+    )
     width = max(len(n) for n in METHODS)
     for n, text in METHODS.items():
         typer.echo(f"  {n:<{width}}  {text}")
-    typer.echo("  model selection (training.adaptation.selection): last, source_val, "
-               "target_entropy (never target labels)")
+    typer.echo(
+        "  model selection (training.adaptation.selection): last, source_val, "
+        "target_entropy (never target labels)"
+    )
 
 
 @app.command("models")
@@ -62,8 +68,10 @@ def models(
         classes = {"class": [f"c{i}" for i in range(n_classes)]}
         model = build_model(name, classes, shape)
         s = model.describe()
-        typer.echo(f"\ninput [batch, {shape[0]}, {shape[1]}], {n_classes} classes: "
-                   f"{s.n_params:,} parameters ({s.trainable_params:,} trainable), "
-                   f"{s.size_bytes / 1024:.1f} KiB")
+        typer.echo(
+            f"\ninput [batch, {shape[0]}, {shape[1]}], {n_classes} classes: "
+            f"{s.n_params:,} parameters ({s.trainable_params:,} trainable), "
+            f"{s.size_bytes / 1024:.1f} KiB"
+        )
         if s.text:
             typer.echo(s.text)

@@ -27,9 +27,13 @@ def _physics_lines(preds: list, evidence_dir: Path | None) -> None:
     for rp in preds:
         p = rp.prepared
         if p.rpm is not None:
-            typer.echo(f"{rp.name}: shaft {p.rpm:.1f} rpm ({p.rpm_source}), bearing {'/'.join(p.bearing or [])}")
+            typer.echo(
+                f"{rp.name}: shaft {p.rpm:.1f} rpm ({p.rpm_source}), bearing {'/'.join(p.bearing or [])}"
+            )
         if rp.evidence:
-            lines = ", ".join(f"{ln['line']} {ln['times_floor']:.1f}x" for ln in rp.evidence["lines"][:4])
+            lines = ", ".join(
+                f"{ln['line']} {ln['times_floor']:.1f}x" for ln in rp.evidence["lines"][:4]
+            )
             typer.echo(f"  evidence ({rp.evidence['band']}): {lines}")
     if evidence_dir is not None:
         from faultlab.reporting.evidence import recording_evidence_plot
@@ -42,17 +46,46 @@ def _physics_lines(preds: list, evidence_dir: Path | None) -> None:
 
 @app.command()
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="a finished run directory (with model/ and preprocess.json)")],
-    files: Annotated[list[Path], typer.Argument(help="recordings: .mat (CWRU by channel suffix), .npy, .csv, .wav")],
-    sampling_rate: Annotated[float | None, typer.Option(help="Hz of the files (CWRU numbers: from the catalogue)")] = None,
-    channel: Annotated[list[str] | None, typer.Option(help="channel name/column/index in the files, one per model channel")] = None,
+    run_dir: Annotated[
+        Path, typer.Argument(help="a finished run directory (with model/ and preprocess.json)")
+    ],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="recordings: .mat (CWRU by channel suffix), .npy, .csv, .wav"),
+    ],
+    sampling_rate: Annotated[
+        float | None, typer.Option(help="Hz of the files (CWRU numbers: from the catalogue)")
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(help="channel name/column/index in the files, one per model channel"),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="per-window predictions: .csv or .json")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=BATCH_MAX)] = 512,
-    backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
-    threads: Annotated[int | None, typer.Option(help="inference threads (default: library default)")] = None,
-    rpm: Annotated[float | None, typer.Option(help="shaft speed of the files (front-end runs; default: file, catalogue, else estimated)")] = None,
-    bearing: Annotated[str | None, typer.Option(help="bearing key (faultlab.data.bearings) the sensor sits on (default: file, CWRU end, else the training one)")] = None,
-    evidence: Annotated[Path | None, typer.Option(help="folder for a squared-envelope-spectrum plot per file, defect lines marked (front-end runs)")] = None,
+    backend: Annotated[
+        str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")
+    ] = "torch",
+    threads: Annotated[
+        int | None, typer.Option(help="inference threads (default: library default)")
+    ] = None,
+    rpm: Annotated[
+        float | None,
+        typer.Option(
+            help="shaft speed of the files (front-end runs; default: file, catalogue, else estimated)"
+        ),
+    ] = None,
+    bearing: Annotated[
+        str | None,
+        typer.Option(
+            help="bearing key (faultlab.data.bearings) the sensor sits on (default: file, CWRU end, else the training one)"
+        ),
+    ] = None,
+    evidence: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder for a squared-envelope-spectrum plot per file, defect lines marked (front-end runs)"
+        ),
+    ] = None,
 ) -> None:
     """Predict recordings: a verdict per file and task, per-window predictions in --out."""
     from rich.console import Console
@@ -90,14 +123,18 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
     format: Annotated[str, typer.Option("--format", "-f", help="onnx | torchscript")] = "onnx",
     out: Annotated[Path | None, typer.Option(help="output folder (default RUN_DIR/export)")] = None,
-    exporter: Annotated[str, typer.Option(help="ONNX exporter: auto | legacy | dynamo (needs onnxscript)")] = "auto",
+    exporter: Annotated[
+        str, typer.Option(help="ONNX exporter: auto | legacy | dynamo (needs onnxscript)")
+    ] = "auto",
 ) -> None:
     """Export the run's model (ONNX or TorchScript) with metadata.json for deployment."""
     from faultlab.serving.export import export_run
 
     res = export_run(run_dir, format, out, onnx_exporter=exporter)
-    typer.echo(f"{res.format}: {res.model_path} ({res.model_path.stat().st_size / 1024:.1f} KiB) "
-               f"via {res.exporter}; max |diff| vs predict_proba {res.max_abs_diff:.2e}")
+    typer.echo(
+        f"{res.format}: {res.model_path} ({res.model_path.stat().st_size / 1024:.1f} KiB) "
+        f"via {res.exporter}; max |diff| vs predict_proba {res.max_abs_diff:.2e}"
+    )
     typer.echo(f"metadata: {res.metadata_path}")
     for note in res.notes:
         typer.echo(f"note: {note}")
@@ -108,15 +145,28 @@ def serve(
     run_dir: Annotated[Path, typer.Argument(help="a finished run directory")],
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
-    backend: Annotated[str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")] = "torch",
+    backend: Annotated[
+        str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")
+    ] = "torch",
     max_body_mb: Annotated[float, typer.Option(help="largest accepted request body (MiB)")] = 16.0,
-    threads: Annotated[int | None, typer.Option(min=1, max=1024, help="inference threads (default: library default)")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, max=1024, help="inference threads (default: library default)"),
+    ] = None,
     log_level: Annotated[str, typer.Option()] = "info",
-    token: Annotated[str | None, typer.Option(
-        help="bearer token /predict and /model require (default $FAULTLAB_TOKEN); "
-        "required when --host is not a loopback address")] = None,
-    max_windows: Annotated[int, typer.Option(min=1, max=MAX_WINDOWS, help="windows per request")] = SERVICE_MAX_WINDOWS,
-    max_samples: Annotated[int, typer.Option(min=1, max=MAX_SAMPLES, help="samples per channel per request")] = SERVICE_MAX_SAMPLES,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="bearer token /predict and /model require (default $FAULTLAB_TOKEN); "
+            "required when --host is not a loopback address"
+        ),
+    ] = None,
+    max_windows: Annotated[
+        int, typer.Option(min=1, max=MAX_WINDOWS, help="windows per request")
+    ] = SERVICE_MAX_WINDOWS,
+    max_samples: Annotated[
+        int, typer.Option(min=1, max=MAX_SAMPLES, help="samples per channel per request")
+    ] = SERVICE_MAX_SAMPLES,
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /model, docs at /docs."""
     from faultlab.errors import ConfigError
@@ -127,6 +177,15 @@ def serve(
         raise ConfigError(f"--max-body-mb {max_body_mb:g} is outside (0, 1024]")
     resolve_token(host, token)  # fail before loading the model
     typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    run_service(run_dir, host=host, port=port, backend=backend,
-                max_body_bytes=int(max_body_mb * 1024 * 1024), threads=threads, log_level=log_level,
-                token=token, max_windows=max_windows, max_samples=max_samples)
+    run_service(
+        run_dir,
+        host=host,
+        port=port,
+        backend=backend,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        threads=threads,
+        log_level=log_level,
+        token=token,
+        max_windows=max_windows,
+        max_samples=max_samples,
+    )

@@ -15,9 +15,15 @@ from faultlab.cli.options import parse_pairs, set_dotted
 def train(
     config: Annotated[Path | None, typer.Argument(help="experiment YAML (optional)")] = None,
     model: Annotated[str | None, typer.Option(help="registered model name")] = None,
-    dataset: Annotated[str | None, typer.Option(help="cwru | mfpt | synthetic | files | table | sources")] = None,
-    target: Annotated[str | None, typer.Option(help="flat | binary | multitask | location | size | label")] = None,
-    split: Annotated[str | None, typer.Option(help="split kind, e.g. leave_one_out, condition")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="cwru | mfpt | synthetic | files | table | sources")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="flat | binary | multitask | location | size | label")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="split kind, e.g. leave_one_out, condition")
+    ] = None,
     fold: Annotated[list[str] | None, typer.Option(help="run only this fold (repeatable)")] = None,
     epochs: Annotated[int | None, typer.Option()] = None,
     batch_size: Annotated[int | None, typer.Option()] = None,
@@ -26,16 +32,33 @@ def train(
     time_budget: Annotated[float | None, typer.Option(help="seconds of training per fold")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="model option KEY=VALUE")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="any config key, e.g. data.window=2048")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")] = None,
-    out: Annotated[Path, typer.Option(help="output directory (one sub-folder per fold)")] = Path("runs/train"),
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="model option KEY=VALUE")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="any config key, e.g. data.window=2048")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="output directory (one sub-folder per fold)")] = Path(
+        "runs/train"
+    ),
     resume: Annotated[bool, typer.Option(help="continue from checkpoints")] = False,
-    mlflow: Annotated[str | None, typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)")] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
-    rerun_changed: Annotated[bool, typer.Option(
-        help="rerun finished folds whose config changed (default: stop, naming the changed "
-        "keys); old results are kept as *.replaced")] = False,
+    rerun_changed: Annotated[
+        bool,
+        typer.Option(
+            help="rerun finished folds whose config changed (default: stop, naming the changed "
+            "keys); old results are kept as *.replaced"
+        ),
+    ] = False,
 ) -> None:
     """Train one model and write a run directory per fold (config, split, history, model, metrics, report)."""
     from faultlab.experiments.config import ExperimentConfig, load_yaml, parse_config
@@ -43,10 +66,18 @@ def train(
 
     raw: dict[str, Any] = load_yaml(config) if config else {}
     overrides = {
-        "model.name": model, "data.dataset": dataset, "target": target, "split.kind": split,
-        "split.folds": fold or None, "training.epochs": epochs, "training.batch_size": batch_size,
-        "training.lr": lr, "training.patience": patience, "training.time_budget_s": time_budget,
-        "training.seed": seed, "training.device": device,
+        "model.name": model,
+        "data.dataset": dataset,
+        "target": target,
+        "split.kind": split,
+        "split.folds": fold or None,
+        "training.epochs": epochs,
+        "training.batch_size": batch_size,
+        "training.lr": lr,
+        "training.patience": patience,
+        "training.time_budget_s": time_budget,
+        "training.seed": seed,
+        "training.device": device,
         "data.data_dir": str(data_dir) if data_dir else None,
         "training.progress": False if quiet else None,
         "tracking.mlflow.uri": mlflow,

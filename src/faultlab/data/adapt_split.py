@@ -59,21 +59,27 @@ def _by_recordings(ws: WindowSet, split: Split, frac: float, seed: int) -> tuple
         k = min(len(ids) - 1, max(1, round(frac * len(ids))))
         adapt_rids += sorted(rng.choice(ids, size=k, replace=False).tolist())
     is_adapt = np.isin(ws.recording_id[split.test], adapt_rids)
-    note = (f"adaptation (unlabelled, labels never read): {len(adapt_rids)} whole target "
-            f"recording(s) ({', '.join(adapt_rids)}); the other target recordings test")
+    note = (
+        f"adaptation (unlabelled, labels never read): {len(adapt_rids)} whole target "
+        f"recording(s) ({', '.join(adapt_rids)}); the other target recordings test"
+    )
     return is_adapt, note
 
 
 def _by_blocks(ws: WindowSet, split: Split, frac: float) -> tuple[np.ndarray, str]:
     if "position" not in ws.info:
-        raise ConfigError(f"split {split.name!r}: adapt mode 'blocks' needs windows cut from signals")
+        raise ConfigError(
+            f"split {split.name!r}: adapt mode 'blocks' needs windows cut from signals"
+        )
     rid = ws.recording_id[split.test]
     pos = pd.Series(ws.info["position"].to_numpy()[split.test])
     rank = pos.groupby(rid).rank(method="first").to_numpy() - 1
     n_per = pd.Series(rid).map(pd.Series(rid).value_counts()).to_numpy()
     is_adapt = rank < np.floor(n_per * frac)
-    note = (f"adaptation (unlabelled, labels never read): the first {frac:.0%} of each target "
-            f"recording (contiguous time block); its last {1 - frac:.0%} tests")
+    note = (
+        f"adaptation (unlabelled, labels never read): the first {frac:.0%} of each target "
+        f"recording (contiguous time block); its last {1 - frac:.0%} tests"
+    )
     return is_adapt, note
 
 
@@ -115,16 +121,21 @@ def check_adapt_roles(split: Split, ws: WindowSet) -> None:
     adapt_ids = set(ws.recording_id[split.adapt])
     shared = sorted(fit_ids & adapt_ids)
     if shared:
-        raise LeakageError(f"split {split.name!r}: adaptation windows from training recording(s) "
-                           f"{', '.join(shared[:8])}")
+        raise LeakageError(
+            f"split {split.name!r}: adaptation windows from training recording(s) "
+            f"{', '.join(shared[:8])}"
+        )
     if split.transductive:
         return
     both = np.intersect1d(split.adapt, split.test)
     if len(both):
-        raise LeakageError(f"split {split.name!r}: {len(both)} window(s) are both adaptation and "
-                           "test windows (set split.adapt.mode: transductive to mean it)")
+        raise LeakageError(
+            f"split {split.name!r}: {len(both)} window(s) are both adaptation and "
+            "test windows (set split.adapt.mode: transductive to mean it)"
+        )
     if split.adapt_mode == "recordings":
         common = sorted(adapt_ids & set(ws.recording_id[split.test]))
         if common:
-            raise LeakageError(f"split {split.name!r}: recording(s) {', '.join(common[:8])} "
-                               "both adapt and test")
+            raise LeakageError(
+                f"split {split.name!r}: recording(s) {', '.join(common[:8])} both adapt and test"
+            )

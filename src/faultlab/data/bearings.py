@@ -30,8 +30,10 @@ class BearingGeometry:
     contact_angle_deg: float = 0.0
 
     def _ratio(self) -> float:
-        return self.ball_diameter / self.pitch_diameter * math.cos(
-            math.radians(self.contact_angle_deg)
+        return (
+            self.ball_diameter
+            / self.pitch_diameter
+            * math.cos(math.radians(self.contact_angle_deg))
         )
 
     def orders(self) -> dict[str, float]:

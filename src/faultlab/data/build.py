@@ -63,9 +63,12 @@ def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recordin
         )
     missing = [str(f) for f in rows["file"] if f not in set(present["file"])]
     notes = (
-        [f"{len(missing)} selected {spec.label} file(s) are not in {folder} and were left out: "
-         f"{', '.join(missing)} (set data.download: true to fetch them)"]
-        if missing else []
+        [
+            f"{len(missing)} selected {spec.label} file(s) are not in {folder} and were left out: "
+            f"{', '.join(missing)} (set data.download: true to fetch them)"
+        ]
+        if missing
+        else []
     )
     if nearest_channel(cfg.channel) is not None:
         return _read_nearest(spec, present, cfg), notes + [nearest_note(cfg.channel)]
@@ -81,14 +84,18 @@ def nearest_channel(channel: Any) -> str | None:
     _, _, normal = channel.partition(":")
     normal = (normal or "DE").upper()
     if normal not in ("DE", "FE", "BA"):
-        raise DataError(f"data.channel {channel!r}: normal recordings' channel must be DE, FE or BA")
+        raise DataError(
+            f"data.channel {channel!r}: normal recordings' channel must be DE, FE or BA"
+        )
     return normal
 
 
 def nearest_note(channel: str) -> str:
-    return (f"channel '{channel}': each fault recording read at the sensor nearest its fault "
-            f"(DE for drive-end faults, FE for fan-end faults); recordings without a fault end "
-            f"(normal) at {nearest_channel(channel)}; the column sensor_end says which")
+    return (
+        f"channel '{channel}': each fault recording read at the sensor nearest its fault "
+        f"(DE for drive-end faults, FE for fan-end faults); recordings without a fault end "
+        f"(normal) at {nearest_channel(channel)}; the column sensor_end says which"
+    )
 
 
 def _read_nearest(spec: DatasetSpec, rows: pd.DataFrame, cfg: Any) -> list[Recording]:
@@ -96,7 +103,9 @@ def _read_nearest(spec: DatasetSpec, rows: pd.DataFrame, cfg: Any) -> list[Recor
     from dataclasses import replace
 
     if "fault_end" not in rows:
-        raise DataError(f"data.channel {cfg.channel!r}: dataset {spec.name} has no fault_end column")
+        raise DataError(
+            f"data.channel {cfg.channel!r}: dataset {spec.name} has no fault_end column"
+        )
     normal = nearest_channel(cfg.channel)
     out = []
     for n, end in zip(rows["file"], rows["fault_end"]):

@@ -39,8 +39,9 @@ class SourceConfig(BaseModel):
 
     dataset: str
     label: str | None = Field(
-        None, description="the 'dataset' value of this source's windows (default: dataset), "
-        "to tell two machines of one kind apart (two manifests, two synthetic rigs)"
+        None,
+        description="the 'dataset' value of this source's windows (default: dataset), "
+        "to tell two machines of one kind apart (two manifests, two synthetic rigs)",
     )
     data_dir: str | None = None
     select: dict[str, Any] | None = None
@@ -99,7 +100,10 @@ class DataConfig(BaseModel):
     sources: list[SourceConfig] | None = Field(None, description="dataset 'sources': the datasets")
     channel: str | list[str] | None = "DE"
     target_rate: float | None = Field(
-        12000, ge=RATE_MIN_HZ, le=RATE_MAX_HZ, allow_inf_nan=False,
+        12000,
+        ge=RATE_MIN_HZ,
+        le=RATE_MAX_HZ,
+        allow_inf_nan=False,
         description="Hz every recording is resampled to (None: keep each file's rate)",
     )
     window: int = Field(1024, ge=WINDOW_MIN, le=WINDOW_MAX)
@@ -139,7 +143,9 @@ class DataConfig(BaseModel):
     @model_validator(mode="after")
     def _sources(self) -> DataConfig:
         if (self.dataset == "sources") != bool(self.sources):
-            raise ValueError("list the datasets under 'sources' with dataset: sources (and only then)")
+            raise ValueError(
+                "list the datasets under 'sources' with dataset: sources (and only then)"
+            )
         for source in self.sources or []:
             if source.data_dir is None:
                 source.data_dir = self.data_dir
@@ -189,7 +195,9 @@ class AdaptRoleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["none", "auto", "recordings", "blocks", "transductive"] = "none"
-    fraction: float = Field(0.5, gt=0, lt=1, description="share of target recordings/windows that adapt")
+    fraction: float = Field(
+        0.5, gt=0, lt=1, description="share of target recordings/windows that adapt"
+    )
 
 
 class SplitConfig(BaseModel):

@@ -168,8 +168,14 @@ def fetch(
 
 
 def _transfer(
-    what: str, path: Path, url: str, known: str | None, *,
-    progress: bool, retries: int, timeout: float,
+    what: str,
+    path: Path,
+    url: str,
+    known: str | None,
+    *,
+    progress: bool,
+    retries: int,
+    timeout: float,
 ) -> None:
     """pooch: temporary file, sha256 check when known, rename; errors name the file."""
     import requests
@@ -262,8 +268,10 @@ def download(
 
 
 def download_cwru(
-    files: Iterable[int | str], data_dir: str | os.PathLike | None = None,
-    base_url: str | None = None, **kwargs: Any,
+    files: Iterable[int | str],
+    data_dir: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    **kwargs: Any,
 ) -> list[FetchResult]:
     """:func:`download` for CWRU files (numbers)."""
     return download("cwru", files, data_dir, base_url, **kwargs)

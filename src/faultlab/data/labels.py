@@ -111,5 +111,6 @@ def _bearing_labels(meta: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str
 
 def _encode(values: list[str | None], classes: list[str]) -> np.ndarray:
     index = {c: i for i, c in enumerate(classes)}
-    return np.array([index.get(v, NOT_APPLICABLE) if v else NOT_APPLICABLE for v in values],
-                    dtype=np.int64)
+    return np.array(
+        [index.get(v, NOT_APPLICABLE) if v else NOT_APPLICABLE for v in values], dtype=np.int64
+    )

@@ -154,11 +154,15 @@ def load_mat(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def struct_fields(variables: Mapping[str, np.ndarray], struct: str) -> list[str]:
     """The (numeric) fields of ``struct`` among flattened variables, in file order."""
     prefix = f"{struct}."
-    return list(dict.fromkeys(k[len(prefix):].split(".")[0] for k in variables if k.startswith(prefix)))
+    return list(
+        dict.fromkeys(k[len(prefix) :].split(".")[0] for k in variables if k.startswith(prefix))
+    )
 
 
 def _largest_vector(variables: Mapping[str, np.ndarray], keys: Sequence[str]) -> str | None:
-    vectors = [k for k in keys if variables[k].size > 1 and sum(d > 1 for d in variables[k].shape) == 1]
+    vectors = [
+        k for k in keys if variables[k].size > 1 and sum(d > 1 for d in variables[k].shape) == 1
+    ]
     return max(vectors, key=lambda k: variables[k].size) if vectors else None
 
 
@@ -189,11 +193,15 @@ def resolve_key(variables: Mapping[str, np.ndarray], key: str, path: str | os.Pa
     raise DataError(f"{path}: no variable {key!r}{hint}; keys present: {sorted(variables)}")
 
 
-def find_rate(variables: Mapping[str, np.ndarray], near: str | None = None) -> tuple[float, str] | None:
+def find_rate(
+    variables: Mapping[str, np.ndarray], near: str | None = None
+) -> tuple[float, str] | None:
     """A scalar named like a sampling rate (``fs``, ``sr``, ... at any struct depth),
     preferring one in the same struct as the signal ``near``; with its key."""
     found = [
-        k for k, v in variables.items() if k.rsplit(".", 1)[-1].lower() in RATE_NAMES and v.size == 1
+        k
+        for k, v in variables.items()
+        if k.rsplit(".", 1)[-1].lower() in RATE_NAMES and v.size == 1
     ]
     if not found:
         return None
@@ -341,8 +349,9 @@ def _pick_rows(
     raise DataError(f"{path}: channels {chans} do not match its {len(names)} channel(s) {names}")
 
 
-def _rate(variables: Mapping[str, np.ndarray], near: str | None, rate_key: str | None,
-          path: Path) -> tuple[float | None, dict[str, Any]]:
+def _rate(
+    variables: Mapping[str, np.ndarray], near: str | None, rate_key: str | None, path: Path
+) -> tuple[float | None, dict[str, Any]]:
     """The file's sampling rate: the variable ``rate_key`` names, else an ``fs``/``sr``-like
     scalar (the signal's own struct first); with the key it came from."""
     if rate_key is not None:
@@ -355,8 +364,12 @@ def _rate(variables: Mapping[str, np.ndarray], near: str | None, rate_key: str |
     return (found[0], {"rate_key": found[1]}) if found else (None, {})
 
 
-def _by_key(variables: Mapping[str, np.ndarray], key: str | Sequence[str],
-            channels: Sequence[Any] | None, path: Path) -> tuple[np.ndarray, list[str], str]:
+def _by_key(
+    variables: Mapping[str, np.ndarray],
+    key: str | Sequence[str],
+    channels: Sequence[Any] | None,
+    path: Path,
+) -> tuple[np.ndarray, list[str], str]:
     wanted = [resolve_key(variables, k, path) for k in ([key] if isinstance(key, str) else key)]
     if len(wanted) == 1:
         reject_counts(np.asarray(variables[wanted[0]]), path, f"variable {wanted[0]!r}")
@@ -589,7 +602,9 @@ def read_recording(
             sampling_rate = float(sampling_rate)
         except ValueError:
             if loader is not _read_mat:
-                raise DataError(f"{path}: sampling rate {sampling_rate!r} is not a number") from None
+                raise DataError(
+                    f"{path}: sampling rate {sampling_rate!r} is not a number"
+                ) from None
             rate_key, sampling_rate = sampling_rate, None
     signal, names, found_rate, extra = (
         _read_mat(path, chans, key, rate_key) if rate_key else loader(path, chans, key)
@@ -710,7 +725,9 @@ def _row_bearing(row: dict[str, Any], where: str) -> str | None:
         geom = resolve(str(row["bearing"]).strip(), where)
         named = [k for k, g in BEARINGS.items() if g == geom]
         return named[0] if named else geom.spec()
-    given = {a: row[a] for names in GEOMETRY_FIELDS.values() for a in names if not _blank(row.get(a))}
+    given = {
+        a: row[a] for names in GEOMETRY_FIELDS.values() for a in names if not _blank(row.get(a))
+    }
     return from_fields(given, where).spec() if given else None
 
 

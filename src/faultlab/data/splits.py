@@ -58,12 +58,15 @@ def _fmt(v: Any) -> str:
 
 # --- strategies: (windows, config) -> list of (name, train_idx, test_idx, rule, notes) ---------
 
+
 def _random_window(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     y = primary_labels(ws)
     idx = np.arange(len(ws))
     counts = np.bincount(y - y.min())
     strat = y if counts[counts > 0].min() >= 2 else None
-    tr, te = train_test_split(idx, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=strat)
+    tr, te = train_test_split(
+        idx, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=strat
+    )
     warnings.warn(LEAKY_NOTE, stacklevel=3)
     return [Split("random windows", np.sort(tr), np.sort(te), leaky=True, notes=[LEAKY_NOTE])]
 
@@ -77,7 +80,9 @@ def _recording(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
         n_test = max(n_test, rec["y"].nunique())
     if n_test >= len(rec):
         raise ConfigError(f"split recording: only {len(rec)} recordings, cannot hold out {n_test}")
-    _, test_rids = train_test_split(rec["rid"], test_size=n_test, random_state=cfg.seed, stratify=strat)
+    _, test_rids = train_test_split(
+        rec["rid"], test_size=n_test, random_state=cfg.seed, stratify=strat
+    )
     test = np.isin(ws.recording_id, test_rids.to_numpy())
     return [Split("recording hold-out", _idx(~test), _idx(test))]
 
@@ -85,7 +90,9 @@ def _recording(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
 def _group_kfold(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     n_groups = len(np.unique(ws.recording_id))
     if n_groups < cfg.n_splits:
-        raise ConfigError(f"split group_kfold: n_splits={cfg.n_splits} but only {n_groups} recordings")
+        raise ConfigError(
+            f"split group_kfold: n_splits={cfg.n_splits} but only {n_groups} recordings"
+        )
     kf = StratifiedGroupKFold(n_splits=cfg.n_splits, shuffle=True, random_state=cfg.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" on tiny sets
@@ -166,7 +173,9 @@ def _condition_fold(
     both = train & test
     if both.any():
         rids = sorted(np.unique(ws.recording_id[both]))
-        raise ConfigError(f"split {name!r}: recording(s) {', '.join(rids[:8])} match both train and test")
+        raise ConfigError(
+            f"split {name!r}: recording(s) {', '.join(rids[:8])} match both train and test"
+        )
     notes: list[str] = []
     cols = [_column(ws, c) for c in dict.fromkeys(used + used_test)]
     missing = np.any(np.stack([c.isna().to_numpy() for c in cols]), axis=0)
@@ -176,12 +185,14 @@ def _condition_fold(
         rids = sorted(np.unique(ws.recording_id[unassigned]))
         if cfg.unassigned in ("train", "test"):
             (train if cfg.unassigned == "train" else test)[unassigned] = True
-            notes.append(f"recordings without a {label} value ({', '.join(rids)}) were put in "
-                         f"{cfg.unassigned}")
+            notes.append(
+                f"recordings without a {label} value ({', '.join(rids)}) were put in "
+                f"{cfg.unassigned}"
+            )
         elif cfg.unassigned == "distribute":
             share = len(test_vals) / (len(train_vals) + len(test_vals))
             n_test = round(len(rids) * share) if len(rids) > 1 else 0
-            test_rids = rids[len(rids) - n_test:] if n_test else []
+            test_rids = rids[len(rids) - n_test :] if n_test else []
             in_test = np.isin(ws.recording_id, test_rids) & unassigned
             test |= in_test
             train |= unassigned & ~in_test
@@ -197,7 +208,11 @@ def _condition_fold(
 def _fmt_values(values: list[Any]) -> str:
     def one(v: Any) -> str:
         if isinstance(v, dict):
-            return "{" + " ".join(f"{k}={'/'.join(map(_fmt, _as_list(x)))}" for k, x in v.items()) + "}"
+            return (
+                "{"
+                + " ".join(f"{k}={'/'.join(map(_fmt, _as_list(x)))}" for k, x in v.items())
+                + "}"
+            )
         return "/".join(map(_fmt, v)) if isinstance(v, list | tuple) else _fmt(v)
 
     return ",".join(one(v) for v in values)
@@ -230,7 +245,9 @@ def _leave_one_out(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
         raise ConfigError(f"split leave_one_out: column {cfg.column!r} has {len(values)} value(s)")
     label = _column_label(cfg)
     return [
-        _condition_fold(ws, cfg, [u for u in values if u != v], [v], f"test {label} {_fmt_values([v])}")
+        _condition_fold(
+            ws, cfg, [u for u in values if u != v], [v], f"test {label} {_fmt_values([v])}"
+        )
         for v in values
     ]
 
@@ -240,7 +257,9 @@ def _transfer(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     label = _column_label(cfg)
     return [
         _condition_fold(ws, cfg, [a], [b], f"{label} {_fmt_values([a])} -> {_fmt_values([b])}")
-        for a in values for b in values if a != b
+        for a in values
+        for b in values
+        if a != b
     ]
 
 
@@ -255,6 +274,7 @@ STRATEGIES: dict[str, Callable[[WindowSet, SplitConfig], list[Split]]] = {
 
 
 # --- validation carving and checks ----------------------------------------------------------
+
 
 def _val_recordings(ws: WindowSet, train: np.ndarray, cfg: SplitConfig) -> tuple[np.ndarray, str]:
     """Whole training recordings held out per class (``fraction`` of each class's recordings)."""
@@ -381,15 +401,19 @@ def make_splits(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
         s.kind, s.rule = cfg.kind, rule
         if len(s.test) == 0 or len(s.train) == 0:
             absent = [n for n in ws.notes if "left out" in n]
-            raise ConfigError(f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set"
-                              + (f" ({absent[0]})" if absent else ""))
+            raise ConfigError(
+                f"split {s.name!r}: empty {'test' if len(s.test) == 0 else 'train'} set"
+                + (f" ({absent[0]})" if absent else "")
+            )
         s = carve_validation(ws, s, cfg)
         s = carve_adaptation(ws, s, cfg)
         if disjoint:
             check_no_leakage(s, ws)
         check_adapt_roles(s, ws)
         task = ws.tasks[0]
-        missing = sorted(set(np.unique(ws.y[task][s.test])) - set(np.unique(ws.y[task][s.train])) - {-1})
+        missing = sorted(
+            set(np.unique(ws.y[task][s.test])) - set(np.unique(ws.y[task][s.train])) - {-1}
+        )
         if missing:
             s.notes.append(
                 "classes in test but never seen in training: "

@@ -63,8 +63,9 @@ class WindowArray:
     dtype = np.dtype(np.float32)
     ndim = 3
 
-    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int],
-                 rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike, shape: tuple[int, int, int], rows: np.ndarray | None = None
+    ) -> None:
         self.path = Path(path)
         self.file_shape = tuple(int(s) for s in shape)
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
@@ -174,9 +175,15 @@ class StoreWriter:
     """Append one recording's windows at a time; :meth:`close` labels them and publishes the
     store atomically (written under a temporary name, renamed at the end)."""
 
-    def __init__(self, path: str | os.PathLike, channels: list[str], window: int,
-                 sampling_rate: float | None, notes: list[str] | None = None,
-                 source: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        channels: list[str],
+        window: int,
+        sampling_rate: float | None,
+        notes: list[str] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -197,8 +204,9 @@ class StoreWriter:
                 f"[n, {len(self.channels)}, {self.window}]"
             )
         self._fh.write(memoryview(X).cast("B"))
-        self._rows.append({**meta, "recording_id": recording_id, "start": self.n,
-                           "n_windows": len(X)})
+        self._rows.append(
+            {**meta, "recording_id": recording_id, "start": self.n, "n_windows": len(X)}
+        )
         self.n += len(X)
 
     def add_recording(self, rec: Recording, X: np.ndarray) -> None:
@@ -257,12 +265,16 @@ def open_store(path: str | os.PathLike) -> WindowSet:
     if info is None:
         raise DataError(f"{path}: not a window store (no {INFO_FILE}); write one with data.store")
     if info.get("format") != FORMAT:
-        raise DataError(f"{path / INFO_FILE}: store format {info.get('format')!r}, expected {FORMAT}")
+        raise DataError(
+            f"{path / INFO_FILE}: store format {info.get('format')!r}, expected {FORMAT}"
+        )
     table = pd.read_csv(path / RECORDINGS_FILE, dtype={"recording_id": str})
     counts = table["n_windows"].to_numpy(np.int64)
     shape = tuple(info["shape"])
     if counts.sum() != shape[0]:
-        raise DataError(f"{path / RECORDINGS_FILE}: {counts.sum()} windows, store.json says {shape[0]}")
+        raise DataError(
+            f"{path / RECORDINGS_FILE}: {counts.sum()} windows, store.json says {shape[0]}"
+        )
     rec_index = np.repeat(np.arange(len(table)), counts)
     label_cols = [c for c in table.columns if c.startswith("label:")]
     meta_cols = [c for c in table.columns if c not in ("start", "n_windows", *label_cols)]
@@ -306,8 +318,14 @@ def write_recordings(
     if len(chans) > 1:
         raise DataError(f"recordings have different channels: {sorted(chans)}")
     rates = {r.sampling_rate for r in recordings}
-    writer = StoreWriter(path, list(recordings[0].channels), length,
-                         rates.pop() if len(rates) == 1 else None, notes, source)
+    writer = StoreWriter(
+        path,
+        list(recordings[0].channels),
+        length,
+        rates.pop() if len(rates) == 1 else None,
+        notes,
+        source,
+    )
     try:
         for i in range(len(recordings)):
             rec, recordings[i] = recordings[i], None  # type: ignore[call-overload]

@@ -73,8 +73,9 @@ class SyntheticConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sampling_rate: float = Field(12000.0, ge=RATE_MIN_HZ, le=SYNTH_MAX_RATE, allow_inf_nan=False)
-    duration_s: float = Field(10.0, gt=0, le=3600, allow_inf_nan=False,
-                              description="seconds per recording")
+    duration_s: float = Field(
+        10.0, gt=0, le=3600, allow_inf_nan=False, description="seconds per recording"
+    )
     bearing: str = Field("6205", description="key of faultlab.data.bearings.BEARINGS")
     loads: list[int] = Field(default_factory=lambda: [0, 1, 2, 3])
     rpm: dict[int, float] = Field(

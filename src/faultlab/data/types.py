@@ -160,9 +160,7 @@ class WindowSet:
 
     def class_counts(self, task: str) -> dict[str, int]:
         labels = self.y[task]
-        return {
-            name: int((labels == i).sum()) for i, name in enumerate(self.classes[task])
-        }
+        return {name: int((labels == i).sum()) for i, name in enumerate(self.classes[task])}
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ def normalise(X: np.ndarray, method: str) -> np.ndarray:
     try:
         fn = NORMALISERS[method]
     except KeyError:
-        raise DataError(f"unknown normalisation {method!r}; choose from {sorted(NORMALISERS)}") from None
+        raise DataError(
+            f"unknown normalisation {method!r}; choose from {sorted(NORMALISERS)}"
+        ) from None
     return fn(X).astype(np.float32, copy=False)
 
 
@@ -67,8 +69,11 @@ def cut_into_blocks(rec: Recording, n_blocks: int, column: str | None) -> list[R
         meta = {**rec.meta, "parent_recording": rec.recording_id, "block": i}
         if column:
             meta[column] = i
-        out.append(replace(rec, recording_id=f"{rec.recording_id}#b{i}",
-                           signal=rec.signal[:, a:b], meta=meta))
+        out.append(
+            replace(
+                rec, recording_id=f"{rec.recording_id}#b{i}", signal=rec.signal[:, a:b], meta=meta
+            )
+        )
     return out
 
 
@@ -84,7 +89,14 @@ def meta_table(recordings: Sequence[Recording]) -> pd.DataFrame:
         row["original_rate_hz"] = r.meta.get("original_sampling_rate", r.sampling_rate)
         rows.append(row)
     df = pd.DataFrame(rows)
-    for col in ("load_hp", "load", "fault_diameter_in", "rpm", "sampling_rate_hz", "original_rate_hz"):
+    for col in (
+        "load_hp",
+        "load",
+        "fault_diameter_in",
+        "rpm",
+        "sampling_rate_hz",
+        "original_rate_hz",
+    ):
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df

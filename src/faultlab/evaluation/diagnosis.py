@@ -25,12 +25,15 @@ VERDICTS = (
 #: What each validation strategy measures, and the test protocols it is comparable to
 #: (``reporting.protocol`` / ``runner.protocol_of`` labels).
 VAL_KINDS = {
-    "tail": ("the last part of each training recording (same recordings as training)",
-             {"leaky"}),
-    "recordings": ("whole held-out training recordings (same conditions as training)",
-                   {"leaky", "recording", "grouped k-fold"}),
-    "condition": ("a whole held-out training condition (a shift like the test's)",
-                  {"leaky", "recording", "grouped k-fold", "condition", "held-out size"}),
+    "tail": ("the last part of each training recording (same recordings as training)", {"leaky"}),
+    "recordings": (
+        "whole held-out training recordings (same conditions as training)",
+        {"leaky", "recording", "grouped k-fold"},
+    ),
+    "condition": (
+        "a whole held-out training condition (a shift like the test's)",
+        {"leaky", "recording", "grouped k-fold", "condition", "held-out size"},
+    ),
 }
 #: Test protocols that are a shift (another condition, physical bearing or machine).
 SHIFTS = {"condition", "held-out size", "cross-machine"}
@@ -152,10 +155,10 @@ def compare_validation(
         "val_minus_test": gap,
         "shift_gap": bool(proto in SHIFTS and gap is not None and gap >= rules.shift_gap),
     }
-    out["text"] = (
-        f"validation measured {out['val_measures']} ({kind}); the test is {proto}: "
-        + ("comparable" if out["comparable"] else "NOT comparable - validation scores say "
-           "nothing about this test's shift")
+    out["text"] = f"validation measured {out['val_measures']} ({kind}); the test is {proto}: " + (
+        "comparable"
+        if out["comparable"]
+        else "NOT comparable - validation scores say nothing about this test's shift"
     )
     return out
 

@@ -92,19 +92,21 @@ def pairwise_tests(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     models = list(table.columns)
     rows = []
     for i, a in enumerate(models):
-        for b in models[i + 1:]:
+        for b in models[i + 1 :]:
             x, y = table[a].to_numpy(float), table[b].to_numpy(float)
             d = x - y
-            rows.append({
-                "model_a": a,
-                "model_b": b,
-                "n_blocks": len(d),
-                "mean_diff": float(d.mean()),
-                "wins": int((d > 1e-12).sum()),
-                "ties": int((np.abs(d) <= 1e-12).sum()),
-                "losses": int((d < -1e-12).sum()),
-                "p_value": _wilcoxon(x, y),
-            })
+            rows.append(
+                {
+                    "model_a": a,
+                    "model_b": b,
+                    "n_blocks": len(d),
+                    "mean_diff": float(d.mean()),
+                    "wins": int((d > 1e-12).sum()),
+                    "ties": int((np.abs(d) <= 1e-12).sum()),
+                    "losses": int((d < -1e-12).sum()),
+                    "p_value": _wilcoxon(x, y),
+                }
+            )
     out = pd.DataFrame(rows)
     if out.empty:
         return out

@@ -80,7 +80,9 @@ class BenchmarkConfig(BaseModel):
         ml = self.tracking.mlflow
         if ml is None or ml.experiment:
             return self.tracking
-        return self.tracking.model_copy(update={"mlflow": ml.model_copy(update={"experiment": self.name})})
+        return self.tracking.model_copy(
+            update={"mlflow": ml.model_copy(update={"experiment": self.name})}
+        )
 
     def select(self, only: list[str] | None) -> list[ModelConfig]:
         """Models named in ``only`` (label or registry name; comma lists allowed)."""

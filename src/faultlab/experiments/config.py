@@ -128,6 +128,9 @@ def parse_config(cls: type[BaseModel], data: dict[str, Any], source: str = "conf
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
-        value = f" (got {err['input']!r:.60})" if key and "input" in err and not isinstance(
-            err["input"], (dict, list)) else ""
+        value = (
+            f" (got {err['input']!r:.60})"
+            if key and "input" in err and not isinstance(err["input"], (dict, list))
+            else ""
+        )
         raise ConfigError(f"{source}: {key + ': ' if key else ''}{msg}{value}") from None

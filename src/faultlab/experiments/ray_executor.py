@@ -65,7 +65,7 @@ def _installed_as_imported(here: Path) -> bool:
         return False
     direct = json.loads(dist.read_text("direct_url.json") or "{}")
     if direct.get("dir_info", {}).get("editable") and direct.get("url", "").startswith("file://"):
-        return Path(direct["url"][len("file://"):]).resolve() in here.parents
+        return Path(direct["url"][len("file://") :]).resolve() in here.parents
     return True
 
 
@@ -215,9 +215,7 @@ class RayExecutor(Executor):
             gpus = self.num_gpus
             if gpus is None:
                 gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-            remote = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(
-                _remote_call
-            )
+            remote = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(_remote_call)
             shared_ref = ray.put(shared)
             driver = ray.get_runtime_context().get_node_id()
             limit = self.workers or len(tasks)

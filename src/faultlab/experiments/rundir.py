@@ -94,8 +94,11 @@ def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 
 def _relevant(config: dict[str, Any]) -> dict[str, Any]:
     flat = flatten(config)
-    return {k: v for k, v in flat.items()
-            if not any(k == i or k.startswith(i + ".") for i in IGNORED_KEYS)}
+    return {
+        k: v
+        for k, v in flat.items()
+        if not any(k == i or k.startswith(i + ".") for i in IGNORED_KEYS)
+    }
 
 
 def config_hash(config: dict[str, Any]) -> str:

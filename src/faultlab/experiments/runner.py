@@ -63,9 +63,7 @@ def data_sources(ws: WindowSet) -> dict[str, str]:
     """The dataset(s) a set of windows comes from, and their machines (for leaderboards)."""
     from faultlab.data.datasets import dataset_names, get_dataset
 
-    names = (
-        sorted({str(v) for v in ws.info["dataset"].dropna()}) if "dataset" in ws.info else []
-    )
+    names = sorted({str(v) for v in ws.info["dataset"].dropna()}) if "dataset" in ws.info else []
     machines = [get_dataset(n).machine if n in dataset_names() else n for n in names]
     return {"data": "+".join(names) or "?", "machine": "; ".join(machines) or "?"}
 
@@ -96,23 +94,31 @@ def adapt_windows(
         X = scaler.transform(X)
     if frontend is not None:
         unlabelled = WindowSet(
-            X=X, y={}, classes={}, recording_id=windows.recording_id[split.adapt],
+            X=X,
+            y={},
+            classes={},
+            recording_id=windows.recording_id[split.adapt],
             info=windows.info.iloc[split.adapt].reset_index(drop=True),
-            sampling_rate=windows.sampling_rate, channels=windows.channels,
+            sampling_rate=windows.sampling_rate,
+            channels=windows.channels,
         )
         X = frontend.apply(unlabelled).X
     return UnlabelledWindows(X)
 
 
-def adaptation_inputs(model: Any, training: Any, target: UnlabelledWindows | None) -> dict[str, Any]:
+def adaptation_inputs(
+    model: Any, training: Any, target: UnlabelledWindows | None
+) -> dict[str, Any]:
     """``target=`` for ``model.fit``: the adapt windows as X only (labels never passed)."""
     ad = training.adaptation
     needs = ad.method != "none" or ad.selection == "target_entropy"
     if not needs:
         return {}
     if not getattr(model, "supports_adaptation", False):
-        raise ConfigError(f"training.adaptation: model {model.name!r} cannot adapt (deep models only); "
-                          "set method: none and selection: source_val/last for it")
+        raise ConfigError(
+            f"training.adaptation: model {model.name!r} cannot adapt (deep models only); "
+            "set method: none and selection: source_val/last for it"
+        )
     if target is None:
         raise ConfigError(
             f"training.adaptation (method {ad.method}, selection {ad.selection}) needs unlabelled "
@@ -162,7 +168,9 @@ def preprocessing(
         "channels": (
             list(windows.channels)
             if d.channel is None or d.dataset == "sources"
-            else [d.channel] if isinstance(d.channel, str) else list(d.channel)
+            else [d.channel]
+            if isinstance(d.channel, str)
+            else list(d.channel)
         ),
         "sampling_rate": windows.sampling_rate,
         "target_rate": d.target_rate,
@@ -209,8 +217,9 @@ def write_evidence(run_dir: Path, test: WindowSet, scaler: Any) -> None:
     except FaultlabError:
         return
     task = next(iter(test.classes))
-    ev = class_evidence(test.X[:, :1], test.y[task], test.classes[task], test.sampling_rate,
-                        rpm, bearing, task)
+    ev = class_evidence(
+        test.X[:, :1], test.y[task], test.classes[task], test.sampling_rate, rpm, bearing, task
+    )
     write_json(run_dir / rundir.EVIDENCE, ev)
 
 
@@ -276,8 +285,15 @@ def load_outcome(run_dir: str | Path) -> RunOutcome:
 
 
 def refit_on_train_and_val(
-    cfg: ExperimentConfig, model: Any, fit: Any, windows: WindowSet, split: Split,
-    scaler: Any, training: Any, frontend: Any = None, model_params: dict | None = None,
+    cfg: ExperimentConfig,
+    model: Any,
+    fit: Any,
+    windows: WindowSet,
+    split: Split,
+    scaler: Any,
+    training: Any,
+    frontend: Any = None,
+    model_params: dict | None = None,
 ) -> tuple[Any, Any]:
     """A fresh model fitted on train + val for the epochs validation selected, no early stop.
 
@@ -298,17 +314,23 @@ def refit_on_train_and_val(
         update={k: v for k, v in update.items() if k in type(training).model_fields}
     )
     params = cfg.model.params if model_params is None else model_params
-    again = build_model(cfg.model.name, classes=windows.classes, input_shape=model.input_shape,
-                        params=params, training=refit_training)
+    again = build_model(
+        cfg.model.name,
+        classes=windows.classes,
+        input_shape=model.input_shape,
+        params=params,
+        training=refit_training,
+    )
     second = again.fit(both, None, run_dir=None)
-    note = (f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
-            "validation selected; the learning curves are those of the first fit")
+    note = (
+        f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
+        "validation selected; the learning curves are those of the first fit"
+    )
     return again, dataclasses.replace(
-        fit, train_seconds=fit.train_seconds + second.train_seconds,
+        fit,
+        train_seconds=fit.train_seconds + second.train_seconds,
         notes=[*fit.notes, note, *[n for n in second.notes if n not in fit.notes]],
     )
-
-
 
 
 def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
@@ -320,7 +342,10 @@ def _best_row(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str
 
 
 def _run_block(
-    cfg: ExperimentConfig, split: Split, training: Any, windows: WindowSet,
+    cfg: ExperimentConfig,
+    split: Split,
+    training: Any,
+    windows: WindowSet,
     parts: dict[str, WindowSet],
 ) -> dict[str, Any]:
     """metrics.json ``run``: what was trained on which split, and what validation was."""
@@ -339,8 +364,11 @@ def _run_block(
         "validation": {"kind": split.val_kind, "description": split.val_description},
         "dataset": cfg.data.dataset,
         "adaptation": adaptation_summary(training, split),
-        **{f"{role}_{k}": v for role in ("train", "test")
-           for k, v in data_sources(parts[role]).items()},
+        **{
+            f"{role}_{k}": v
+            for role in ("train", "test")
+            for k, v in data_sources(parts[role]).items()
+        },
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": where(),
     }
@@ -368,8 +396,10 @@ def _evaluate(
     speed = measure_inference(model, parts["test"].X)
     history = fit.history
     metrics = {
-        "run": {**_run_block(cfg, split, training, windows, parts),
-                "config_hash": rundir.config_hash(effective_config(cfg, training.seed))},
+        "run": {
+            **_run_block(cfg, split, training, windows, parts),
+            "config_hash": rundir.config_hash(effective_config(cfg, training.seed)),
+        },
         "primary": test_metrics["primary"],
         "tasks": test_metrics["tasks"],
         "val": val_metrics,
@@ -377,7 +407,9 @@ def _evaluate(
             "train_seconds": fit.train_seconds,
             "epochs": fit.epochs,
             "best_epoch": fit.best_epoch,
-            "seconds_per_epoch": fit.train_seconds / fit.epochs if fit.epochs else fit.train_seconds,
+            "seconds_per_epoch": fit.train_seconds / fit.epochs
+            if fit.epochs
+            else fit.train_seconds,
             "stopped_reason": fit.stopped_reason,
             "device": fit.device,
             "final": history[-1] if history else {},
@@ -408,7 +440,9 @@ def _evaluate(
         },
     }
     metrics["diagnosis"] = diagnose_fit(
-        history, speed=speed, training=metrics["training"],
+        history,
+        speed=speed,
+        training=metrics["training"],
         validation={
             **metrics["run"]["validation"],
             "test_protocol": metrics["run"]["protocol"],
@@ -441,7 +475,9 @@ def execute(
     run_dir = Path(run_dir) if run_dir is not None else None
     training = run_training(cfg, seed, resume)
     cfg_dump = effective_config(cfg, seed, resume)
-    standardise = cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    standardise = (
+        cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    )
     parts, scaler = _roles(windows, split, standardise)
     frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
     target = adapt_windows(windows, split, scaler, frontend)
@@ -462,7 +498,9 @@ def execute(
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target))
+    fit = model.fit(
+        parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target)
+    )
     if run_dir is not None:
         with atomic_path(run_dir / rundir.HISTORY) as tmp:
             pd.DataFrame(fit.history).to_csv(tmp, index=False)
@@ -478,8 +516,17 @@ def execute(
         write_json(run_dir / rundir.SUMMARY, summary.to_dict())
 
     metrics = _evaluate(
-        cfg, training, model, summary, fit, parts, split, windows, scaler is not None,
-        val_metrics, frontend,
+        cfg,
+        training,
+        model,
+        summary,
+        fit,
+        parts,
+        split,
+        windows,
+        scaler is not None,
+        val_metrics,
+        frontend,
     )
     if run_dir is not None:
         write_evidence(run_dir, raw_test, scaler)
@@ -489,17 +536,27 @@ def execute(
 
             render_run_report(run_dir)
         # last: the run is finished only once metrics, model, report and plots are all written
-        write_json(run_dir / rundir.DONE, {
-            "config_hash": rundir.config_hash(cfg_dump),
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "report": bool(report),
-        })
+        write_json(
+            run_dir / rundir.DONE,
+            {
+                "config_hash": rundir.config_hash(cfg_dump),
+                "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "report": bool(report),
+            },
+        )
     outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
     if cfg.tracking.mlflow is not None:
         from faultlab.experiments.tracking import log_run
 
-        log_run(cfg.tracking.mlflow, experiment=cfg.name, config=cfg_dump, metrics=metrics,
-                history=outcome.history, run_dir=run_dir, model=model)
+        log_run(
+            cfg.tracking.mlflow,
+            experiment=cfg.name,
+            config=cfg_dump,
+            metrics=metrics,
+            history=outcome.history,
+            run_dir=run_dir,
+            model=model,
+        )
     return outcome
 
 
@@ -538,9 +595,7 @@ def effective_config(
     return dump
 
 
-def plan_run(
-    run_dir: Path, config: dict[str, Any], rerun_changed: bool = False, log=print
-) -> str:
+def plan_run(run_dir: Path, config: dict[str, Any], rerun_changed: bool = False, log=print) -> str:
     """What to do with one run directory: ``skip`` (finished, same config), ``resume`` (an
     unfinished run with a checkpoint of the same config) or ``run``.
 
@@ -568,13 +623,17 @@ def plan_run(
                 "such runs (old results kept as *.replaced), or choose another --out"
             )
         moved = rundir.unfinish(run_dir, ".replaced")
-        log(f"  {run_dir}: config changed ({'; '.join(changes[:6])}); rerunning "
-            f"(old {', '.join(moved)} kept)")
+        log(
+            f"  {run_dir}: config changed ({'; '.join(changes[:6])}); rerunning "
+            f"(old {', '.join(moved)} kept)"
+        )
         return "run"
     if changes and (run_dir / rundir.CHECKPOINT).exists():
         rundir.unfinish(run_dir, ".replaced")
-        log(f"  {run_dir}: checkpoint of a different config ({'; '.join(changes[:6])}) kept "
-            "as checkpoint.pt.replaced; training from scratch")
+        log(
+            f"  {run_dir}: checkpoint of a different config ({'; '.join(changes[:6])}) kept "
+            "as checkpoint.pt.replaced; training from scratch"
+        )
     return "resume" if (run_dir / rundir.CHECKPOINT).exists() else "run"
 
 
@@ -598,8 +657,10 @@ def run_folds(
     check(cfg.tracking, cfg.name)  # and on an unusable tracking store
     windows, splits = prepare(cfg)
     config = effective_config(cfg)
-    plans = {s.name: plan_run(Path(out_dir) / rundir.slug(s.name), config, rerun_changed, log)
-             for s in splits}
+    plans = {
+        s.name: plan_run(Path(out_dir) / rundir.slug(s.name), config, rerun_changed, log)
+        for s in splits
+    }
     results = []
     for split in splits:
         run_dir = Path(out_dir) / rundir.slug(split.name)
@@ -611,7 +672,9 @@ def run_folds(
         t0 = time.perf_counter()
         m = run_experiment(cfg, run_dir, windows=windows, split=split, resume=resume)
         p = m["primary"]
-        log(f"  accuracy {p['accuracy']:.4f}  macro F1 {p['macro_f1']:.4f}  "
-            f"({time.perf_counter() - t0:.1f} s) -> {run_dir}")
+        log(
+            f"  accuracy {p['accuracy']:.4f}  macro F1 {p['macro_f1']:.4f}  "
+            f"({time.perf_counter() - t0:.1f} s) -> {run_dir}"
+        )
         results.append(m)
     return results

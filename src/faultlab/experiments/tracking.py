@@ -26,8 +26,14 @@ from faultlab.utils.io import write_json
 
 #: Files of a run directory logged as artefacts (folders keep their name in MLflow).
 ARTIFACT_FILES = (
-    "config.yaml", "split.json", "preprocess.json", "history.csv", "summary.json",
-    "metrics.json", "report.md", "report.html",
+    "config.yaml",
+    "split.json",
+    "preprocess.json",
+    "history.csv",
+    "summary.json",
+    "metrics.json",
+    "report.md",
+    "report.html",
 )
 ARTIFACT_DIRS = ("model", "plots")
 #: MLflow's limits: value length of a param, and items per log_batch call.
@@ -83,7 +89,9 @@ def experiment_id(cfg: MlflowConfig, default_name: str) -> tuple[Any, str]:
         if exp is not None:
             return client, exp.experiment_id
         try:
-            return client, client.create_experiment(name, artifact_location=_location(cfg.artifacts))
+            return client, client.create_experiment(
+                name, artifact_location=_location(cfg.artifacts)
+            )
         except Exception:  # another worker created it in between
             exp = client.get_experiment_by_name(name)
             if exp is None:
@@ -139,7 +147,10 @@ def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     sources = {
         "test_": metrics.get("primary", {}),
         "val_final_": (metrics.get("val") or {}).get("primary", {}),
-        "": {k: (metrics.get("training") or {}).get(k) for k in ("train_seconds", "epochs", "best_epoch")},
+        "": {
+            k: (metrics.get("training") or {}).get(k)
+            for k in ("train_seconds", "epochs", "best_epoch")
+        },
         "speed_": metrics.get("speed", {}),
         "model_": {k: (metrics.get("model") or {}).get(k) for k in ("n_params", "size_bytes")},
     }
@@ -155,9 +166,9 @@ def _log_batches(client: Any, run_id: str, params: dict[str, str], metrics: list
 
     items = [Param(k, v) for k, v in params.items()]
     for i in range(0, len(items), 100):
-        client.log_batch(run_id, params=items[i:i + 100])
+        client.log_batch(run_id, params=items[i : i + 100])
     for i in range(0, len(metrics), _BATCH):
-        client.log_batch(run_id, metrics=[Metric(*m) for m in metrics[i:i + _BATCH]])
+        client.log_batch(run_id, metrics=[Metric(*m) for m in metrics[i : i + _BATCH]])
 
 
 def _history_metrics(history: list[dict[str, Any]], now_ms: int) -> list[tuple]:

@@ -236,12 +236,23 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _config_key(self) -> tuple:
         """Everything the names depend on (fields can change after construction)."""
+
         def freeze(v: Any) -> Any:
             return tuple(v) if isinstance(v, list | tuple) else v
 
-        return tuple(freeze(getattr(self, f)) for f in (
-            "groups", "n_bands", "sampling_rate", "rpm", "bearing", "harmonics", "defects",
-            "raw_names"))
+        return tuple(
+            freeze(getattr(self, f))
+            for f in (
+                "groups",
+                "n_bands",
+                "sampling_rate",
+                "rpm",
+                "bearing",
+                "harmonics",
+                "defects",
+                "raw_names",
+            )
+        )
 
     def _keep(self, L: int) -> np.ndarray | None:
         """Per-channel column indices left after ``drop`` (None: keep all)."""

@@ -124,8 +124,11 @@ def order_envelope(
             X[a:b], sampling_rate, band, nfft, cfg.kurtogram_levels, cfg.taper
         )
         fo = None if family_orders is None else np.asarray(family_orders[a:b], np.float64)
-        key = shaft_hz[a:b, None] if fo is None else np.concatenate(
-            [shaft_hz[a:b, None], fo.reshape(b - a, -1)], axis=1)
+        key = (
+            shaft_hz[a:b, None]
+            if fo is None
+            else np.concatenate([shaft_hz[a:b, None], fo.reshape(b - a, -1)], axis=1)
+        )
         for rows, first in groups_of(key):  # one step per recording (speed, bearing)
             Sg = S[rows]
             fr = shaft_hz[a + first]
@@ -142,7 +145,10 @@ def order_envelope(
 
 
 def mean_order_spectrum(
-    X: np.ndarray, sampling_rate: float, rpm: np.ndarray, max_order: float = 12.0,
+    X: np.ndarray,
+    sampling_rate: float,
+    rpm: np.ndarray,
+    max_order: float = 12.0,
     band: str | tuple[float, float] = "cpw",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(orders, mean squared envelope spectrum [K])`` over windows ``X``, times the floor.
@@ -151,27 +157,41 @@ def mean_order_spectrum(
     ``max_order``.
     """
     cfg = OrderEnvelopeConfig(axis="order", scale="linear", max_order=max_order, band=band)
-    Y, _ = order_envelope(np.asarray(X, np.float32), sampling_rate,
-                          np.asarray(rpm, float) / 60.0, None, cfg)
+    Y, _ = order_envelope(
+        np.asarray(X, np.float32), sampling_rate, np.asarray(rpm, float) / 60.0, None, cfg
+    )
     return cfg.grid(), Y.mean(axis=(0, 1))
 
 
 def class_evidence(
-    X: np.ndarray, labels: np.ndarray, class_names: list[str], sampling_rate: float,
-    rpm: np.ndarray, bearing: str, task: str, max_order: float = 12.0,
+    X: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    sampling_rate: float,
+    rpm: np.ndarray,
+    bearing: str,
+    task: str,
+    max_order: float = 12.0,
 ) -> dict[str, Any]:
     """Per class: the mean order-domain squared envelope spectrum, plus the bearing's defect
     orders, as JSON for the report's evidence plot (``evidence.json`` in a run directory)."""
     from faultlab.signals.geometry import defect_orders
 
-    out: dict[str, Any] = {"task": task, "bearing": bearing, "band": "cpw",
-                           "defect_orders": defect_orders(bearing), "classes": {}}
+    out: dict[str, Any] = {
+        "task": task,
+        "bearing": bearing,
+        "band": "cpw",
+        "defect_orders": defect_orders(bearing),
+        "classes": {},
+    }
     for i, name in enumerate(class_names):
         rows = np.flatnonzero(labels == i)
         if rows.size == 0:
             continue
         orders, mean = mean_order_spectrum(X[rows], sampling_rate, rpm[rows], max_order)
         out["orders"] = [round(float(o), 4) for o in orders]
-        out["classes"][name] = {"n_windows": int(rows.size),
-                                "spectrum": [round(float(v), 4) for v in mean]}
+        out["classes"][name] = {
+            "n_windows": int(rows.size),
+            "spectrum": [round(float(v), 4) for v in mean],
+        }
     return out

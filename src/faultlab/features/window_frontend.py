@@ -45,26 +45,38 @@ class WindowFrontend:
         if self.cfg.rpm:
             return np.full(n, float(self.cfg.rpm)), np.full(n, "option", dtype=object)
         info = ws.info
-        rpm = (pd.to_numeric(info["rpm"], errors="coerce").to_numpy(float) if "rpm" in info
-               else np.full(n, np.nan))
-        source = (info["rpm_source"].astype(object).to_numpy() if "rpm_source" in info
-                  else np.full(n, "catalogue", dtype=object))
-        source = np.where(pd.isna(source) | (source == "nominal"), "catalogue", source).astype(object)
+        rpm = (
+            pd.to_numeric(info["rpm"], errors="coerce").to_numpy(float)
+            if "rpm" in info
+            else np.full(n, np.nan)
+        )
+        source = (
+            info["rpm_source"].astype(object).to_numpy()
+            if "rpm_source" in info
+            else np.full(n, "catalogue", dtype=object)
+        )
+        source = np.where(pd.isna(source) | (source == "nominal"), "catalogue", source).astype(
+            object
+        )
         missing = ~(np.isfinite(rpm) & (rpm > 0))
         if missing.any():
             if not ws.sampling_rate:
-                raise DataError("order_envelope front end: no shaft speed and no sampling rate "
-                                "to estimate it from")
+                raise DataError(
+                    "order_envelope front end: no shaft speed and no sampling rate "
+                    "to estimate it from"
+                )
             for rid in np.unique(ws.recording_id[missing]):  # one estimate per recording
                 rows = np.flatnonzero((ws.recording_id == rid) & missing)
                 signal = np.concatenate(list(ws.X[rows]), axis=-1)  # windows back to a signal
-                rpm[rows] = estimate_shaft_speed(signal, ws.sampling_rate,
-                                                 tuple(self.cfg.rpm_range)).rpm
+                rpm[rows] = estimate_shaft_speed(
+                    signal, ws.sampling_rate, tuple(self.cfg.rpm_range)
+                ).rpm
             source[missing] = "estimated"
         return rpm, source
 
-    def transform(self, X: np.ndarray, sampling_rate: float, rpm: np.ndarray,
-                  bearings: np.ndarray) -> np.ndarray:
+    def transform(
+        self, X: np.ndarray, sampling_rate: float, rpm: np.ndarray, bearings: np.ndarray
+    ) -> np.ndarray:
         """Windows ``X [n, C, L]`` -> ``[n, C, K]`` given per-window rpm and bearing keys [n, C]."""
         fo = orders_table(bearings, self.cfg.families) if self.cfg.axis == "defect" else None
         Y, _ = order_envelope(X, float(sampling_rate), np.asarray(rpm, float) / 60.0, fo, self.cfg)
@@ -73,17 +85,29 @@ class WindowFrontend:
     def apply(self, ws: WindowSet) -> WindowSet:
         """The transformed WindowSet; ``info`` gains rpm, rpm_source and bearing columns."""
         if not ws.sampling_rate:
-            raise DataError("order_envelope front end needs one sampling rate for all windows "
-                            "(set data.target_rate)")
+            raise DataError(
+                "order_envelope front end needs one sampling rate for all windows "
+                "(set data.target_rate)"
+            )
         rpm, source = self.shaft_speeds(ws)
         bearings = bearings_per_window(ws.info, ws.channels or ["DE"])
         Y = self.transform(ws.X, ws.sampling_rate, rpm, bearings)
         info = ws.info.copy()
         info["rpm"], info["rpm_source"] = rpm, source
-        info["bearing"] = ["+".join(map(str, b)) if len(set(b)) > 1 else str(b[0]) for b in bearings]
-        return WindowSet(X=Y, y=ws.y, classes=ws.classes, recording_id=ws.recording_id,
-                         info=info, sampling_rate=ws.sampling_rate, channels=ws.channels,
-                         notes=list(ws.notes), feature_names=self.names())
+        info["bearing"] = [
+            "+".join(map(str, b)) if len(set(b)) > 1 else str(b[0]) for b in bearings
+        ]
+        return WindowSet(
+            X=Y,
+            y=ws.y,
+            classes=ws.classes,
+            recording_id=ws.recording_id,
+            info=info,
+            sampling_rate=ws.sampling_rate,
+            channels=ws.channels,
+            notes=list(ws.notes),
+            feature_names=self.names(),
+        )
 
 
 def frontend_of(params: dict | None) -> WindowFrontend | None:

@@ -226,6 +226,8 @@ def load_model(directory: str | Path) -> FaultModel:
         raise
     except Exception as exc:  # bad JSON, missing keys, wrong types, invalid values
         first = " ".join(str(exc).split())[:160]
-        raise ConfigError(f"{meta_path}: invalid saved model ({type(exc).__name__}: {first})") from None
+        raise ConfigError(
+            f"{meta_path}: invalid saved model ({type(exc).__name__}: {first})"
+        ) from None
     model._load_weights(directory)
     return model

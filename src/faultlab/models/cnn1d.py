@@ -63,8 +63,16 @@ class WDCNN(nn.Module):
     "WDCNN-style 1-D CNN: wide strided first kernel, small kernels, BatchNorm, pooling",
     "deep",
     torch_defaults(
-        first_kernel=64, first_stride=16, first_channels=16, channels=[32, 64, 64, 64],
-        kernel=3, pool=2, pooling="flatten", fc=100, dropout=0.0, activation="relu",
+        first_kernel=64,
+        first_stride=16,
+        first_channels=16,
+        channels=[32, 64, 64, 64],
+        kernel=3,
+        pool=2,
+        pooling="flatten",
+        fc=100,
+        dropout=0.0,
+        activation="relu",
     ),
 )
 class CNN1DModel(TorchModel):

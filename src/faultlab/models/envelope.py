@@ -36,8 +36,15 @@ from faultlab.utils.io import write_json
 WEIGHTS_FILE = "envelope.json"
 
 #: The default front end: defect axis, linear "times the floor" values.
-DEFAULT_FRONTEND = {"kind": "order_envelope", "axis": "defect", "band": "cpw", "harmonics": 4,
-                    "half_width": 1.2, "step": 0.1, "scale": "linear"}
+DEFAULT_FRONTEND = {
+    "kind": "order_envelope",
+    "axis": "defect",
+    "band": "cpw",
+    "harmonics": 4,
+    "half_width": 1.2,
+    "step": 0.1,
+    "scale": "linear",
+}
 
 #: Fault location -> (defect family, harmonics read, sideband offset in orders or None).
 #: Ball spots strike at 2 x BSF: even BSF harmonics; FTF sidebands sit near +-0.4 order.
@@ -90,8 +97,10 @@ class EnvelopeModel(FaultModel):
         if missing:
             raise ConfigError(f"envelope: front end families lack {missing}")
         if self.params["calibrate"] not in ("bias+temperature", "temperature", "none"):
-            raise ConfigError(f"envelope: calibrate {self.params['calibrate']!r} not in "
-                              "bias+temperature | temperature | none")
+            raise ConfigError(
+                f"envelope: calibrate {self.params['calibrate']!r} not in "
+                "bias+temperature | temperature | none"
+            )
         self.maps = {t: [location_of(c) for c in cs] for t, cs in self.classes.items()}
         self.temperature = 1.0
         self.bias = {t: [0.0] * len(cs) for t, cs in self.classes.items()}
@@ -104,8 +113,10 @@ class EnvelopeModel(FaultModel):
         F, H, n_off = len(self.fe.families), self.fe.harmonics, len(self.fe.offsets)
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 3 or X.shape[-1] != F * H * n_off:
-            raise DataError(f"envelope: windows of shape {X.shape[1:]}; its front end gives "
-                            f"[C, {F * H * n_off}] (is the order_envelope front end applied?)")
+            raise DataError(
+                f"envelope: windows of shape {X.shape[1:]}; its front end gives "
+                f"[C, {F * H * n_off}] (is the order_envelope front end applied?)"
+            )
         V = np.expm1(X) if self.fe.scale == "log" else X
         return V.reshape(len(X), X.shape[1], F, H, n_off)
 
@@ -124,8 +135,11 @@ class EnvelopeModel(FaultModel):
             sel = np.abs(offs - d) <= tol + 1e-9
             return V[..., sel].max(-1) / floor if sel.any() else np.zeros_like(floor)
 
-        return {"peak": at(0.0), "sb_shaft": 0.5 * (at(-1.0) + at(1.0)),
-                "sb_ftf": 0.5 * (at(-0.4) + at(0.4))}
+        return {
+            "peak": at(0.0),
+            "sb_shaft": 0.5 * (at(-1.0) + at(1.0)),
+            "sb_ftf": 0.5 * (at(-0.4) + at(0.4)),
+        }
 
     def scores(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Location -> ``[n]`` log line strength (channels averaged), plus ``fault`` (max)."""
@@ -153,8 +167,9 @@ class EnvelopeModel(FaultModel):
         return raw / self.temperature + np.asarray(self.bias[task]) - np.log(counts)
 
     # -- contract -------------------------------------------------------------------------------
-    def fit(self, train: WindowSet, val: WindowSet | None = None,
-            run_dir: Path | None = None) -> FitResult:
+    def fit(
+        self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
+    ) -> FitResult:
         t0 = time.perf_counter()
         S = self.scores(train.X)
         notes = []
@@ -164,14 +179,24 @@ class EnvelopeModel(FaultModel):
                 y = train.y.get(task)
                 if y is None:
                     raise DataError(f"training windows have no labels for task {task!r}")
-                self._calibrate(S, task, y[y != NOT_APPLICABLE], y != NOT_APPLICABLE,
-                                with_bias=mode == "bias+temperature")
+                self._calibrate(
+                    S,
+                    task,
+                    y[y != NOT_APPLICABLE],
+                    y != NOT_APPLICABLE,
+                    with_bias=mode == "bias+temperature",
+                )
             notes.append(f"calibrated on the training windows only ({mode})")
         row = {"epoch": 1.0, **self._score_row("train", S, train)}
         if val is not None and len(val):
             row.update(self._score_row("val", self.scores(val.X), val))
-        return FitResult(history=[row], epochs=1, best_epoch=1,
-                         train_seconds=time.perf_counter() - t0, notes=notes)
+        return FitResult(
+            history=[row],
+            epochs=1,
+            best_epoch=1,
+            train_seconds=time.perf_counter() - t0,
+            notes=notes,
+        )
 
     def _calibrate(self, S, task, y, mask, with_bias: bool) -> None:
         k = len(self.classes[task])
@@ -219,20 +244,32 @@ class EnvelopeModel(FaultModel):
         for loc, (f, harmonics, sb) in LOCATIONS.items():  # the lines the verdict weighs
             for h in (k for k in harmonics if k <= self.fe.harmonics):
                 peak = ln["peak"][:, :, fam[f], h - 1]
-                rows.append({"line": f"{h}x{f}", "location": loc,
-                             "times_floor": float(peak.mean())})
+                rows.append(
+                    {"line": f"{h}x{f}", "location": loc, "times_floor": float(peak.mean())}
+                )
                 if sb is not None:
                     side = ln["sb_shaft" if sb == 1.0 else "sb_ftf"][:, :, fam[f], h - 1]
-                    rows.append({"line": f"{h}x{f} {'+-1x shaft' if sb == 1.0 else '+-FTF'}",
-                                 "location": loc, "times_floor": float(side.mean())})
+                    rows.append(
+                        {
+                            "line": f"{h}x{f} {'+-1x shaft' if sb == 1.0 else '+-FTF'}",
+                            "location": loc,
+                            "times_floor": float(side.mean()),
+                        }
+                    )
         rows.sort(key=lambda r: -r["times_floor"])
-        band = self.fe.band if isinstance(self.fe.band, str) else f"{self.fe.band[0]:g}-{self.fe.band[1]:g} Hz"
+        band = (
+            self.fe.band
+            if isinstance(self.fe.band, str)
+            else f"{self.fe.band[0]:g}-{self.fe.band[1]:g} Hz"
+        )
         verdicts = {t: self.classes[t][int(p.mean(0).argmax())] for t, p in proba.items()}
         return {
             "verdict": verdicts,
-            "band": {"cpw": "whole band, cepstral pre-whitening",
-                     "kurtogram": "fast-kurtogram band per window",
-                     "none": "whole band"}.get(band, band),
+            "band": {
+                "cpw": "whole band, cepstral pre-whitening",
+                "kurtogram": "fast-kurtogram band per window",
+                "none": "whole band",
+            }.get(band, band),
             "scores": {k: float(v.mean()) for k, v in S.items()},
             "lines": rows[:top],
             "n_windows": int(len(X)),
@@ -241,11 +278,20 @@ class EnvelopeModel(FaultModel):
     def describe(self) -> ModelSummary:
         n = 1 + sum(len(b) for b in self.bias.values())
         return ModelSummary(
-            name=self.name, family=self.family, n_params=n, trainable_params=n,
+            name=self.name,
+            family=self.family,
+            n_params=n,
+            trainable_params=n,
             size_bytes=len(json.dumps(self._state())),
-            layers=[{"name": "lines", "type": "DefectLines", "output_shape": [3], "params": 0},
-                    {"name": "calibration", "type": "TemperatureBias",
-                     "output_shape": [len(c) for c in self.classes.values()], "params": n}],
+            layers=[
+                {"name": "lines", "type": "DefectLines", "output_shape": [3], "params": 0},
+                {
+                    "name": "calibration",
+                    "type": "TemperatureBias",
+                    "output_shape": [len(c) for c in self.classes.values()],
+                    "params": n,
+                },
+            ],
             text="envelope-analysis rule: BPFO / BPFI (+-shaft) / 2xBSF (+-FTF) lines vs floor",
             extra={"temperature": self.temperature, "bias": self.bias},
         )

@@ -31,8 +31,15 @@ class LogSTFT(nn.Module):
     Kernels are buffers, not parameters: the transform never trains.
     """
 
-    def __init__(self, in_ch: int, frame: int, hop: int, log: str = "log1p", norm: str = "batch",
-                 standardise: bool = True) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        frame: int,
+        hop: int,
+        log: str = "log1p",
+        norm: str = "batch",
+        standardise: bool = True,
+    ) -> None:
         super().__init__()
         self.in_ch, self.frame, self.hop, self.log = int(in_ch), int(frame), int(hop), log
         self.standardise = bool(standardise)
@@ -52,7 +59,7 @@ class LogSTFT(nn.Module):
         if self.standardise:
             x = (x - x.mean(dim=-1, keepdim=True)) / x.std(dim=-1, keepdim=True).clamp(min=1e-8)
         spec = nn.functional.conv1d(x.reshape(b * c, 1, length), self.kernels, stride=self.hop)
-        re, im = spec[:, : self.bins], spec[:, self.bins:]
+        re, im = spec[:, : self.bins], spec[:, self.bins :]
         return (re * re + im * im).reshape(b, c * self.bins, -1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,9 @@ from faultlab.data.types import NOT_APPLICABLE
 class MultiHead(nn.Module):
     """Task -> logits from shared features ``[batch, F]``."""
 
-    def __init__(self, in_features: int, classes: dict[str, list[str]], dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_features: int, classes: dict[str, list[str]], dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.heads = nn.ModuleDict({t: nn.Linear(in_features, len(c)) for t, c in classes.items()})
@@ -46,20 +48,30 @@ class MultiTaskLoss(nn.Module):
     adds 0 rather than NaN.
     """
 
-    def __init__(self, weights: dict[str, torch.Tensor] | None = None, label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self, weights: dict[str, torch.Tensor] | None = None, label_smoothing: float = 0.0
+    ) -> None:
         super().__init__()
         self.weights = dict(weights or {})
         self.label_smoothing = float(label_smoothing)
 
-    def forward(self, logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self, logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         total = None
         for task, out in logits.items():
             y = targets[task]
             w = self.weights.get(task)
             if w is not None:
                 w = w.to(out.device)
-            s = F.cross_entropy(out, y, weight=w, ignore_index=NOT_APPLICABLE,
-                                label_smoothing=self.label_smoothing, reduction="sum")
+            s = F.cross_entropy(
+                out,
+                y,
+                weight=w,
+                ignore_index=NOT_APPLICABLE,
+                label_smoothing=self.label_smoothing,
+                reduction="sum",
+            )
             valid = y != NOT_APPLICABLE
             if w is None:
                 denom = valid.sum().to(s.dtype)

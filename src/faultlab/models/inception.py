@@ -14,12 +14,16 @@ from faultlab.models.torch_base import TorchModel, fit_stride, torch_defaults
 class InceptionModule(nn.Module):
     def __init__(self, cin: int, filters: int, kernels: list[int], bottleneck: int) -> None:
         super().__init__()
-        self.bottleneck = nn.Conv1d(cin, bottleneck, 1, bias=False) if cin > 1 and bottleneck else nn.Identity()
+        self.bottleneck = (
+            nn.Conv1d(cin, bottleneck, 1, bias=False) if cin > 1 and bottleneck else nn.Identity()
+        )
         bin_ = bottleneck if cin > 1 and bottleneck else cin
         self.convs = nn.ModuleList(
             nn.Conv1d(bin_, filters, k, padding=k // 2, bias=False) for k in kernels
         )
-        self.pool_branch = nn.Sequential(nn.MaxPool1d(3, stride=1, padding=1), nn.Conv1d(cin, filters, 1, bias=False))
+        self.pool_branch = nn.Sequential(
+            nn.MaxPool1d(3, stride=1, padding=1), nn.Conv1d(cin, filters, 1, bias=False)
+        )
         self.bn = nn.BatchNorm1d(filters * (len(kernels) + 1))
         self.act = nn.ReLU()
 
@@ -40,10 +44,14 @@ class InceptionNet(nn.Module):
         self.shortcuts = nn.ModuleList()
         ch = res_ch = in_ch
         for i in range(int(p["depth"])):
-            self.modules_.append(InceptionModule(ch, int(p["filters"]), kernels, int(p["bottleneck"])))
+            self.modules_.append(
+                InceptionModule(ch, int(p["filters"]), kernels, int(p["bottleneck"]))
+            )
             ch = width
             if p["residual"] and i % 3 == 2:
-                self.shortcuts.append(nn.Sequential(nn.Conv1d(res_ch, width, 1, bias=False), nn.BatchNorm1d(width)))
+                self.shortcuts.append(
+                    nn.Sequential(nn.Conv1d(res_ch, width, 1, bias=False), nn.BatchNorm1d(width))
+                )
                 res_ch = width
         self.residual = bool(p["residual"])
         self.pool = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
@@ -65,7 +73,9 @@ class InceptionNet(nn.Module):
     "inception",
     "InceptionTime-style: bottleneck + multi-kernel conv modules, residuals, average pooling",
     "deep",
-    torch_defaults(filters=16, kernels=[9, 19, 39], bottleneck=16, depth=3, residual=True, stem_stride=4),
+    torch_defaults(
+        filters=16, kernels=[9, 19, 39], bottleneck=16, depth=3, residual=True, stem_stride=4
+    ),
 )
 class InceptionModel(TorchModel):
     def build_backbone(self) -> nn.Module:

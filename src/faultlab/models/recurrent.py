@@ -42,7 +42,9 @@ class AttentionPool(nn.Module):
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False))
+        self.score = nn.Sequential(
+            nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False)
+        )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         w = torch.softmax(self.score(h).squeeze(-1), dim=1)
@@ -58,30 +60,46 @@ class RecurrentBackbone(nn.Module):
         if p["frontend"] not in FRONTENDS:
             raise ConfigError(f"option frontend: {p['frontend']!r} not in {list(FRONTENDS)}")
         if p["spec_log"] not in ("log1p", "power") or p["spec_norm"] not in ("batch", "none"):
-            raise ConfigError(f"option spec_log/spec_norm: {p['spec_log']!r}/{p['spec_norm']!r} not in "
-                              "['log1p', 'power'] / ['batch', 'none']")
+            raise ConfigError(
+                f"option spec_log/spec_norm: {p['spec_log']!r}/{p['spec_norm']!r} not in "
+                "['log1p', 'power'] / ['batch', 'none']"
+            )
         if int(p["frame"]) < 2 or not 1 <= int(p["hop"]) <= int(p["frame"]):
-            raise ConfigError(f"options frame/hop: need frame >= 2 and 1 <= hop <= frame, got "
-                              f"{p['frame']}/{p['hop']}")
+            raise ConfigError(
+                f"options frame/hop: need frame >= 2 and 1 <= hop <= frame, got "
+                f"{p['frame']}/{p['hop']}"
+            )
         # short inputs (tabular rows) have too few frames for a spectrum: chunk them instead
         self.stft = None
         if p["frontend"] == "stft" and n_frames(length, p["frame"], p["hop"]) >= p["min_steps"]:
-            self.stft = LogSTFT(in_ch, p["frame"], p["hop"], p["spec_log"], p["spec_norm"],
-                                bool(p["spec_standardise"]))
+            self.stft = LogSTFT(
+                in_ch,
+                p["frame"],
+                p["hop"],
+                p["spec_log"],
+                p["spec_norm"],
+                bool(p["spec_standardise"]),
+            )
         self.chunk = effective_chunk(length, p["chunk"], p["min_steps"])
         self.steps = math.ceil(length / self.chunk)
         self.pad = self.steps * self.chunk - length
         width = self.stft.features if self.stft is not None else in_ch * self.chunk
-        self.conv_proj = p["proj"] == "conv" and p["proj_dim"] and self.chunk > 1 and self.stft is None
+        self.conv_proj = (
+            p["proj"] == "conv" and p["proj_dim"] and self.chunk > 1 and self.stft is None
+        )
         if p["proj"] not in ("linear", "conv"):
             raise ConfigError(f"option proj: {p['proj']!r} not in ['conv', 'linear']")
         if self.conv_proj:
             # overlapping chunks: kernel 2*chunk, stride chunk -> still `steps` steps
             k = 2 * self.chunk
-            self.proj_conv = nn.Conv1d(in_ch, p["proj_dim"], k, stride=self.chunk, padding=self.chunk // 2)
+            self.proj_conv = nn.Conv1d(
+                in_ch, p["proj_dim"], k, stride=self.chunk, padding=self.chunk // 2
+            )
         if p["proj_dim"]:
             first = nn.Identity() if self.conv_proj else nn.Linear(width, p["proj_dim"])
-            self.proj = nn.Sequential(first, nn.LayerNorm(p["proj_dim"]), activation(p["proj_activation"]))
+            self.proj = nn.Sequential(
+                first, nn.LayerNorm(p["proj_dim"]), activation(p["proj_activation"])
+            )
             width = p["proj_dim"]
         else:
             self.proj = nn.Identity()
@@ -93,15 +111,21 @@ class RecurrentBackbone(nn.Module):
         self.drops = nn.ModuleList()
         kw = {"nonlinearity": "tanh"} if cell == "rnn" else {}
         for u, d in zip(units, drops):
-            self.rnns.append(_CELLS[cell](width, int(u), batch_first=True, bidirectional=dirs == 2, **kw))
+            self.rnns.append(
+                _CELLS[cell](width, int(u), batch_first=True, bidirectional=dirs == 2, **kw)
+            )
             self.drops.append(nn.Dropout(float(d)) if d else nn.Identity())
             width = int(u) * dirs
         self.last_units = int(units[-1])
         self.bidirectional = dirs == 2
         self.pooling = p["pooling"]
         if self.pooling not in ("last", "mean", "attention"):
-            raise ConfigError(f"option pooling: {self.pooling!r} not in ['attention', 'last', 'mean']")
-        self.attn = AttentionPool(width, int(p["attention_dim"])) if self.pooling == "attention" else None
+            raise ConfigError(
+                f"option pooling: {self.pooling!r} not in ['attention', 'last', 'mean']"
+            )
+        self.attn = (
+            AttentionPool(width, int(p["attention_dim"])) if self.pooling == "attention" else None
+        )
 
     def steps_of(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, L]`` -> the RNN's input sequence ``[B, steps, width]``."""
@@ -113,7 +137,11 @@ class RecurrentBackbone(nn.Module):
         if self.conv_proj:
             return self.proj(self.proj_conv(x).transpose(1, 2)[:, : self.steps])
         # [B, C, S*k] -> [B, S, C*k]: each step sees `chunk` consecutive samples of every channel
-        h = x.reshape(b, c, self.steps, self.chunk).permute(0, 2, 1, 3).reshape(b, self.steps, c * self.chunk)
+        h = (
+            x.reshape(b, c, self.steps, self.chunk)
+            .permute(0, 2, 1, 3)
+            .reshape(b, self.steps, c * self.chunk)
+        )
         return self.proj(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,10 +160,23 @@ class RecurrentBackbone(nn.Module):
 
 
 _RNN_DEFAULTS = dict(
-    frontend="stft", frame=128, hop=64, spec_log="log1p", spec_norm="batch",
+    frontend="stft",
+    frame=128,
+    hop=64,
+    spec_log="log1p",
+    spec_norm="batch",
     spec_standardise=True,
-    chunk=32, min_steps=8, proj="linear", proj_dim=64, proj_activation="gelu", layers=2, units=64,
-    bidirectional=True, dropout=0.1, pooling="mean", attention_dim=64,
+    chunk=32,
+    min_steps=8,
+    proj="linear",
+    proj_dim=64,
+    proj_activation="gelu",
+    layers=2,
+    units=64,
+    bidirectional=True,
+    dropout=0.1,
+    pooling="mean",
+    attention_dim=64,
 )
 
 
@@ -146,25 +187,41 @@ class _RecurrentModel(TorchModel):
         return RecurrentBackbone(self.cell, self.in_channels, self.length, self.params)
 
 
-@register_model("rnn", "Elman RNN over log-STFT frames (raw-sample chunks for short inputs)", "deep",
-                torch_defaults(**_RNN_DEFAULTS))
+@register_model(
+    "rnn",
+    "Elman RNN over log-STFT frames (raw-sample chunks for short inputs)",
+    "deep",
+    torch_defaults(**_RNN_DEFAULTS),
+)
 class RNNModel(_RecurrentModel):
     cell = "rnn"
 
 
-@register_model("lstm", "LSTM over log-STFT frames (raw-sample chunks for short inputs)", "deep",
-                torch_defaults(**_RNN_DEFAULTS))
+@register_model(
+    "lstm",
+    "LSTM over log-STFT frames (raw-sample chunks for short inputs)",
+    "deep",
+    torch_defaults(**_RNN_DEFAULTS),
+)
 class LSTMModel(_RecurrentModel):
     cell = "lstm"
 
 
-@register_model("gru", "GRU over log-STFT frames (raw-sample chunks for short inputs)", "deep",
-                torch_defaults(**_RNN_DEFAULTS))
+@register_model(
+    "gru",
+    "GRU over log-STFT frames (raw-sample chunks for short inputs)",
+    "deep",
+    torch_defaults(**_RNN_DEFAULTS),
+)
 class GRUModel(_RecurrentModel):
     cell = "gru"
 
 
-@register_model("lstm_attention", "LSTM over log-STFT frames (chunks for short inputs), attention pooling", "deep",
-                torch_defaults(**{**_RNN_DEFAULTS, "pooling": "attention"}))
+@register_model(
+    "lstm_attention",
+    "LSTM over log-STFT frames (chunks for short inputs), attention pooling",
+    "deep",
+    torch_defaults(**{**_RNN_DEFAULTS, "pooling": "attention"}),
+)
 class LSTMAttentionModel(_RecurrentModel):
     cell = "lstm"

@@ -21,8 +21,11 @@ class BasicBlock(nn.Module):
             nn.BatchNorm1d(cout),
         )
         self.skip = (
-            nn.Identity() if cin == cout and stride == 1
-            else nn.Sequential(nn.Conv1d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm1d(cout))
+            nn.Identity()
+            if cin == cout and stride == 1
+            else nn.Sequential(
+                nn.Conv1d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm1d(cout)
+            )
         )
         self.act = nn.ReLU()
 
@@ -63,8 +66,14 @@ class ResNet1D(nn.Module):
     "1-D ResNet: strided stem, residual BN-ReLU blocks, global average pooling",
     "deep",
     torch_defaults(
-        stem_channels=32, stem_kernel=31, stem_stride=4, stem_pool=2, stages=[32, 64, 64],
-        blocks_per_stage=1, kernel=7, dropout=0.1,
+        stem_channels=32,
+        stem_kernel=31,
+        stem_stride=4,
+        stem_pool=2,
+        stages=[32, 64, 64],
+        blocks_per_stage=1,
+        kernel=7,
+        dropout=0.1,
     ),
 )
 class ResNet1DModel(TorchModel):

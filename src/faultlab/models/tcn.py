@@ -25,8 +25,14 @@ class TemporalBlock(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, dilation: int, dropout: float) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            CausalConv(cin, cout, kernel, dilation), nn.BatchNorm1d(cout), nn.ReLU(), nn.Dropout(dropout),
-            CausalConv(cout, cout, kernel, dilation), nn.BatchNorm1d(cout), nn.ReLU(), nn.Dropout(dropout),
+            CausalConv(cin, cout, kernel, dilation),
+            nn.BatchNorm1d(cout),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            CausalConv(cout, cout, kernel, dilation),
+            nn.BatchNorm1d(cout),
+            nn.ReLU(),
+            nn.Dropout(dropout),
         )
         self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
         self.act = nn.ReLU()
@@ -40,9 +46,15 @@ class TCN(nn.Module):
         super().__init__()
         stride = fit_stride(length, p["stem_stride"], 16)
         k = max(stride, 1)
-        self.stem = nn.Sequential(
-            nn.Conv1d(in_ch, p["channels"][0], k, stride=stride), nn.BatchNorm1d(p["channels"][0]), nn.ReLU()
-        ) if stride > 1 else nn.Conv1d(in_ch, p["channels"][0], 1)
+        self.stem = (
+            nn.Sequential(
+                nn.Conv1d(in_ch, p["channels"][0], k, stride=stride),
+                nn.BatchNorm1d(p["channels"][0]),
+                nn.ReLU(),
+            )
+            if stride > 1
+            else nn.Conv1d(in_ch, p["channels"][0], 1)
+        )
         blocks = []
         ch = p["channels"][0]
         for i, width in enumerate(p["channels"]):
@@ -60,7 +72,9 @@ class TCN(nn.Module):
     "tcn",
     "temporal convolutional network: dilated causal residual blocks after a strided stem",
     "deep",
-    torch_defaults(channels=[32, 32, 32, 32, 32], kernel=5, dropout=0.1, stem_stride=8, pooling="mean"),
+    torch_defaults(
+        channels=[32, 32, 32, 32, 32], kernel=5, dropout=0.1, stem_stride=8, pooling="mean"
+    ),
 )
 class TCNModel(TorchModel):
     def build_backbone(self) -> nn.Module:

@@ -124,7 +124,9 @@ class TorchModel(FaultModel):
             n_feat = self._feature_dim(backbone)
             self.n_features = n_feat
             heads = MultiHead(n_feat, self.classes, float(self.params.get("head_dropout", 0.0)))
-        self.net = FaultNet(InputNorm(self.input_shape, per_window=mode == "window"), backbone, heads)
+        self.net = FaultNet(
+            InputNorm(self.input_shape, per_window=mode == "window"), backbone, heads
+        )
         self.net.eval()
 
     # -- what subclasses provide ---------------------------------------------------------------
@@ -145,7 +147,9 @@ class TorchModel(FaultModel):
         with torch.no_grad():
             out = backbone(torch.zeros(2, *self.input_shape))
         if out.ndim != 2:
-            raise ConfigError(f"model {self.name!r}: backbone returned shape {tuple(out.shape)}, expected [batch, F]")
+            raise ConfigError(
+                f"model {self.name!r}: backbone returned shape {tuple(out.shape)}, expected [batch, F]"
+            )
         return int(out.shape[1])
 
     # -- training ------------------------------------------------------------------------------
@@ -188,9 +192,14 @@ class TorchModel(FaultModel):
             self._check_shape(val.X, "validation")
             X_val, y_val = val.X, self._labels(val, "validation")
         augment = cfg.augmentation(tabular=bool(train.feature_names))
-        trainer = Trainer(self.net, loss, cfg.model_copy(update={"augment": augment}),
-                          run_dir=run_dir, callbacks=callbacks or (),
-                          adapter=self._adapter(target))
+        trainer = Trainer(
+            self.net,
+            loss,
+            cfg.model_copy(update={"augment": augment}),
+            run_dir=run_dir,
+            callbacks=callbacks or (),
+            adapter=self._adapter(target),
+        )
         res = trainer.fit(train.X, y, X_val, y_val, resume=cfg.resume if resume is None else resume)
         self.net.eval()
         notes = list(res.notes)
@@ -216,7 +225,9 @@ class TorchModel(FaultModel):
                 )
             return None
         if not isinstance(target, UnlabelledWindows):
-            raise TypeError(f"target must be UnlabelledWindows (X only), not {type(target).__name__}")
+            raise TypeError(
+                f"target must be UnlabelledWindows (X only), not {type(target).__name__}"
+            )
         self._check_shape(target.X, "target")
         if not needs:
             return None
@@ -239,7 +250,7 @@ class TorchModel(FaultModel):
         dev = self.device
         parts: dict[str, list[np.ndarray]] = {t: [] for t in self.tasks}
         for i in range(0, len(X), batch_size):
-            xb = torch.from_numpy(X[i:i + batch_size]).to(dev)
+            xb = torch.from_numpy(X[i : i + batch_size]).to(dev)
             out = self.net(xb)
             for t in self.tasks:
                 parts[t].append(torch.softmax(out[t].float(), dim=1).cpu().numpy())
@@ -258,21 +269,28 @@ class TorchModel(FaultModel):
 
         dev = self.device
         stats = torchinfo.summary(
-            self.net, input_size=(1, *self.input_shape), device=dev, verbose=0, depth=4,
-            col_names=("output_size", "num_params"), mode="eval",
+            self.net,
+            input_size=(1, *self.input_shape),
+            device=dev,
+            verbose=0,
+            depth=4,
+            col_names=("output_size", "num_params"),
+            mode="eval",
         )
         layers = []
         for info in stats.summary_list:
             if info.depth == 0:
                 continue
-            layers.append({
-                "name": info.get_layer_name(show_var_name=True, show_depth=False),
-                "type": info.class_name,
-                "depth": info.depth,
-                "output_shape": list(info.output_size) if info.output_size else [],
-                "params": int(info.num_params),
-                "leaf": bool(info.is_leaf_layer),
-            })
+            layers.append(
+                {
+                    "name": info.get_layer_name(show_var_name=True, show_depth=False),
+                    "type": info.class_name,
+                    "depth": info.depth,
+                    "output_shape": list(info.output_size) if info.output_size else [],
+                    "params": int(info.num_params),
+                    "leaf": bool(info.is_leaf_layer),
+                }
+            )
         n_params = sum(p.numel() for p in self.net.parameters())
         trainable = sum(p.numel() for p in self.net.parameters() if p.requires_grad)
         size = sum(p.numel() * p.element_size() for p in self.net.parameters()) + sum(
@@ -286,8 +304,11 @@ class TorchModel(FaultModel):
             size_bytes=int(size),
             layers=layers,
             text=str(stats),
-            extra={"input_shape": list(self.input_shape), "params": dict(self.params),
-                   "tasks": {t: len(c) for t, c in self.classes.items()}},
+            extra={
+                "input_shape": list(self.input_shape),
+                "params": dict(self.params),
+                "tasks": {t: len(c) for t, c in self.classes.items()},
+            },
         )
 
     # -- persistence ---------------------------------------------------------------------------
@@ -304,11 +325,15 @@ class TorchModel(FaultModel):
             state = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as exc:  # UnpicklingError (not weights), EOFError (empty), bad zip
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-            raise ConfigError(f"{path}: unreadable weights ({type(exc).__name__}: {first})") from None
+            raise ConfigError(
+                f"{path}: unreadable weights ({type(exc).__name__}: {first})"
+            ) from None
         try:
             self.net.load_state_dict(state)
         except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"{path}: weights do not fit model {self.name!r} ({str(exc).splitlines()[0]})") from None
+            raise ConfigError(
+                f"{path}: weights do not fit model {self.name!r} ({str(exc).splitlines()[0]})"
+            ) from None
         self.net.eval()
 
 

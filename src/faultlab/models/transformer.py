@@ -31,8 +31,13 @@ class PatchTransformer(nn.Module):
         self.cls = nn.Parameter(torch.zeros(1, 1, d)) if self.pooling == "cls" else None
         self.pos = nn.Parameter(torch.randn(1, n_tok, d) * 0.02)
         layer = nn.TransformerEncoderLayer(
-            d, int(p["heads"]), int(p["ff_dim"]), float(p["dropout"]), activation="gelu",
-            batch_first=True, norm_first=True,
+            d,
+            int(p["heads"]),
+            int(p["ff_dim"]),
+            float(p["dropout"]),
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, int(p["layers"]), enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
@@ -51,8 +56,16 @@ class PatchTransformer(nn.Module):
     "transformer",
     "patch transformer: patch embedding, learned positions, encoder, mean/cls pooling",
     "deep",
-    torch_defaults(patch=16, min_patches=8, d_model=64, heads=4, layers=2, ff_dim=128,
-                   dropout=0.1, pooling="mean"),
+    torch_defaults(
+        patch=16,
+        min_patches=8,
+        d_model=64,
+        heads=4,
+        layers=2,
+        ff_dim=128,
+        dropout=0.1,
+        pooling="mean",
+    ),
 )
 class TransformerModel(TorchModel):
     def build_backbone(self) -> nn.Module:

@@ -43,7 +43,14 @@ from faultlab.utils.io import atomic_path
 
 #: ``roc_auc`` and ``roc_auc_macro`` are the same score (macro one-vs-rest ROC-AUC of the
 #: primary task), kept under both names that two branches introduced.
-SCORES = ["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "recording_accuracy", "roc_auc_macro"]
+SCORES = [
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "roc_auc",
+    "recording_accuracy",
+    "roc_auc_macro",
+]
 
 #: Registry name of the sanity baseline every leaderboard compares against.
 BASELINE = "trivial"
@@ -118,7 +125,9 @@ def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) ->
         "peak_rss_mb": (metrics.get("resources") or {}).get("peak_rss_mb"),
         "verdict": (metrics.get("diagnosis") or {}).get("verdict"),
         "protocol": run.get("protocol"),
-        **{k: run.get(k) or (run.get("dataset") if k.endswith("_data") else "?") for k in DATA_KEYS},
+        **{
+            k: run.get(k) or (run.get("dataset") if k.endswith("_data") else "?") for k in DATA_KEYS
+        },
         "run_dir": rel,
     }
 
@@ -135,14 +144,16 @@ def per_class_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         if n == 0:
             continue  # not in this fold's test set
         recall = cm[i][i] / n if cm else (per.get(name) or {}).get("recall")
-        out.append({
-            "model": run.get("model_label") or run.get("model"),
-            "fold": str(run.get("fold")),
-            "seed": run.get("seed"),
-            "class": name,
-            "accuracy": float(recall),
-            "n": n,
-        })
+        out.append(
+            {
+                "model": run.get("model_label") or run.get("model"),
+                "fold": str(run.get("fold")),
+                "seed": run.get("seed"),
+                "class": name,
+                "accuracy": float(recall),
+                "n": n,
+            }
+        )
     return out
 
 
@@ -272,36 +283,67 @@ def _statistics(doc: Document, runs: pd.DataFrame, out_dir: Path, paths: dict[st
         f" Friedman test over all models: χ² = {res.friedman_statistic:.2f}, "
         f"p = {res.friedman_p:.3g}; Nemenyi critical difference at α = {res.alpha:g}: "
         f"CD = {res.critical_difference:.2f} mean ranks."
-        if res.critical_difference is not None else ""
+        if res.critical_difference is not None
+        else ""
     )
-    doc.add(Para(
-        f"Test accuracy of {len(res.models)} models on the {len(res.blocks)} (fold, seed) "
-        "blocks every one of them finished: in a block all models saw the same test windows "
-        f"and seed, so scores are paired.{fried} Models joined by a bar in the diagram are "
-        "not significantly different; rank 1 is the best. The pairwise table tests each pair "
-        "with a two-sided Wilcoxon signed-rank test; p-values are Holm-corrected for the "
-        f"{len(res.pairwise)} pairs."
-    ))
+    doc.add(
+        Para(
+            f"Test accuracy of {len(res.models)} models on the {len(res.blocks)} (fold, seed) "
+            "blocks every one of them finished: in a block all models saw the same test windows "
+            f"and seed, so scores are paired.{fried} Models joined by a bar in the diagram are "
+            "not significantly different; rank 1 is the best. The pairwise table tests each pair "
+            "with a two-sided Wilcoxon signed-rank test; p-values are Holm-corrected for the "
+            f"{len(res.pairwise)} pairs."
+        )
+    )
     if res.left_out:
         doc.add(Para(f"Left out (fewer finished runs than the others): {', '.join(res.left_out)}."))
     if res.critical_difference is not None:
         p = plots.critical_difference(
-            res.scores, res.models, res.critical_difference,
-            out_dir / "plots" / "critical_difference.png", alpha=res.alpha,
+            res.scores,
+            res.models,
+            res.critical_difference,
+            out_dir / "plots" / "critical_difference.png",
+            alpha=res.alpha,
         )
-        doc.add(Image(p, f"plots/{p.name}", "critical difference diagram",
-                      caption="Mean rank per model (Friedman + Nemenyi; bars join models "
-                              "whose ranks differ by less than CD)"))
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "critical difference diagram",
+                caption="Mean rank per model (Friedman + Nemenyi; bars join models "
+                "whose ranks differ by less than CD)",
+            )
+        )
     pw = res.pairwise
     paths["pairwise_csv"] = _write_csv(pw, out_dir / "pairwise_tests.csv")
-    doc.add(Table(
-        ["model A", "model B", "mean diff (A - B)", "wins / ties / losses", "Wilcoxon p",
-         "Holm p", "verdict"],
-        [[r.model_a, r.model_b, f"{r.mean_diff:+.4f}", f"{r.wins} / {r.ties} / {r.losses}",
-          f"{r.p_value:.3g}", f"{r.p_holm:.3g}", _verdict(r)] for r in pw.itertuples()],
-        caption=f"Pairwise tests on test accuracy over {len(res.blocks)} blocks "
-                f"(significant: Holm p < {res.alpha:g})",
-    ))
+    doc.add(
+        Table(
+            [
+                "model A",
+                "model B",
+                "mean diff (A - B)",
+                "wins / ties / losses",
+                "Wilcoxon p",
+                "Holm p",
+                "verdict",
+            ],
+            [
+                [
+                    r.model_a,
+                    r.model_b,
+                    f"{r.mean_diff:+.4f}",
+                    f"{r.wins} / {r.ties} / {r.losses}",
+                    f"{r.p_value:.3g}",
+                    f"{r.p_holm:.3g}",
+                    _verdict(r),
+                ]
+                for r in pw.itertuples()
+            ],
+            caption=f"Pairwise tests on test accuracy over {len(res.blocks)} blocks "
+            f"(significant: Holm p < {res.alpha:g})",
+        )
+    )
 
 
 def _baseline_text(board: pd.DataFrame) -> Callout | None:
@@ -331,7 +373,10 @@ def _data_section(doc: Document, runs: pd.DataFrame) -> None:
     doc.add(
         Table(
             ["train data", "train machine", "test data", "test machine"],
-            [[r.train_data, r.train_machine, r.test_data, r.test_machine] for r in pairs.itertuples()],
+            [
+                [r.train_data, r.train_machine, r.test_data, r.test_machine]
+                for r in pairs.itertuples()
+            ],
         )
     )
 
@@ -375,9 +420,22 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
         ]
         for r in board.itertuples()
     ]
-    headers = ["rank", "model", "family", "accuracy", "macro ROC-AUC", "macro F1",
-               "balanced acc.", "recording acc.", "vs baseline", "train s", "ms/window b1",
-               "ms/window batched", "params", "runs"]
+    headers = [
+        "rank",
+        "model",
+        "family",
+        "accuracy",
+        "macro ROC-AUC",
+        "macro F1",
+        "balanced acc.",
+        "recording acc.",
+        "vs baseline",
+        "train s",
+        "ms/window b1",
+        "ms/window batched",
+        "params",
+        "runs",
+    ]
     doc.add(Table(headers, rows))
 
 
@@ -393,7 +451,9 @@ def _per_fold(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
     folds = list(dict.fromkeys(runs["fold"]))
     per = runs.groupby(["model", "fold"])["accuracy"].agg(["mean", _std, "count"])
     frows = [[m, *(_cell(per, (m, f)) for f in folds)] for m in board["model"]]
-    doc.add(Table(["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)"))
+    doc.add(
+        Table(["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)")
+    )
 
 
 def _per_class(
@@ -410,11 +470,14 @@ def _per_class(
         for c in dict.fromkeys(pc.loc[pc["model"] == m, "class"]):
             rows.append([m, c, *(_cell(per, (m, c, f)) for f in folds), fmt(overall[(m, c)])])
     doc.add(Heading(f"Per class x held-out {column}"))
-    doc.add(Table(
-        ["model", "class", *folds, "mean"], rows,
-        caption=f"Test accuracy (recall) of each class on each held-out {column} "
-        "(mean ± std over seeds)",
-    ))
+    doc.add(
+        Table(
+            ["model", "class", *folds, "mean"],
+            rows,
+            caption=f"Test accuracy (recall) of each class on each held-out {column} "
+            "(mean ± std over seeds)",
+        )
+    )
 
 
 def _runs_table(doc: Document, runs: pd.DataFrame) -> None:
@@ -422,12 +485,33 @@ def _runs_table(doc: Document, runs: pd.DataFrame) -> None:
     links = {}
     rrows = []
     for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
-        rrows.append([r.model, r.fold, r.seed, fmt(r.accuracy), fmt(r.roc_auc), fmt(r.macro_f1),
-                      fmt(r.recording_accuracy), fmt_s(r.train_seconds), r.verdict or "–",
-                      "report"])
+        rrows.append(
+            [
+                r.model,
+                r.fold,
+                r.seed,
+                fmt(r.accuracy),
+                fmt(r.roc_auc),
+                fmt(r.macro_f1),
+                fmt(r.recording_accuracy),
+                fmt_s(r.train_seconds),
+                r.verdict or "–",
+                "report",
+            ]
+        )
         links[(i, 9)] = f"{r.run_dir}/report.html"
-    headers = ["model", "fold", "seed", "accuracy", "ROC-AUC", "macro F1", "recording acc.",
-               "train s", "fit", "report"]
+    headers = [
+        "model",
+        "fold",
+        "seed",
+        "accuracy",
+        "ROC-AUC",
+        "macro F1",
+        "recording acc.",
+        "train s",
+        "fit",
+        "report",
+    ]
     doc.add(Table(headers, rrows, links=links))
 
 
@@ -478,8 +562,14 @@ def render_leaderboard(
             board["accuracy_std"].tolist(),
             out_dir / "plots" / "accuracy_vs_latency.png",
         )
-        doc.add(Image(p, f"plots/{p.name}", "accuracy vs latency",
-                      caption="Mean test accuracy (± std) vs batch-1 latency per window"))
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "accuracy vs latency",
+                caption="Mean test accuracy (± std) vs batch-1 latency per window",
+            )
+        )
         _statistics(doc, runs, out_dir, paths)
         _per_fold(doc, runs, board)
         if protocol is not None and protocol.label == "held-out size":

@@ -183,7 +183,12 @@ def _cd_matplotlib(ranks: dict[str, float], cd: float, title: str) -> Any:
 
 
 def critical_difference(
-    scores: np.ndarray, labels: list[str], cd: float, path: Path, *, alpha: float = 0.05,
+    scores: np.ndarray,
+    labels: list[str],
+    cd: float,
+    path: Path,
+    *,
+    alpha: float = 0.05,
     title: str | None = None,
 ) -> Path:
     """The critical-difference diagram of ``scores`` (blocks x models, higher is better).
@@ -198,8 +203,13 @@ def critical_difference(
         plot_critical_difference = None
     if plot_critical_difference is not None:
         fig, ax = plot_critical_difference(
-            np.asarray(scores, dtype=float), list(labels), test="nemenyi", correction="none",
-            alpha=alpha, width=7, textspace=1.8,
+            np.asarray(scores, dtype=float),
+            list(labels),
+            test="nemenyi",
+            correction="none",
+            alpha=alpha,
+            width=7,
+            textspace=1.8,
         )
         ax.set_title(title, fontsize=10, pad=12)
     else:

@@ -216,17 +216,24 @@ def _description(doc: Document, art: dict[str, Any]) -> None:
 
 def _adaptation_text(ad: dict[str, Any]) -> str:
     """Domain adaptation, target role and model selection, in one sentence."""
-    sel = {"last": "the last epoch", "source_val": "the best source-validation loss",
-           "target_entropy": "the lowest target prediction entropy (no target label)"}
-    role = {"none": "no adaptation windows", "blocks": "the first part of each target recording "
-            "(contiguous block; the rest tests)", "recordings": "whole target recordings held "
-            "apart from the test recordings", "transductive": "the TEST windows themselves "
-            "(transductive)"}
-    return (f"Domain adaptation: {ad.get('method', 'none')} (weight {ad.get('weight', 1)}); "
-            f"{fmt_int(ad.get('n_adapt', 0))} unlabelled adaptation windows from "
-            f"{role.get(ad.get('target_role', 'none'), ad.get('target_role'))}, their labels never "
-            f"read. Weights selected at {sel.get(ad.get('selection'), ad.get('selection'))}; "
-            "never on target accuracy.")
+    sel = {
+        "last": "the last epoch",
+        "source_val": "the best source-validation loss",
+        "target_entropy": "the lowest target prediction entropy (no target label)",
+    }
+    role = {
+        "none": "no adaptation windows",
+        "blocks": "the first part of each target recording (contiguous block; the rest tests)",
+        "recordings": "whole target recordings held apart from the test recordings",
+        "transductive": "the TEST windows themselves (transductive)",
+    }
+    return (
+        f"Domain adaptation: {ad.get('method', 'none')} (weight {ad.get('weight', 1)}); "
+        f"{fmt_int(ad.get('n_adapt', 0))} unlabelled adaptation windows from "
+        f"{role.get(ad.get('target_role', 'none'), ad.get('target_role'))}, their labels never "
+        f"read. Weights selected at {sel.get(ad.get('selection'), ad.get('selection'))}; "
+        "never on target accuracy."
+    )
 
 
 def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
@@ -524,11 +531,13 @@ def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     doc.add(Para(f"Rule: {diag.get('rule', '–')}"))
     cmp = diag.get("comparison")
     if cmp:
-        doc.add(Callout(
-            f"What was measured: {cmp['text']}. Validation accuracy {fmt(cmp.get('val_accuracy'))}, "
-            f"test accuracy {fmt(cmp.get('test_accuracy'))}.",
-            "info" if cmp.get("comparable") and not cmp.get("shift_gap") else "warning",
-        ))
+        doc.add(
+            Callout(
+                f"What was measured: {cmp['text']}. Validation accuracy {fmt(cmp.get('val_accuracy'))}, "
+                f"test accuracy {fmt(cmp.get('test_accuracy'))}.",
+                "info" if cmp.get("comparable") and not cmp.get("shift_gap") else "warning",
+            )
+        )
     ev = diag.get("evidence") or {}
     if ev:
         doc.add(Table(["evidence", "value"], [[k, fmt(v)] for k, v in ev.items()]))
@@ -550,18 +559,33 @@ def _evidence(doc: Document, run_dir: Path, art: dict[str, Any], plot_dir: Path)
     doc.add(Heading("Envelope evidence"))
     src = data.get("rpm_source") or {}
     if src:
-        doc.add(Para("Shaft speed per recording came from: "
-                     + ", ".join(f"{k} ({v} recordings)" for k, v in src.items()) + "."))
+        doc.add(
+            Para(
+                "Shaft speed per recording came from: "
+                + ", ".join(f"{k} ({v} recordings)" for k, v in src.items())
+                + "."
+            )
+        )
     if data.get("frontend"):
         fe = data["frontend"]
-        doc.add(Para(f"Model input: order-domain squared envelope spectrum ({fe.get('axis')} axis, "
-                     f"band {fe.get('band')}), replayed from preprocess.json by predict/serve."))
+        doc.add(
+            Para(
+                f"Model input: order-domain squared envelope spectrum ({fe.get('axis')} axis, "
+                f"band {fe.get('band')}), replayed from preprocess.json by predict/serve."
+            )
+        )
     p = order_spectra_plot(ev, plot_dir / "envelope_evidence.png") if ev else None
     if p is not None:
-        doc.add(Image(p, f"plots/{p.name}", "envelope evidence",
-                      caption="Mean squared envelope spectrum of each class's test windows "
-                      "(cepstral pre-whitening, order axis, 1 = the floor) with the bearing's "
-                      "BPFO / BPFI / 2xBSF lines and harmonics marked"))
+        doc.add(
+            Image(
+                p,
+                f"plots/{p.name}",
+                "envelope evidence",
+                caption="Mean squared envelope spectrum of each class's test windows "
+                "(cepstral pre-whitening, order axis, 1 = the floor) with the bearing's "
+                "BPFO / BPFI / 2xBSF lines and harmonics marked",
+            )
+        )
 
 
 def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Document:

@@ -34,8 +34,13 @@ FRONTEND_FILE = "frontend.npz"
 #: ONNX opsets of the classifier graph (default domain, ai.onnx.ml for trees and SVMs).
 OPSETS = {"": 17, "ai.onnx.ml": 3}
 #: MiniRocket's fitted parameters, in aeon's tuple order.
-ROCKET_KEYS = ("n_channels_per_combination", "channel_indices", "dilations",
-               "n_features_per_dilation", "biases")
+ROCKET_KEYS = (
+    "n_channels_per_combination",
+    "channel_indices",
+    "dilations",
+    "n_features_per_dilation",
+    "biases",
+)
 
 
 def is_feature_model(model: Any) -> bool:
@@ -60,12 +65,20 @@ def frontend_spec(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
     ext = model.extractor
     if isinstance(ext, FeatureExtractor):
-        return {"kind": "features", "config": extractor_config(ext),
-                "n_features": len(ext.feature_names)}, {}
+        return {
+            "kind": "features",
+            "config": extractor_config(ext),
+            "n_features": len(ext.feature_names),
+        }, {}
     if isinstance(ext, ChunkedMiniRocket):
         arrays = {k: np.asarray(v) for k, v in zip(ROCKET_KEYS, ext.rocket_.parameters)}
-        spec = {"kind": "minirocket", "normalise": ext.normalise, "input": ext.input,
-                "n_features": int(ext.n_features_out_), "file": FRONTEND_FILE}
+        spec = {
+            "kind": "minirocket",
+            "normalise": ext.normalise,
+            "input": ext.input,
+            "n_features": int(ext.n_features_out_),
+            "file": FRONTEND_FILE,
+        }
         return spec, arrays
     raise ConfigError(f"model {model.name!r}: no ONNX front end for {type(ext).__name__}")
 
@@ -77,7 +90,9 @@ class FrontEnd:
     release the GIL), so the front end uses the same cores as ONNX Runtime does.
     """
 
-    def __init__(self, spec: dict[str, Any], directory: Path | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, spec: dict[str, Any], directory: Path | None = None, threads: int = 1
+    ) -> None:
         self.spec = spec
         self.threads = max(1, int(threads or 1))
         self.kind = spec.get("kind")
@@ -103,8 +118,9 @@ class FrontEnd:
             return self.extractor.transform(X)
         from faultlab.models.minirocket import prepare, rocket_transform
 
-        return rocket_transform(prepare(X, self.spec["normalise"], self.spec["input"]),
-                                self.rocket, n_jobs=self.threads)
+        return rocket_transform(
+            prepare(X, self.spec["normalise"], self.spec["input"]), self.rocket, n_jobs=self.threads
+        )
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -135,8 +151,10 @@ def _skl2onnx_head(head: Any, n_features: int) -> tuple[Any, str]:
     try:
         with _int_attributes():
             onx = convert_sklearn(
-                head, initial_types=[("features", FloatTensorType([None, n_features]))],
-                options={id(clf): {"zipmap": False}}, target_opset=dict(OPSETS),
+                head,
+                initial_types=[("features", FloatTensorType([None, n_features]))],
+                options={id(clf): {"zipmap": False}},
+                target_opset=dict(OPSETS),
             )
     except Exception as exc:  # a converter missing for this estimator or option
         raise ExportError(f"skl2onnx cannot convert {type(clf).__name__}: {exc}") from None
@@ -180,13 +198,18 @@ def _linear_softmax_head(head: Any, n_features: int) -> Any:
         W = W / scale
         b = b - W @ np.broadcast_to(mean, (n_features,))
     t = float(clf.temperature_)
-    inits = [numpy_helper.from_array((W.T / t).astype(np.float32), "W"),
-             numpy_helper.from_array((b / t).astype(np.float32), "b")]
-    nodes = [helper.make_node("MatMul", ["features", "W"], ["z0"]),
-             helper.make_node("Add", ["z0", "b"], ["z"]),
-             helper.make_node("Softmax", ["z"], ["probabilities"], axis=1)]
+    inits = [
+        numpy_helper.from_array((W.T / t).astype(np.float32), "W"),
+        numpy_helper.from_array((b / t).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["features", "W"], ["z0"]),
+        helper.make_node("Add", ["z0", "b"], ["z"]),
+        helper.make_node("Softmax", ["z"], ["probabilities"], axis=1),
+    ]
     graph = helper.make_graph(
-        nodes, "softmax_ridge",
+        nodes,
+        "softmax_ridge",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n_features])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, W.shape[0]])],
         inits,
@@ -205,8 +228,8 @@ def _ovo_coefficients(svc: Any) -> tuple[np.ndarray, np.ndarray, list[tuple[int,
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     C = np.zeros((int(starts[-1]), len(pairs)))
     for p, (i, j) in enumerate(pairs):
-        C[starts[i]:starts[i + 1], p] = svc.dual_coef_[j - 1, starts[i]:starts[i + 1]]
-        C[starts[j]:starts[j + 1], p] = svc.dual_coef_[i, starts[j]:starts[j + 1]]
+        C[starts[i] : starts[i + 1], p] = svc.dual_coef_[j - 1, starts[i] : starts[i + 1]]
+        C[starts[j] : starts[j + 1], p] = svc.dual_coef_[i, starts[j] : starts[j + 1]]
     return C, np.asarray(svc.intercept_, np.float64), pairs
 
 
@@ -228,16 +251,29 @@ def _svm_sigmoid_head(head: Any, n_features: int) -> Any:
     a_ = np.array([c.a_ for c in cal.calibrators])
     b_ = np.array([c.b_ for c in cal.calibrators])
     f32 = lambda v, name: numpy_helper.from_array(np.asarray(v, np.float32), name)  # noqa: E731
-    inits = [f32(-2 * SV.T, "m2SVT"), f32((SV * SV).sum(1), "svsq"), f32(-float(svc._gamma), "ng"),
-             f32(C, "C"), f32(b, "b"), f32(-a_, "na"), f32(-b_, "nb"), f32([1], "one1"),
-             helper.make_tensor("ax1", TensorProto.INT64, [1], [1])]
+    inits = [
+        f32(-2 * SV.T, "m2SVT"),
+        f32((SV * SV).sum(1), "svsq"),
+        f32(-float(svc._gamma), "ng"),
+        f32(C, "C"),
+        f32(b, "b"),
+        f32(-a_, "na"),
+        f32(-b_, "nb"),
+        f32([1], "one1"),
+        helper.make_tensor("ax1", TensorProto.INT64, [1], [1]),
+    ]
     x = "features"
     nodes = []
     if len(head.steps) > 1:
         sc = head[0]
-        inits += [f32(sc.mean_ if sc.mean_ is not None else np.zeros(n_features), "mu"),
-                  f32(sc.scale_ if sc.scale_ is not None else np.ones(n_features), "sd")]
-        nodes += [helper.make_node("Sub", [x, "mu"], ["xc"]), helper.make_node("Div", ["xc", "sd"], ["xs"])]
+        inits += [
+            f32(sc.mean_ if sc.mean_ is not None else np.zeros(n_features), "mu"),
+            f32(sc.scale_ if sc.scale_ is not None else np.ones(n_features), "sd"),
+        ]
+        nodes += [
+            helper.make_node("Sub", [x, "mu"], ["xc"]),
+            helper.make_node("Div", ["xc", "sd"], ["xs"]),
+        ]
         x = "xs"
     nodes += [
         helper.make_node("Mul", [x, x], ["x2"]),
@@ -271,19 +307,27 @@ def _svm_sigmoid_head(head: Any, n_features: int) -> Any:
         ]
     else:
         nodes.append(helper.make_node("Identity", ["dec"], ["ovr"]))
-    nodes += [helper.make_node("Mul", ["ovr", "na"], ["s0"]),
-              helper.make_node("Add", ["s0", "nb"], ["s1"]),
-              helper.make_node("Sigmoid", ["s1"], ["p"])]
+    nodes += [
+        helper.make_node("Mul", ["ovr", "na"], ["s0"]),
+        helper.make_node("Add", ["s0", "nb"], ["s1"]),
+        helper.make_node("Sigmoid", ["s1"], ["p"]),
+    ]
     if k > 2:
-        nodes += [helper.make_node("ReduceSum", ["p", "ax1"], ["psum"], keepdims=1),
-                  helper.make_node("Div", ["p", "psum"], ["probabilities"])]
+        nodes += [
+            helper.make_node("ReduceSum", ["p", "ax1"], ["psum"], keepdims=1),
+            helper.make_node("Div", ["p", "psum"], ["probabilities"]),
+        ]
     else:
-        nodes += [helper.make_node("Sub", ["one1", "p"], ["q"]),
-                  helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1)]
+        nodes += [
+            helper.make_node("Sub", ["one1", "p"], ["q"]),
+            helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1),
+        ]
     graph = helper.make_graph(
-        nodes, "svm_sigmoid",
+        nodes,
+        "svm_sigmoid",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n_features])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k])], inits,
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k])],
+        inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSETS[""])])
 
@@ -295,9 +339,12 @@ def _is_rbf_sigmoid_svm(clf: Any) -> bool:
     if not isinstance(clf, CalibratedClassifierCV) or clf.method != "sigmoid":
         return False
     cals = getattr(clf, "calibrated_classifiers_", [])
-    return (len(cals) == 1 and isinstance(cals[0].estimator, SVC)
-            and cals[0].estimator.kernel == "rbf"
-            and np.array_equal(cals[0].classes, cals[0].estimator.classes_))
+    return (
+        len(cals) == 1
+        and isinstance(cals[0].estimator, SVC)
+        and cals[0].estimator.kernel == "rbf"
+        and np.array_equal(cals[0].classes, cals[0].estimator.classes_)
+    )
 
 
 def _prior_head(prior: np.ndarray, n_features: int) -> Any:
@@ -305,14 +352,20 @@ def _prior_head(prior: np.ndarray, n_features: int) -> Any:
     from onnx import TensorProto, helper, numpy_helper
 
     k = len(prior)
-    inits = [numpy_helper.from_array(np.zeros((n_features, k), np.float32), "Z"),
-             numpy_helper.from_array(np.asarray(prior, np.float32), "prior")]
-    nodes = [helper.make_node("MatMul", ["features", "Z"], ["z"]),
-             helper.make_node("Add", ["z", "prior"], ["probabilities"])]
+    inits = [
+        numpy_helper.from_array(np.zeros((n_features, k), np.float32), "Z"),
+        numpy_helper.from_array(np.asarray(prior, np.float32), "prior"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["features", "Z"], ["z"]),
+        helper.make_node("Add", ["z", "prior"], ["probabilities"]),
+    ]
     graph = helper.make_graph(
-        nodes, "prior",
+        nodes,
+        "prior",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n_features])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k])], inits,
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k])],
+        inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSETS[""])])
 
@@ -369,11 +422,15 @@ def head_graph(model: Any, n_features: int) -> Any:
             nodes.append(helper.make_node("MatMul", [prefix + prob, f"{prefix}expand"], [out]))
         outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, [None, n_classes]))
     graph = helper.make_graph(
-        nodes, f"faultlab_{model.name}",
+        nodes,
+        f"faultlab_{model.name}",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n_features])],
-        outputs, inits,
+        outputs,
+        inits,
     )
-    onx = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    onx = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()]
+    )
     onx.ir_version = min(onx.ir_version, 9)
     onnx.checker.check_model(onx)
     return onx

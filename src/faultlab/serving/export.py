@@ -120,7 +120,9 @@ def _parity(ref: dict[str, np.ndarray], got: list[np.ndarray], tasks: list[str])
         clear = (top2[:, 1] - top2[:, 0]) > TOLERANCE
         bad = clear & (np.asarray(g).argmax(1) != r.argmax(1))
         if bad.any():
-            raise ExportError(f"task {task}: {int(bad.sum())} window label(s) differ from predict_proba")
+            raise ExportError(
+                f"task {task}: {int(bad.sum())} window label(s) differ from predict_proba"
+            )
     return diff
 
 
@@ -131,8 +133,14 @@ def _onnx_legacy(module, example, path: Path, names: dict[str, list[str]]) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module, (example,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=names["inputs"], output_names=names["outputs"], dynamic_axes=dyn,
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=names["inputs"],
+            output_names=names["outputs"],
+            dynamic_axes=dyn,
         )
 
 
@@ -143,9 +151,14 @@ def _onnx_dynamo(module, example, path: Path, names: dict[str, list[str]]) -> No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prog = torch.onnx.export(
-            module, (example,), dynamo=True, opset_version=max(OPSET, 18),
-            input_names=names["inputs"], output_names=names["outputs"],
-            dynamic_shapes=({0: batch},), external_data=False,
+            module,
+            (example,),
+            dynamo=True,
+            opset_version=max(OPSET, 18),
+            input_names=names["inputs"],
+            output_names=names["outputs"],
+            dynamic_shapes=({0: batch},),
+            external_data=False,
         )
     prog.save(str(path))
 
@@ -182,7 +195,9 @@ def export_onnx(
     ref = model.predict_proba(X)
     notes: list[str] = []
     if exporter != "auto" and exporter not in ONNX_EXPORTERS:
-        raise ExportError(f"unknown ONNX exporter {exporter!r}; choose from {['auto', *ONNX_EXPORTERS]}")
+        raise ExportError(
+            f"unknown ONNX exporter {exporter!r}; choose from {['auto', *ONNX_EXPORTERS]}"
+        )
     exporters = [(k, f) for k, f in ONNX_EXPORTERS.items() if exporter in ("auto", k)]
     if exporter == "auto" and importlib.util.find_spec("onnxscript") is None:
         exporters = [e for e in exporters if e[0] != "dynamo"]
@@ -234,13 +249,19 @@ def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str,
         front = FrontEnd(spec, path.parent, threads=1)
         diff = _parity(ref, _run_onnx(tmp, front(X)), tasks)
     heads = sorted({type(p[-1]).__name__ for p in model.pipelines.values()})
-    label = "skl2onnx" if any(uses_skl2onnx(p[-1]) for p in model.pipelines.values()) else "onnx.helper"
-    notes = [f"front end ({spec['kind']}) runs in numpy/numba before the ONNX graph "
-             f"(input 'features' [batch, {spec['n_features']}]); classifier {', '.join(heads)}"]
+    label = (
+        "skl2onnx" if any(uses_skl2onnx(p[-1]) for p in model.pipelines.values()) else "onnx.helper"
+    )
+    notes = [
+        f"front end ({spec['kind']}) runs in numpy/numba before the ONNX graph "
+        f"(input 'features' [batch, {spec['n_features']}]); classifier {', '.join(heads)}"
+    ]
     return label, diff, notes
 
 
-def export_torchscript(model: Any, path: Path, tasks: list[str], **_: Any) -> tuple[str, float, list[str]]:
+def export_torchscript(
+    model: Any, path: Path, tasks: list[str], **_: Any
+) -> tuple[str, float, list[str]]:
     import torch
 
     if _torch_net(model) is None:
@@ -258,7 +279,9 @@ def export_torchscript(model: Any, path: Path, tasks: list[str], **_: Any) -> tu
             got = [o.numpy() for o in traced(torch.from_numpy(X))]
         diff = _max_diff(model.predict_proba(X), got, tasks)
         if diff > TOLERANCE:
-            raise ExportError(f"model {model.name!r}: traced TorchScript differs from the model by {diff:.2e}")
+            raise ExportError(
+                f"model {model.name!r}: traced TorchScript differs from the model by {diff:.2e}"
+            )
         with atomic_path(path) as tmp:
             torch.jit.save(traced, str(tmp))
     return "torch.jit.trace + freeze", diff, []
@@ -307,12 +330,17 @@ def export_run(
 
         spec = frontend_spec(model)[0]
         entry["frontend"] = spec
-        entry["graph_input"] = {"name": "features", "shape": ["batch", spec["n_features"]],
-                                "dtype": "float32"}
+        entry["graph_input"] = {
+            "name": "features",
+            "shape": ["batch", spec["n_features"]],
+            "dtype": "float32",
+        }
     # one metadata.json per folder: exporting the other format adds to it, for the same run
     meta_path = out / METADATA_FILE
     old = _read_json(meta_path)
-    exports = old.get("exports", {}) if old.get("model_fingerprint") == meta["model_fingerprint"] else {}
+    exports = (
+        old.get("exports", {}) if old.get("model_fingerprint") == meta["model_fingerprint"] else {}
+    )
     meta["exports"] = {**exports, fmt: entry}
     write_json(meta_path, meta)
     return ExportResult(fmt, path, meta_path, exporter, diff, notes)

@@ -66,10 +66,12 @@ class LoadResult:
         return asdict(self)
 
     def line(self) -> str:
-        return (f"{self.completed}/{self.requests} requests, {self.ok} ok, concurrency "
-                f"{self.concurrency}: {self.requests_per_s:.1f} req/s, p50 {self.p50_ms:.1f} ms, "
-                f"p90 {self.p90_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms "
-                f"({self.seconds:.1f} s)")
+        return (
+            f"{self.completed}/{self.requests} requests, {self.ok} ok, concurrency "
+            f"{self.concurrency}: {self.requests_per_s:.1f} req/s, p50 {self.p50_ms:.1f} ms, "
+            f"p90 {self.p90_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms "
+            f"({self.seconds:.1f} s)"
+        )
 
 
 def run_load(

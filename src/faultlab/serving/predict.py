@@ -184,8 +184,11 @@ class RecordingPrediction:
             "tasks": {t: v.to_dict() for t, v in self.verdicts.items()},
         }
         if self.prepared.rpm is not None:
-            out.update(shaft_rpm=self.prepared.rpm, rpm_source=self.prepared.rpm_source,
-                       bearing=self.prepared.bearing)
+            out.update(
+                shaft_rpm=self.prepared.rpm,
+                rpm_source=self.prepared.rpm_source,
+                bearing=self.prepared.bearing,
+            )
         if self.evidence is not None:
             out["evidence"] = self.evidence
         return out
@@ -284,7 +287,9 @@ class Predictor:
         """Probabilities for prepared windows, ``batch_size`` windows at a time."""
         if len(X) == 0:
             return {t: np.zeros((0, len(c)), np.float32) for t, c in self.classes.items()}
-        parts = [self.backend.predict_proba(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+        parts = [
+            self.backend.predict_proba(X[i : i + batch_size]) for i in range(0, len(X), batch_size)
+        ]
         return {t: np.concatenate([p[t] for p in parts]).astype(np.float32) for t in self.tasks}
 
     def predict_prepared(self, prepared: Prepared, batch_size: int = 512) -> RecordingPrediction:
@@ -296,7 +301,11 @@ class Predictor:
         return rp
 
     def predict_signal(
-        self, signal: np.ndarray, sampling_rate: float | None, name: str = "input", batch_size: int = 512
+        self,
+        signal: np.ndarray,
+        sampling_rate: float | None,
+        name: str = "input",
+        batch_size: int = 512,
     ) -> RecordingPrediction:
         prepared = prepare(self.pre, signal, sampling_rate, name, max_windows=self.max_windows)
         return self.predict_prepared(prepared, batch_size)
@@ -311,8 +320,16 @@ class Predictor:
         rpm: float | None = None,
         bearing: str | None = None,
     ) -> RecordingPrediction:
-        prepared = prepare_file(self.pre, path, sampling_rate, channels, name, rpm, bearing,
-                                max_windows=self.max_windows)
+        prepared = prepare_file(
+            self.pre,
+            path,
+            sampling_rate,
+            channels,
+            name,
+            rpm,
+            bearing,
+            max_windows=self.max_windows,
+        )
         return self.predict_prepared(prepared, batch_size)
 
     def predict(
@@ -340,8 +357,16 @@ class Predictor:
     ) -> list[RecordingPrediction]:
         """Every file is read and checked before any is predicted: one bad file fails fast."""
         prepared = [
-            prepare_file(self.pre, p, sampling_rate, channels, None, rpm, bearing,
-                         max_windows=self.max_windows)
+            prepare_file(
+                self.pre,
+                p,
+                sampling_rate,
+                channels,
+                None,
+                rpm,
+                bearing,
+                max_windows=self.max_windows,
+            )
             for p in paths
         ]
         return [self.predict_prepared(p, batch_size) for p in prepared]
@@ -360,7 +385,9 @@ def model_fingerprint(run_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_metadata(run_dir: Path | None, pre: Preprocessing, model_info: dict[str, Any]) -> dict[str, Any]:
+def model_metadata(
+    run_dir: Path | None, pre: Preprocessing, model_info: dict[str, Any]
+) -> dict[str, Any]:
     """What a consumer of the model needs: classes, input, preprocessing, versions."""
     from faultlab.version import __version__
 
@@ -411,7 +438,9 @@ def window_table(preds: list[RecordingPrediction], classes: dict[str, list[str]]
 OUTPUT_FORMATS = (".csv", ".json")
 
 
-def write_predictions(path: str | Path, preds: list[RecordingPrediction], predictor: Predictor) -> Path:
+def write_predictions(
+    path: str | Path, preds: list[RecordingPrediction], predictor: Predictor
+) -> Path:
     """Per-window predictions as CSV, or as JSON with the verdicts too (atomic write).
 
     JSON ``windows`` rows have the CSV's columns, so both formats read the same way.
@@ -425,11 +454,14 @@ def write_predictions(path: str | Path, preds: list[RecordingPrediction], predic
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
         return path
-    write_json(path, {
-        "run_dir": str(predictor.run_dir),
-        "model": predictor.model_name,
-        "classes": predictor.classes,
-        "recordings": [rp.summary() for rp in preds],
-        "windows": json.loads(table.to_json(orient="records", double_precision=6)),
-    })
+    write_json(
+        path,
+        {
+            "run_dir": str(predictor.run_dir),
+            "model": predictor.model_name,
+            "classes": predictor.classes,
+            "recordings": [rp.summary() for rp in preds],
+            "windows": json.loads(table.to_json(orient="records", double_precision=6)),
+        },
+    )
     return path

@@ -117,9 +117,22 @@ class Preprocessing:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for export metadata (the standardiser as nested lists)."""
-        out = {k: getattr(self, k) for k in (
-            "channels", "window", "stride", "rate", "normalise", "dataset", "target", "classes",
-            "feature_names", "frontend", "frontend_bearing")}
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "channels",
+                "window",
+                "stride",
+                "rate",
+                "normalise",
+                "dataset",
+                "target",
+                "classes",
+                "feature_names",
+                "frontend",
+                "frontend_bearing",
+            )
+        }
         out["standardiser"] = self.scaler.to_dict() if self.scaler is not None else None
         out["input_shape"] = list(self.input_shape)
         return out
@@ -243,8 +256,13 @@ def load_input(
         signal, file_rate = _read_wav(path, channels, label)
         rate = rate or file_rate
         check_signal(signal, label)
-        return Recording(Path(label).stem, signal, float(rate), list(channels),
-                         {"source": label, "original_sampling_rate": float(rate)})
+        return Recording(
+            Path(label).stem,
+            signal,
+            float(rate),
+            list(channels),
+            {"source": label, "original_sampling_rate": float(rate)},
+        )
     wanted = [int(c) if str(c).isdigit() else str(c) for c in channels]
     try:
         try:
@@ -321,7 +339,9 @@ def prepare(
     if sig.ndim == 1:
         sig = sig[None]
     if sig.ndim != 2:
-        raise DataError(f"{name}: signal of shape {sig.shape}; expected [samples] or [channels, samples]")
+        raise DataError(
+            f"{name}: signal of shape {sig.shape}; expected [samples] or [channels, samples]"
+        )
     check_signal(sig, name, None if pre.tabular else MAX_ABS_SAMPLE)
     if pre.tabular:
         check_windows(sig.shape[0], max_windows, name, "rows")
@@ -360,8 +380,15 @@ def prepare(
     return out
 
 
-def _apply_frontend(pre: Preprocessing, out: Prepared, signal: np.ndarray, source_rate: float,
-                    meta: dict[str, Any], rpm: float | None, bearing: str | None) -> None:
+def _apply_frontend(
+    pre: Preprocessing,
+    out: Prepared,
+    signal: np.ndarray,
+    source_rate: float,
+    meta: dict[str, Any],
+    rpm: float | None,
+    bearing: str | None,
+) -> None:
     """Replay the run's window front end on ``out.X`` (in place), recording rpm and bearing."""
     from faultlab.features.window_frontend import WindowFrontend
     from faultlab.signals.geometry import bearing_for
@@ -377,8 +404,9 @@ def _apply_frontend(pre: Preprocessing, out: Prepared, signal: np.ndarray, sourc
     bearings = []
     for c, ch in enumerate(pre.channels):
         try:
-            b = bearing_for({**meta, "bearing": bearing or meta.get("bearing"),
-                             "recording_id": out.name}, ch)
+            b = bearing_for(
+                {**meta, "bearing": bearing or meta.get("bearing"), "recording_id": out.name}, ch
+            )
         except DataError:
             if not pre.frontend_bearing:
                 raise DataError(f"{out.name}: no bearing geometry; give --bearing KEY") from None
@@ -389,8 +417,12 @@ def _apply_frontend(pre: Preprocessing, out: Prepared, signal: np.ndarray, sourc
 
     n = len(out.X)
     orders, mean = mean_order_spectrum(out.X, out.rate, np.full(n, value))
-    out.order_spectrum = {"orders": orders.tolist(), "spectrum": mean.tolist(),
-                          "bearing": bearings[0], "defect_orders": defect_orders(bearings[0])}
+    out.order_spectrum = {
+        "orders": orders.tolist(),
+        "spectrum": mean.tolist(),
+        "bearing": bearings[0],
+        "defect_orders": defect_orders(bearings[0]),
+    }
     out.X = fe.transform(out.X, out.rate, np.full(n, value), np.array([bearings] * n, dtype=object))
     out.rpm, out.rpm_source, out.bearing = float(value), source, bearings
 
@@ -399,11 +431,15 @@ def _prepare_rows(pre: Preprocessing, rows: np.ndarray, name: str) -> Prepared:
     """Tabular runs: each row of features is one model input ``[1, F]``."""
     n_feat = pre.input_shape[1]
     if rows.shape[-1] != n_feat:
-        raise DataError(f"{name}: rows of {rows.shape[-1]} values; the model takes {n_feat} features")
+        raise DataError(
+            f"{name}: rows of {rows.shape[-1]} values; the model takes {n_feat} features"
+        )
     X = rows.reshape(-1, 1, n_feat).astype(np.float32)
     if pre.scaler is not None:
         X = pre.scaler.transform(X)
-    return Prepared(name, np.ascontiguousarray(X, np.float32), np.arange(len(X)), None, None, len(X))
+    return Prepared(
+        name, np.ascontiguousarray(X, np.float32), np.arange(len(X)), None, None, len(X)
+    )
 
 
 def load_table_rows(path: str | Path, pre: Preprocessing, name: str | None = None) -> np.ndarray:
@@ -413,7 +449,9 @@ def load_table_rows(path: str | Path, pre: Preprocessing, name: str | None = Non
     path = Path(path)
     label = name or display_name(path)
     if path.suffix.lower() != ".csv":
-        raise UnsupportedFormat(f"{label}: a tabular model reads .csv feature tables, not {path.suffix!r}")
+        raise UnsupportedFormat(
+            f"{label}: a tabular model reads .csv feature tables, not {path.suffix!r}"
+        )
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -446,8 +484,9 @@ def prepare_file(
         )
     rec = load_input(path, want, sampling_rate, label, explicit_channels=bool(channels))
     meta = {**_catalogue_meta(Path(path)), **rec.meta} if pre.frontend else rec.meta
-    return prepare(pre, rec.signal, rec.sampling_rate, label, meta, rpm, bearing,
-                   max_windows=max_windows)
+    return prepare(
+        pre, rec.signal, rec.sampling_rate, label, meta, rpm, bearing, max_windows=max_windows
+    )
 
 
 def _catalogue_meta(path: Path) -> dict[str, Any]:

@@ -52,7 +52,10 @@ class PredictRequest(BaseModel):
         "(tabular models: one row of features, or rows x features)"
     )
     sampling_rate: float | None = Field(
-        None, ge=RATE_MIN_HZ, le=RATE_MAX_HZ, allow_inf_nan=False,
+        None,
+        ge=RATE_MIN_HZ,
+        le=RATE_MAX_HZ,
+        allow_inf_nan=False,
         description="Hz of the given samples (required by signal models; tables have none)",
     )
 
@@ -86,7 +89,8 @@ class BodyLimit:
 
 def _too_large(size: int, limit: int) -> JSONResponse:
     return JSONResponse(
-        {"detail": f"request body of {size} bytes is over the limit of {limit} bytes"}, status_code=413
+        {"detail": f"request body of {size} bytes is over the limit of {limit} bytes"},
+        status_code=413,
     )
 
 
@@ -96,7 +100,8 @@ def _columns(rp: RecordingPrediction, classes: dict[str, list[str]]) -> dict[str
         "start_sample": rp.prepared.start_sample.tolist(),
         "start_s": np.round(rp.prepared.start_s, 6).tolist() if rp.prepared.rate else None,
         "prediction": {
-            t: np.asarray(classes[t], dtype=object)[p.argmax(axis=1)].tolist() for t, p in rp.proba.items()
+            t: np.asarray(classes[t], dtype=object)[p.argmax(axis=1)].tolist()
+            for t, p in rp.proba.items()
         },
         "proba": {t: np.round(p, 6).tolist() for t, p in rp.proba.items()},
     }
@@ -131,10 +136,19 @@ _REQUEST_BODY = {
                 "type": "object",
                 "required": ["file"],
                 "properties": {
-                    "file": {"type": "string", "format": "binary",
-                             "description": f"recording: {', '.join(sorted(READERS))}"},
-                    "sampling_rate": {"type": "number", "description": "Hz (CWRU numbers: from the catalogue)"},
-                    "channel": {"type": "string", "description": "channel name/column/index in the file"},
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": f"recording: {', '.join(sorted(READERS))}",
+                    },
+                    "sampling_rate": {
+                        "type": "number",
+                        "description": "Hz (CWRU numbers: from the catalogue)",
+                    },
+                    "channel": {
+                        "type": "string",
+                        "description": "channel name/column/index in the file",
+                    },
                 },
             }
         },
@@ -187,16 +201,24 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         """Liveness: the model is loaded and answering."""
-        return {"status": "ok", "model": predictor.model_name, "backend": predictor.backend_name,
-                "uptime_s": round(time.time() - started, 3)}
+        return {
+            "status": "ok",
+            "model": predictor.model_name,
+            "backend": predictor.backend_name,
+            "uptime_s": round(time.time() - started, 3),
+        }
 
     @app.get("/model", dependencies=auth)
     async def model() -> dict[str, Any]:
         """Classes, tasks, input shape, window, rate, channels and preprocessing of the model."""
         return meta
 
-    @app.post("/predict", openapi_extra={"requestBody": _REQUEST_BODY}, responses=_ERRORS,
-              dependencies=auth)
+    @app.post(
+        "/predict",
+        openapi_extra={"requestBody": _REQUEST_BODY},
+        responses=_ERRORS,
+        dependencies=auth,
+    )
     async def predict(request: Request, windows: bool = True) -> dict[str, Any]:
         """Predict one recording; ``windows=false`` leaves out the per-window columns."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -206,7 +228,8 @@ def create_app(
             rp = await _from_upload(request)
         else:
             raise HTTPException(
-                415, f"content type {ctype or '(none)'!r}: send application/json or multipart/form-data"
+                415,
+                f"content type {ctype or '(none)'!r}: send application/json or multipart/form-data",
             )
         return _answer(predictor, rp, windows)
 
@@ -220,8 +243,16 @@ def create_app(
                 raise HTTPException(400, f"malformed JSON body: {errors[0]['msg']}") from None
             raise HTTPException(422, errors[:5]) from None
         if req.sampling_rate is None and not predictor.pre.tabular:
-            raise HTTPException(422, [{"type": "missing", "loc": ["sampling_rate"],
-                                       "msg": "Field required: the Hz of the samples"}])
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "type": "missing",
+                        "loc": ["sampling_rate"],
+                        "msg": "Field required: the Hz of the samples",
+                    }
+                ],
+            )
         try:
             signal = np.asarray(req.samples, dtype=np.float32)
         except ValueError:
@@ -244,7 +275,11 @@ def create_app(
                 )
             rate = _form_rate(form.get("sampling_rate"))
             channel = form.get("channel")
-            channels = [c.strip() for c in channel.split(",")] if isinstance(channel, str) and channel else None
+            channels = (
+                [c.strip() for c in channel.split(",")]
+                if isinstance(channel, str) and channel
+                else None
+            )
             content = await upload.read()
         with tempfile.TemporaryDirectory(prefix="faultlab-upload-") as tmp:
             path = Path(tmp) / name  # keep the name: CWRU numbers give the rate
@@ -256,8 +291,13 @@ def create_app(
     return app
 
 
-def _bare_app(predictor: Predictor, meta: dict[str, Any], max_body_bytes: int,
-              max_windows: int, max_samples: int) -> FastAPI:
+def _bare_app(
+    predictor: Predictor,
+    meta: dict[str, Any],
+    max_body_bytes: int,
+    max_windows: int,
+    max_samples: int,
+) -> FastAPI:
     """The FastAPI app with its description, body limit and offline docs (no routes yet)."""
     app = FastAPI(
         title="faultlab fault-diagnosis service",
@@ -306,8 +346,11 @@ def _bearer_check(token: str):
     async def check(cred: HTTPAuthorizationCredentials | None = Depends(scheme)) -> None:
         given = (cred.credentials if cred is not None else "").encode()
         if not hmac.compare_digest(given, expected):
-            raise HTTPException(401, "missing or wrong bearer token (Authorization: Bearer ...)",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "missing or wrong bearer token (Authorization: Bearer ...)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     return check
 
@@ -324,6 +367,7 @@ def _offline_docs(app: FastAPI) -> None:
         swagger_ui_path = None
 
     if swagger_ui_path is None:
+
         @app.get("/docs", include_in_schema=False)
         async def plain_docs() -> HTMLResponse:
             return HTMLResponse(
@@ -332,6 +376,7 @@ def _offline_docs(app: FastAPI) -> None:
                 "Install swagger-ui-bundle (pip install 'faultlab[serve]') for interactive "
                 "docs that work offline.</p>"
             )
+
         return
 
     from fastapi.openapi.docs import get_swagger_ui_html
@@ -350,7 +395,8 @@ def _offline_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=schema_url, title=f"{app.title} - docs",
+            openapi_url=schema_url,
+            title=f"{app.title} - docs",
             swagger_js_url="/docs-static/swagger-ui-bundle.js",
             swagger_css_url="/docs-static/swagger-ui.css",
             swagger_favicon_url="/docs-static/favicon-32x32.png",
@@ -395,6 +441,13 @@ def serve(
     import uvicorn
 
     token = resolve_token(host, token)
-    app = create_app(run_dir, backend=backend, max_body_bytes=max_body_bytes, threads=threads,
-                     token=token, max_windows=max_windows, max_samples=max_samples)
+    app = create_app(
+        run_dir,
+        backend=backend,
+        max_body_bytes=max_body_bytes,
+        threads=threads,
+        token=token,
+        max_windows=max_windows,
+        max_samples=max_samples,
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level)

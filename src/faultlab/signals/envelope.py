@@ -62,7 +62,9 @@ def spectral_kurtosis(H: np.ndarray, bands: Sequence[tuple[int, int]]) -> np.nda
 
 
 def select_band(
-    H: np.ndarray, method: str | tuple[float, float] | None, sampling_rate: float,
+    H: np.ndarray,
+    method: str | tuple[float, float] | None,
+    sampling_rate: float,
     levels: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Analytic spectrum ``H`` restricted to the chosen band, and the band per window (Hz).

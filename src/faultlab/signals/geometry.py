@@ -39,7 +39,12 @@ def bearing_for(meta: Mapping[str, Any] | pd.Series, channel: str | None = None)
     rid = get("recording_id", "?")
     ends = str(get("sensor_end") or "").split("+")
     per_channel = str(get("channel_bearings") or "").split("+")
-    if channel and _present(get("channel_bearings")) and channel in ends and len(per_channel) == len(ends):
+    if (
+        channel
+        and _present(get("channel_bearings"))
+        and channel in ends
+        and len(per_channel) == len(ends)
+    ):
         return _checked(per_channel[ends.index(channel)], rid)
     key = get("bearing")
     if _present(key):
@@ -71,9 +76,14 @@ def bearings_per_window(info: pd.DataFrame, channels: Sequence[str]) -> np.ndarr
     out = np.empty((n, len(channels)), dtype=object)
     if n == 0:
         return out
-    key_cols = [c for c in ("recording_id", "bearing", "channel_bearings", "sensor_end")
-                if c in info.columns]
-    groups = info.groupby(key_cols, dropna=False, sort=False).indices if key_cols else {(): np.arange(n)}
+    key_cols = [
+        c
+        for c in ("recording_id", "bearing", "channel_bearings", "sensor_end")
+        if c in info.columns
+    ]
+    groups = (
+        info.groupby(key_cols, dropna=False, sort=False).indices if key_cols else {(): np.arange(n)}
+    )
     for _, idx in groups.items():
         row = info.iloc[int(idx[0])]
         for c, ch in enumerate(channels):

@@ -77,6 +77,7 @@ def progress_factor(p: float) -> float:
 
 # --- losses ----------------------------------------------------------------------------------
 
+
 def coral_loss(fs: torch.Tensor, ft: torch.Tensor) -> torch.Tensor:
     """Squared Frobenius distance of the feature covariances, / (4 d^2)."""
     d = fs.shape[1]
@@ -136,8 +137,12 @@ class DomainDiscriminator(nn.Module):
     def __init__(self, in_features: int, hidden: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(0.5),
             nn.Linear(hidden, 1),
         )
 
@@ -181,7 +186,9 @@ def _cdan_weights(p: torch.Tensor, ns: int) -> torch.Tensor:
 # --- the adapter: target batches + loss, driven by the training engine ---------------------
 
 #: method -> loss(adapter, feats_s, feats_t, logits_s, logits_t, coeff)
-LossFn = Callable[["Adapter", torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
+LossFn = Callable[
+    ["Adapter", torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor
+]
 
 
 def _probs(logits: torch.Tensor) -> torch.Tensor:
@@ -226,8 +233,9 @@ class Adapter(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(target, UnlabelledWindows):
-            raise TypeError("Adapter takes UnlabelledWindows (target X only), "
-                            f"not {type(target).__name__}")
+            raise TypeError(
+                f"Adapter takes UnlabelledWindows (target X only), not {type(target).__name__}"
+            )
         if len(target) < 2:
             raise ConfigError(f"adaptation needs at least 2 target windows, got {len(target)}")
         self.cfg = cfg
@@ -271,7 +279,9 @@ class Adapter(nn.Module):
         idx = torch.randint(0, len(self.X), (size,), generator=self.gen)
         return self.X.index_select(0, idx.to(self.X.device)).to(device, non_blocking=True)
 
-    def forward_step(self, net: nn.Module, xs: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def forward_step(
+        self, net: nn.Module, xs: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """One joint forward of a source and a target batch: (source logits, weighted loss)."""
         ns = xs.shape[0]
         xt = self.target_batch(ns, xs.device)
@@ -305,7 +315,7 @@ class Adapter(nn.Module):
         dev = next(net.parameters()).device
         parts = []
         for i in range(0, len(self.X), batch_size):
-            out = net(self.X[i:i + batch_size].to(dev))
+            out = net(self.X[i : i + batch_size].to(dev))
             parts.append(_probs(next(iter(out.values())).float()))
         net.train(was_training)
         return torch.cat(parts)
@@ -335,7 +345,7 @@ class Adapter(nn.Module):
             m.train()
         dev = next(net.parameters()).device
         for i in range(0, len(self.X), batch_size):
-            xb = self.X[i:i + batch_size]
+            xb = self.X[i : i + batch_size]
             if len(xb) >= 2:
                 net(xb.to(dev))
         for m, mom in zip(bns, saved):
@@ -362,5 +372,7 @@ def describe_adaptation(cfg: AdaptationConfig) -> str:
     if cfg.method == "none":
         return f"domain adaptation: none (source-only); model selection: {sel}"
     sched = "DANN progress schedule" if cfg.schedule == "dann" else "constant"
-    return (f"domain adaptation: {METHODS[cfg.method]}; weight {cfg.weight:g} ({sched}); "
-            f"model selection: {sel}; target labels never read")
+    return (
+        f"domain adaptation: {METHODS[cfg.method]}; weight {cfg.weight:g} ({sched}); "
+        f"model selection: {sel}; target labels never read"
+    )

@@ -165,7 +165,9 @@ def augmentation_text(cfg: AugmentConfig) -> str:
         parts.append("flip")
     if cfg.bandpass is not None:
         b = cfg.bandpass
-        parts.append(f"band-pass low {b.low[0]:g}-{b.low[1]:g}, high {b.high[0]:g}-{b.high[1]:g} x Nyquist")
+        parts.append(
+            f"band-pass low {b.low[0]:g}-{b.low[1]:g}, high {b.high[0]:g}-{b.high[1]:g} x Nyquist"
+        )
     if not parts or cfg.p == 0:
         return "none"
     return ", ".join(parts) + ("" if cfg.p == 1 else f" (each with p={cfg.p:g})")

@@ -88,6 +88,7 @@ class AugmentConfig(BaseModel):
         }
         return [k for k, v in on.items() if v and self.p > 0]
 
+
 #: Unsupervised domain-adaptation methods (see :mod:`faultlab.training.adaptation`).
 ADAPTATION_METHODS = ("none", "adabn", "coral", "mmd", "jmmd", "dann", "cdan", "cdan+e")
 
@@ -110,12 +111,15 @@ class AdaptationConfig(BaseModel):
     method: Literal["none", "adabn", "coral", "mmd", "jmmd", "dann", "cdan", "cdan+e"] = "none"
     weight: float = Field(1.0, ge=0, description="trade-off of the adaptation loss")
     schedule: Literal["dann", "constant"] = Field(
-        "dann", description="weight x (2 / (1 + exp(-10 p)) - 1) over training progress p, or constant"
+        "dann",
+        description="weight x (2 / (1 + exp(-10 p)) - 1) over training progress p, or constant",
     )
     selection: Literal["last", "source_val", "target_entropy"] = "source_val"
     kernels: int = Field(5, ge=1, description="mmd/jmmd: Gaussian bandwidths base x 2^(k - n/2)")
     hidden: int = Field(256, ge=8, description="dann/cdan: width of the domain discriminator")
-    cdan_dim: int = Field(1024, ge=16, description="cdan: random multilinear map size when F x k is larger")
+    cdan_dim: int = Field(
+        1024, ge=16, description="cdan: random multilinear map size when F x k is larger"
+    )
 
 
 class TrainConfig(BaseModel):
@@ -129,7 +133,9 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
     optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
     schedule: Literal["none", "onecycle", "cosine", "plateau"] = "onecycle"
-    patience: int | None = Field(8, ge=1, description="early-stopping patience in epochs; None = off")
+    patience: int | None = Field(
+        8, ge=1, description="early-stopping patience in epochs; None = off"
+    )
     min_delta: float = Field(0.0, ge=0, allow_inf_nan=False)
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
     grad_clip: float | None = Field(1.0, ge=0, allow_inf_nan=False, description="0/None = off")

@@ -47,7 +47,11 @@ class Precision:
 
     @property
     def label(self) -> str:
-        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32") if self.enabled else "fp32"
+        return (
+            {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
+            if self.enabled
+            else "fp32"
+        )
 
     @contextlib.contextmanager
     def autocast(self, device: torch.device) -> Iterator[None]:

@@ -75,7 +75,9 @@ class _Data:
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
-    def batch(self, idx: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def batch(
+        self, idx: torch.Tensor, device: torch.device
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if isinstance(self.X, WindowArray):
             xb = torch.from_numpy(self.X[idx.numpy()]).to(device, non_blocking=True)
             idx = idx.to(next(iter(self.y.values())).device)
@@ -99,7 +101,9 @@ class _Meter:
         self.correct = {t: torch.zeros((), dtype=torch.int64, device=device) for t in tasks}
         self.valid = {t: torch.zeros((), dtype=torch.int64, device=device) for t in tasks}
 
-    def add(self, loss: torch.Tensor, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> None:
+    def add(
+        self, loss: torch.Tensor, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]
+    ) -> None:
         n = next(iter(y.values())).shape[0]
         self.loss += loss.detach().double() * n
         self.n += n
@@ -110,7 +114,11 @@ class _Meter:
 
     def values(self) -> dict[str, float]:
         loss = float(self.loss) / max(self.n, 1)
-        accs = {t: float(self.correct[t]) / int(self.valid[t]) for t in self.correct if int(self.valid[t])}
+        accs = {
+            t: float(self.correct[t]) / int(self.valid[t])
+            for t in self.correct
+            if int(self.valid[t])
+        }
         acc = float(np.mean(list(accs.values()))) if accs else math.nan
         out = {"loss": loss, "accuracy": acc}
         if len(self.correct) > 1:
@@ -123,10 +131,14 @@ def _optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+    )
 
 
-def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, str]:
+def _scheduler(
+    opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> tuple[Any, str]:
     """(scheduler, when it steps: 'batch' | 'epoch' | 'none')."""
     total = max(1, cfg.epochs * steps_per_epoch)
     if cfg.schedule == "onecycle":
@@ -136,7 +148,9 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: in
     if cfg.schedule == "plateau":
         mode = "max" if cfg.monitor.endswith("accuracy") else "min"
         patience = max(1, (cfg.patience or 4) // 2)
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=patience), "epoch"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=mode, factor=0.5, patience=patience
+        ), "epoch"
     return None, "none"
 
 
@@ -160,7 +174,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, EOFError (0 bytes), RuntimeError (bad zip), ...
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-        raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {first})") from None
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint ({type(exc).__name__}: {first})"
+        ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
         raise CheckpointError(f"{path}: not a faultlab checkpoint")
     return ckpt
@@ -187,7 +203,9 @@ class Trainer:
         self.notes: list[str] = []
 
     # -- one optimisation step, with the cuDNN fallback ------------------------------------
-    def _step(self, xb: torch.Tensor, yb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _step(
+        self, xb: torch.Tensor, yb: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         self.opt.zero_grad(set_to_none=True)
         with self.precision.autocast(self.device):
             if self.adapter is not None and self.adapter.trains:
@@ -219,8 +237,10 @@ class Trainer:
             first = torch.backends.cudnn.enabled
             if first:
                 torch.backends.cudnn.enabled = False
-                self.notes.append(f"cuDNN kernel failed ({str(exc).splitlines()[0][:120]}); "
-                                  "trained with torch.backends.cudnn.enabled=False")
+                self.notes.append(
+                    f"cuDNN kernel failed ({str(exc).splitlines()[0][:120]}); "
+                    "trained with torch.backends.cudnn.enabled=False"
+                )
                 try:
                     return self._step(xb, yb), xb, yb
                 except RuntimeError as exc2:
@@ -312,8 +332,10 @@ class Trainer:
         selection = cfg.adaptation.selection
         if selection == "target_entropy":
             if self.adapter is None:
-                raise ConfigError("training.adaptation.selection target_entropy needs unlabelled "
-                                  "target windows (a split with an adapt role)")
+                raise ConfigError(
+                    "training.adaptation.selection target_entropy needs unlabelled "
+                    "target windows (a split with an adapt role)"
+                )
             return "target_entropy", None
         if selection == "last":
             return "train_loss", None
@@ -349,14 +371,18 @@ class Trainer:
             start_epoch, history = self._restore(ckpt)
         except (CheckpointError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             kept = set_aside(ckpt_path)
-            msg = (f"checkpoint not used ({' '.join(str(exc).split())[:240]}); kept as "
-                   f"{kept.name}, trained from scratch")
+            msg = (
+                f"checkpoint not used ({' '.join(str(exc).split())[:240]}); kept as "
+                f"{kept.name}, trained from scratch"
+            )
             self.notes.append(msg)
             print(f"warning: {ckpt_path.parent}: {msg}", file=sys.stderr)
             self.net.load_state_dict(self._initial_state)
             self.opt = _optimizer(self._params, self.cfg)
             self.sched, _ = _scheduler(self.opt, self.cfg, self._n_batches)
-            self.stopper = EarlyStopping(self.stopper.monitor, self.stopper.patience, self.cfg.min_delta)
+            self.stopper = EarlyStopping(
+                self.stopper.monitor, self.stopper.patience, self.cfg.min_delta
+            )
             self.gen = torch.Generator().manual_seed(self.cfg.seed)
             self.augment.gen.manual_seed(self.cfg.seed + 7919)
             seed_everything(self.cfg.seed, self.cfg.deterministic)
@@ -427,12 +453,17 @@ class Trainer:
             data_s = 0.0
             meter = _Meter(list(y), self.device)
             perm = torch.randperm(n, generator=self.gen)
-            bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
-                       disable=not cfg.progress, unit="batch")
+            bar = tqdm(
+                total=n_batches,
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                leave=False,
+                disable=not cfg.progress,
+                unit="batch",
+            )
             out_of_time = False
             for b in range(n_batches):
                 td = time.perf_counter()
-                xb, yb = self.train_data.batch(perm[b * bs:(b + 1) * bs], self.device)
+                xb, yb = self.train_data.batch(perm[b * bs : (b + 1) * bs], self.device)
                 xb = self.augment(xb)
                 data_s += time.perf_counter() - td
                 (loss, out), xb, yb = self._safe_step(xb, yb)
@@ -452,7 +483,11 @@ class Trainer:
                     break
             bar.close()
             tr = meter.values()
-            row: dict[str, float] = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"]}
+            row: dict[str, float] = {
+                "epoch": epoch,
+                "train_loss": tr["loss"],
+                "train_accuracy": tr["accuracy"],
+            }
             row.update({f"train_{k}": v for k, v in tr.items() if k.startswith("accuracy_")})
             if self.val_data is not None:
                 va = self.evaluate(self.val_data, max(bs, 256))

@@ -33,10 +33,18 @@ def get_rng_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
-        "python": {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
-                   "gauss": gauss},
-        "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
-                  "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {
+            "version": int(version),
+            "internal": torch.tensor(internal, dtype=torch.int64),
+            "gauss": gauss,
+        },
+        "numpy": {
+            "name": str(name),
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -49,8 +57,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     internal = tuple(int(v) for v in py["internal"].tolist())
     random.setstate((int(py["version"]), internal, py["gauss"]))
     keys = npy["keys"].numpy().astype(np.uint32)
-    np.random.set_state((npy["name"], keys, int(npy["pos"]), int(npy["has_gauss"]),
-                         float(npy["cached"])))
+    np.random.set_state(
+        (npy["name"], keys, int(npy["pos"]), int(npy["has_gauss"]), float(npy["cached"]))
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -209,9 +209,7 @@ class Catalogue:
         try:
             return int(text)
         except ValueError:
-            raise DataError(
-                f"{self.spec.label} file {str(file)!r} is not a file number"
-            ) from None
+            raise DataError(f"{self.spec.label} file {str(file)!r} is not a file number") from None
 
     def file_name(self, file: int | str) -> str:
         """The original file name: ``105.mat``, ``InnerRaceFault_vload_1.mat``."""

@@ -39,7 +39,9 @@ BASE_URL = "https://engineering.case.edu/sites/default/files/{file}.mat"
 
 
 def _channels_arg(channels: str | Sequence[str] | None) -> list[str]:
-    names = ["DE"] if channels is None else [channels] if isinstance(channels, str) else list(channels)
+    names = (
+        ["DE"] if channels is None else [channels] if isinstance(channels, str) else list(channels)
+    )
     out = [str(c).upper() for c in names]
     bad = [c for c in out if c not in SIGNAL_CHANNELS]
     if bad or not out:

@@ -43,7 +43,13 @@ SIGNAL_FIELD = "gs"
 
 
 def _channels_arg(channels: str | Sequence[str] | None) -> list[str]:
-    names = [SIGNAL_FIELD] if channels is None else [channels] if isinstance(channels, str) else list(channels)
+    names = (
+        [SIGNAL_FIELD]
+        if channels is None
+        else [channels]
+        if isinstance(channels, str)
+        else list(channels)
+    )
     return [str(c) for c in names]
 
 
@@ -55,7 +61,9 @@ def _scalar(variables: dict[str, np.ndarray], key: str) -> float | None:
     return out if np.isfinite(out) else None
 
 
-def _signal(variables: dict[str, np.ndarray], chans: list[str], path: Path) -> tuple[np.ndarray, list[str]]:
+def _signal(
+    variables: dict[str, np.ndarray], chans: list[str], path: Path
+) -> tuple[np.ndarray, list[str]]:
     keys = []
     for ch in chans:
         key = ch if "." in ch else f"{STRUCT}.{ch}"
@@ -70,13 +78,17 @@ def verify(path: Path, info: dict[str, Any]) -> None:
     signal, _ = _signal(variables, [SIGNAL_FIELD], path)
     rate = _scalar(variables, f"{STRUCT}.sr")
     if rate is not None and abs(rate - float(info["sampling_rate_hz"])) > 0.5:
-        raise DataError(f"{path}: stores rate {rate:g} Hz, the catalogue says {info['sampling_rate_hz']}")
+        raise DataError(
+            f"{path}: stores rate {rate:g} Hz, the catalogue says {info['sampling_rate_hz']}"
+        )
     n = signal.shape[1]
     if info.get("n_samples") is not None and n != int(info["n_samples"]):
         raise DataError(f"{path}: {n} samples, the catalogue expects {info['n_samples']}")
     expected = float(info["duration_s"]) * float(info["sampling_rate_hz"])
     if abs(n - expected) > 0.01 * expected:
-        raise DataError(f"{path}: {n} samples, expected about {expected:.0f} ({info['duration_s']} s)")
+        raise DataError(
+            f"{path}: {n} samples, expected about {expected:.0f} ({info['duration_s']} s)"
+        )
 
 
 def read_mfpt(
