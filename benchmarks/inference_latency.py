@@ -453,6 +453,8 @@ def bench_model(name: str, runs: Path | None, tmp: Path, args, X: np.ndarray) ->
     sizes = tuple(int(s) for s in args.batches.split(","))
     rows = []
     for backend, predictor in backends_for(name, run, deep, args.threads):
+        if predictor.pre.frontend:  # the model reads its front end's output, not raw windows
+            X = model_windows(predictor.pre, signal, len(X))
         row = measure(name, backend, predictor, X, signal, args.seconds, sizes)
         row["run"] = str(run)
         if deep:
@@ -464,6 +466,17 @@ def bench_model(name: str, runs: Path | None, tmp: Path, args, X: np.ndarray) ->
     if deep and name in args.int8.split(","):
         rows += int8_rows(name, run, X, rows[-1], tmp, args, sizes)
     return rows
+
+
+def model_windows(pre, signal: np.ndarray, n: int) -> np.ndarray:
+    """``n`` windows as the run's preprocessing makes them (its window front end included)
+    from ``signal`` repeated: what ``predict_proba`` sees for a model with a front end."""
+    from faultlab.serving.preprocess import prepare
+
+    stride = max(1, int(pre.stride or pre.window))
+    reps = -(-((min(n, 512) - 1) * stride + pre.window) // signal.shape[-1])
+    X = prepare(pre, np.tile(signal, (1, reps)), RATE).X
+    return np.ascontiguousarray(np.resize(X, (n, *X.shape[1:])))
 
 
 def int8_rows(name, run, X, base, tmp, args, sizes) -> list[dict]:
