@@ -414,6 +414,12 @@ def int8_row(
         "ms_batch1": round(1000 * fast1, 4),
         "windows_per_s_batched": round(wps),
         "batch": size,
+        "cpu_us_per_window_batched": round(
+            1e6
+            * cpu_seconds(lambda: fn(X[:size]), max(1, min(20, round(0.3 * wps / size))))
+            / size,
+            2,
+        ),
         "load_avg_1min": load(),
         "end_to_end_ms_per_second_of_signal": None,
         "macs_per_window": macs,
