@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from faultlab.contracts import FitResult, ModelSummary
 from faultlab.experiments.config import ExperimentConfig
-from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
+from faultlab.models.base import FaultModel, register_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -18,7 +18,6 @@ from faultlab.errors import ConfigError
 from faultlab.experiments.tuning import (
     TuneOptions,
     WorkerJob,
-    _train_trial,
     apply_values,
     importances,
     load_trial_data,
@@ -27,6 +26,7 @@ from faultlab.experiments.tuning import (
     resolve_space,
     run_tuning,
 )
+from faultlab.experiments.tuning.objective import _train_trial
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

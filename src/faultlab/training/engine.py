@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from faultlab.contracts import CHECKPOINT, FitResult
 from faultlab.data.store import WindowArray
 from faultlab.errors import ConfigError
-from faultlab.models.base import FitResult
 from faultlab.training.adaptation import Adapter
 from faultlab.training.augment import Augmenter, augment_batch
 from faultlab.training.callbacks import EarlyStopping, EpochCallback
@@ -35,7 +35,7 @@ from faultlab.training.device import Precision, choose_precision, resolve_device
 from faultlab.training.seed import get_rng_state, seed_everything, set_rng_state
 from faultlab.utils.io import atomic_path, set_aside
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = CHECKPOINT
 #: Whole arrays up to this size are moved to the accelerator once; larger ones per batch.
 _ON_DEVICE_BYTES = 2 * 1024**3
 
@@ -49,6 +49,18 @@ class EngineResult(FitResult):
     """The model contract's FitResult plus the time spent building batches."""
 
     data_seconds: float = 0.0
+
+
+@dataclass
+class _EpochPass:
+    """One training pass: the row so far, ``completed`` | ``non_finite_loss`` |
+    ``out_of_time``, the last batch index reached, its start time and data-loading seconds."""
+
+    row: dict[str, float]
+    status: str
+    last_batch: int
+    started: float
+    data_seconds: float
 
 
 @dataclass
@@ -394,16 +406,16 @@ class Trainer:
         return start_epoch, history, "completed"
 
     # -- the loop ----------------------------------------------------------------------------
-    def fit(
+    def _setup(
         self,
         X: np.ndarray,
         y: dict[str, np.ndarray],
-        X_val: np.ndarray | None = None,
-        y_val: dict[str, np.ndarray] | None = None,
-        resume: bool = False,
-    ) -> EngineResult:
+        X_val: np.ndarray | None,
+        y_val: dict[str, np.ndarray] | None,
+    ) -> tuple[str, int, int, str]:
+        """Device, data, optimiser, schedule, stopper and RNG streams for one ``fit``:
+        (monitored column, batch size, batches per epoch, when the scheduler steps)."""
         cfg = self.cfg
-        t_start = time.perf_counter()
         set_threads(cfg.num_threads)
         seed_everything(cfg.seed, cfg.deterministic)
         self.device = resolve_device(cfg.device)
@@ -435,7 +447,89 @@ class Trainer:
         # its own stream, so switching augmentations on does not change the batch order
         aug = cfg.augmentation() if cfg.augment != "auto" else AugmentConfig()
         self.augment = Augmenter(aug, torch.Generator().manual_seed(cfg.seed + 7919))
+        return monitor, bs, n_batches, sched_when
 
+    def _train_epoch(
+        self,
+        epoch: int,
+        tasks: list[str],
+        bs: int,
+        n_batches: int,
+        sched_when: str,
+        deadline: float | None,
+    ) -> _EpochPass:
+        """One pass over the shuffled training windows."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        data_s = 0.0
+        meter = _Meter(tasks, self.device)
+        perm = torch.randperm(len(self.train_data), generator=self.gen)
+        bar = tqdm(
+            total=n_batches,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            leave=False,
+            disable=not cfg.progress,
+            unit="batch",
+        )
+        status, b = "completed", 0
+        for b in range(n_batches):
+            td = time.perf_counter()
+            xb, yb = self.train_data.batch(perm[b * bs : (b + 1) * bs], self.device)
+            xb = self.augment(xb)
+            data_s += time.perf_counter() - td
+            (loss, out), xb, yb = self._safe_step(xb, yb)
+            if not torch.isfinite(loss):
+                self.notes.append(f"non-finite loss at epoch {epoch}, batch {b}: stopped")
+                status = "non_finite_loss"
+                break
+            meter.add(loss, out, yb)
+            if sched_when == "batch":
+                self.sched.step()
+            if cfg.progress and (b % 10 == 9 or b == n_batches - 1):
+                v = meter.values()
+                bar.set_postfix(loss=f"{v['loss']:.4f}", acc=f"{v['accuracy']:.3f}")
+            bar.update(1)
+            if deadline is not None and time.perf_counter() > deadline:
+                status = "out_of_time"
+                break
+        bar.close()
+        tr = meter.values()
+        row: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": tr["loss"],
+            "train_accuracy": tr["accuracy"],
+        }
+        row.update({f"train_{k}": v for k, v in tr.items() if k.startswith("accuracy_")})
+        return _EpochPass(row, status, b, t0, data_s)
+
+    def _epoch_row(self, ep: _EpochPass, bs: int) -> dict[str, float]:
+        """The history row: training figures, validation, adaptation metrics, lr, seconds."""
+        row = ep.row
+        if self.val_data is not None:
+            va = self.evaluate(self.val_data, max(bs, 256))
+            row.update({f"val_{k}": v for k, v in va.items()})
+        if self.adapter is not None:
+            row.update(self.adapter.epoch_metrics(self.net, max(bs, 256)))
+        row["lr"] = float(self.opt.param_groups[0]["lr"])
+        row["seconds"] = time.perf_counter() - ep.started
+        row["data_seconds"] = ep.data_seconds
+        if ep.status == "out_of_time":
+            row["partial"] = 1.0
+        return row
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: dict[str, np.ndarray],
+        X_val: np.ndarray | None = None,
+        y_val: dict[str, np.ndarray] | None = None,
+        resume: bool = False,
+    ) -> EngineResult:
+        cfg = self.cfg
+        t_start = time.perf_counter()
+        monitor, bs, n_batches, sched_when = self._setup(X, y, X_val, y_val)
         start_epoch, history = 0, []
         ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         stopped = "completed"
@@ -446,61 +540,15 @@ class Trainer:
 
         data_total = 0.0
         deadline = t_start + cfg.time_budget_s if cfg.time_budget_s else None
-        epoch = start_epoch
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             self.net.train()
-            t0 = time.perf_counter()
-            data_s = 0.0
-            meter = _Meter(list(y), self.device)
-            perm = torch.randperm(n, generator=self.gen)
-            bar = tqdm(
-                total=n_batches,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                leave=False,
-                disable=not cfg.progress,
-                unit="batch",
-            )
-            out_of_time = False
-            for b in range(n_batches):
-                td = time.perf_counter()
-                xb, yb = self.train_data.batch(perm[b * bs : (b + 1) * bs], self.device)
-                xb = self.augment(xb)
-                data_s += time.perf_counter() - td
-                (loss, out), xb, yb = self._safe_step(xb, yb)
-                if not torch.isfinite(loss):
-                    self.notes.append(f"non-finite loss at epoch {epoch}, batch {b}: stopped")
-                    stopped = "non_finite_loss"
-                    break
-                meter.add(loss, out, yb)
-                if sched_when == "batch":
-                    self.sched.step()
-                if cfg.progress and (b % 10 == 9 or b == n_batches - 1):
-                    v = meter.values()
-                    bar.set_postfix(loss=f"{v['loss']:.4f}", acc=f"{v['accuracy']:.3f}")
-                bar.update(1)
-                if deadline is not None and time.perf_counter() > deadline:
-                    out_of_time = True
-                    break
-            bar.close()
-            tr = meter.values()
-            row: dict[str, float] = {
-                "epoch": epoch,
-                "train_loss": tr["loss"],
-                "train_accuracy": tr["accuracy"],
-            }
-            row.update({f"train_{k}": v for k, v in tr.items() if k.startswith("accuracy_")})
-            if self.val_data is not None:
-                va = self.evaluate(self.val_data, max(bs, 256))
-                row.update({f"val_{k}": v for k, v in va.items()})
-            if self.adapter is not None:
-                row.update(self.adapter.epoch_metrics(self.net, max(bs, 256)))
-            row["lr"] = float(self.opt.param_groups[0]["lr"])
-            row["seconds"] = time.perf_counter() - t0
-            row["data_seconds"] = data_s
-            if out_of_time:
-                row["partial"] = 1.0
+            ep = self._train_epoch(epoch, list(y), bs, n_batches, sched_when, deadline)
+            if ep.status == "non_finite_loss":
+                stopped = ep.status
+            out_of_time, b = ep.status == "out_of_time", ep.last_batch
+            row = self._epoch_row(ep, bs)
             history.append(row)
-            data_total += data_s
+            data_total += row["data_seconds"]
 
             value = row.get(monitor, row["train_loss"])
             patience_out = self.stopper.update(epoch, value, self.net)
