@@ -161,3 +161,26 @@ def test_checker_sees_function_level_imports() -> None:
     src = "def f():\n    from faultlab.models import base\n"
     tree_imports = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom)]
     assert tree_imports and tree_imports[0].module == "faultlab.models"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in ``*_support.py`` modules, never in another test module."""
+    bad = []
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) == "importorskip"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                names = [str(node.args[0].value)]
+            bad += [
+                f"{path.name} imports {n}" for n in names if n.split(".")[-1].startswith("test_")
+            ]
+    assert not bad, "\n".join(bad)

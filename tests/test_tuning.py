@@ -273,6 +273,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_worker_processes_complete_one_study(tmp_path):
     setup = load_tune_config(
         raw=_raw(
@@ -336,6 +337,7 @@ def test_two_worker_processes_complete_one_study(tmp_path):
 # --- the real objective, end to end -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tune_end_to_end_two_real_trials(tmp_path):
     setup = load_tune_config(raw=_raw(n_trials=2, final_seeds=[0]))
     out = tmp_path / "tune"
