@@ -500,8 +500,7 @@ def execute(
         parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target)
     )
     if run_dir is not None:
-        with atomic_path(run_dir / rundir.HISTORY) as tmp:
-            pd.DataFrame(fit.history).to_csv(tmp, index=False)
+        _write_history(run_dir, fit.history)
     # validation scores of the model validation selected (before any refit has seen val)
     val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
     if cfg.split.val.refit and val is not None:
@@ -514,35 +513,36 @@ def execute(
         write_json(run_dir / rundir.SUMMARY, summary.to_dict())
 
     metrics = _evaluate(
-        cfg,
-        training,
-        model,
-        summary,
-        fit,
-        parts,
-        split,
-        windows,
-        scaler is not None,
-        val_metrics,
-        frontend,
-    )
+        cfg, training, model, summary, fit, parts, split, windows, scaler is not None,
+        val_metrics, frontend,
+    )  # fmt: skip
     if run_dir is not None:
         write_evidence(run_dir, raw_test, scaler)
         _finish(run_dir, metrics, cfg_dump, report)
     outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
     if cfg.tracking.mlflow is not None:
-        from faultlab.experiments.tracking import log_run
-
-        log_run(
-            cfg.tracking.mlflow,
-            experiment=cfg.name,
-            config=cfg_dump,
-            metrics=metrics,
-            history=outcome.history,
-            run_dir=run_dir,
-            model=model,
-        )
+        _track(cfg, cfg_dump, outcome)
     return outcome
+
+
+def _track(cfg: ExperimentConfig, cfg_dump: dict[str, Any], outcome: RunOutcome) -> None:
+    """Log a finished run to the MLflow store ``cfg.tracking`` names."""
+    from faultlab.experiments.tracking import log_run
+
+    log_run(
+        cfg.tracking.mlflow,
+        experiment=cfg.name,
+        config=cfg_dump,
+        metrics=outcome.metrics,
+        history=outcome.history,
+        run_dir=outcome.run_dir,
+        model=outcome.model,
+    )
+
+
+def _write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_path(run_dir / rundir.HISTORY) as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
 
 
 def _write_inputs(

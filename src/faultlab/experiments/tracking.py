@@ -43,11 +43,11 @@ class MlflowConfig(BaseModel):
     uri: str | None = None
     experiment: str | None = None
     artifacts: str | None = Field(
-        None,
+        default=None,
         description="where a NEW experiment stores artefacts (a folder or URI); None = the "
         "store's default (for a database URI: ./mlruns under the working directory)",
     )
-    log_model: bool = Field(True, description="log the saved model folder as an artefact")
+    log_model: bool = Field(default=True, description="log the saved model folder as an artefact")
 
 
 class TrackingConfig(BaseModel):

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -189,7 +189,7 @@ def load_model(directory: str | Path) -> FaultModel:
         spec = get_spec(meta["name"])
         model = spec.cls(
             classes={str(t): [str(c) for c in cs] for t, cs in meta["classes"].items()},
-            input_shape=tuple(int(v) for v in meta["input_shape"]),
+            input_shape=cast(tuple[int, int], tuple(int(v) for v in meta["input_shape"])),
             params=dict(meta["params"]),
             training=TrainConfig(**meta.get("training", {})),
         )

@@ -304,7 +304,7 @@ class Trainer:
             "stopped_reason": stopped,
             "rng": get_rng_state(),
             "shuffle_rng": self.gen.get_state(),
-            "augment_rng": self.augment.gen.get_state(),
+            "augment_rng": self._augment_gen.get_state(),
             "config": self.cfg.model_dump(),
             "notes": list(self.notes),
             "adapter": self.adapter.extra_state() if self.adapter is not None else None,
@@ -325,7 +325,7 @@ class Trainer:
         if self.adapter is not None and ckpt.get("adapter") is not None:
             self.adapter.load_extra_state(ckpt["adapter"])
         if ckpt.get("augment_rng") is not None:
-            self.augment.gen.set_state(ckpt["augment_rng"])
+            self._augment_gen.set_state(ckpt["augment_rng"])
         old = ckpt.get("config", {})
         if old.get("epochs") != self.cfg.epochs and self.cfg.schedule in ("onecycle", "cosine"):
             self.notes.append(
@@ -385,7 +385,7 @@ class Trainer:
             kept = set_aside(ckpt_path)
             msg = (
                 f"checkpoint not used ({' '.join(str(exc).split())[:240]}); kept as "
-                f"{kept.name}, trained from scratch"
+                f"{kept.name if kept else ckpt_path.name}, trained from scratch"
             )
             self.notes.append(msg)
             print(f"warning: {ckpt_path.parent}: {msg}", file=sys.stderr)
@@ -396,7 +396,7 @@ class Trainer:
                 self.stopper.monitor, self.stopper.patience, self.cfg.min_delta
             )
             self.gen = torch.Generator().manual_seed(self.cfg.seed)
-            self.augment.gen.manual_seed(self.cfg.seed + 7919)
+            self._augment_gen.manual_seed(self.cfg.seed + 7919)
             seed_everything(self.cfg.seed, self.cfg.deterministic)
             return 0, [], "completed"
         self.notes.append(f"resumed from {ckpt_path.name} after epoch {start_epoch}")
@@ -426,8 +426,10 @@ class Trainer:
         if len(X) < 2:
             raise ConfigError(f"training needs at least 2 windows, got {len(X)}")
         self.train_data = _Data.from_arrays(X, y, self.device)
-        has_val = X_val is not None and y_val is not None and len(X_val) > 0
-        self.val_data = _Data.from_arrays(X_val, y_val, self.device) if has_val else None
+        self.val_data = None
+        if X_val is not None and y_val is not None and len(X_val) > 0:
+            self.val_data = _Data.from_arrays(X_val, y_val, self.device)
+        has_val = self.val_data is not None
         monitor, patience = self._selection(has_val)
 
         bs = min(cfg.batch_size, len(X))
@@ -446,7 +448,8 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         # its own stream, so switching augmentations on does not change the batch order
         aug = cfg.augmentation() if cfg.augment != "auto" else AugmentConfig()
-        self.augment = Augmenter(aug, torch.Generator().manual_seed(cfg.seed + 7919))
+        self._augment_gen = torch.Generator().manual_seed(cfg.seed + 7919)
+        self.augment = Augmenter(aug, self._augment_gen)
         return monitor, bs, n_batches, sched_when
 
     def _train_epoch(

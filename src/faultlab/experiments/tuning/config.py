@@ -53,17 +53,21 @@ class ObjectiveConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric: Literal["val_accuracy", "val_macro_f1"] = "val_accuracy"
-    time_weight: float = Field(0.0, ge=0, description="score lost per minute of training")
+    time_weight: float = Field(default=0.0, ge=0, description="score lost per minute of training")
 
 
 class PrunerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["median", "hyperband", "none"] = "median"
-    n_startup_trials: int = Field(3, ge=0, description="median: trials finished before pruning")
-    n_warmup_steps: int = Field(2, ge=0, description="median: epochs before a trial can be pruned")
-    min_resource: int = Field(1, ge=1, description="hyperband: fewest epochs a trial gets")
-    reduction_factor: int = Field(3, ge=2)
+    n_startup_trials: int = Field(
+        default=3, ge=0, description="median: trials finished before pruning"
+    )
+    n_warmup_steps: int = Field(
+        default=2, ge=0, description="median: epochs before a trial can be pruned"
+    )
+    min_resource: int = Field(default=1, ge=1, description="hyperband: fewest epochs a trial gets")
+    reduction_factor: int = Field(default=3, ge=2)
 
 
 class ResourcesConfig(BaseModel):
@@ -71,8 +75,8 @@ class ResourcesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    num_cpus: float = Field(1, ge=0)
-    num_gpus: float = Field(0, ge=0)
+    num_cpus: float = Field(default=1, ge=0)
+    num_gpus: float = Field(default=0, ge=0)
 
 
 class TuneModel(ModelConfig):
@@ -87,26 +91,36 @@ class TuneConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     budget_s: float | None = Field(
-        600, gt=0, description="wall-clock seconds for the search, per model"
+        default=600, gt=0, description="wall-clock seconds for the search, per model"
     )
     n_trials: int | None = Field(
-        None, ge=1, description="most finished trials per study (all workers)"
+        default=None, ge=1, description="most finished trials per study (all workers)"
     )
-    trial_budget_s: float | None = Field(None, gt=0, description="training seconds per trial")
-    workers: int = Field(1, ge=1, description="parallel workers per study (ray executor)")
+    trial_budget_s: float | None = Field(
+        default=None, gt=0, description="training seconds per trial"
+    )
+    workers: int = Field(default=1, ge=1, description="parallel workers per study (ray executor)")
     seed: int = 0
     sampler: Literal["tpe", "random"] = "tpe"
-    n_startup_trials: int = Field(5, ge=1, description="tpe: random trials before modelling")
+    n_startup_trials: int = Field(
+        default=5, ge=1, description="tpe: random trials before modelling"
+    )
     pruner: PrunerConfig = Field(default_factory=PrunerConfig)
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
     search: dict[str, ParamSpace] = Field(default_factory=dict)
-    models: list[TuneModel] | None = Field(None, description="several models: one study each")
-    fold: str | None = Field(None, description="fold to tune on (default: the first)")
+    models: list[TuneModel] | None = Field(
+        default=None, description="several models: one study each"
+    )
+    fold: str | None = Field(default=None, description="fold to tune on (default: the first)")
     final_seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     heartbeat_s: int = Field(
-        30, ge=1, description="a running trial writes a heartbeat this often (shared storage)"
+        default=30,
+        ge=1,
+        description="a running trial writes a heartbeat this often (shared storage)",
     )
     grace_s: int = Field(
-        120, ge=1, description="a running trial silent this long belongs to a dead worker: failed"
+        default=120,
+        ge=1,
+        description="a running trial silent this long belongs to a dead worker: failed",
     )

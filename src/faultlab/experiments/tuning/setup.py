@@ -10,6 +10,7 @@ from faultlab.errors import ConfigError
 from faultlab.experiments.config import ExperimentConfig, ModelConfig, load_yaml, parse_config
 from faultlab.experiments.tuning.config import ParamSpace, TuneConfig, TuneModel
 from faultlab.experiments.tuning.space import resolve_space
+from faultlab.utils.validation import validate
 
 
 @dataclass
@@ -69,11 +70,4 @@ def load_tune_config(
 
 def _parse_tune(data: dict[str, Any], source: str) -> TuneConfig:
     """Validate the tune block; one line naming the key (``tune.search.layers``)."""
-    from pydantic import ValidationError
-
-    try:
-        return TuneConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in ("tune", *err["loc"]))
-        raise ConfigError(f"{source}: {key}: {err['msg'].removeprefix('Value error, ')}") from None
+    return validate(TuneConfig, data, "tune", source)
