@@ -522,6 +522,34 @@ class Trainer:
             row["partial"] = 1.0
         return row
 
+    def _stop_reason(
+        self,
+        stopped: str,
+        ep: _EpochPass,
+        row: dict[str, float],
+        monitor: str,
+        sched_when: str,
+        n_batches: int,
+    ) -> str:
+        """Step the stopper (and an epoch scheduler) on the monitored value; the reason to
+        stop after this epoch (``completed`` = go on): the first of non-finite loss, early
+        stopping, the time budget."""
+        epoch = int(row["epoch"])
+        value = row.get(monitor, row["train_loss"])
+        patience_out = self.stopper.update(epoch, value, self.net)
+        if sched_when == "epoch":
+            self.sched.step(value)
+        if stopped == "completed" and patience_out:
+            stopped = "early_stopping"
+        if stopped == "completed" and ep.status == "out_of_time":
+            stopped = "time_budget"
+            b = ep.last_batch
+            self.notes.append(
+                f"time budget {self.cfg.time_budget_s:g}s exceeded in epoch {epoch}"
+                f"{' after batch ' + str(b + 1) + '/' + str(n_batches) if b + 1 < n_batches else ''}"
+            )
+        return stopped
+
     def fit(
         self,
         X: np.ndarray,
@@ -548,23 +576,11 @@ class Trainer:
             ep = self._train_epoch(epoch, list(y), bs, n_batches, sched_when, deadline)
             if ep.status == "non_finite_loss":
                 stopped = ep.status
-            out_of_time, b = ep.status == "out_of_time", ep.last_batch
             row = self._epoch_row(ep, bs)
             history.append(row)
             data_total += row["data_seconds"]
 
-            value = row.get(monitor, row["train_loss"])
-            patience_out = self.stopper.update(epoch, value, self.net)
-            if sched_when == "epoch":
-                self.sched.step(value)
-            if stopped == "completed" and patience_out:
-                stopped = "early_stopping"
-            if stopped == "completed" and out_of_time:
-                stopped = "time_budget"
-                self.notes.append(
-                    f"time budget {cfg.time_budget_s:g}s exceeded in epoch {epoch}"
-                    f"{' after batch ' + str(b + 1) + '/' + str(n_batches) if b + 1 < n_batches else ''}"
-                )
+            stopped = self._stop_reason(stopped, ep, row, monitor, sched_when, n_batches)
             if cfg.progress:
                 msg = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
                 tqdm.write(f"epoch {epoch}: {msg}")
