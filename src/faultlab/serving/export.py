@@ -34,12 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from faultlab.contracts import EXPORT_METADATA, MODEL_DIR, MODEL_JSON
 from faultlab.serving.classical_onnx import ExportError
-from faultlab.serving.predict import model_metadata
+from faultlab.serving.metadata import model_metadata
 from faultlab.serving.preprocess import Preprocessing
 from faultlab.utils.io import atomic_path, write_json
 
-METADATA_FILE = "metadata.json"
+METADATA_FILE = EXPORT_METADATA
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.ts"}
 OPSET = 17
 #: Largest tolerated |exported - predict_proba| on the verification batch.
@@ -331,7 +332,7 @@ def export_run(
         raise ExportError(f"unknown export format {fmt!r}; choose from {sorted(EXPORTERS)}")
     out = Path(out_dir) if out_dir else run_dir / "export"
     pre = Preprocessing.from_run(run_dir)
-    model_json = run_dir / "model" / "model.json"
+    model_json = run_dir / MODEL_DIR / MODEL_JSON
     model = load_model(run_dir / "model")
     if fmt not in supported_formats(model):
         raise ExportError(_unsupported(model, fmt))
