@@ -116,7 +116,9 @@ class AdaptationConfig(BaseModel):
     )
     selection: Literal["last", "source_val", "target_entropy"] = "source_val"
     kernels: int = Field(5, ge=1, description="mmd/jmmd: Gaussian bandwidths base x 2^(k - n/2)")
-    hidden: int = Field(256, ge=8, description="dann/cdan: width of the domain discriminator")
+    hidden: int = Field(
+        64, ge=8, description="dann/cdan: width of the domain discriminator (2 hidden layers)"
+    )
     cdan_dim: int = Field(
         1024, ge=16, description="cdan: random multilinear map size when F x k is larger"
     )
