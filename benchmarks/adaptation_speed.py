@@ -12,6 +12,7 @@ interleaved, ``--repeats`` times, so load from other processes hits them alike.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 
 import numpy as np
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--synthetic", action="store_true", help="synthetic data instead of CWRU")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -59,7 +61,8 @@ def main() -> None:
     train, target = ws.subset(split.train), UnlabelledWindows(ws.X[split.adapt])
     print(
         f"{args.model}: {len(train)} source windows, {len(target)} target windows, "
-        f"batch {args.batch_size}, {args.threads} thread(s), device cpu"
+        f"batch {args.batch_size}, {args.threads} thread(s), device {args.device}; "
+        f"load average at start {os.getloadavg()[0]:.2f}"
     )
     times: dict[str, list[float]] = {m: [] for m in METHODS}
     for _ in range(args.repeats):
@@ -70,7 +73,7 @@ def main() -> None:
                 progress=False,
                 num_threads=args.threads,
                 patience=None,
-                device="cpu",
+                device=args.device,
                 adaptation={"method": method, "selection": "last"},
             )
             model = build_model(
@@ -87,7 +90,8 @@ def main() -> None:
     worst = max(statistics.median(t) for t in times.values()) / base
     print(
         f"worst ratio {worst:.2f} (target <= 2.00); per-epoch samples: "
-        f"{int(np.mean([len(t) for t in times.values()]))} per method"
+        f"{int(np.mean([len(t) for t in times.values()]))} per method; "
+        f"load average at end {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min)"
     )
 
 
