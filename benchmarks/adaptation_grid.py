@@ -3,8 +3,8 @@
 Shared by ``load_transfer.py`` and ``held_out_size_adaptation.py``. The windows and folds
 are built once in the parent and handed to each worker process once (``--jobs N``, spawn
 start method, torch limited to ``--threads`` per worker); every cell writes its own run
-directory (``OUT/runs/<method>/<fold>/seed<k>``, finished cells are skipped and unfinished
-ones resume from their checkpoint) and the parent rewrites ``OUT/results.json`` (every
+directory (``OUT/runs/<model>-<method>/<fold>/seed<k>``, or under ``--runs-dir``; finished
+cells are skipped and unfinished ones resume from their checkpoint) and the parent rewrites ``OUT/results.json`` (every
 finished cell) and the Markdown table after each one, so whatever finished is on disk when
 ``--time-limit`` runs out (the workers still running are then stopped). Cells run in
 priority order: the ``--priority`` methods for every seed first, then the others seed by
@@ -42,6 +42,12 @@ class Cell:
 def add_grid_args(ap: argparse.ArgumentParser, default_out: str) -> None:
     """The options both grid benchmarks share."""
     ap.add_argument("--out", default=default_out, help="results: runs/, results.json, table")
+    ap.add_argument(
+        "--runs-dir",
+        default=None,
+        help="where the run directories go (default OUT/runs; elsewhere keeps OUT small: "
+        "results.json and table.md only)",
+    )
     ap.add_argument("--model", default="cnn1d", help="backbone (any deep model)")
     ap.add_argument("--methods", default="", help="comma list (default: all 8)")
     ap.add_argument("--seeds", default="", help="comma list (default: the config's)")
@@ -51,7 +57,11 @@ def add_grid_args(ap: argparse.ArgumentParser, default_out: str) -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     ap.add_argument("--amp", action="store_true", help="mixed precision on CUDA (off: fp32)")
     ap.add_argument(
-        "--time-limit", type=float, default=None, help="seconds; then write what finished"
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds; then stop the workers and write what finished (--jobs 1: checked "
+        "between cells)",
     )
     ap.add_argument(
         "--priority",
@@ -135,11 +145,7 @@ def run_dir_of(out: Path, model: str, cell: Cell) -> Path:
     from faultlab.experiments import rundir
 
     return (
-        out
-        / "runs"
-        / rundir.slug(f"{model}-{cell.method}")
-        / rundir.slug(cell.fold)
-        / (f"seed{cell.seed}")
+        out / rundir.slug(f"{model}-{cell.method}") / rundir.slug(cell.fold) / (f"seed{cell.seed}")
     )
 
 
@@ -189,7 +195,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     from faultlab.experiments.runner import effective_config, plan_run, run_experiment
 
     st = _STATE
-    run_dir = run_dir_of(Path(st["out"]), st["model"], cell)
+    run_dir = run_dir_of(Path(st["runs"]), st["model"], cell)
     t0 = time.perf_counter()
     try:
         cfg = experiment(st["bench"], st["model"], st["params"], cell.method)
@@ -332,7 +338,7 @@ def run_main(
             "windows": windows,
             "folds": folds,
             "task": windows.tasks[0],
-            "out": str(out),
+            "runs": str(Path(args.runs_dir) if args.runs_dir else out / "runs"),
             "threads": args.threads,
         }
         deadline = t_start + args.time_limit if args.time_limit else None
