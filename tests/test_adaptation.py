@@ -12,7 +12,14 @@ from faultlab.errors import ConfigError
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.experiments.runner import prepare, run_experiment
 from faultlab.models.base import build_model
-from faultlab.training.adaptation import METHODS, coral_loss, grad_reverse, jmmd_loss, mmd_loss
+from faultlab.training.adaptation import (
+    METHODS,
+    coral_loss,
+    gaussian_kernel,
+    grad_reverse,
+    jmmd_loss,
+    mmd_loss,
+)
 from faultlab.training.config import TrainConfig
 
 SMALL_CNN = {"first_channels": 8, "channels": [16, 16], "fc": 32}
@@ -66,6 +73,20 @@ def test_losses_are_zero_for_identical_domains_and_positive_for_shifted():
     x = torch.ones(3, requires_grad=True)
     grad_reverse(x, 0.5).sum().backward()
     assert torch.allclose(x.grad, torch.full((3,), -0.5))
+
+
+def test_mmd_quadratic_form_matches_the_sliced_means_and_kernel_bandwidths():
+    """The cheap forms (one exp over all bandwidths, MMD as w'Kw) equal the textbook ones."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(40, 6, generator=g, dtype=torch.float64)
+    ns = 25  # unequal domain sizes
+    d2 = torch.cdist(x, x).pow(2)
+    base = d2.sum() / (40 * 40 - 40) / 2**2
+    want_k = sum(torch.exp(-d2 / (base * 2.0**k)) for k in range(5))
+    assert torch.allclose(gaussian_kernel(x), want_k, atol=1e-9)
+    k = want_k
+    want = k[:ns, :ns].mean() + k[ns:, ns:].mean() - 2 * k[:ns, ns:].mean()
+    assert torch.allclose(mmd_loss(x[:ns], x[ns:]), want, atol=1e-9)
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "none"])

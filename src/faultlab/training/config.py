@@ -123,7 +123,9 @@ class AdaptationConfig(BaseModel):
         default=5, ge=1, description="mmd/jmmd: Gaussian bandwidths base x 2^(k - n/2)"
     )
     hidden: int = Field(
-        default=256, ge=8, description="dann/cdan: width of the domain discriminator"
+        default=64,
+        ge=8,
+        description="dann/cdan: width of the domain discriminator (2 hidden layers)",
     )
     cdan_dim: int = Field(
         default=1024, ge=16, description="cdan: random multilinear map size when F x k is larger"
