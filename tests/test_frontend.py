@@ -108,6 +108,7 @@ def test_envelope_model_reports_its_evidence(tmp_path):
     ev = rp.summary()["evidence"]
     assert ev["verdict"] == {"location": "OR"} and ev["lines"][0]["line"].endswith("BPFO")
     assert ev["lines"][0]["times_floor"] > 3 and "pre-whitening" in ev["band"]
+    assert ev["periods"][0]["period"] == "BPFO"  # the impact period too
     from faultlab.reporting.evidence import recording_evidence_plot
 
     assert recording_evidence_plot(rp, tmp_path / "ev").name == "or_evidence.png"

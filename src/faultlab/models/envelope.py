@@ -261,8 +261,10 @@ class EnvelopeModel(FaultModel):
         """Evidence for windows ``X`` (one recording): mean line strengths and the verdict.
 
         ``lines``: every family harmonic (and sideband) read, as times above its local
-        floor averaged over the windows and channels, strongest first; ``scores``: the log
-        strength per location; ``band``: the demodulation band the front end used.
+        floor averaged over the windows and channels, strongest first; ``periods``: the
+        envelope autocorrelation at each family's impact period above its neighbours;
+        ``scores``: the log strength per location; ``band``: the demodulation band the front
+        end used.
         """
         ln = self.lines(X)
         S = self.scores(X)
@@ -284,16 +286,16 @@ class EnvelopeModel(FaultModel):
                             "times_floor": float(side.mean()),
                         }
                     )
-        for loc, ev in self.periodicity(X).items():
-            f = LOCATIONS[loc][0]
-            rows.append(
-                {
-                    "line": f"{'2x' if f == 'BSF' else ''}{f} impact period (autocorrelation)",
-                    "location": loc,
-                    "acf_above_neighbours": float(ev.mean()),
-                }
-            )
-        rows.sort(key=lambda r: -r.get("times_floor", 1.0 + 10 * r.get("acf_above_neighbours", 0)))
+        rows.sort(key=lambda r: -r["times_floor"])
+        periods = [  # the autocorrelation at each family's impact period, above its neighbours
+            {
+                "period": f"{'2x' if LOCATIONS[loc][0] == 'BSF' else ''}{LOCATIONS[loc][0]}",
+                "location": loc,
+                "acf_above_neighbours": float(ev.mean()),
+            }
+            for loc, ev in self.periodicity(X).items()
+        ]
+        periods.sort(key=lambda r: -r["acf_above_neighbours"])
         band = (
             self.fe.band
             if isinstance(self.fe.band, str)
@@ -309,6 +311,7 @@ class EnvelopeModel(FaultModel):
             }.get(band, band),
             "scores": {k: float(v.mean()) for k, v in S.items()},
             "lines": rows[:top],
+            "periods": periods,
             "n_windows": int(len(X)),
         }
 
