@@ -27,6 +27,18 @@ STEEL_CSV = SHARED_DATA / "steel-plates" / "steel_plates_faults.csv"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+#: Fixtures that need the real files: a test using one is an integration test.
+SHARED_FIXTURES = {"shared_data", "cwru_dir", "mfpt_dir", "steel_csv"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that reads ../shared/data ``shared`` (whether by a fixture or by an
+    explicit mark), so ``-m "not shared"`` selects the unit tests, which run anywhere."""
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not CWRU_DIR.exists():

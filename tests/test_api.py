@@ -100,6 +100,7 @@ def test_run_in_memory_writes_nothing_and_equals_run_on_disk(tmp_path, monkeypat
     same_results(mem, disk)
 
 
+@pytest.mark.slow
 def test_run_benchmark_config_in_memory_equals_cli(tmp_path):
     path = tmp_path / "bench.yaml"
     path.write_text(yaml.safe_dump(benchmark()))

@@ -19,9 +19,7 @@ from faultlab.experiments.executors import (
     TaskError,
     make_executor,
 )
-
-pytest.importorskip("test_report")  # registers the test-only model "toy_softmax"
-from test_report import CHROMIUM, SMALL_DATA, _chromium_check  # noqa: E402
+from report_support import CHROMIUM, SMALL_DATA, chromium_check  # registers toy_softmax
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -130,7 +128,7 @@ def test_grid_runs_writes_leaderboard_and_resumes(finished) -> None:
 )
 def test_leaderboard_html_renders_in_headless_chromium(finished, tmp_path: Path) -> None:
     _, out, _, _ = finished
-    assert _chromium_check(out / "leaderboard.html", tmp_path) == (
+    assert chromium_check(out / "leaderboard.html", tmp_path) == (
         "images=1 broken=0 errors=0 requests=0"
     )
 
@@ -179,6 +177,7 @@ def test_cli_benchmark_then_report_on_the_benchmark_dir(tmp_path: Path, shared_d
     assert (out / "leaderboard.md").read_text().startswith("# tiny: leaderboard")
 
 
+@pytest.mark.slow
 def test_processes_executor_runs_real_models_in_parallel(tmp_path: Path, shared_data) -> None:
     raw = tiny_grid(seeds=[0, 1])
     out = tmp_path / "bench"

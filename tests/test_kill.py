@@ -27,10 +27,10 @@ def test_killed_benchmark_recovers_exactly(tmp_path):
     counts = kb.kill_and_finish(
         config,
         tmp_path / "killed",
-        kills=3,
+        kills=2,
         rng=random.Random(1),
-        max_delay=30.0,
-        min_delay=8.0,
+        max_delay=20.0,
+        min_delay=6.0,
         log=lambda _: None,
     )
     assert counts["kills"] >= 1 and counts["runs"] == 4

@@ -172,6 +172,7 @@ def test_balanced_class_weights():
     np.testing.assert_allclose(w.numpy(), [4 / 6, 4 / 2, 1.0], rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lstm", "gru"])
 def test_recurrent_models_learn_steel_plate_features_as_sequence(name, steel):
     rng = np.random.default_rng(1)

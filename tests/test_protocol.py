@@ -210,6 +210,7 @@ def test_trivial_is_registered_and_reads_only_mean_and_std(synth):
         build_model("trivial", synth.classes, (1, 1024), {"statistics": ["nope"]}).fit(synth)
 
 
+@pytest.mark.slow
 def test_leave_one_size_out_leaderboard_marks_the_baseline_and_tabulates_classes(tmp_path):
     from faultlab.experiments.runner import prepare, run_experiment
     from faultlab.reporting import render_leaderboard

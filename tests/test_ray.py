@@ -124,24 +124,25 @@ def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
     assert isinstance(res, TaskError) and marker.read_text() == "1"
 
 
-def _reduced_quick(shared_data) -> BenchmarkConfig:
-    """configs/cwru-quick.yaml cut to 2 models (LSTM, random forest), 2 fault types at one
-    size, 1 epoch and no wall-clock cap (a time cap would make results timing-dependent)."""
+def _reduced_quick() -> BenchmarkConfig:
+    """configs/cwru-quick.yaml cut to 2 models (LSTM, random forest), on the synthetic
+    generator (2 fault types at one size: a unit test needs no shared data), 1 epoch and no
+    wall-clock cap (a time cap would make results timing-dependent)."""
     raw = load_yaml(ROOT / "configs" / "cwru-quick.yaml")
-    raw["data"]["data_dir"] = str(shared_data)
-    raw["data"]["select"].update({"fault_location": ["IR", "OR@6"], "fault_diameter_in": [0.007]})
+    raw["data"] = dict(DATA)
     raw["models"] = [m for m in raw["models"] if m["name"] in ("lstm", "rf")]
     raw["training"].update(
         {"epochs": 1, "time_budget_s": None, "num_threads": 1, "deterministic": True, "amp": False}
     )
     for m in raw["models"]:
-        if m["name"] == "rf":
-            m.setdefault("params", {})["n_jobs"] = 1
+        if m["name"] == "rf":  # 20 trees: saving 200 with skops alone takes seconds
+            m.setdefault("params", {}).update(n_jobs=1, n_estimators=20)
     return BenchmarkConfig.model_validate(raw)
 
 
-def test_quick_benchmark_on_ray_matches_local(local_ray, tmp_path, shared_data):
-    cfg = _reduced_quick(shared_data)
+@pytest.mark.slow
+def test_quick_benchmark_on_ray_matches_local(local_ray, tmp_path):
+    cfg = _reduced_quick()
     assert [m.name for m in cfg.models] == ["lstm", "rf"]
     local = run_benchmark(cfg, tmp_path / "local", executor="local", log=lambda s: None)
     remote = run_benchmark(cfg, tmp_path / "ray", executor="ray", workers=2, log=lambda s: None)

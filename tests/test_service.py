@@ -178,6 +178,7 @@ def test_onnx_backend_answers_like_torch(tmp_path, signal_108):
     )
 
 
+@pytest.mark.slow
 def test_bounded_load_on_a_real_server(run_dir, signal_108):
     """200 requests from 4 clients to uvicorn on 127.0.0.1: every one answered 200."""
     body = json.dumps({"samples": signal_108[:12000].tolist(), "sampling_rate": 12000}).encode()

@@ -88,6 +88,7 @@ def test_in_memory_run_logs_params_history_metrics_and_model(store, tmp_path):
     assert len(list((tmp_path / "art").rglob("model.json"))) == 1  # artefacts where asked
 
 
+@pytest.mark.slow
 def test_benchmark_cli_with_mlflow_logs_one_run_per_cell(store, tmp_path):
     uri, client = store
     bench = {
@@ -133,6 +134,7 @@ def test_unreachable_store_fails_before_training(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_train_cli_with_mlflow(store, tmp_path):
     uri, client = store
     args = [

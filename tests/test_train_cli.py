@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from faultlab.cli import main
@@ -66,6 +67,7 @@ def test_train_steel_plates_rf_writes_a_complete_run(tmp_path, shared_data, caps
     }
 
 
+@pytest.mark.slow
 def test_train_skips_finished_folds_and_resumes(tmp_path, capsys):
     args = [
         "train",

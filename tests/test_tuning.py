@@ -18,7 +18,6 @@ from faultlab.errors import ConfigError
 from faultlab.experiments.tuning import (
     TuneOptions,
     WorkerJob,
-    _train_trial,
     apply_values,
     importances,
     load_trial_data,
@@ -27,6 +26,7 @@ from faultlab.experiments.tuning import (
     resolve_space,
     run_tuning,
 )
+from faultlab.experiments.tuning.objective import _train_trial
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -273,6 +273,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_worker_processes_complete_one_study(tmp_path):
     setup = load_tune_config(
         raw=_raw(
@@ -336,6 +337,7 @@ def test_two_worker_processes_complete_one_study(tmp_path):
 # --- the real objective, end to end -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tune_end_to_end_two_real_trials(tmp_path):
     setup = load_tune_config(raw=_raw(n_trials=2, final_seeds=[0]))
     out = tmp_path / "tune"

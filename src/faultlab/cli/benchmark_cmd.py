@@ -9,6 +9,7 @@ import typer
 
 from faultlab.cli import app
 from faultlab.cli.options import parse_pairs, set_dotted
+from faultlab.contracts import METRICS
 
 
 @app.command()
@@ -86,7 +87,7 @@ def report(
     leaderboard (a benchmark directory) from the saved files."""
     from faultlab.errors import FaultlabError
 
-    if (path / "metrics.json").exists():
+    if (path / METRICS).exists():
         from faultlab.reporting import render_run_report
 
         paths = render_run_report(path)

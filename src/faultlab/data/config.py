@@ -39,7 +39,7 @@ class SourceConfig(BaseModel):
 
     dataset: str
     label: str | None = Field(
-        None,
+        default=None,
         description="the 'dataset' value of this source's windows (default: dataset), "
         "to tell two machines of one kind apart (two manifests, two synthetic rigs)",
     )
@@ -68,7 +68,9 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(description="store directory (same path on every node of a cluster)")
-    rebuild: bool = Field(False, description="write it again even if it matches this config")
+    rebuild: bool = Field(
+        default=False, description="write it again even if it matches this config"
+    )
 
 
 class DataConfig(BaseModel):
@@ -94,31 +96,35 @@ class DataConfig(BaseModel):
     select: dict[str, Any] = Field(default_factory=dict)
     # ... plus the normal recordings (CWRU: at the selected loads, whatever their rate).
     normal: bool = True
-    files: list[int | str] | None = Field(None, description="explicit catalogue files or paths")
+    files: list[int | str] | None = Field(
+        default=None, description="explicit catalogue files or paths"
+    )
     download: bool = False
-    manifest: str | None = Field(None, description="files dataset: CSV/YAML manifest")
-    sources: list[SourceConfig] | None = Field(None, description="dataset 'sources': the datasets")
+    manifest: str | None = Field(default=None, description="files dataset: CSV/YAML manifest")
+    sources: list[SourceConfig] | None = Field(
+        default=None, description="dataset 'sources': the datasets"
+    )
     channel: str | list[str] | None = "DE"
     target_rate: float | None = Field(
-        12000,
+        default=12000,
         ge=RATE_MIN_HZ,
         le=RATE_MAX_HZ,
         allow_inf_nan=False,
         description="Hz every recording is resampled to (None: keep each file's rate)",
     )
-    window: int = Field(1024, ge=WINDOW_MIN, le=WINDOW_MAX)
+    window: int = Field(default=1024, ge=WINDOW_MIN, le=WINDOW_MAX)
     stride: int | None = Field(
-        None, ge=STRIDE_MIN, le=STRIDE_MAX, description="default: window (no overlap)"
+        default=None, ge=STRIDE_MIN, le=STRIDE_MAX, description="default: window (no overlap)"
     )
     normalise: Literal["none", "zscore", "minmax", "rms"] = "none"
     standardise: bool | None = Field(
-        None,
+        default=None,
         description="fit per-channel/position mean and std on the TRAINING windows only and "
         "apply them to all roles (default: on for tables, off for signals)",
     )
     # A class with a single recording (CWRU normal at 0 HP) is cut into contiguous blocks that
     # act as separate groups; blocks take the values 0..n-1 of ``block_column``.
-    single_recording_blocks: int = Field(4, ge=1, le=1000)
+    single_recording_blocks: int = Field(default=4, ge=1, le=1000)
     block_column: str | None = "load_hp"
     synthetic: dict[str, Any] = Field(default_factory=dict)
     table: dict[str, Any] = Field(default_factory=dict)
@@ -170,11 +176,13 @@ class ValConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: Literal["tail", "recordings", "condition", "none"] = "tail"
-    fraction: float = Field(0.15, gt=0, lt=1)
-    column: str | None = Field(None, description="condition: column to hold out a value of")
-    value: Any | None = Field(None, description="condition: value(s) to hold out; None = auto")
+    fraction: float = Field(default=0.15, gt=0, lt=1)
+    column: str | None = Field(default=None, description="condition: column to hold out a value of")
+    value: Any | None = Field(
+        default=None, description="condition: value(s) to hold out; None = auto"
+    )
     refit: bool = Field(
-        False,
+        default=False,
         description="after the fit on train (early stopping on val), refit on train + val for "
         "the selected number of epochs: validation chose when to stop, and the final model "
         "still learns from every training condition (the test is never looked at)",
@@ -196,7 +204,7 @@ class AdaptRoleConfig(BaseModel):
 
     mode: Literal["none", "auto", "recordings", "blocks", "transductive"] = "none"
     fraction: float = Field(
-        0.5, gt=0, lt=1, description="share of target recordings/windows that adapt"
+        default=0.5, gt=0, lt=1, description="share of target recordings/windows that adapt"
     )
 
 
@@ -216,28 +224,30 @@ class SplitConfig(BaseModel):
         "random_window", "recording", "group_kfold", "condition", "leave_one_out", "transfer"
     ] = "leave_one_out"
     column: str | list[str] = Field(
-        "load_hp",
+        default="load_hp",
         description="window column(s) to split on; sampling_rate_hz means the rate a recording "
         "was recorded at (original_rate_hz), not the rate after resampling",
     )
     train: list[Any] | None = Field(
-        None,
+        default=None,
         description="values of column (value lists with several columns), or selectors: "
         "mappings column -> value(s) that must all match, e.g. {condition: normal, load_hp: [0, 1]}",
     )
     test: list[Any] | None = None
-    test_fraction: float = Field(0.25, gt=0, lt=1)
-    n_splits: int = Field(5, ge=2)
-    folds: list[Any] | None = Field(None, description="run only these folds (names or values)")
+    test_fraction: float = Field(default=0.25, gt=0, lt=1)
+    n_splits: int = Field(default=5, ge=2)
+    folds: list[Any] | None = Field(
+        default=None, description="run only these folds (names or values)"
+    )
     unassigned: Literal["distribute", "train", "test", "drop"] = Field(
-        "distribute",
+        default="distribute",
         description="recordings whose column is empty (normal has no fault size): "
         "distribute their blocks (last block to test), keep them in train or test, or drop them",
     )
     val: ValConfig = Field(default_factory=ValConfig)
     adapt: AdaptRoleConfig = Field(default_factory=AdaptRoleConfig)
     disjoint: bool | None = Field(
-        None,
+        default=None,
         description="require recording-disjoint train/test (default: all kinds but random_window); "
         "true on random_window makes its leakage an error",
     )

@@ -14,11 +14,16 @@ A *target* names the tasks a model learns (``flat``, ``binary``, ``multitask``, 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
 from faultlab.data.types import NOT_APPLICABLE
 from faultlab.errors import ConfigError
+
+#: What a model learns; the experiment config's ``target`` is one of these.
+Target = Literal["flat", "binary", "multitask", "location", "size", "label"]
 
 TARGETS: dict[str, list[str]] = {
     "flat": ["class"],

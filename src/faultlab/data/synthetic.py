@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import signal as sps
 
 from faultlab.data.bearings import BEARINGS
 from faultlab.data.types import Recording
-from faultlab.errors import ConfigError
 from faultlab.limits import RATE_MIN_HZ, RPM_MAX, RPM_MIN
+from faultlab.utils.validation import validate
 
 #: Generator bounds: the sampling rate, samples per recording and samples in all.
 SYNTH_MAX_RATE = 1e6
@@ -72,29 +72,37 @@ class SyntheticConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sampling_rate: float = Field(12000.0, ge=RATE_MIN_HZ, le=SYNTH_MAX_RATE, allow_inf_nan=False)
-    duration_s: float = Field(
-        10.0, gt=0, le=3600, allow_inf_nan=False, description="seconds per recording"
+    sampling_rate: float = Field(
+        default=12000.0, ge=RATE_MIN_HZ, le=SYNTH_MAX_RATE, allow_inf_nan=False
     )
-    bearing: str = Field("6205", description="key of faultlab.data.bearings.BEARINGS")
+    duration_s: float = Field(
+        default=10.0, gt=0, le=3600, allow_inf_nan=False, description="seconds per recording"
+    )
+    bearing: str = Field(default="6205", description="key of faultlab.data.bearings.BEARINGS")
     loads: list[int] = Field(default_factory=lambda: [0, 1, 2, 3])
     rpm: dict[int, float] = Field(
         default_factory=lambda: {0: 1797.0, 1: 1772.0, 2: 1750.0, 3: 1730.0},
         description="nominal motor speed per load (HP)",
     )
-    normal: bool = Field(True, description="generate the healthy class")
+    normal: bool = Field(default=True, description="generate the healthy class")
     locations: list[Literal["IR", "B", "OR"]] = Field(default_factory=lambda: ["IR", "B", "OR"])
     sizes: list[float] = Field(default_factory=lambda: [0.007, 0.014, 0.021])
-    recordings_per_condition: int = Field(1, ge=1, le=100)
-    snr_db: float = Field(10.0, description="clean-signal power over noise power, dB")
-    resonance_hz: float = Field(3500.0, gt=0)
-    damping_ratio: float = Field(0.05, gt=0, lt=1)
-    slip_jitter_pct: float = Field(1.5, ge=0, le=20, description="std of impact intervals, %")
-    fault_amplitude: float = Field(1.0, gt=0, description="impact amplitude at 0.007 in, 0 HP")
-    size_exponent: float = Field(1.0, ge=0, description="amplitude ~ (size / 0.007) ** this")
-    load_gain: float = Field(0.1, ge=0, description="amplitude x (1 + load_gain * load_hp)")
-    modulation_depth: float = Field(0.5, ge=0, le=1)
-    amplitude_jitter: float = Field(0.1, ge=0, le=1, description="per-impact amplitude std")
+    recordings_per_condition: int = Field(default=1, ge=1, le=100)
+    snr_db: float = Field(default=10.0, description="clean-signal power over noise power, dB")
+    resonance_hz: float = Field(default=3500.0, gt=0)
+    damping_ratio: float = Field(default=0.05, gt=0, lt=1)
+    slip_jitter_pct: float = Field(
+        default=1.5, ge=0, le=20, description="std of impact intervals, %"
+    )
+    fault_amplitude: float = Field(
+        default=1.0, gt=0, description="impact amplitude at 0.007 in, 0 HP"
+    )
+    size_exponent: float = Field(
+        default=1.0, ge=0, description="amplitude ~ (size / 0.007) ** this"
+    )
+    load_gain: float = Field(default=0.1, ge=0, description="amplitude x (1 + load_gain * load_hp)")
+    modulation_depth: float = Field(default=0.5, ge=0, le=1)
+    amplitude_jitter: float = Field(default=0.1, ge=0, le=1, description="per-impact amplitude std")
     shaft_amplitudes: list[float] = Field(
         default_factory=lambda: [0.05, 0.02], description="amplitudes of 1x, 2x, ... shaft"
     )
@@ -226,6 +234,7 @@ def simulate(config: SyntheticConfig, cond: Condition) -> SyntheticSignal:
         kin = FAULTS[cond.location]
         orders = BEARINGS[config.bearing].orders()
         f_imp = orders[kin.order] * kin.multiple * fr
+        assert cond.size_in is not None  # a fault condition always has a size
         times = _impact_times(f_imp, config.duration_s, config.slip_jitter_pct / 100, rng)
         amps = (
             config.fault_amplitude
@@ -255,7 +264,7 @@ def _meta(config: SyntheticConfig, cond: Condition) -> dict[str, Any]:
         "dataset": "synthetic",
         "source": f"faultlab.synthetic seed={config.seed}",
         "condition": "fault" if faulty else "normal",
-        "fault_location": FAULTS[cond.location].meta_location if faulty else None,
+        "fault_location": FAULTS[cond.location].meta_location if cond.location else None,
         "fault_diameter_in": cond.size_in,
         "load_hp": cond.load_hp,
         "load": cond.load_hp,
@@ -286,15 +295,7 @@ def generate(config: SyntheticConfig | None = None) -> list[Recording]:
 
 def parse_config(options: dict[str, Any] | None) -> SyntheticConfig:
     """Validate a plain dict (``DataConfig.synthetic``); errors name the key in one line."""
-    try:
-        return SyntheticConfig.model_validate(options or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "".join(f".{p}" for p in err["loc"])
-        raise ConfigError(
-            f"data.synthetic{key}: {err['msg']}"
-            + (f" (got {err['input']!r})" if err["type"] != "missing" and err["loc"] else "")
-        ) from None
+    return validate(SyntheticConfig, options or {}, "data.synthetic")
 
 
 def from_config(options: dict[str, Any] | None = None) -> list[Recording]:

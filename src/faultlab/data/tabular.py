@@ -33,11 +33,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from faultlab.data.paths import data_dir
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError, DataError, FaultlabError
+from faultlab.utils.validation import validate
 
 TASK = "label"
 
@@ -283,12 +284,7 @@ def resolve_path(path: str | os.PathLike, data_root: str | os.PathLike | None = 
 
 def from_config(options: dict[str, Any], data_root: str | os.PathLike | None = None) -> WindowSet:
     """Entry point for the dataset builder: ``DataConfig.table`` (a plain dict) -> WindowSet."""
-    try:
-        cfg = TableConfig.model_validate(options or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "".join(f".{p}" for p in err["loc"])
-        raise ConfigError(f"data.table{key}: {err['msg']}") from None
+    cfg = validate(TableConfig, options or {}, "data.table")
     return load_table(
         resolve_path(cfg.path, data_root),
         label_columns=cfg.label_columns,

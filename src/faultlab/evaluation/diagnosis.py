@@ -214,6 +214,128 @@ def diagnose_fit(
     return out
 
 
+@dataclass
+class _Curves:
+    """What the verdict reads off the curves (monitor = val loss, else 1 - val accuracy)."""
+
+    best_i: int
+    last_i: int
+    best_epoch: int
+    last_epoch: int
+    monitor: str
+    best_val: float
+    last_val: float
+    rise: float  # relative rise of the monitor from its best to the last epoch
+    train_drop: float | None  # relative fall of the training loss after the best epoch
+    k: int  # epochs the recent improvement is measured over
+    recent: float  # relative fall of the monitor over the last k epochs
+    ta_last: float | None
+    va_last: float | None
+    gap: float | None  # final train - val accuracy
+
+
+def _curves(epochs, tl, vl, ta, va, rules: FitRules) -> _Curves:
+    # monitor: validation loss, or 1 - validation accuracy when no loss is logged
+    mon = vl if not np.isnan(vl).all() else 1.0 - va
+    n = len(mon)
+    best_i = int(np.nanargmin(mon))
+    last_i = n - 1
+    best_val, last_val = float(mon[best_i]), float(mon[last_i])
+    rise = (
+        (last_val - best_val) / abs(best_val)
+        if best_val != 0
+        else (math.inf if last_val > 0 else 0.0)
+    )
+    tl_best, tl_last = tl[best_i], tl[last_i]
+    train_drop = (
+        float((tl_best - tl_last) / abs(tl_best))
+        if not np.isnan(tl_best + tl_last) and tl_best
+        else None
+    )
+    k = min(rules.improving_window, last_i)
+    ref = float(mon[last_i - k])
+    recent = (ref - last_val) / abs(ref) if ref else 0.0
+    ta_last, va_last = _last(ta), _last(va)
+    gap = ta_last - va_last if ta_last is not None and va_last is not None else None
+    return _Curves(
+        best_i=best_i,
+        last_i=last_i,
+        best_epoch=int(epochs[best_i]),
+        last_epoch=int(epochs[last_i]),
+        monitor="val_loss" if mon is vl else "1 - val_accuracy",
+        best_val=best_val,
+        last_val=last_val,
+        rise=rise,
+        train_drop=train_drop,
+        k=k,
+        recent=recent,
+        ta_last=ta_last,
+        va_last=va_last,
+        gap=gap,
+    )
+
+
+def _overfit_recs(c: _Curves, rules: FitRules) -> list[str] | None:
+    """Recommendations when the curves overfit (None when they do not)."""
+    loss_overfit = (
+        c.best_i < c.last_i and c.rise >= rules.overfit_loss_rise and (c.train_drop or 0.0) > 0
+    )
+    gap_overfit = c.gap is not None and c.gap >= rules.overfit_gap
+    if not (loss_overfit or gap_overfit):
+        return None
+    recs = []
+    if loss_overfit:
+        patience = max(2, min(5, (c.last_epoch - c.best_epoch) // 2))
+        recs.append(
+            f"validation loss rose {_pct(c.rise)} after epoch {c.best_epoch} "
+            f"({c.best_val:.4g} -> {c.last_val:.4g}) while training loss fell {_pct(c.train_drop)}: "
+            f"add dropout / weight decay or augmentation, or stop earlier "
+            f"(patience {patience}) and keep the epoch-{c.best_epoch} weights"
+        )
+    if gap_overfit:
+        recs.append(
+            f"training accuracy {_pct1(c.ta_last)} vs validation {_pct1(c.va_last)} "
+            f"(gap {c.gap * 100:.1f} points): regularise (dropout, weight decay) or train on "
+            "more recordings / with augmentation"
+        )
+    return recs
+
+
+def _verdict(c: _Curves, rules: FitRules) -> tuple[str, list[str]]:
+    """overfitting > still improving > underfitting > good fit, with what to change."""
+    recs = _overfit_recs(c, rules)
+    if recs is not None:
+        return "overfitting", recs
+    ta_last, last_epoch = c.ta_last, c.last_epoch
+    if (
+        c.best_i == c.last_i
+        and c.recent >= rules.improving_drop
+        and (c.va_last is None or c.va_last < rules.saturated_accuracy)
+    ):
+        recs = [
+            f"still improving at the last epoch ({last_epoch}): validation loss fell "
+            f"{_pct1(c.recent)} over the last {c.k} epochs; raise epochs (e.g. to {2 * last_epoch})"
+        ]
+        if ta_last is not None and ta_last < rules.underfit_train_accuracy:
+            recs.append(
+                f"training accuracy {_pct1(ta_last)}: also consider a higher learning rate or "
+                "more capacity"
+            )
+        return "still improving", recs
+    if ta_last is not None and ta_last < rules.underfit_train_accuracy:
+        return "underfitting", [
+            f"training accuracy {_pct1(ta_last)} (< {_pct(rules.underfit_train_accuracy)}) and "
+            f"flat (validation loss changed {_pct1(-c.recent)} over the last {c.k} epochs): "
+            "increase capacity (wider/deeper layers) or epochs, or raise the learning rate"
+        ]
+    return "good fit", [
+        f"converged: best validation loss at epoch {c.best_epoch} of {last_epoch}, final "
+        f"within {_pct(max(c.rise, 0.0))} of it"
+        + (f", training accuracy {_pct1(ta_last)}" if ta_last is not None else "")
+        + ": no change needed"
+    ]
+
+
 def _diagnose_curves(
     history: list[dict],
     speed: dict[str, Any] | None,
@@ -250,91 +372,20 @@ def _diagnose_curves(
         out.update(verdict="not applicable", reason=why, recommendations=recs + speed_recs)
         return out
 
-    # monitor: validation loss, or 1 - validation accuracy when no loss is logged
-    mon = vl if not np.isnan(vl).all() else 1.0 - va
-    best_i = int(np.nanargmin(mon))
-    last_i = n - 1
-    best_val, last_val = float(mon[best_i]), float(mon[last_i])
-    rise = (
-        (last_val - best_val) / abs(best_val)
-        if best_val != 0
-        else (math.inf if last_val > 0 else 0.0)
-    )
-    tl_best, tl_last = tl[best_i], tl[last_i]
-    train_drop = (
-        float((tl_best - tl_last) / abs(tl_best))
-        if not np.isnan(tl_best + tl_last) and tl_best
-        else None
-    )
-    k = min(rules.improving_window, last_i)
-    ref = float(mon[last_i - k])
-    recent = (ref - last_val) / abs(ref) if ref else 0.0
-    ta_last, va_last = _last(ta), _last(va)
-    gap = ta_last - va_last if ta_last is not None and va_last is not None else None
-    best_epoch = int(epochs[best_i])
-    last_epoch = int(epochs[last_i])
+    c = _curves(epochs, tl, vl, ta, va, rules)
     out["evidence"].update(
-        best_epoch=best_epoch,
-        last_epoch=last_epoch,
-        monitor="val_loss" if mon is vl else "1 - val_accuracy",
-        best_val_loss=best_val,
-        final_val_loss=last_val,
-        val_loss_rise=float(rise),
-        train_loss_drop_after_best=train_drop,
-        recent_val_improvement=float(recent),
-        final_train_accuracy=ta_last,
-        final_val_accuracy=va_last,
-        accuracy_gap=gap,
+        best_epoch=c.best_epoch,
+        last_epoch=c.last_epoch,
+        monitor=c.monitor,
+        best_val_loss=c.best_val,
+        final_val_loss=c.last_val,
+        val_loss_rise=float(c.rise),
+        train_loss_drop_after_best=c.train_drop,
+        recent_val_improvement=float(c.recent),
+        final_train_accuracy=c.ta_last,
+        final_val_accuracy=c.va_last,
+        accuracy_gap=c.gap,
     )
-
-    recs: list[str] = []
-    loss_overfit = best_i < last_i and rise >= rules.overfit_loss_rise and (train_drop or 0.0) > 0
-    gap_overfit = gap is not None and gap >= rules.overfit_gap
-    if loss_overfit or gap_overfit:
-        verdict = "overfitting"
-        if loss_overfit:
-            patience = max(2, min(5, (last_epoch - best_epoch) // 2))
-            recs.append(
-                f"validation loss rose {_pct(rise)} after epoch {best_epoch} "
-                f"({best_val:.4g} -> {last_val:.4g}) while training loss fell {_pct(train_drop)}: "
-                f"add dropout / weight decay or augmentation, or stop earlier "
-                f"(patience {patience}) and keep the epoch-{best_epoch} weights"
-            )
-        if gap_overfit:
-            recs.append(
-                f"training accuracy {_pct1(ta_last)} vs validation {_pct1(va_last)} "
-                f"(gap {gap * 100:.1f} points): regularise (dropout, weight decay) or train on "
-                "more recordings / with augmentation"
-            )
-    elif (
-        best_i == last_i
-        and recent >= rules.improving_drop
-        and (va_last is None or va_last < rules.saturated_accuracy)
-    ):
-        verdict = "still improving"
-        recs.append(
-            f"still improving at the last epoch ({last_epoch}): validation loss fell "
-            f"{_pct1(recent)} over the last {k} epochs; raise epochs (e.g. to {2 * last_epoch})"
-        )
-        if ta_last is not None and ta_last < rules.underfit_train_accuracy:
-            recs.append(
-                f"training accuracy {_pct1(ta_last)}: also consider a higher learning rate or "
-                "more capacity"
-            )
-    elif ta_last is not None and ta_last < rules.underfit_train_accuracy:
-        verdict = "underfitting"
-        recs.append(
-            f"training accuracy {_pct1(ta_last)} (< {_pct(rules.underfit_train_accuracy)}) and "
-            f"flat (validation loss changed {_pct1(-recent)} over the last {k} epochs): "
-            "increase capacity (wider/deeper layers) or epochs, or raise the learning rate"
-        )
-    else:
-        verdict = "good fit"
-        recs.append(
-            f"converged: best validation loss at epoch {best_epoch} of {last_epoch}, final "
-            f"within {_pct(max(rise, 0.0))} of it"
-            + (f", training accuracy {_pct1(ta_last)}" if ta_last is not None else "")
-            + ": no change needed"
-        )
+    verdict, recs = _verdict(c, rules)
     out.update(verdict=verdict, recommendations=recs + speed_recs)
     return out

@@ -189,6 +189,36 @@ def _plan_grid(
     return todo, [t for t in todo if plans[t.run_dir] != "skip"]
 
 
+def _progress(pending: list[RunTask], log: Callable[[str], None]) -> Callable[[int, Any], None]:
+    """The executor's per-result callback: one line per finished or failed run."""
+
+    def on_result(i: int, res: Any) -> None:
+        task = pending[i]
+        if isinstance(res, TaskError):
+            log(f"  FAILED {task.label}: {res.message}")
+        elif res.get("status") == "ok":
+            where = f", node {res['node'][:12]}" if res.get("node") else ""
+            again = ", restarted after a lost attempt" if res.get("restarted") else ""
+            log(
+                f"  done {task.label}: accuracy {res['accuracy']:.4f}, macro F1 "
+                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s{where}{again})"
+            )
+        elif res.get("status") == "skipped":
+            log(f"  done {task.label}: finished by an earlier attempt")
+        elif res.get("status") == "failed":
+            log(f"  FAILED {task.label}: {res['error']} (see {res['run_dir']}/{ERROR_FILE})")
+
+    return on_result
+
+
+def _runs_per_node(results: list[Any]) -> dict[str, int]:
+    nodes: dict[str, int] = {}
+    for r in results:
+        if isinstance(r, dict) and r.get("status") == "ok" and r.get("node"):
+            nodes[r["node"]] = nodes.get(r["node"], 0) + 1
+    return nodes
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     out: str | Path,
@@ -235,24 +265,8 @@ def run_benchmark(
         f"{len(pending)} to run on executor {ex.name}"
     )
 
-    def on_result(i: int, res: Any) -> None:
-        task = pending[i]
-        if isinstance(res, TaskError):
-            log(f"  FAILED {task.label}: {res.message}")
-        elif res.get("status") == "ok":
-            where = f", node {res['node'][:12]}" if res.get("node") else ""
-            again = ", restarted after a lost attempt" if res.get("restarted") else ""
-            log(
-                f"  done {task.label}: accuracy {res['accuracy']:.4f}, macro F1 "
-                f"{res['macro_f1']:.4f} ({res['seconds']:.1f} s{where}{again})"
-            )
-        elif res.get("status") == "skipped":
-            log(f"  done {task.label}: finished by an earlier attempt")
-        elif res.get("status") == "failed":
-            log(f"  FAILED {task.label}: {res['error']} (see {res['run_dir']}/{ERROR_FILE})")
-
     t1 = time.perf_counter()
-    results = ex.map(run_one, pending, shared=(windows, folds), on_result=on_result)
+    results = ex.map(run_one, pending, shared=(windows, folds), on_result=_progress(pending, log))
     wall = time.perf_counter() - t1
     for task, res in zip(pending, results):
         if isinstance(res, TaskError):  # the worker died: leave a trace for the leaderboard
@@ -260,10 +274,6 @@ def run_benchmark(
     # "skipped" here: a retried task found the run finished by its first attempt
     ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") in ("ok", "skipped"))
     failed = len(results) - ok
-    nodes: dict[str, int] = {}
-    for r in results:
-        if isinstance(r, dict) and r.get("status") == "ok" and r.get("node"):
-            nodes[r["node"]] = nodes.get(r["node"], 0) + 1
     paths = render_leaderboard(
         out,
         run_dirs=[Path(t.run_dir) for t in grid],
@@ -278,6 +288,6 @@ def run_benchmark(
         "seconds": wall,
         "grid": len(grid),
         "paths": paths,
-        "nodes": nodes,
+        "nodes": _runs_per_node(results),
         "restarted": sum(1 for r in results if isinstance(r, dict) and r.get("restarted")),
     }

@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from faultlab.data.config import DataConfig, SplitConfig
+from faultlab.data.labels import Target
 from faultlab.errors import ConfigError
 from faultlab.experiments.tracking import TrackingConfig
 from faultlab.training.config import TrainConfig
+from faultlab.utils.validation import validate
 
 
 class ModelConfig(BaseModel):
@@ -22,7 +24,7 @@ class ModelConfig(BaseModel):
     training: dict[str, Any] = Field(
         default_factory=dict, description="per-model overrides of the training block"
     )
-    label: str | None = Field(None, description="leaderboard name (default: name)")
+    label: str | None = Field(default=None, description="leaderboard name (default: name)")
 
     @property
     def display_name(self) -> str:
@@ -34,7 +36,7 @@ class ExperimentConfig(BaseModel):
 
     name: str = "run"
     data: DataConfig = Field(default_factory=DataConfig)
-    target: str = "flat"
+    target: Target = "flat"
     split: SplitConfig = Field(default_factory=SplitConfig)
     model: ModelConfig = Field(default_factory=lambda: ModelConfig(name="cnn1d"))
     training: TrainConfig = Field(default_factory=TrainConfig)
@@ -122,15 +124,4 @@ def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def parse_config(cls: type[BaseModel], data: dict[str, Any], source: str = "config") -> Any:
     """Validate ``data`` as ``cls``; a bad value becomes one line naming its key."""
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        value = (
-            f" (got {err['input']!r:.60})"
-            if key and "input" in err and not isinstance(err["input"], (dict, list))
-            else ""
-        )
-        raise ConfigError(f"{source}: {key + ': ' if key else ''}{msg}{value}") from None
+    return validate(cls, data, source=source)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from faultlab.contracts import METRICS
 from faultlab.errors import ConfigError
 from faultlab.experiments.executors import Executor, OnResult, TaskError, register_executor
 
@@ -234,7 +235,7 @@ class RayExecutor(Executor):
                         res, packed = ray.get(ref)
                         run_dir = _run_dir_of(tasks[i])
                         # on a shared filesystem the finished run is already here
-                        if packed is not None and not (Path(run_dir) / "metrics.json").exists():
+                        if packed is not None and not (Path(run_dir) / METRICS).exists():
                             _unpack(packed, run_dir)
                     except Exception as exc:  # task raised, or its worker/node died
                         msg = str(exc).strip().splitlines()
@@ -246,50 +247,3 @@ class RayExecutor(Executor):
 
 
 register_executor(RayExecutor.name, RayExecutor)
-
-
-# --- distributed tuning ------------------------------------------------------------------------
-
-
-def _tuning_worker(job: Any, _shared: Any) -> dict[str, Any]:
-    from faultlab.experiments.tuning import run_worker
-
-    return run_worker(job)
-
-
-def run_tuning_workers(
-    jobs: Sequence[Any], resources: Any, address: str | None = None, log: Log | None = None
-) -> list[dict[str, Any]]:
-    """One Ray task per tuning worker (all on the same study storage); their summaries.
-
-    With several machines, the storage must be reachable from all of them (PostgreSQL or
-    MySQL URL); a SQLite file only works when every node sees the same file.
-    """
-    storage = jobs[0].storage if jobs else ""
-    if address not in (None, "local") and storage.startswith("sqlite") and log:
-        log(
-            "note: SQLite storage on a Ray cluster only works if every node sees that file; "
-            "use --storage postgresql://... for several machines"
-        )
-    ex = RayExecutor(
-        workers=len(jobs),
-        address=None if address == "local" else address,
-        num_cpus=resources.num_cpus,
-        num_gpus=resources.num_gpus,
-        log=log,
-    )
-
-    def report(i: int, res: Any) -> None:
-        if log:
-            if isinstance(res, TaskError):
-                log(f"  worker {i} failed: {res.message}")
-            else:
-                log(
-                    f"  worker {i}: {len(res['trials'])} trial(s) {res['trials']} in {res['seconds']:.0f} s"
-                )
-
-    results = ex.map(_tuning_worker, list(jobs), on_result=report)
-    failed = [r for r in results if isinstance(r, TaskError)]
-    if failed and len(failed) == len(results):
-        raise ConfigError(f"every tuning worker failed on Ray; first: {failed[0].message}")
-    return [r if not isinstance(r, TaskError) else {"error": r.message} for r in results]

@@ -8,34 +8,33 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
+from faultlab.contracts import (  # noqa: F401  (the run directory's names, re-exported)
+    CHECKPOINT,
+    CONFIG,
+    DONE,
+    EVIDENCE,
+    HISTORY,
+    METRICS,
+    MODEL_DIR,
+    MODEL_JSON,
+    PLOTS,
+    PREPROCESS,
+    REPORT_HTML,
+    REPORT_MD,
+    SPLIT,
+    SUMMARY,
+    read_history,
+)
 from faultlab.errors import ConfigError
 from faultlab.utils.io import set_aside
-
-CONFIG = "config.yaml"
-SPLIT = "split.json"
-HISTORY = "history.csv"
-MODEL_DIR = "model"
-SUMMARY = "summary.json"
-METRICS = "metrics.json"
-PREPROCESS = "preprocess.json"
-EVIDENCE = "evidence.json"  # per-class mean order-domain envelope spectra (for the report)
-CHECKPOINT = "checkpoint.pt"
-REPORT_MD = "report.md"
-REPORT_HTML = "report.html"
-PLOTS = "plots"
 
 
 def slug(text: str) -> str:
     """A folder-safe name for a fold or model label ("test load_hp 3" -> "test-load_hp-3")."""
     return re.sub(r"[^A-Za-z0-9_.]+", "-", str(text)).strip("-") or "run"
 
-
-#: Written last, atomically, once metrics, model, report and plots are all in place: a run
-#: is finished exactly when this file exists and it and metrics.json read back.
-DONE = "done.json"
 
 #: Config keys that do not change a run's results (paths, progress bars, threads, resume, the
 #: benchmark's display name, fold selection): a rerun that differs only in these is the same.
@@ -180,10 +179,3 @@ def read_json(run_dir: Path, name: str) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (ValueError, OSError) as exc:
         raise ConfigError(f"{path}: unreadable ({type(exc).__name__}); rerun this run") from None
-
-
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / HISTORY
-    if not path.exists() or path.stat().st_size == 0:
-        return []
-    return pd.read_csv(path).to_dict(orient="records")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultlab.contracts import FitResult, ModelSummary
 from faultlab.data.build import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
 from faultlab.data.tabular import Standardiser
@@ -26,7 +27,7 @@ from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.features.window_frontend import rpm_summary, split_frontend
-from faultlab.models.base import FaultModel, FitResult, ModelSummary, build_model, get_spec
+from faultlab.models.base import FaultModel, build_model, get_spec
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
 
@@ -485,10 +486,7 @@ def execute(
     parts = apply_frontend(parts, frontend)
     preprocess = preprocessing(cfg, windows, scaler, frontend)
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_yaml(run_dir / rundir.CONFIG, cfg_dump)
-        write_json(run_dir / rundir.SPLIT, split.to_dict(windows))
-        write_json(run_dir / rundir.PREPROCESS, preprocess)
+        _write_inputs(run_dir, cfg_dump, split.to_dict(windows), preprocess)
 
     model = build_model(
         cfg.model.name,
@@ -502,8 +500,7 @@ def execute(
         parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target)
     )
     if run_dir is not None:
-        with atomic_path(run_dir / rundir.HISTORY) as tmp:
-            pd.DataFrame(fit.history).to_csv(tmp, index=False)
+        _write_history(run_dir, fit.history)
     # validation scores of the model validation selected (before any refit has seen val)
     val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
     if cfg.split.val.refit and val is not None:
@@ -516,48 +513,64 @@ def execute(
         write_json(run_dir / rundir.SUMMARY, summary.to_dict())
 
     metrics = _evaluate(
-        cfg,
-        training,
-        model,
-        summary,
-        fit,
-        parts,
-        split,
-        windows,
-        scaler is not None,
-        val_metrics,
-        frontend,
-    )
+        cfg, training, model, summary, fit, parts, split, windows, scaler is not None,
+        val_metrics, frontend,
+    )  # fmt: skip
     if run_dir is not None:
         write_evidence(run_dir, raw_test, scaler)
-        write_json(run_dir / rundir.METRICS, metrics)
-        if report:
-            from faultlab.reporting import render_run_report
-
-            render_run_report(run_dir)
-        # last: the run is finished only once metrics, model, report and plots are all written
-        write_json(
-            run_dir / rundir.DONE,
-            {
-                "config_hash": rundir.config_hash(cfg_dump),
-                "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "report": bool(report),
-            },
-        )
+        _finish(run_dir, metrics, cfg_dump, report)
     outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
     if cfg.tracking.mlflow is not None:
-        from faultlab.experiments.tracking import log_run
-
-        log_run(
-            cfg.tracking.mlflow,
-            experiment=cfg.name,
-            config=cfg_dump,
-            metrics=metrics,
-            history=outcome.history,
-            run_dir=run_dir,
-            model=model,
-        )
+        _track(cfg, cfg_dump, outcome)
     return outcome
+
+
+def _track(cfg: ExperimentConfig, cfg_dump: dict[str, Any], outcome: RunOutcome) -> None:
+    """Log a finished run to the MLflow store ``cfg.tracking`` names."""
+    from faultlab.experiments.tracking import log_run
+
+    log_run(
+        cfg.tracking.mlflow,
+        experiment=cfg.name,
+        config=cfg_dump,
+        metrics=outcome.metrics,
+        history=outcome.history,
+        run_dir=outcome.run_dir,
+        model=outcome.model,
+    )
+
+
+def _write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_path(run_dir / rundir.HISTORY) as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+
+
+def _write_inputs(
+    run_dir: Path, cfg_dump: dict[str, Any], split: dict[str, Any], preprocess: dict[str, Any]
+) -> None:
+    """What a run starts from: the effective config, the split, the preprocessing to replay."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_yaml(run_dir / rundir.CONFIG, cfg_dump)
+    write_json(run_dir / rundir.SPLIT, split)
+    write_json(run_dir / rundir.PREPROCESS, preprocess)
+
+
+def _finish(run_dir: Path, metrics: dict[str, Any], cfg_dump: dict[str, Any], report: bool) -> None:
+    """metrics.json, the report, then done.json: the run is finished only once metrics,
+    model, report and plots are all written."""
+    write_json(run_dir / rundir.METRICS, metrics)
+    if report:
+        from faultlab.reporting import render_run_report
+
+        render_run_report(run_dir)
+    write_json(
+        run_dir / rundir.DONE,
+        {
+            "config_hash": rundir.config_hash(cfg_dump),
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "report": bool(report),
+        },
+    )
 
 
 def run_experiment(

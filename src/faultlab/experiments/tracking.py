@@ -21,21 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from faultlab.contracts import METRICS, MODEL_DIR, PLOTS, RUN_ARTEFACTS
 from faultlab.errors import ConfigError
 from faultlab.utils.io import write_json
 
 #: Files of a run directory logged as artefacts (folders keep their name in MLflow).
-ARTIFACT_FILES = (
-    "config.yaml",
-    "split.json",
-    "preprocess.json",
-    "history.csv",
-    "summary.json",
-    "metrics.json",
-    "report.md",
-    "report.html",
-)
-ARTIFACT_DIRS = ("model", "plots")
+ARTIFACT_FILES = RUN_ARTEFACTS
+ARTIFACT_DIRS = (MODEL_DIR, PLOTS)
 #: MLflow's limits: value length of a param, and items per log_batch call.
 _PARAM_CHARS = 6000
 _BATCH = 900
@@ -51,11 +43,11 @@ class MlflowConfig(BaseModel):
     uri: str | None = None
     experiment: str | None = None
     artifacts: str | None = Field(
-        None,
+        default=None,
         description="where a NEW experiment stores artefacts (a folder or URI); None = the "
         "store's default (for a database URI: ./mlruns under the working directory)",
     )
-    log_model: bool = Field(True, description="log the saved model folder as an artefact")
+    log_model: bool = Field(default=True, description="log the saved model folder as an artefact")
 
 
 class TrackingConfig(BaseModel):
@@ -229,7 +221,7 @@ def log_run(
             _log_artifacts(client, run_id, Path(run_dir), cfg.log_model)
         else:
             with tempfile.TemporaryDirectory(prefix="faultlab-mlflow-") as tmp:
-                write_json(Path(tmp) / "metrics.json", metrics)
+                write_json(Path(tmp) / METRICS, metrics)
                 if model is not None and cfg.log_model:
                     model.save(Path(tmp) / "model")
                 _log_artifacts(client, run_id, Path(tmp), cfg.log_model)

@@ -70,7 +70,10 @@ def time_features(X: np.ndarray) -> np.ndarray:
     sqrt_amp = a.mean(axis=-1) ** 2
     del a
     sign = np.signbit(xc)
-    zcr = np.count_nonzero(sign[..., 1:] != sign[..., :-1], axis=-1) / max(L - 1, 1)
+    changes = sign[..., 1:] != sign[..., :-1]
+    # a sum of the bytes is 2-3x faster than count_nonzero along an axis
+    zcr = changes.view(np.uint8).sum(axis=-1, dtype=np.int32) / max(L - 1, 1)
+    del changes
     del sign
     # Hjorth parameters from the variances of the first and second differences; their means
     # telescope to (last - first) / count, so no centred copy is needed

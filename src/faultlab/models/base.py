@@ -11,46 +11,17 @@ import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from faultlab.contracts import MODEL_JSON, FitResult, ModelSummary
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import write_json
-
-
-@dataclass
-class FitResult:
-    """What ``fit`` reports. ``history`` has one dict per epoch (empty for one-shot models)."""
-
-    history: list[dict[str, float]] = field(default_factory=list)
-    epochs: int = 0
-    best_epoch: int | None = None
-    train_seconds: float = 0.0
-    stopped_reason: str = "completed"
-    device: str = "cpu"
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ModelSummary:
-    """Size and structure for reports: ``layers`` rows have name, type, output_shape, params."""
-
-    name: str
-    family: str
-    n_params: int
-    trainable_params: int
-    size_bytes: int
-    layers: list[dict[str, Any]] = field(default_factory=list)
-    text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class FaultModel(ABC):
@@ -105,7 +76,7 @@ class FaultModel(ABC):
         directory.mkdir(parents=True, exist_ok=True)
         self._save_weights(directory)
         write_json(
-            directory / "model.json",
+            directory / MODEL_JSON,
             {
                 "name": self.name,
                 "params": self.params,
@@ -211,7 +182,7 @@ def build_model(
 def load_model(directory: str | Path) -> FaultModel:
     """Rebuild a saved model from ``directory/model.json`` and its weights."""
     directory = Path(directory)
-    meta_path = directory / "model.json"
+    meta_path = directory / MODEL_JSON
     if not meta_path.exists():
         raise ConfigError(f"{meta_path}: no saved model here")
     try:
@@ -219,7 +190,7 @@ def load_model(directory: str | Path) -> FaultModel:
         spec = get_spec(meta["name"])
         model = spec.cls(
             classes={str(t): [str(c) for c in cs] for t, cs in meta["classes"].items()},
-            input_shape=tuple(int(v) for v in meta["input_shape"]),
+            input_shape=cast(tuple[int, int], tuple(int(v) for v in meta["input_shape"])),
             params=dict(meta["params"]),
             training=TrainConfig(**meta.get("training", {})),
         )

@@ -25,13 +25,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from faultlab.contracts import FitResult, ModelSummary
 from faultlab.data.bearings import BEARINGS, CWRU_BEARING_AT
 from faultlab.data.bearings import resolve as resolve_bearing
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.extract import GROUPS, FeatureExtractor
 from faultlab.limits import check_range
-from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
+from faultlab.models.base import FaultModel, register_model
 from faultlab.utils.io import atomic_path
 
 #: Options every feature model understands (``auto`` values are resolved at fit).

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from faultlab.contracts import FitResult, ModelSummary
 from faultlab.data.store import is_lazy, moments
 from faultlab.data.types import UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
-from faultlab.models.base import FaultModel, FitResult, ModelSummary
+from faultlab.models.base import FaultModel
 from faultlab.models.heads import MultiHead, MultiTaskLoss, balanced_class_weights
 from faultlab.training.adaptation import Adapter, describe_adaptation
 from faultlab.training.augment import augmentation_text

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from faultlab.reporting import plots
+import faultlab.reporting.plots as plots
+from faultlab.contracts import CONFIG, DONE, METRICS, PLOTS, REPORT_HTML, SPLIT
 from faultlab.reporting.document import (
     Bullets,
     Callout,
@@ -182,10 +183,10 @@ def _finished_metrics(run_dir: Path) -> dict[str, Any] | None:
     """metrics.json of a finished run (its report written: ``done.json``, or report.html for
     runs from before the marker); None for unfinished runs and unreadable files, so the
     leaderboard never links to a report that is not there."""
-    if not ((run_dir / "done.json").exists() or (run_dir / "report.html").exists()):
+    if not ((run_dir / DONE).exists() or (run_dir / REPORT_HTML).exists()):
         return None
     try:
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = json.loads((run_dir / METRICS).read_text())
     except (OSError, ValueError):
         return None
     return metrics if isinstance(metrics, dict) else None
@@ -195,7 +196,7 @@ def collect_per_class(out_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """:func:`per_class_rows` of every finished run in ``runs``."""
     rows: list[dict[str, Any]] = []
     for rel in runs.get("run_dir", pd.Series(dtype=str)):
-        rows += per_class_rows(json.loads((Path(out_dir) / rel / "metrics.json").read_text()))
+        rows += per_class_rows(json.loads((Path(out_dir) / rel / METRICS).read_text()))
     return pd.DataFrame(rows, columns=["model", "fold", "seed", "class", "accuracy", "n"])
 
 
@@ -255,8 +256,8 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
     if runs.empty:
         return None, []
     d = out_dir / runs["run_dir"].iloc[0]
-    split = json.loads((d / "split.json").read_text()) if (d / "split.json").exists() else {}
-    config = yaml.safe_load((d / "config.yaml").read_text()) if (d / "config.yaml").exists() else {}
+    split = json.loads((d / SPLIT).read_text()) if (d / SPLIT).exists() else {}
+    config = yaml.safe_load((d / CONFIG).read_text()) if (d / CONFIG).exists() else {}
     metrics = _finished_metrics(d) or {}
     from faultlab.reporting.run_report import run_protocol
 
@@ -303,7 +304,7 @@ def _statistics(doc: Document, runs: pd.DataFrame, out_dir: Path, paths: dict[st
             res.scores,
             res.models,
             res.critical_difference,
-            out_dir / "plots" / "critical_difference.png",
+            out_dir / PLOTS / "critical_difference.png",
             alpha=res.alpha,
         )
         doc.add(
@@ -560,7 +561,7 @@ def render_leaderboard(
             board["latency_ms_batch1"].tolist(),
             board["accuracy_mean"].tolist(),
             board["accuracy_std"].tolist(),
-            out_dir / "plots" / "accuracy_vs_latency.png",
+            out_dir / PLOTS / "accuracy_vs_latency.png",
         )
         doc.add(
             Image(
@@ -592,5 +593,5 @@ def render_leaderboard(
 
 def _split_column(out_dir: Path, runs: pd.DataFrame) -> str:
     d = out_dir / runs["run_dir"].iloc[0]
-    split = json.loads((d / "split.json").read_text()) if (d / "split.json").exists() else {}
+    split = json.loads((d / SPLIT).read_text()) if (d / SPLIT).exists() else {}
     return str((split.get("rule") or {}).get("column") or "value")

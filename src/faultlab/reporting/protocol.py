@@ -86,6 +86,9 @@ def describe_protocol(
     return proto
 
 
+_HELD_OUT = ("condition", "leave_one_out", "transfer")
+
+
 def _describe(
     kind: str | None,
     rule: dict[str, Any] | None = None,
@@ -101,71 +104,14 @@ def _describe(
     cwru = dataset in (None, "", "cwru")
     mfpt = dataset == "mfpt"
     if leaky or kind == "random_window":
-        return Protocol(
-            "leaky",
-            "LEAKY window split (scores inflated)",
-            "Windows are assigned to train and test at random, so windows cut from the same "
-            "recording - often overlapping or adjacent - are on both sides. The model is tested "
-            "on signals it has effectively seen: scores are inflated and say nothing about a new "
-            "machine or bearing. Use this protocol only to show how much leakage inflates scores.",
-            True,
-        )
-    if kind in ("condition", "leave_one_out", "transfer") and column == "dataset":
-        how = (
-            f"train on {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
-            if kind == "condition"
-            else f"one fold per dataset ({kind})"
-        )
-        return Protocol(
-            "cross-machine",
-            "Cross-machine: trained on one test rig, tested on another",
-            f"Split on the dataset ({how}). Test recordings come from another machine: another "
-            "bearing type and geometry, shaft speed, sensor, mounting and sampling rate "
-            "(resampled to a common rate). The strictest test here; a model that reads defect "
-            "lines in Hz learns the training rig's frequencies, so expect low scores unless "
-            "the input is normalised to shaft orders.",
-            False,
-        )
-    if kind in ("condition", "leave_one_out", "transfer") and column in SIZE_COLUMNS:
-        detail = (
-            f"train on {column} = {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
-            if kind == "condition"
-            else f"one fold per value of {column}"
-        )
-        return Protocol(
-            "held-out size",
-            "Held-out fault size (another physical bearing: the real test)",
-            f"Split on {column} ({detail}). Each fault size is a separately seeded defect on a "
-            "different bearing, so test recordings come from bearings never seen in training. "
-            "This is the honest test of generalisation; expect lower scores than load splits.",
-            False,
-        )
-    if kind in ("condition", "leave_one_out", "transfer") and (
-        column in CONDITION_COLUMNS or column is None
-    ):
-        how = {
-            "condition": f"train on {column} = {_values(rule.get('train'))}, "
-            f"test on {_values(rule.get('test'))}",
-            "leave_one_out": f"one fold per value of {column}, each tested on the held-out value",
-            "transfer": f"every ordered pair of single {column} values (train on one, test on another)",
-        }[kind]
-        caveat = (
-            " CWRU caveat: the same damaged bearing is recorded at every motor load, so a load "
-            "split tests robustness to the operating condition, not to a new bearing - a mild "
-            "test on which high scores are expected."
-            if cwru
-            else MFPT_CAVEAT
-            if mfpt
-            else ""
-        )
-        return Protocol(
-            "condition",
-            f"Load/condition split on {column}",
-            f"Whole recordings are split by operating condition ({how}); no recording is on "
-            f"both sides.{caveat}",
-            cwru or mfpt,
-        )
-    if kind in ("condition", "leave_one_out", "transfer"):
+        return _leaky()
+    if kind in _HELD_OUT and column == "dataset":
+        return _cross_machine(kind, rule)
+    if kind in _HELD_OUT and column in SIZE_COLUMNS:
+        return _held_out_size(kind, column, rule)
+    if kind in _HELD_OUT and (column in CONDITION_COLUMNS or column is None):
+        return _condition(kind, column, rule, cwru, mfpt)
+    if kind in _HELD_OUT:
         return Protocol(
             "condition",
             f"Split on {column}",
@@ -173,25 +119,102 @@ def _describe(
             False,
         )
     if kind in ("recording", "group_kfold"):
-        how = (
-            f"stratified hold-out of {float(rule.get('test_fraction', 0.25)):.0%} of the recordings"
-            if kind == "recording"
-            else f"stratified {rule.get('n_splits', 5)}-fold, grouped by recording"
-        )
-        caveat = (
-            " On CWRU the other loads of a held-out recording's bearing stay in training, so "
-            "this is about as mild as a load split."
-            if cwru
-            else MFPT_CAVEAT
-            if mfpt
-            else ""
-        )
-        return Protocol(
-            "recording" if kind == "recording" else "grouped k-fold",
-            "Recording hold-out" if kind == "recording" else "Grouped k-fold",
-            f"Whole recordings (groups) are held out: {how}; no group is on both sides.{caveat}",
-            False,
-        )
+        return _recording(kind, rule, cwru, mfpt)
     return Protocol(
         kind or "unknown", f"Split {kind or '(unknown)'}", "Split protocol as configured.", False
+    )
+
+
+def _leaky() -> Protocol:
+    return Protocol(
+        "leaky",
+        "LEAKY window split (scores inflated)",
+        "Windows are assigned to train and test at random, so windows cut from the same "
+        "recording - often overlapping or adjacent - are on both sides. The model is tested "
+        "on signals it has effectively seen: scores are inflated and say nothing about a new "
+        "machine or bearing. Use this protocol only to show how much leakage inflates scores.",
+        True,
+    )
+
+
+def _cross_machine(kind: str, rule: dict[str, Any]) -> Protocol:
+    how = (
+        f"train on {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
+        if kind == "condition"
+        else f"one fold per dataset ({kind})"
+    )
+    return Protocol(
+        "cross-machine",
+        "Cross-machine: trained on one test rig, tested on another",
+        f"Split on the dataset ({how}). Test recordings come from another machine: another "
+        "bearing type and geometry, shaft speed, sensor, mounting and sampling rate "
+        "(resampled to a common rate). The strictest test here; a model that reads defect "
+        "lines in Hz learns the training rig's frequencies, so expect low scores unless "
+        "the input is normalised to shaft orders.",
+        False,
+    )
+
+
+def _held_out_size(kind: str, column: str, rule: dict[str, Any]) -> Protocol:
+    detail = (
+        f"train on {column} = {_values(rule.get('train'))}, test on {_values(rule.get('test'))}"
+        if kind == "condition"
+        else f"one fold per value of {column}"
+    )
+    return Protocol(
+        "held-out size",
+        "Held-out fault size (another physical bearing: the real test)",
+        f"Split on {column} ({detail}). Each fault size is a separately seeded defect on a "
+        "different bearing, so test recordings come from bearings never seen in training. "
+        "This is the honest test of generalisation; expect lower scores than load splits.",
+        False,
+    )
+
+
+def _condition(
+    kind: str, column: str | None, rule: dict[str, Any], cwru: bool, mfpt: bool
+) -> Protocol:
+    how = {
+        "condition": f"train on {column} = {_values(rule.get('train'))}, "
+        f"test on {_values(rule.get('test'))}",
+        "leave_one_out": f"one fold per value of {column}, each tested on the held-out value",
+        "transfer": f"every ordered pair of single {column} values (train on one, test on another)",
+    }[kind]
+    caveat = (
+        " CWRU caveat: the same damaged bearing is recorded at every motor load, so a load "
+        "split tests robustness to the operating condition, not to a new bearing - a mild "
+        "test on which high scores are expected."
+        if cwru
+        else MFPT_CAVEAT
+        if mfpt
+        else ""
+    )
+    return Protocol(
+        "condition",
+        f"Load/condition split on {column}",
+        f"Whole recordings are split by operating condition ({how}); no recording is on "
+        f"both sides.{caveat}",
+        cwru or mfpt,
+    )
+
+
+def _recording(kind: str, rule: dict[str, Any], cwru: bool, mfpt: bool) -> Protocol:
+    how = (
+        f"stratified hold-out of {float(rule.get('test_fraction', 0.25)):.0%} of the recordings"
+        if kind == "recording"
+        else f"stratified {rule.get('n_splits', 5)}-fold, grouped by recording"
+    )
+    caveat = (
+        " On CWRU the other loads of a held-out recording's bearing stay in training, so "
+        "this is about as mild as a load split."
+        if cwru
+        else MFPT_CAVEAT
+        if mfpt
+        else ""
+    )
+    return Protocol(
+        "recording" if kind == "recording" else "grouped k-fold",
+        "Recording hold-out" if kind == "recording" else "Grouped k-fold",
+        f"Whole recordings (groups) are held out: {how}; no group is on both sides.{caveat}",
+        False,
     )

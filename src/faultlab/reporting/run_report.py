@@ -12,12 +12,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
+import faultlab.reporting.plots as plots
+from faultlab.contracts import (
+    CONFIG,
+    EVIDENCE,
+    METRICS,
+    PLOTS,
+    REPORT_HTML,
+    REPORT_MD,
+    SPLIT,
+    SUMMARY,
+    read_history,
+)
 from faultlab.errors import FaultlabError
 from faultlab.evaluation.diagnosis import diagnose_fit, speed_recommendations
-from faultlab.reporting import plots
 from faultlab.reporting.document import (
     Bullets,
     Callout,
@@ -77,26 +87,13 @@ def _read_json(path: Path, required: bool = False) -> dict[str, Any]:
         raise FaultlabError(f"{path}: not a JSON text file") from None
 
 
-def read_history(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "history.csv"
-    if not path.exists() or path.stat().st_size == 0:
-        return []
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError, OSError):
-        return []  # an unreadable history only leaves the curves out of the report
-    return [
-        {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in df.to_dict("records")
-    ]
-
-
 def load_run(run_dir: str | Path) -> dict[str, Any]:
     """All artefacts of a run directory (metrics.json is required)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FaultlabError(f"{run_dir}: not a directory")
     config: dict[str, Any] = {}
-    cfg_path = run_dir / "config.yaml"
+    cfg_path = run_dir / CONFIG
     if cfg_path.exists():
         try:
             config = yaml.safe_load(cfg_path.read_text()) or {}
@@ -105,9 +102,9 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         if not isinstance(config, dict):
             raise FaultlabError(f"{cfg_path}: not a mapping")
     return {
-        "metrics": _read_json(run_dir / "metrics.json", required=True),
-        "split": _read_json(run_dir / "split.json"),
-        "summary": _read_json(run_dir / "summary.json"),
+        "metrics": _read_json(run_dir / METRICS, required=True),
+        "split": _read_json(run_dir / SPLIT),
+        "summary": _read_json(run_dir / SUMMARY),
         "history": read_history(run_dir),
         "config": config,
     }
@@ -347,8 +344,15 @@ def _training(doc: Document, art: dict[str, Any]) -> None:
 
 
 def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
+    """Window-level metrics, per-class reports, recording-level votes, confusion matrices."""
     m = art["metrics"]
     tasks = m.get("tasks", {})
+    _window_metrics(doc, m, tasks)
+    _recording_metrics(doc, tasks)
+    _confusion_matrices(doc, tasks, plot_dir)
+
+
+def _window_metrics(doc: Document, m: dict[str, Any], tasks: dict[str, Any]) -> None:
     doc.add(Heading("Test metrics"))
     prim = m.get("primary", {})
     doc.add(
@@ -385,27 +389,33 @@ def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
             )
         )
     for t in names:
-        pc = tasks[t].get("per_class") or {}
-        rows = [
-            [
-                c,
-                fmt(v.get("precision")),
-                fmt(v.get("recall")),
-                fmt(v.get("f1-score")),
-                fmt_int(v.get("support")),
-            ]
-            for c, v in pc.items()
-            if isinstance(v, dict) and c not in ("macro avg", "weighted avg", "micro avg")
-        ]
-        if rows:
-            doc.add(
-                Table(
-                    ["class", "precision", "recall", "F1", "support"],
-                    rows,
-                    caption=f"Per-class report, task {t}",
-                )
-            )
+        _per_class(doc, t, tasks[t].get("per_class") or {})
 
+
+def _per_class(doc: Document, t: str, pc: dict[str, Any]) -> None:
+    rows = [
+        [
+            c,
+            fmt(v.get("precision")),
+            fmt(v.get("recall")),
+            fmt(v.get("f1-score")),
+            fmt_int(v.get("support")),
+        ]
+        for c, v in pc.items()
+        if isinstance(v, dict) and c not in ("macro avg", "weighted avg", "micro avg")
+    ]
+    if rows:
+        doc.add(
+            Table(
+                ["class", "precision", "recall", "F1", "support"],
+                rows,
+                caption=f"Per-class report, task {t}",
+            )
+        )
+
+
+def _recording_metrics(doc: Document, tasks: dict[str, Any]) -> None:
+    names = list(tasks)
     doc.add(Heading("Recording-level accuracy"))
     doc.add(
         Para(
@@ -429,41 +439,46 @@ def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         Table(["task", "recordings", "window accuracy", "majority vote", "mean probability"], rows)
     )
     for t in names:
-        r = tasks[t].get("recording") or {}
-        cls = tasks[t].get("classes") or []
-        per = r.get("per_recording") or []
+        _per_recording(doc, t, tasks[t])
 
-        def name(i: int, cls: list[str] = cls) -> str:
-            return cls[i] if 0 <= i < len(cls) else str(i)
 
-        if per:
-            doc.add(
-                Table(
+def _per_recording(doc: Document, t: str, task: dict[str, Any]) -> None:
+    per = (task.get("recording") or {}).get("per_recording") or []
+    cls = task.get("classes") or []
+
+    def name(i: int) -> str:
+        return cls[i] if 0 <= i < len(cls) else str(i)
+
+    if per:
+        doc.add(
+            Table(
+                [
+                    "recording",
+                    "true",
+                    "majority vote",
+                    "mean probability",
+                    "windows",
+                    "window accuracy",
+                ],
+                [
                     [
-                        "recording",
-                        "true",
-                        "majority vote",
-                        "mean probability",
-                        "windows",
-                        "window accuracy",
-                    ],
-                    [
-                        [
-                            p["recording_id"],
-                            name(p["true"]),
-                            name(p["majority"]),
-                            name(p["mean_proba"]),
-                            fmt_int(p["n_windows"]),
-                            fmt(p["window_accuracy"]),
-                        ]
-                        for p in per
-                    ],
-                    caption=f"Per test recording, task {t}",
-                )
+                        p["recording_id"],
+                        name(p["true"]),
+                        name(p["majority"]),
+                        name(p["mean_proba"]),
+                        fmt_int(p["n_windows"]),
+                        fmt(p["window_accuracy"]),
+                    ]
+                    for p in per
+                ],
+                caption=f"Per test recording, task {t}",
             )
+        )
 
+
+def _confusion_matrices(doc: Document, tasks: dict[str, Any], plot_dir: Path) -> None:
     doc.add(Heading("Confusion matrices"))
-    for t in names:
+    for t in tasks:
         cm = tasks[t].get("confusion_matrix")
         if not cm:
             continue
@@ -553,7 +568,7 @@ def _evidence(doc: Document, run_dir: Path, art: dict[str, Any], plot_dir: Path)
     from faultlab.reporting.evidence import order_spectra_plot
 
     data = art["metrics"].get("data", {})
-    ev = _read_json(run_dir / "evidence.json")
+    ev = _read_json(run_dir / EVIDENCE)
     if not ev and not data.get("rpm_source"):
         return
     doc.add(Heading("Envelope evidence"))
@@ -591,7 +606,7 @@ def _evidence(doc: Document, run_dir: Path, art: dict[str, Any], plot_dir: Path)
 def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Document:
     run_dir = Path(run_dir)
     art = art or load_run(run_dir)
-    plot_dir = run_dir / "plots"
+    plot_dir = run_dir / PLOTS
     plot_dir.mkdir(parents=True, exist_ok=True)
     doc = Document(_title(art["metrics"].get("run", {})))
     run = art["metrics"].get("run", {})
@@ -612,6 +627,6 @@ def render_run_report(run_dir: str | Path) -> dict[str, Path]:
     run_dir = Path(run_dir)
     art = load_run(run_dir)
     doc = build_run_document(run_dir, art)
-    paths = write_document(doc, run_dir / "report.md", run_dir / "report.html")
-    paths["plots"] = run_dir / "plots"
+    paths = write_document(doc, run_dir / REPORT_MD, run_dir / REPORT_HTML)
+    paths["plots"] = run_dir / PLOTS
     return paths

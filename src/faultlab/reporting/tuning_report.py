@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from faultlab.contracts import (
+    METRICS,
+    PLOTS,
+    TRIALS,
+    TUNING_REPORT_HTML,
+    TUNING_REPORT_MD,
+    TUNING_SUMMARY,
+)
+from faultlab.errors import ConfigError
 from faultlab.utils.io import atomic_path, write_text
 
 
@@ -141,10 +151,8 @@ def before_after_rows(m: dict[str, Any], formatted: bool = False) -> list[list[A
 
 def _stop_reasons(kind_dir: Path) -> list[str]:
     """stopped_reason of each seed's run (older tuning.json files do not carry it)."""
-    import json
-
     out = []
-    for metrics in sorted(kind_dir.glob("seed-*/metrics.json")):
+    for metrics in sorted(kind_dir.glob(f"seed-*/{METRICS}")):
         out.append(json.loads(metrics.read_text()).get("training", {}).get("stopped_reason", "?"))
     return out
 
@@ -159,17 +167,34 @@ def _config_rows(m: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def read_summary(out: str | Path) -> dict[str, Any]:
+    """``OUT/tuning.json``, what ``faultlab tune`` wrote (the report's only input)."""
+    path = Path(out) / TUNING_SUMMARY
+    if not path.exists():
+        raise ConfigError(f"{path}: missing (is {out} a faultlab tune output directory?)")
+    return json.loads(path.read_text())
+
+
 def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
     """Write ``OUT/tuning_report.md`` and the self-contained ``OUT/tuning_report.html``."""
-    from faultlab.experiments.tuning import read_summary
-
     out = Path(out)
     s = read_summary(out)
-    plots = out / "plots"
-    md: list[str] = ["# Tuning report", ""]
+    md = _header(s)
+    images: dict[str, Path] = {}
+    for m in s["models"]:
+        md += _model_section(out, m, images)
+    text = "\n".join(md)
+    md_path = write_text(out / TUNING_REPORT_MD, text)
+    html_path = write_text(out / TUNING_REPORT_HTML, _to_html(text, images))
+    return md_path, html_path
+
+
+def _header(s: dict[str, Any]) -> list[str]:
     obj = s["objective"]
     tw = obj.get("time_weight", 0)
-    md += [
+    return [
+        "# Tuning report",
+        "",
         f"- config: `{s['config']}`; storage: `{s['storage']}`; executor: {s['executor']} "
         f"({s['workers']} worker(s) per study)",
         f"- objective (maximised): {obj['metric']}"
@@ -183,95 +208,110 @@ def render_tuning_report(out: str | Path) -> tuple[Path, Path]:
         *[f"- note: {n}" for n in s.get("notes", [])],
         "",
     ]
-    images: dict[str, Path] = {}
-    for m in s["models"]:
-        label = m["label"]
-        slug = Path(m["dir"]).name
-        trials_path = out / slug / "trials.csv"
-        trials = pd.read_csv(trials_path) if trials_path.exists() else pd.DataFrame()
-        md += [f"## {label}", ""]
-        counts = ", ".join(f"{v} {k.lower()}" for k, v in m["trials"].items())
-        md += [
-            f"Study `{m['study']}`: {m['n_trials_total']} trials ({counts}) in "
-            f"{m.get('study_span_seconds') or m['search_seconds']:.0f} s of wall clock; "
-            f"tuning fold `{m['fold']}`.",
-            "",
-            "### Before / after",
-            "",
-            *_table(["", "default", "tuned", "change"], before_after_rows(m, formatted=True)),
-            "",
-        ]
-        runs_dir = out / slug
-        stops = []
-        for kind, sub in (("default", "default"), ("tuned", f"tuned-trial-{m['best']['number']}")):
-            reasons = m[kind].get("stopped_reason") or _stop_reasons(runs_dir / sub)
-            if reasons:
-                stops.append(f"{kind}: {', '.join(str(r) for r in reasons)}")
-        if stops:
-            md += [f"How the final fits ended (per seed) - {'; '.join(stops)}.", ""]
-        for key, what in (
-            ("val_accuracy_per_seed", "Validation"),
-            ("test_accuracy_per_seed", "Test"),
-        ):
-            seeds_d, seeds_t = m["default"].get(key, []), m["tuned"].get(key, [])
-            if len(seeds_d) > 1:
-                md += [
-                    f"{what} accuracy per seed: default {', '.join(_fmt(v) for v in seeds_d)}; "
-                    f"tuned {', '.join(_fmt(v) for v in seeds_t)}.",
-                    "",
-                ]
-        attrs = m["best"].get("attrs", {})
-        md += [
-            f"### Best configuration (trial {m['best']['number']}, objective {_fmt(m['best']['value'])}, "
-            f"validation accuracy {_fmt(attrs.get('val_accuracy'))}, {_fmt(attrs.get('train_seconds'), 1)} s)",
-            "",
-            *_table(["key", "default", "tuned"], _config_rows(m)),
-            "",
-        ]
-        hist = _history_plot(trials, plots / f"{slug}-history.png", f"{label}: objective per trial")
-        md += ["### Trial history", ""]
-        if hist:
-            images[hist.name] = hist
-            md += [f"![trial history](plots/{hist.name})", ""]
-        if not trials.empty:
-            cols = ["number", "state", "value", "seconds", "last_epoch"] + [
-                c for c in trials.columns if c.startswith("params_")
-            ]
-            show = trials[[c for c in cols if c in trials.columns]].sort_values("number").copy()
-            if "seconds" in show:
-                show["seconds"] = show["seconds"].round(1)
+
+
+def _model_section(out: Path, m: dict[str, Any], images: dict[str, Path]) -> list[str]:
+    """One model's study: before/after, how fits ended, best config, trials, importances."""
+    label = m["label"]
+    slug = Path(m["dir"]).name
+    trials_path = out / slug / TRIALS
+    trials = pd.read_csv(trials_path) if trials_path.exists() else pd.DataFrame()
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in m["trials"].items())
+    md = [
+        f"## {label}",
+        "",
+        f"Study `{m['study']}`: {m['n_trials_total']} trials ({counts}) in "
+        f"{m.get('study_span_seconds') or m['search_seconds']:.0f} s of wall clock; "
+        f"tuning fold `{m['fold']}`.",
+        "",
+        "### Before / after",
+        "",
+        *_table(["", "default", "tuned", "change"], before_after_rows(m, formatted=True)),
+        "",
+    ]
+    md += _final_fits(out / slug, m)
+    attrs = m["best"].get("attrs", {})
+    md += [
+        f"### Best configuration (trial {m['best']['number']}, objective {_fmt(m['best']['value'])}, "
+        f"validation accuracy {_fmt(attrs.get('val_accuracy'))}, {_fmt(attrs.get('train_seconds'), 1)} s)",
+        "",
+        *_table(["key", "default", "tuned"], _config_rows(m)),
+        "",
+    ]
+    plots = out / PLOTS
+    hist = _history_plot(trials, plots / f"{slug}-history.png", f"{label}: objective per trial")
+    md += ["### Trial history", ""]
+    if hist:
+        images[hist.name] = hist
+        md += [f"![trial history](plots/{hist.name})", ""]
+    md += _trials_table(trials)
+    md += _importances(m, plots / f"{slug}-importance.png", images)
+    md += [
+        f"Run directories: `{slug}/default/` and `{slug}/tuned-trial-{m['best']['number']}/` "
+        "(each with its own report).",
+        "",
+    ]
+    return md
+
+
+def _final_fits(runs_dir: Path, m: dict[str, Any]) -> list[str]:
+    """How the final fits ended, and accuracies per seed when there are several."""
+    md: list[str] = []
+    stops = []
+    for kind, sub in (("default", "default"), ("tuned", f"tuned-trial-{m['best']['number']}")):
+        reasons = m[kind].get("stopped_reason") or _stop_reasons(runs_dir / sub)
+        if reasons:
+            stops.append(f"{kind}: {', '.join(str(r) for r in reasons)}")
+    if stops:
+        md += [f"How the final fits ended (per seed) - {'; '.join(stops)}.", ""]
+    for key, what in (
+        ("val_accuracy_per_seed", "Validation"),
+        ("test_accuracy_per_seed", "Test"),
+    ):
+        seeds_d, seeds_t = m["default"].get(key, []), m["tuned"].get(key, [])
+        if len(seeds_d) > 1:
             md += [
-                "`value` is the objective of finished trials; for pruned ones it is the last "
-                "validation accuracy reported before pruning.",
+                f"{what} accuracy per seed: default {', '.join(_fmt(v) for v in seeds_d)}; "
+                f"tuned {', '.join(_fmt(v) for v in seeds_t)}.",
                 "",
             ]
-            md += _table(
-                [c.removeprefix("params_") for c in show.columns],
-                show.astype(object).where(show.notna(), None).values.tolist(),
-            )
-            md += [""]
-        md += ["### Parameter importances", ""]
-        if m["importances"]:
-            imp_png = _importance_plot(
-                m["importances"], plots / f"{slug}-importance.png", f"{label}: importances"
-            )
-            if imp_png:
-                images[imp_png.name] = imp_png
-                md += [f"![importances](plots/{imp_png.name})", ""]
-            md += _table(
-                ["parameter", "importance"], [[k, v] for k, v in m["importances"].items()]
-            ) + [""]
-        else:
-            md += [f"Not computed: {m.get('importances_note') or 'too few trials'}.", ""]
-        md += [
-            f"Run directories: `{slug}/default/` and `{slug}/tuned-trial-{m['best']['number']}/` "
-            "(each with its own report).",
-            "",
-        ]
-    text = "\n".join(md)
-    md_path = write_text(out / "tuning_report.md", text)
-    html_path = write_text(out / "tuning_report.html", _to_html(text, images))
-    return md_path, html_path
+    return md
+
+
+def _trials_table(trials: pd.DataFrame) -> list[str]:
+    if trials.empty:
+        return []
+    cols = ["number", "state", "value", "seconds", "last_epoch"] + [
+        c for c in trials.columns if c.startswith("params_")
+    ]
+    show = trials[[c for c in cols if c in trials.columns]].sort_values("number").copy()
+    if "seconds" in show:
+        show["seconds"] = show["seconds"].round(1)
+    md = [
+        "`value` is the objective of finished trials; for pruned ones it is the last "
+        "validation accuracy reported before pruning.",
+        "",
+    ]
+    md += _table(
+        [c.removeprefix("params_") for c in show.columns],
+        show.astype(object).where(show.notna(), None).values.tolist(),
+    )
+    return md + [""]
+
+
+def _importances(m: dict[str, Any], png: Path, images: dict[str, Path]) -> list[str]:
+    md = ["### Parameter importances", ""]
+    if not m["importances"]:
+        return md + [f"Not computed: {m.get('importances_note') or 'too few trials'}.", ""]
+    imp_png = _importance_plot(m["importances"], png, f"{m['label']}: importances")
+    if imp_png:
+        images[imp_png.name] = imp_png
+        md += [f"![importances](plots/{imp_png.name})", ""]
+    return (
+        md
+        + _table(["parameter", "importance"], [[k, v] for k, v in m["importances"].items()])
+        + [""]
+    )
 
 
 def _inline(text: str) -> str:

@@ -9,8 +9,6 @@ over the recording's windows (a soft vote); its confidence is that mean probabil
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterable
@@ -21,8 +19,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from faultlab.contracts import MODEL_DIR, MODEL_JSON
 from faultlab.errors import ConfigError, DataError
 from faultlab.limits import MAX_WINDOWS
+from faultlab.serving.metadata import model_fingerprint, model_metadata  # noqa: F401
 from faultlab.serving.preprocess import Prepared, Preprocessing, prepare, prepare_file
 from faultlab.utils.io import atomic_path, write_json
 
@@ -110,7 +110,7 @@ def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
     from faultlab.serving.export import METADATA_FILE, export_run
 
     exported = Path(run_dir) / "export"
-    onnx_file, model_json = exported / "model.onnx", Path(run_dir) / "model" / "model.json"
+    onnx_file, model_json = exported / "model.onnx", Path(run_dir) / MODEL_DIR / MODEL_JSON
     if onnx_file.exists() and onnx_file.stat().st_mtime >= model_json.stat().st_mtime:
         meta = json.loads((exported / METADATA_FILE).read_text())
         frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
@@ -228,7 +228,7 @@ class Predictor:
         max_windows: int = MAX_WINDOWS,
     ) -> None:
         run_dir = Path(run_dir)
-        model_json = run_dir / "model" / "model.json"
+        model_json = run_dir / MODEL_DIR / MODEL_JSON
         if not model_json.exists():
             raise ConfigError(f"{run_dir}: not a finished faultlab run (no model/model.json)")
         if backend not in BACKENDS:
@@ -265,7 +265,7 @@ class Predictor:
                 str(t): [str(x) for x in c] for t, c in model_info["classes"].items()
             }
         except (KeyError, TypeError, AttributeError) as exc:
-            where = run_dir / "model" / "model.json" if run_dir is not None else "model"
+            where = run_dir / MODEL_DIR / MODEL_JSON if run_dir is not None else "model"
             raise ConfigError(f"{where}: invalid saved model ({type(exc).__name__})") from None
         self.tasks = list(self.classes)
         self.backend_name = backend_name
@@ -373,45 +373,6 @@ class Predictor:
 
     def metadata(self) -> dict[str, Any]:
         return model_metadata(self.run_dir, self.pre, self.model_info)
-
-
-def model_fingerprint(run_dir: Path) -> str:
-    """sha256 (16 hex digits) of the run's model.json and weight files: same model, same value."""
-    digest = hashlib.sha256()
-    model_dir = Path(run_dir) / "model"
-    for f in sorted(p for p in model_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def model_metadata(
-    run_dir: Path | None, pre: Preprocessing, model_info: dict[str, Any]
-) -> dict[str, Any]:
-    """What a consumer of the model needs: classes, input, preprocessing, versions."""
-    from faultlab.version import __version__
-
-    classes = {t: list(c) for t, c in model_info["classes"].items()}
-    return {
-        "model": model_info.get("name"),
-        "params": model_info.get("params", {}),
-        "tasks": list(classes),
-        "classes": classes,
-        "input": {"name": "windows", "shape": ["batch", *pre.input_shape], "dtype": "float32"},
-        "outputs": {t: f"proba_{t}" for t in classes},
-        "window": pre.window,
-        "stride": pre.stride,
-        "sampling_rate": pre.rate,
-        "channels": pre.channels,
-        "preprocessing": pre.to_dict(),
-        "verdict": "soft vote: the class with the highest mean window probability",
-        # the run's folder name and a fingerprint of its model, never an absolute path: this
-        # dict is served at /model and shipped in export metadata
-        "run": Path(run_dir).resolve().name if run_dir is not None else None,
-        "model_fingerprint": model_fingerprint(run_dir) if run_dir is not None else None,
-        "faultlab_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
 
 
 # -- outputs ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from faultlab.contracts import PREPROCESS
 from faultlab.data.readers import LOADERS
 from faultlab.data.resample import resample_signal
 from faultlab.data.tabular import Standardiser
@@ -34,7 +35,7 @@ from faultlab.limits import (
     resampled_length,
 )
 
-PREPROCESS_FILE = "preprocess.json"
+PREPROCESS_FILE = PREPROCESS
 #: Channel names that mean a sensor position (CWRU drive end, fan end, base).
 SENSOR_NAMES = ("DE", "FE", "BA")
 NO_RATE = (

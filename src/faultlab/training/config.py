@@ -18,8 +18,12 @@ class BandpassConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    low: tuple[float, float] = Field((0.0, 0.2), description="range the lower edge is drawn from")
-    high: tuple[float, float] = Field((0.5, 1.0), description="range the upper edge is drawn from")
+    low: tuple[float, float] = Field(
+        default=(0.0, 0.2), description="range the lower edge is drawn from"
+    )
+    high: tuple[float, float] = Field(
+        default=(0.5, 1.0), description="range the upper edge is drawn from"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BandpassConfig:
@@ -48,13 +52,13 @@ class AugmentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    speed_jitter: float = Field(0.0, ge=0, lt=0.5)
+    speed_jitter: float = Field(default=0.0, ge=0, lt=0.5)
     amplitude: tuple[float, float] | None = None
     noise_snr_db: tuple[float, float] | None = None
     shift: bool = False
     flip: bool = False
     bandpass: BandpassConfig | None = None
-    p: float = Field(0.5, ge=0, le=1)
+    p: float = Field(default=0.5, ge=0, le=1)
 
     @model_validator(mode="after")
     def _check(self) -> AugmentConfig:
@@ -109,16 +113,20 @@ class AdaptationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["none", "adabn", "coral", "mmd", "jmmd", "dann", "cdan", "cdan+e"] = "none"
-    weight: float = Field(1.0, ge=0, description="trade-off of the adaptation loss")
+    weight: float = Field(default=1.0, ge=0, description="trade-off of the adaptation loss")
     schedule: Literal["dann", "constant"] = Field(
-        "dann",
+        default="dann",
         description="weight x (2 / (1 + exp(-10 p)) - 1) over training progress p, or constant",
     )
     selection: Literal["last", "source_val", "target_entropy"] = "source_val"
-    kernels: int = Field(5, ge=1, description="mmd/jmmd: Gaussian bandwidths base x 2^(k - n/2)")
-    hidden: int = Field(256, ge=8, description="dann/cdan: width of the domain discriminator")
+    kernels: int = Field(
+        default=5, ge=1, description="mmd/jmmd: Gaussian bandwidths base x 2^(k - n/2)"
+    )
+    hidden: int = Field(
+        default=256, ge=8, description="dann/cdan: width of the domain discriminator"
+    )
     cdan_dim: int = Field(
-        1024, ge=16, description="cdan: random multilinear map size when F x k is larger"
+        default=1024, ge=16, description="cdan: random multilinear map size when F x k is larger"
     )
 
 
@@ -127,31 +135,37 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(30, ge=1, le=100_000)
-    batch_size: int = Field(64, ge=1, le=65_536)
-    lr: float = Field(1e-3, gt=0, le=10, allow_inf_nan=False)
-    weight_decay: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
+    epochs: int = Field(default=30, ge=1, le=100_000)
+    batch_size: int = Field(default=64, ge=1, le=65_536)
+    lr: float = Field(default=1e-3, gt=0, le=10, allow_inf_nan=False)
+    weight_decay: float = Field(default=0.0, ge=0, le=10, allow_inf_nan=False)
     optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
     schedule: Literal["none", "onecycle", "cosine", "plateau"] = "onecycle"
     patience: int | None = Field(
-        8, ge=1, description="early-stopping patience in epochs; None = off"
+        default=8, ge=1, description="early-stopping patience in epochs; None = off"
     )
-    min_delta: float = Field(0.0, ge=0, allow_inf_nan=False)
+    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    grad_clip: float | None = Field(1.0, ge=0, allow_inf_nan=False, description="0/None = off")
+    grad_clip: float | None = Field(
+        default=1.0, ge=0, allow_inf_nan=False, description="0/None = off"
+    )
     class_weights: bool = False
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     deterministic: bool = False
     device: str = "auto"
     amp: bool = True
-    time_budget_s: float | None = Field(None, gt=0, description="wall-clock limit for fit()")
-    num_threads: int | None = Field(None, ge=1, le=1024)
+    time_budget_s: float | None = Field(
+        default=None, gt=0, description="wall-clock limit for fit()"
+    )
+    num_threads: int | None = Field(default=None, ge=1, le=1024)
     progress: bool = True
-    checkpoint_every: int = Field(1, ge=1, le=100_000)
-    resume: bool = Field(False, description="continue from run_dir/checkpoint.pt when it exists")
+    checkpoint_every: int = Field(default=1, ge=1, le=100_000)
+    resume: bool = Field(
+        default=False, description="continue from run_dir/checkpoint.pt when it exists"
+    )
     augment: Literal["auto"] | list[AugmentName] | AugmentConfig = Field(
-        "auto",
+        default="auto",
         description="on-the-fly training-batch augmentation: a mapping (AugmentConfig: "
         "speed_jitter, amplitude, noise_snr_db, shift, flip, bandpass, p) or the short list "
         "form (shift, scale = gain in [0.8, 1.25], noise = 26 dB SNR, flip; every window); "

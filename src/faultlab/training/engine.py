@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from faultlab.contracts import CHECKPOINT, FitResult
 from faultlab.data.store import WindowArray
 from faultlab.errors import ConfigError
-from faultlab.models.base import FitResult
 from faultlab.training.adaptation import Adapter
 from faultlab.training.augment import Augmenter, augment_batch
 from faultlab.training.callbacks import EarlyStopping, EpochCallback
@@ -35,7 +35,7 @@ from faultlab.training.device import Precision, choose_precision, resolve_device
 from faultlab.training.seed import get_rng_state, seed_everything, set_rng_state
 from faultlab.utils.io import atomic_path, set_aside
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = CHECKPOINT
 #: Whole arrays up to this size are moved to the accelerator once; larger ones per batch.
 _ON_DEVICE_BYTES = 2 * 1024**3
 
@@ -49,6 +49,18 @@ class EngineResult(FitResult):
     """The model contract's FitResult plus the time spent building batches."""
 
     data_seconds: float = 0.0
+
+
+@dataclass
+class _EpochPass:
+    """One training pass: the row so far, ``completed`` | ``non_finite_loss`` |
+    ``out_of_time``, the last batch index reached, its start time and data-loading seconds."""
+
+    row: dict[str, float]
+    status: str
+    last_batch: int
+    started: float
+    data_seconds: float
 
 
 @dataclass
@@ -292,7 +304,7 @@ class Trainer:
             "stopped_reason": stopped,
             "rng": get_rng_state(),
             "shuffle_rng": self.gen.get_state(),
-            "augment_rng": self.augment.gen.get_state(),
+            "augment_rng": self._augment_gen.get_state(),
             "config": self.cfg.model_dump(),
             "notes": list(self.notes),
             "adapter": self.adapter.extra_state() if self.adapter is not None else None,
@@ -313,7 +325,7 @@ class Trainer:
         if self.adapter is not None and ckpt.get("adapter") is not None:
             self.adapter.load_extra_state(ckpt["adapter"])
         if ckpt.get("augment_rng") is not None:
-            self.augment.gen.set_state(ckpt["augment_rng"])
+            self._augment_gen.set_state(ckpt["augment_rng"])
         old = ckpt.get("config", {})
         if old.get("epochs") != self.cfg.epochs and self.cfg.schedule in ("onecycle", "cosine"):
             self.notes.append(
@@ -373,7 +385,7 @@ class Trainer:
             kept = set_aside(ckpt_path)
             msg = (
                 f"checkpoint not used ({' '.join(str(exc).split())[:240]}); kept as "
-                f"{kept.name}, trained from scratch"
+                f"{kept.name if kept else ckpt_path.name}, trained from scratch"
             )
             self.notes.append(msg)
             print(f"warning: {ckpt_path.parent}: {msg}", file=sys.stderr)
@@ -384,7 +396,7 @@ class Trainer:
                 self.stopper.monitor, self.stopper.patience, self.cfg.min_delta
             )
             self.gen = torch.Generator().manual_seed(self.cfg.seed)
-            self.augment.gen.manual_seed(self.cfg.seed + 7919)
+            self._augment_gen.manual_seed(self.cfg.seed + 7919)
             seed_everything(self.cfg.seed, self.cfg.deterministic)
             return 0, [], "completed"
         self.notes.append(f"resumed from {ckpt_path.name} after epoch {start_epoch}")
@@ -394,16 +406,16 @@ class Trainer:
         return start_epoch, history, "completed"
 
     # -- the loop ----------------------------------------------------------------------------
-    def fit(
+    def _setup(
         self,
         X: np.ndarray,
         y: dict[str, np.ndarray],
-        X_val: np.ndarray | None = None,
-        y_val: dict[str, np.ndarray] | None = None,
-        resume: bool = False,
-    ) -> EngineResult:
+        X_val: np.ndarray | None,
+        y_val: dict[str, np.ndarray] | None,
+    ) -> tuple[str, int, int, str]:
+        """Device, data, optimiser, schedule, stopper and RNG streams for one ``fit``:
+        (monitored column, batch size, batches per epoch, when the scheduler steps)."""
         cfg = self.cfg
-        t_start = time.perf_counter()
         set_threads(cfg.num_threads)
         seed_everything(cfg.seed, cfg.deterministic)
         self.device = resolve_device(cfg.device)
@@ -414,8 +426,10 @@ class Trainer:
         if len(X) < 2:
             raise ConfigError(f"training needs at least 2 windows, got {len(X)}")
         self.train_data = _Data.from_arrays(X, y, self.device)
-        has_val = X_val is not None and y_val is not None and len(X_val) > 0
-        self.val_data = _Data.from_arrays(X_val, y_val, self.device) if has_val else None
+        self.val_data = None
+        if X_val is not None and y_val is not None and len(X_val) > 0:
+            self.val_data = _Data.from_arrays(X_val, y_val, self.device)
+        has_val = self.val_data is not None
         monitor, patience = self._selection(has_val)
 
         bs = min(cfg.batch_size, len(X))
@@ -434,8 +448,119 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         # its own stream, so switching augmentations on does not change the batch order
         aug = cfg.augmentation() if cfg.augment != "auto" else AugmentConfig()
-        self.augment = Augmenter(aug, torch.Generator().manual_seed(cfg.seed + 7919))
+        self._augment_gen = torch.Generator().manual_seed(cfg.seed + 7919)
+        self.augment = Augmenter(aug, self._augment_gen)
+        return monitor, bs, n_batches, sched_when
 
+    def _train_epoch(
+        self,
+        epoch: int,
+        tasks: list[str],
+        bs: int,
+        n_batches: int,
+        sched_when: str,
+        deadline: float | None,
+    ) -> _EpochPass:
+        """One pass over the shuffled training windows."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        data_s = 0.0
+        meter = _Meter(tasks, self.device)
+        perm = torch.randperm(len(self.train_data), generator=self.gen)
+        bar = tqdm(
+            total=n_batches,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            leave=False,
+            disable=not cfg.progress,
+            unit="batch",
+        )
+        status, b = "completed", 0
+        for b in range(n_batches):
+            td = time.perf_counter()
+            xb, yb = self.train_data.batch(perm[b * bs : (b + 1) * bs], self.device)
+            xb = self.augment(xb)
+            data_s += time.perf_counter() - td
+            (loss, out), xb, yb = self._safe_step(xb, yb)
+            if not torch.isfinite(loss):
+                self.notes.append(f"non-finite loss at epoch {epoch}, batch {b}: stopped")
+                status = "non_finite_loss"
+                break
+            meter.add(loss, out, yb)
+            if sched_when == "batch":
+                self.sched.step()
+            if cfg.progress and (b % 10 == 9 or b == n_batches - 1):
+                v = meter.values()
+                bar.set_postfix(loss=f"{v['loss']:.4f}", acc=f"{v['accuracy']:.3f}")
+            bar.update(1)
+            if deadline is not None and time.perf_counter() > deadline:
+                status = "out_of_time"
+                break
+        bar.close()
+        tr = meter.values()
+        row: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": tr["loss"],
+            "train_accuracy": tr["accuracy"],
+        }
+        row.update({f"train_{k}": v for k, v in tr.items() if k.startswith("accuracy_")})
+        return _EpochPass(row, status, b, t0, data_s)
+
+    def _epoch_row(self, ep: _EpochPass, bs: int) -> dict[str, float]:
+        """The history row: training figures, validation, adaptation metrics, lr, seconds."""
+        row = ep.row
+        if self.val_data is not None:
+            va = self.evaluate(self.val_data, max(bs, 256))
+            row.update({f"val_{k}": v for k, v in va.items()})
+        if self.adapter is not None:
+            row.update(self.adapter.epoch_metrics(self.net, max(bs, 256)))
+        row["lr"] = float(self.opt.param_groups[0]["lr"])
+        row["seconds"] = time.perf_counter() - ep.started
+        row["data_seconds"] = ep.data_seconds
+        if ep.status == "out_of_time":
+            row["partial"] = 1.0
+        return row
+
+    def _stop_reason(
+        self,
+        stopped: str,
+        ep: _EpochPass,
+        row: dict[str, float],
+        monitor: str,
+        sched_when: str,
+        n_batches: int,
+    ) -> str:
+        """Step the stopper (and an epoch scheduler) on the monitored value; the reason to
+        stop after this epoch (``completed`` = go on): the first of non-finite loss, early
+        stopping, the time budget."""
+        epoch = int(row["epoch"])
+        value = row.get(monitor, row["train_loss"])
+        patience_out = self.stopper.update(epoch, value, self.net)
+        if sched_when == "epoch":
+            self.sched.step(value)
+        if stopped == "completed" and patience_out:
+            stopped = "early_stopping"
+        if stopped == "completed" and ep.status == "out_of_time":
+            stopped = "time_budget"
+            b = ep.last_batch
+            self.notes.append(
+                f"time budget {self.cfg.time_budget_s:g}s exceeded in epoch {epoch}"
+                f"{' after batch ' + str(b + 1) + '/' + str(n_batches) if b + 1 < n_batches else ''}"
+            )
+        return stopped
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: dict[str, np.ndarray],
+        X_val: np.ndarray | None = None,
+        y_val: dict[str, np.ndarray] | None = None,
+        resume: bool = False,
+    ) -> EngineResult:
+        cfg = self.cfg
+        t_start = time.perf_counter()
+        monitor, bs, n_batches, sched_when = self._setup(X, y, X_val, y_val)
         start_epoch, history = 0, []
         ckpt_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         stopped = "completed"
@@ -446,74 +571,16 @@ class Trainer:
 
         data_total = 0.0
         deadline = t_start + cfg.time_budget_s if cfg.time_budget_s else None
-        epoch = start_epoch
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             self.net.train()
-            t0 = time.perf_counter()
-            data_s = 0.0
-            meter = _Meter(list(y), self.device)
-            perm = torch.randperm(n, generator=self.gen)
-            bar = tqdm(
-                total=n_batches,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                leave=False,
-                disable=not cfg.progress,
-                unit="batch",
-            )
-            out_of_time = False
-            for b in range(n_batches):
-                td = time.perf_counter()
-                xb, yb = self.train_data.batch(perm[b * bs : (b + 1) * bs], self.device)
-                xb = self.augment(xb)
-                data_s += time.perf_counter() - td
-                (loss, out), xb, yb = self._safe_step(xb, yb)
-                if not torch.isfinite(loss):
-                    self.notes.append(f"non-finite loss at epoch {epoch}, batch {b}: stopped")
-                    stopped = "non_finite_loss"
-                    break
-                meter.add(loss, out, yb)
-                if sched_when == "batch":
-                    self.sched.step()
-                if cfg.progress and (b % 10 == 9 or b == n_batches - 1):
-                    v = meter.values()
-                    bar.set_postfix(loss=f"{v['loss']:.4f}", acc=f"{v['accuracy']:.3f}")
-                bar.update(1)
-                if deadline is not None and time.perf_counter() > deadline:
-                    out_of_time = True
-                    break
-            bar.close()
-            tr = meter.values()
-            row: dict[str, float] = {
-                "epoch": epoch,
-                "train_loss": tr["loss"],
-                "train_accuracy": tr["accuracy"],
-            }
-            row.update({f"train_{k}": v for k, v in tr.items() if k.startswith("accuracy_")})
-            if self.val_data is not None:
-                va = self.evaluate(self.val_data, max(bs, 256))
-                row.update({f"val_{k}": v for k, v in va.items()})
-            if self.adapter is not None:
-                row.update(self.adapter.epoch_metrics(self.net, max(bs, 256)))
-            row["lr"] = float(self.opt.param_groups[0]["lr"])
-            row["seconds"] = time.perf_counter() - t0
-            row["data_seconds"] = data_s
-            if out_of_time:
-                row["partial"] = 1.0
+            ep = self._train_epoch(epoch, list(y), bs, n_batches, sched_when, deadline)
+            if ep.status == "non_finite_loss":
+                stopped = ep.status
+            row = self._epoch_row(ep, bs)
             history.append(row)
-            data_total += data_s
+            data_total += row["data_seconds"]
 
-            value = row.get(monitor, row["train_loss"])
-            patience_out = self.stopper.update(epoch, value, self.net)
-            if sched_when == "epoch":
-                self.sched.step(value)
-            if stopped == "completed" and patience_out:
-                stopped = "early_stopping"
-            if stopped == "completed" and out_of_time:
-                stopped = "time_budget"
-                self.notes.append(
-                    f"time budget {cfg.time_budget_s:g}s exceeded in epoch {epoch}"
-                    f"{' after batch ' + str(b + 1) + '/' + str(n_batches) if b + 1 < n_batches else ''}"
-                )
+            stopped = self._stop_reason(stopped, ep, row, monitor, sched_when, n_batches)
             if cfg.progress:
                 msg = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
                 tqdm.write(f"epoch {epoch}: {msg}")

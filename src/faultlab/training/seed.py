@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ def get_rng_state() -> dict[str, Any]:
     ``torch.load(weights_only=True)``, which refuses anything that could run code.
     """
     version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    np_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
+    name, keys, pos, has_gauss, cached = np_state
     state: dict[str, Any] = {
         "python": {
             "version": int(version),
