@@ -46,6 +46,7 @@ def main() -> None:
         "cpw, defect axis, no zero-padding": OrderEnvelopeConfig(zero_pad=1),
         "fixed band 2-5.5 kHz, defect axis": OrderEnvelopeConfig(band=(2000.0, 5500.0)),
         "kurtogram (3 levels), defect axis": OrderEnvelopeConfig(band="kurtogram"),
+        "envelope/linenet: cpw, defect axis + periodicity 3": OrderEnvelopeConfig(periodicity=3),
     }
     print(f"{args.n} windows of {args.length} samples, 1 channel, 12 kHz, best of {args.repeat}")
     for name, cfg in variants.items():

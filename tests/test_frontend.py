@@ -28,7 +28,7 @@ SYN = {"duration_s": 1.0, "sizes": [0.014], "snr_db": 0.0, "loads": [0, 3]}
 FE = {"kind": "order_envelope"}
 
 
-def _run(tmp_path, model: dict) -> tuple:
+def _run(tmp_path, model: dict, **training) -> tuple:
     cfg = ExperimentConfig.model_validate(
         {
             "name": "fe-test",
@@ -36,7 +36,13 @@ def _run(tmp_path, model: dict) -> tuple:
             "data": {"dataset": "synthetic", "window": 1024, "synthetic": SYN},
             "model": model,
             "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
-            "training": {"epochs": 2, "batch_size": 32, "num_threads": 1, "progress": False},
+            "training": {
+                "epochs": 2,
+                "batch_size": 32,
+                "num_threads": 1,
+                "progress": False,
+                **training,
+            },
         }
     )
     windows, splits = prepare_experiment(cfg)
@@ -102,9 +108,28 @@ def test_envelope_model_reports_its_evidence(tmp_path):
     ev = rp.summary()["evidence"]
     assert ev["verdict"] == {"location": "OR"} and ev["lines"][0]["line"].endswith("BPFO")
     assert ev["lines"][0]["times_floor"] > 3 and "pre-whitening" in ev["band"]
+    assert ev["periods"][0]["period"] == "BPFO"  # the impact period too
     from faultlab.reporting.evidence import recording_evidence_plot
 
     assert recording_evidence_plot(rp, tmp_path / "ev").name == "or_evidence.png"
+
+
+def test_linenet_scores_each_family_with_one_detector_and_exports(tmp_path):
+    run_dir, metrics = _run(tmp_path, {"name": "linenet"}, epochs=10, lr=0.01)
+    assert metrics["primary"]["accuracy"] >= 0.9
+    model_json = json.loads((run_dir / "model" / "model.json").read_text())
+    assert model_json["params"]["frontend"]["periodicity"] == 3  # it reads the layout
+    from faultlab.models.base import load_model
+
+    net = load_model(run_dir / "model").net
+    # one detector, three families: a class's logit moves only with its own family's score
+    scores = torch.tensor([[0.0, 5.0, 0.0]])  # families BSF, BPFO, BPFI
+    logits = net.heads(scores)["location"][0]
+    assert int(logits.argmax()) == LOCATION_ORDER.index("OR")
+    from faultlab.serving.export import export_run
+
+    pytest.importorskip("onnxruntime")
+    assert export_run(run_dir, "onnx").max_abs_diff <= 1e-4
 
 
 def test_frontend_options_are_checked_and_owned_by_the_runner():
@@ -139,14 +164,13 @@ def _domain(bearing, fs, rpm_scale, window, seed):
     return ws.select_tasks(["location"])
 
 
-@pytest.mark.parametrize("name", ["rf", "envelope"])
+@pytest.mark.parametrize("name", ["rf", "envelope", "linenet"])
 def test_trained_on_one_rig_diagnoses_another(name):
     """Train 6205 @ 12 kHz (1024 samples), test 6203 @ 48 kHz (4096) at +20 % / -17 % speed."""
     train = _domain("6205", 12000.0, 1.0, 1024, 0)
     test = _domain("6203", 48000.0, 1.2, 4096, 1)
-    fe = WindowFrontend(
-        {"kind": "order_envelope", "scale": "linear" if name == "envelope" else "log"}
-    )
+    own = get_spec(name).defaults.get("frontend")  # envelope, linenet: their own layout
+    fe = WindowFrontend(own if isinstance(own, dict) else FE)
     train, test = fe.apply(train), fe.apply(test)
     params = {"n_estimators": 100} if name == "rf" else {}
     model = build_model(
@@ -154,7 +178,7 @@ def test_trained_on_one_rig_diagnoses_another(name):
         {"location": list(LOCATION_ORDER)},
         train.X.shape[1:],
         params,
-        TrainConfig(seed=0, num_threads=1),
+        TrainConfig(seed=0, num_threads=1, epochs=15, batch_size=32, progress=False),
     )
     model.fit(train)
     acc = (model.predict_proba(test.X)["location"].argmax(1) == test.y["location"]).mean()

@@ -9,7 +9,8 @@ import pytest
 from faultlab.data.synthetic import SyntheticConfig, generate
 from faultlab.errors import DataError
 from faultlab.features.order_envelope import OrderEnvelopeConfig, order_envelope
-from faultlab.signals.envelope import squared_envelope_spectrum
+from faultlab.features.periodicity import relative_offsets, sample_periodicity
+from faultlab.signals.envelope import envelope_autocorrelation, squared_envelope_spectrum
 from faultlab.signals.geometry import bearing_for, bearings_per_window, defect_orders, orders_table
 from faultlab.signals.speed import estimate_shaft_speed, resolve_rpm
 
@@ -71,6 +72,27 @@ def test_squared_envelope_spectrum_peaks_at_the_impact_rate():
     assert band.shape == (1, 1, 2)
 
 
+def test_envelope_autocorrelation_peaks_at_the_impact_period():
+    """The period shows to within a sample in a 1024-sample window, where the spectrum's
+    bins are 0.4 order wide; the other families' periods read lower."""
+    fs, fr = 12000.0, 29.0
+    orders = {"BPFI": 5.415, "BSF": 2.357, "BPFO": 3.585}
+    x = _am_impacts(fs, 1.0, orders["BPFO"] * fr, fr)[None, None, :1024].astype(np.float32)
+    r = envelope_autocorrelation(x, fs, "none")
+    assert r.shape == (1, 1, 1024) and r[0, 0, 0] == pytest.approx(1.0)
+    period = fs / (orders["BPFO"] * fr)  # 115.4 samples
+    lags = np.arange(60, 200)
+    assert abs(lags[r[0, 0, 60:200].argmax()] - period) <= 1.5
+    offs = relative_offsets(0.12, 0.02)
+    fams = ("BSF", "BPFO", "BPFI")
+    A = sample_periodicity(r, fs, fr, np.array([[orders[f] for f in fams]]), fams, 2, offs)
+    assert A.shape == (1, 1, 3 * 2 * len(offs))
+    at_period = A.reshape(3, 2, len(offs))[:, 0, len(offs) // 2]  # m = 1, offset 0
+    assert int(np.argmax(at_period)) == fams.index("BPFO") and at_period.max() > 0.3
+    far = sample_periodicity(r, fs, fr, np.array([[0.01, 0.01, 0.01]]), fams, 1, offs)
+    assert not far.any()  # lags past the window read 0, not garbage
+
+
 def _fault_windows(bearing, fs, rpm, window):
     cfg = SyntheticConfig(
         bearing=bearing,
@@ -107,6 +129,21 @@ def test_defect_axis_lines_up_other_speed_rate_and_bearing():
         corr = [np.corrcoef(a[i], b[j])[0, 1] for j in range(3)]
         assert int(np.argmax(corr)) == i and corr[i] > 0.6
     assert defect_orders("6203")["BPFO"] != defect_orders("6205")["BPFO"]
+
+
+def test_periodicity_block_is_appended_and_named():
+    cfg = OrderEnvelopeConfig(periodicity=2, periodicity_span=0.1, periodicity_step=0.05)
+    assert cfg.n_outputs == len(cfg.spectrum_names()) + 3 * 2 * 5  # BSF, BPFO, BPFI
+    assert cfg.names()[-1] == "acf:BPFI2+0.10"
+    X, _ = _fault_windows("6205", 12000.0, 1797.0, 1024)
+    fo = orders_table(np.full((len(X), 1), "6205"), cfg.families)
+    Y, _ = order_envelope(X.astype(np.float32), 12000.0, np.full(len(X), 29.95), fo, cfg)
+    plain = OrderEnvelopeConfig()
+    Y0, _ = order_envelope(X.astype(np.float32), 12000.0, np.full(len(X), 29.95), fo, plain)
+    np.testing.assert_array_equal(Y[..., : plain.n_outputs], Y0)  # the spectrum is unchanged
+    assert np.abs(Y[..., plain.n_outputs :]).max() <= 1.0 + 1e-5
+    with pytest.raises(ValueError, match="periodicity"):
+        OrderEnvelopeConfig(periodicity=2, families=("shaft", "FTF"))
 
 
 def test_order_axis_output_has_a_fixed_length_and_names():

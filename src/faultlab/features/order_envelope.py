@@ -15,10 +15,27 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from faultlab.errors import ConfigError
-from faultlab.signals.envelope import BAND_METHODS, squared_envelope_spectrum
+from faultlab.features.periodicity import (
+    fault_families,
+    periodicity_names,
+    relative_offsets,
+    sample_periodicity,
+)
+from faultlab.signals.envelope import (
+    BAND_METHODS,
+    envelope_autocorrelation,
+    squared_envelope_spectrum,
+)
 from faultlab.signals.geometry import FAMILIES
 from faultlab.signals.orders import defect_axis, groups_of, order_grid, sample_spectrum
 
@@ -49,8 +66,20 @@ class OrderEnvelopeConfig(BaseModel):
     rpm: float | None = Field(None, gt=0, description="fixed shaft speed for every window")
     rpm_range: tuple[float, float] = (600.0, 4000.0)
     chunk_size: int = Field(4096, ge=1)
+    periodicity: int = Field(
+        0,
+        ge=0,
+        le=6,
+        description="append the squared envelope's autocorrelation at 1..N x each fault "
+        "family's impact period (0: off; see features.periodicity)",
+    )
+    periodicity_band: str | tuple[float, float] = Field(
+        "none", description="band of the envelope whose autocorrelation is read"
+    )
+    periodicity_span: float = Field(0.12, gt=0, le=0.5, description="+- relative lag")
+    periodicity_step: float = Field(0.02, gt=0, description="step of the relative lag")
 
-    @field_validator("band", mode="before")
+    @field_validator("band", "periodicity_band", mode="before")
     @classmethod
     def _band(cls, v: Any) -> Any:
         if isinstance(v, str) and v not in BAND_METHODS:
@@ -67,6 +96,12 @@ class OrderEnvelopeConfig(BaseModel):
             raise ValueError(f"families {list(v)}: choose from {list(FAMILIES)}")
         return tuple(v)
 
+    @model_validator(mode="after")
+    def _periodicity_families(self) -> OrderEnvelopeConfig:
+        if self.periodicity and not fault_families(self.families):
+            raise ValueError("periodicity needs at least one of BPFI, BSF, BPFO in families")
+        return self
+
     @property
     def offsets(self) -> np.ndarray:
         n = int(round(self.half_width / self.step))
@@ -75,11 +110,29 @@ class OrderEnvelopeConfig(BaseModel):
     def grid(self) -> np.ndarray:
         return order_grid(self.max_order, self.resolution)
 
-    def names(self) -> list[str]:
+    @property
+    def lag_offsets(self) -> np.ndarray:
+        return relative_offsets(self.periodicity_span, self.periodicity_step)
+
+    @property
+    def needs_orders(self) -> bool:
+        """Whether the transform reads each window's defect orders."""
+        return self.axis == "defect" or self.periodicity > 0
+
+    def spectrum_names(self) -> list[str]:
         if self.axis == "order":
             return [f"o{o:.2f}" for o in self.grid()]
         k = np.ones((1, len(self.families)))
         return defect_axis(k, self.families, self.harmonics, self.offsets)[1]
+
+    def periodicity_names(self) -> list[str]:
+        if not self.periodicity:
+            return []
+        return periodicity_names(self.families, self.periodicity, self.lag_offsets)
+
+    def names(self) -> list[str]:
+        """Output columns: the spectrum block, then the periodicity block (if on)."""
+        return self.spectrum_names() + self.periodicity_names()
 
     @property
     def n_outputs(self) -> int:
@@ -106,22 +159,32 @@ def order_envelope(
     """``(Y [n, C, K] float32, band_hz [n, C, 2])`` for windows ``X [n, C, L]``.
 
     ``shaft_hz [n]``: each window's shaft speed; ``family_orders [n, C, F]``: each window's
-    (channel's) orders of ``cfg.families`` (needed for ``axis: defect`` only).
+    (channel's) orders of ``cfg.families`` (needed for ``axis: defect`` or ``periodicity``).
+    The periodicity block (if on) is appended after the spectrum block, unscaled
+    (autocorrelation in [-1, 1]).
     """
     X = np.asarray(X)
     n, C, L = X.shape
     K = cfg.n_outputs
+    K_spec = len(cfg.spectrum_names())
     Y = np.empty((n, C, K), dtype=np.float32)
     band_hz = np.empty((n, C, 2), dtype=np.float32)
     grid = cfg.grid()
     floor_cols = grid >= FLOOR_MIN_ORDER
     nfft = cfg.zero_pad * L
-    band = tuple(cfg.band) if isinstance(cfg.band, (list, tuple)) else cfg.band
+    band = _band(cfg.band)
+    if (cfg.axis == "defect" or cfg.periodicity) and family_orders is None:
+        raise ValueError("order_envelope: family_orders needed for axis defect / periodicity")
     shaft_hz = np.asarray(shaft_hz, dtype=np.float64)
     for a in range(0, n, cfg.chunk_size):
         b = min(n, a + cfg.chunk_size)
         S, band_hz[a:b] = squared_envelope_spectrum(
             X[a:b], sampling_rate, band, nfft, cfg.kurtogram_levels, cfg.taper
+        )
+        acf = (
+            envelope_autocorrelation(X[a:b], sampling_rate, _band(cfg.periodicity_band))
+            if cfg.periodicity
+            else None
         )
         fo = None if family_orders is None else np.asarray(family_orders[a:b], np.float64)
         key = (
@@ -140,8 +203,22 @@ def order_envelope(
                 orders, _ = defect_axis(fo[first], cfg.families, cfg.harmonics, cfg.offsets)
                 out = sample_spectrum(Sg, sampling_rate, nfft, fr, orders)
             out /= np.maximum(floor, 1e-20)
-            Y[a:b][rows] = np.log1p(out) if cfg.scale == "log" else out
+            Y[a:b][rows, :, :K_spec] = np.log1p(out) if cfg.scale == "log" else out
+            if acf is not None:
+                Y[a:b][rows, :, K_spec:] = sample_periodicity(
+                    acf[rows],
+                    sampling_rate,
+                    fr,
+                    fo[first],
+                    cfg.families,
+                    cfg.periodicity,
+                    cfg.lag_offsets,
+                )
     return Y, band_hz
+
+
+def _band(band: str | tuple[float, float]) -> str | tuple[float, float]:
+    return tuple(band) if isinstance(band, (list, tuple)) else band
 
 
 def mean_order_spectrum(

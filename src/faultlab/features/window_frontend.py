@@ -78,7 +78,7 @@ class WindowFrontend:
         self, X: np.ndarray, sampling_rate: float, rpm: np.ndarray, bearings: np.ndarray
     ) -> np.ndarray:
         """Windows ``X [n, C, L]`` -> ``[n, C, K]`` given per-window rpm and bearing keys [n, C]."""
-        fo = orders_table(bearings, self.cfg.families) if self.cfg.axis == "defect" else None
+        fo = orders_table(bearings, self.cfg.families) if self.cfg.needs_orders else None
         Y, _ = order_envelope(X, float(sampling_rate), np.asarray(rpm, float) / 60.0, fo, self.cfg)
         return Y
 

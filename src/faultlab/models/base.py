@@ -112,6 +112,7 @@ _MODEL_MODULES = [
     "faultlab.models.minirocket",
     "faultlab.models.trivial",
     "faultlab.models.envelope",
+    "faultlab.models.linenet",
 ]
 
 

@@ -30,6 +30,7 @@ from scipy.special import log_softmax, softmax
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.order_envelope import OrderEnvelopeConfig, parse_config
+from faultlab.features.periodicity import fault_families
 from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
 from faultlab.utils.io import write_json
 
@@ -44,6 +45,10 @@ DEFAULT_FRONTEND = {
     "half_width": 1.2,
     "step": 0.1,
     "scale": "linear",
+    # the squared envelope's autocorrelation at 1..3 x each impact period (whole band):
+    # separates BPFO / 2xBSF / BPFI where a 1024-sample spectrum blurs them
+    "periodicity": 3,
+    "periodicity_band": "none",
 }
 
 #: Fault location -> (defect family, harmonics read, sideband offset in orders or None).
@@ -80,6 +85,9 @@ def location_of(class_name: str) -> str | None:
         "tolerance": 0.1,  # orders around a line's expected position (speed/slip error)
         "floor_from": 0.5,  # offsets beyond this many orders from a line make its floor
         "sideband_weight": 0.5,
+        # weight of the defect-period evidence (autocorrelation peak minus its neighbours,
+        # in [-1, 1]) against the lines' log ratio; 0 ignores it
+        "periodicity_weight": 4.0,
         # temperature: probabilities calibrated, verdicts the physics rule's; bias+temperature also
         # shifts class offsets on the training windows (it moved 0.014 in OR to B on CWRU)
         "calibrate": "temperature",  # bias+temperature | temperature | none
@@ -112,13 +120,29 @@ class EnvelopeModel(FaultModel):
         """``[n, C, F, H, O]`` times-the-floor values of the defect axis."""
         F, H, n_off = len(self.fe.families), self.fe.harmonics, len(self.fe.offsets)
         X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 3 or X.shape[-1] != F * H * n_off:
+        if X.ndim != 3 or X.shape[-1] != self.fe.n_outputs:
             raise DataError(
                 f"envelope: windows of shape {X.shape[1:]}; its front end gives "
-                f"[C, {F * H * n_off}] (is the order_envelope front end applied?)"
+                f"[C, {self.fe.n_outputs}] (is the order_envelope front end applied?)"
             )
+        X = X[..., : F * H * n_off]
         V = np.expm1(X) if self.fe.scale == "log" else X
         return V.reshape(len(X), X.shape[1], F, H, n_off)
+
+    def periodicity(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Location -> ``[n, C]`` autocorrelation peak at its impact period(s) minus the
+        median of the lags 5-12 % away, averaged over the multiples (empty when off)."""
+        M = self.fe.periodicity
+        fams = fault_families(self.fe.families)
+        if not M:
+            return {}
+        offs = self.fe.lag_offsets
+        A = np.asarray(X, np.float32)[..., len(self.fe.spectrum_names()) :]
+        A = A.reshape(len(A), A.shape[1], len(fams), M, len(offs))
+        peak = A[..., np.abs(offs) <= 0.02 + 1e-9].max(-1)
+        floor = np.median(A[..., np.abs(offs) >= 0.05 - 1e-9], axis=-1)
+        ev = (peak - floor).mean(-1)  # [n, C, F]
+        return {loc: ev[:, :, fams.index(f)] for loc, (f, _, _) in LOCATIONS.items() if f in fams}
 
     def lines(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Per window and channel: each family harmonic's peak / local floor, and sidebands.
@@ -146,6 +170,8 @@ class EnvelopeModel(FaultModel):
         ln = self.lines(X)
         fam = {f: i for i, f in enumerate(self.fe.families)}
         w = float(self.params["sideband_weight"])
+        wp = float(self.params["periodicity_weight"])
+        per = self.periodicity(X) if wp else {}
         out = {}
         for loc, (f, harmonics, sb) in LOCATIONS.items():
             h = [k - 1 for k in harmonics if k <= self.fe.harmonics] or [0]
@@ -153,6 +179,8 @@ class EnvelopeModel(FaultModel):
             if sb is not None:
                 side = ln["sb_shaft"] if sb == 1.0 else ln["sb_ftf"]
                 s = s + w * np.log(np.maximum(side[:, :, fam[f], h], 1.0)).mean(-1)
+            if loc in per:
+                s = s + wp * per[loc]
             out[loc] = s.mean(axis=1)
         out["fault"] = np.max(np.stack([out[k] for k in LOCATIONS]), axis=0)
         return out
@@ -233,8 +261,10 @@ class EnvelopeModel(FaultModel):
         """Evidence for windows ``X`` (one recording): mean line strengths and the verdict.
 
         ``lines``: every family harmonic (and sideband) read, as times above its local
-        floor averaged over the windows and channels, strongest first; ``scores``: the log
-        strength per location; ``band``: the demodulation band the front end used.
+        floor averaged over the windows and channels, strongest first; ``periods``: the
+        envelope autocorrelation at each family's impact period above its neighbours;
+        ``scores``: the log strength per location; ``band``: the demodulation band the front
+        end used.
         """
         ln = self.lines(X)
         S = self.scores(X)
@@ -257,6 +287,15 @@ class EnvelopeModel(FaultModel):
                         }
                     )
         rows.sort(key=lambda r: -r["times_floor"])
+        periods = [  # the autocorrelation at each family's impact period, above its neighbours
+            {
+                "period": f"{'2x' if LOCATIONS[loc][0] == 'BSF' else ''}{LOCATIONS[loc][0]}",
+                "location": loc,
+                "acf_above_neighbours": float(ev.mean()),
+            }
+            for loc, ev in self.periodicity(X).items()
+        ]
+        periods.sort(key=lambda r: -r["acf_above_neighbours"])
         band = (
             self.fe.band
             if isinstance(self.fe.band, str)
@@ -272,6 +311,7 @@ class EnvelopeModel(FaultModel):
             }.get(band, band),
             "scores": {k: float(v.mean()) for k, v in S.items()},
             "lines": rows[:top],
+            "periods": periods,
             "n_windows": int(len(X)),
         }
 

@@ -96,6 +96,47 @@ def select_band(
     return H * keep, np.broadcast_to(np.array([lo_hz, hi_hz], np.float32), shape + (2,))
 
 
+def squared_envelope(
+    X: np.ndarray,
+    sampling_rate: float,
+    band: str | tuple[float, float] | None = "none",
+    levels: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-removed squared envelope ``[..., L]`` (float32) of the chosen band of ``X``.
+
+    Returns ``(env2, band_hz [..., 2])``.
+    """
+    L = X.shape[-1]
+    Hb, band_hz = select_band(analytic_spectrum(X), band, sampling_rate, levels)
+    z = scipy.fft.ifft(Hb, n=L, axis=-1)  # the analytic signal of the band
+    env2 = z.real * z.real
+    env2 += z.imag * z.imag
+    env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would leak into low orders
+    return env2.astype(np.float32, copy=False), band_hz
+
+
+def envelope_autocorrelation(
+    X: np.ndarray,
+    sampling_rate: float,
+    band: str | tuple[float, float] | None = "none",
+    levels: int = 3,
+) -> np.ndarray:
+    """Unbiased autocorrelation of the squared envelope, divided by its lag-0 value.
+
+    ``[..., L]`` (lag in samples). Why beside the spectrum: a short window's envelope
+    spectrum resolves lines only to ``sampling_rate / L`` (0.4 order for 1024 samples at
+    12 kHz and 1800 rpm), which blurs BPFO, 2xBSF and BPFI's sidebands together; the
+    autocorrelation of the broadband impulse train peaks at the impact *period* with a
+    width set by the impulse, not the window, so periods 1 % apart stay apart.
+    """
+    env2, _ = squared_envelope(X, sampling_rate, band, levels)
+    L = env2.shape[-1]
+    F = scipy.fft.rfft(env2, n=2 * L, axis=-1)
+    r = scipy.fft.irfft(F.real * F.real + F.imag * F.imag, n=2 * L, axis=-1)[..., :L]
+    r /= np.arange(L, 0, -1, dtype=np.float32)  # unbiased: lag k averages L - k products
+    return (r / np.maximum(r[..., :1], 1e-30)).astype(np.float32, copy=False)
+
+
 def squared_envelope_spectrum(
     X: np.ndarray,
     sampling_rate: float,
@@ -114,12 +155,7 @@ def squared_envelope_spectrum(
     ``k * sampling_rate / nfft`` Hz. ``nfft`` (>= L) zero-pads for a finer grid.
     """
     L = X.shape[-1]
-    H = analytic_spectrum(X)
-    Hb, band_hz = select_band(H, band, sampling_rate, levels)
-    z = scipy.fft.ifft(Hb, n=L, axis=-1)  # the analytic signal of the band
-    env2 = z.real * z.real
-    env2 += z.imag * z.imag  # squared envelope, float32
-    env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would leak into low orders
+    env2, band_hz = squared_envelope(X, sampling_rate, band, levels)
     gain = np.float32(2.0 / L)
     if taper == "hann":
         w = _hann(L)

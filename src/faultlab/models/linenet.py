@@ -1,0 +1,174 @@
+"""``linenet``: a learned defect-line detector shared by every fault family.
+
+A network fed the whole order-domain envelope spectrum learns what *one* training bearing's
+faults look like (which lines, how strong) and fails on a bearing whose defect is another
+size. This one reads, for each fault family (BPFI, 2xBSF, BPFO), only that family's own patch
+of the order-envelope front end: the first ``impact_harmonics`` harmonics of its impact rate
+on the defect axis (+- ``half_width`` orders, local floor = 1) and, when the front end has
+it, the envelope autocorrelation around its impact periods. The SAME small MLP scores every
+family's patch (weights shared across families), so what it learns is "what a defect family
+looks like above the floor", not "which lines bearing X had"; a linear head maps the three
+family scores to the classes. Needs the front end on the defect axis (declared in its own
+params, so the runner applies it and the model reads its layout, as ``envelope`` does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from faultlab.errors import ConfigError
+from faultlab.features.order_envelope import OrderEnvelopeConfig, parse_config
+from faultlab.features.periodicity import IMPACT_RATE, fault_families
+from faultlab.models.base import register_model
+from faultlab.models.envelope import location_of
+from faultlab.models.torch_base import TorchModel, activation, torch_defaults
+
+#: log-scaled defect axis plus the autocorrelation block (see ``envelope``).
+DEFAULT_FRONTEND = {
+    "kind": "order_envelope",
+    "axis": "defect",
+    "band": "cpw",
+    "harmonics": 4,
+    "half_width": 1.2,
+    "step": 0.1,
+    "scale": "log",
+    "periodicity": 3,
+    "periodicity_band": "none",
+}
+
+
+def family_patches(fe: OrderEnvelopeConfig, channels: int, impact_harmonics: int) -> np.ndarray:
+    """``[F, P]`` column indices into the flattened ``[C * K]`` front-end output: per fault
+    family, its impact-rate harmonics on the defect axis and its autocorrelation block,
+    for every channel. A ball spot strikes at 2 x BSF, so its harmonics are BSF's even ones."""
+    K, H, n_off = fe.n_outputs, fe.harmonics, len(fe.offsets)
+    spec = len(fe.spectrum_names())
+    fams = fault_families(fe.families)
+    n_lag = len(fe.lag_offsets)
+    rows = []
+    for fi, f in enumerate(fams):
+        step = int(IMPACT_RATE[f])
+        ks = [step * (j + 1) for j in range(impact_harmonics)]
+        if ks[-1] > H:
+            raise ConfigError(
+                f"linenet: impact_harmonics {impact_harmonics} of {f} need frontend.harmonics "
+                f">= {ks[-1]}"
+            )
+        f_idx = fe.families.index(f)
+        cols = [(f_idx * H + k - 1) * n_off + o for k in ks for o in range(n_off)]
+        if fe.periodicity:
+            start = spec + fi * fe.periodicity * n_lag
+            cols += list(range(start, start + fe.periodicity * n_lag))
+        rows.append([c * K + i for c in range(channels) for i in cols])
+    return np.asarray(rows, dtype=np.int64)
+
+
+class SharedLineDetector(nn.Module):
+    """``[B, C, K]`` -> ``[B, F]``: one MLP scores each family's patch (a scalar each)."""
+
+    def __init__(self, patches: np.ndarray, hidden: list[int], dropout: float, act: str) -> None:
+        super().__init__()
+        self.register_buffer("idx", torch.as_tensor(patches))
+        layers: list[nn.Module] = []
+        width = patches.shape[1]
+        for h in hidden:
+            layers += [nn.Linear(width, int(h)), activation(act)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = int(h)
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        patches = flat[:, self.idx]  # [B, F, P]
+        return self.mlp(patches).squeeze(-1)
+
+
+class FamilyHead(nn.Module):
+    """Task -> logits ``scale x score(family of the class) + bias``: a class can only win
+    through its own family's evidence (``normal``: its bias alone, a threshold; ``fault``:
+    the strongest family)."""
+
+    def __init__(self, index: dict[str, list[int]], bias: bool = True) -> None:
+        super().__init__()
+        self.tasks = list(index)
+        for t, idx in index.items():
+            self.register_buffer(f"idx_{t}", torch.as_tensor(idx, dtype=torch.long))
+        self.scale = nn.ParameterDict({t: nn.Parameter(torch.ones(1)) for t in index})
+        self.bias = nn.ParameterDict(
+            {t: nn.Parameter(torch.zeros(len(i)), requires_grad=bias) for t, i in index.items()}
+        )
+
+    def forward(self, scores: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        best = scores.max(dim=1, keepdim=True).values
+        for t in self.tasks:
+            idx = getattr(self, f"idx_{t}")
+            picked = scores[:, idx.clamp(min=0)]
+            picked = torch.where(idx == -2, best, torch.where(idx == -1, 0.0 * picked, picked))
+            out[t] = picked * self.scale[t] + self.bias[t]
+        return out
+
+
+def family_index(classes: dict[str, list[str]], families: tuple[str, ...]) -> dict[str, list[int]]:
+    """Per task and class: the column of its family's score (-1 normal, -2 any fault)."""
+    fam_of = {"IR": "BPFI", "B": "BSF", "OR": "BPFO"}
+    out = {}
+    for t, names in classes.items():
+        idx = []
+        for name in names:
+            loc = location_of(name)
+            if loc is None:
+                idx.append(-1)
+            elif loc == "fault":
+                idx.append(-2)
+            elif fam_of[loc] in families:
+                idx.append(families.index(fam_of[loc]))
+            else:
+                raise ConfigError(f"linenet: class {name!r} needs family {fam_of[loc]}")
+        out[t] = idx
+    return out
+
+
+@register_model(
+    "linenet",
+    "shared defect-line detector over each fault family's order-envelope patch (deep)",
+    "deep",
+    {
+        **torch_defaults(
+            frontend=DEFAULT_FRONTEND,
+            impact_harmonics=2,
+            # a learned offset per class learns how strong each family's evidence was on the
+            # TRAINING bearings, which another bearing does not share: off by default
+            class_bias=False,
+            hidden=[16],
+            dropout=0.1,
+            activation="relu",
+        ),
+        "input_norm": "none",  # the front end already reads "times the local floor"
+    },
+)
+class LineNetModel(TorchModel):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        fe = parse_config(self.params["frontend"], "linenet.frontend")
+        index = family_index(self.classes, fault_families(fe.families))
+        self.net.heads = FamilyHead(index, bool(self.params["class_bias"]))
+
+    def build_backbone(self) -> nn.Module:
+        p = self.params
+        fe = parse_config(p["frontend"], "linenet.frontend")
+        if fe.axis != "defect":
+            raise ConfigError("linenet: its front end must use axis: defect")
+        if fe.n_outputs != self.length:
+            raise ConfigError(
+                f"linenet: windows of length {self.length}; its front end gives "
+                f"{fe.n_outputs} (is the order_envelope front end applied?)"
+            )
+        patches = family_patches(fe, self.in_channels, int(p["impact_harmonics"]))
+        return SharedLineDetector(
+            patches, list(p["hidden"]), float(p["dropout"]), str(p["activation"])
+        )
