@@ -22,21 +22,12 @@ from faultlab.errors import ConfigError
 from faultlab.features.order_envelope import OrderEnvelopeConfig, parse_config
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
 from faultlab.models.base import register_model
+from faultlab.models.envelope import DEFAULT_FRONTEND as ENVELOPE_FRONTEND
 from faultlab.models.envelope import location_of
 from faultlab.models.torch_base import TorchModel, activation, torch_defaults
 
-#: log-scaled defect axis plus the autocorrelation block (see ``envelope``).
-DEFAULT_FRONTEND = {
-    "kind": "order_envelope",
-    "axis": "defect",
-    "band": "cpw",
-    "harmonics": 4,
-    "half_width": 1.2,
-    "step": 0.1,
-    "scale": "log",
-    "periodicity": 3,
-    "periodicity_band": "none",
-}
+#: the envelope expert's front end (defect axis, autocorrelation block), log-scaled.
+DEFAULT_FRONTEND = {**ENVELOPE_FRONTEND, "scale": "log"}
 
 
 def family_patches(fe: OrderEnvelopeConfig, channels: int, impact_harmonics: int) -> np.ndarray:
