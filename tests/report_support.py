@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from faultlab.contracts import FitResult, ModelSummary
-from faultlab.models.base import FaultModel, register_model
+from faultlab.models.base import FaultModel, ModelParams, register_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -22,33 +22,36 @@ def band_features(X: np.ndarray, bands: int) -> np.ndarray:
     return np.log1p(np.add.reduceat(spec, edges, axis=-1)).reshape(len(X), -1)
 
 
+class ToyParams(ModelParams):
+    epochs: int = 12
+    lr: float = 0.5
+    bands: int = 16
+    fail: bool = False
+
+
 @register_model(
     "toy_softmax",
     "test-only: softmax regression on log band energies, full-batch gradient descent",
     "test",
-    {"epochs": 12, "lr": 0.5, "bands": 16, "fail": False},
+    ToyParams,
 )
-class ToySoftmax(FaultModel):
+class ToySoftmax(FaultModel[ToyParams]):
     def fit(self, train, val=None, run_dir=None) -> FitResult:
-        if self.params["fail"]:
+        if self.params.fail:
             raise RuntimeError("toy model asked to fail")
-        F = band_features(train.X, self.params["bands"])
+        F = band_features(train.X, self.params.bands)
         self.mu, self.sd = F.mean(0), F.std(0) + 1e-6
         F = (F - self.mu) / self.sd
-        Fv = (
-            None
-            if val is None
-            else (band_features(val.X, self.params["bands"]) - self.mu) / self.sd
-        )
+        Fv = None if val is None else (band_features(val.X, self.params.bands) - self.mu) / self.sd
         self.W = {t: np.zeros((F.shape[1] + 1, len(c))) for t, c in self.classes.items()}
         history = []
-        for epoch in range(1, self.params["epochs"] + 1):
+        for epoch in range(1, self.params.epochs + 1):
             for t in self.classes:
                 y = train.y[t]
                 m = y >= 0
                 G = self._p(F[m], t)
                 G[np.arange(m.sum()), y[m]] -= 1
-                self.W[t] -= self.params["lr"] * np.c_[F[m], np.ones(m.sum())].T @ G / m.sum()
+                self.W[t] -= self.params.lr * np.c_[F[m], np.ones(m.sum())].T @ G / m.sum()
             row = {"epoch": epoch, **self._scores(F, train, "train")}
             if Fv is not None:
                 row.update(self._scores(Fv, val, "val"))
@@ -72,7 +75,7 @@ class ToySoftmax(FaultModel):
         }
 
     def predict_proba(self, X):
-        F = (band_features(np.asarray(X), self.params["bands"]) - self.mu) / self.sd
+        F = (band_features(np.asarray(X), self.params.bands) - self.mu) / self.sd
         return {t: self._p(F, t) for t in self.classes}
 
     def describe(self) -> ModelSummary:

@@ -77,14 +77,17 @@ def test_trains_on_two_loads_and_generalises_to_a_third(name, cwru, tmp_path):
     row = result.history[0]
     assert row["train_accuracy"] >= 0.99 and row["val_accuracy"] == pytest.approx(acc)
     assert result.train_seconds > 0
-    # the physics the features need is stored, so bare X works after a reload
-    assert model.params["sampling_rate"] == 12000.0
-    assert model.params["rpm"] == pytest.approx(np.median(train.info["rpm"]))
+    # the physics the features need is fitted state (params stay as given), so bare X works
+    # after a reload
+    assert model.resolved["sampling_rate"] == 12000.0
+    assert model.resolved["rpm"] == pytest.approx(np.median(train.info["rpm"]))
+    assert model.params == type(model.params).model_validate(FAST[name])
     model.save(tmp_path / "m")
     assert (tmp_path / "m" / "model.skops").exists()
     saved = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert saved["params"]["sampling_rate"] == 12000.0
+    assert saved["params"]["sampling_rate"] is None
     again = load_model(tmp_path / "m")
+    assert again.resolved == model.resolved
     reloaded = again.predict_proba(test.X)["class"]
     np.testing.assert_allclose(reloaded, proba, rtol=1e-6, atol=1e-9)
     np.testing.assert_array_equal(reloaded.argmax(1), proba.argmax(1))
@@ -196,7 +199,7 @@ def test_tabular_features_used_as_is(steel_csv):
     )  # fmt: skip
     model = build_model("rf", ws.classes, (1, len(feats)), {"n_estimators": 200})
     model.fit(ws.subset(tr))
-    assert model.params["features"] == ["raw"]
+    assert model.resolved["features"] == ["raw"] and model.params.features == "auto"
     assert model.describe().extra["feature_names"] == feats
     acc = (model.predict(X[te])["label"] == y[te]).mean()
     assert acc > 0.70  # published random-forest accuracy on this table is ~0.75-0.80
@@ -217,7 +220,7 @@ def test_minirocket_chunked_prediction_and_val_temperature(cwru):
     model.fit(train)
     t_train = model.pipelines["class"][-1].temperature_
     whole = model.predict_proba(test.X)["class"]
-    model.params["chunk_size"] = 37
+    model.params.chunk_size = 37
     model.extractor.chunk_size = 11
     np.testing.assert_allclose(model.predict_proba(test.X)["class"], whole, rtol=1e-5, atol=1e-6)
     # validation windows with a third of the labels scrambled: the temperature fitted on them

@@ -101,14 +101,14 @@ def test_grid_search_over_a_model_option(windows):
     grid.fit(windows.X, windows.y["class"], groups=windows.groups)
     assert grid.best_params_["params"]["n_estimators"] in (5, 20)
     assert (
-        grid.best_estimator_.model_.params["n_estimators"]
+        grid.best_estimator_.model_.params.n_estimators
         == grid.best_params_["params"]["n_estimators"]
     )
 
 
 def test_bad_options_are_value_errors(windows):
     X, y = windows.X[::10], windows.y["class"][::10]
-    with pytest.raises(ValueError, match="no option"):
+    with pytest.raises(ValueError, match="unknown key for rf"):
         FaultClassifier(model="rf", params={"trees": 3}).fit(X, y)
     with pytest.raises(ValueError, match="unknown model"):
         FaultClassifier(model="nope").fit(X, y)

@@ -240,7 +240,7 @@ def test_describe_reports_layers_params_and_size():
 
 
 def test_bad_options_and_shapes_are_config_errors(cwru):
-    with pytest.raises(ConfigError, match="no option"):
+    with pytest.raises(ConfigError, match=r"^model\.params\.unitz: unknown key for lstm \(known: "):
         build_model("lstm", {"class": ["a", "b"]}, (1, 1024), {"unitz": 3})
     with pytest.raises(ConfigError, match="dropout"):
         build_model("lstm", {"class": ["a", "b"]}, (1, 1024), {"layers": 2, "dropout": [0.1]})

@@ -39,6 +39,17 @@ def _echo_adaptation() -> None:
     )
 
 
+def _echo_options(rows: list[tuple[str, str, object, str]]) -> None:
+    """name, type, default, description as aligned columns (long defaults are cut)."""
+    table = [("name", "type", "default", "description")]
+    for key, kind, default, text in rows:
+        shown = json.dumps(default)
+        table.append((key, kind, shown if len(shown) <= 40 else shown[:37] + "...", text))
+    widths = [max(len(r[i]) for r in table) for i in range(3)]
+    for r in table:
+        typer.echo("  " + "  ".join(f"{c:<{w}}" for c, w in zip(r[:3], widths)) + f"  {r[3]}")
+
+
 @app.command("models")
 def models(
     name: Annotated[str | None, typer.Argument(help="a model name: show its options")] = None,
@@ -59,10 +70,8 @@ def models(
         return
     spec = get_spec(name)
     typer.echo(f"{spec.name} ({spec.family}): {spec.description}")
-    typer.echo("options (defaults):")
-    width = max((len(k) for k in spec.defaults), default=0)
-    for key, value in spec.defaults.items():
-        typer.echo(f"  {key:<{width}}  {json.dumps(value)}")
+    typer.echo("options (model.params):")
+    _echo_options(spec.options())
     if summary:
         shape = _shape(input_shape)
         classes = {"class": [f"c{i}" for i in range(n_classes)]}

@@ -9,26 +9,79 @@ from __future__ import annotations
 
 import importlib
 import json
+import types
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from faultlab.contracts import MODEL_JSON, FitResult, ModelSummary
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import write_json
+from faultlab.utils.validation import config_error
 
 
-class FaultModel(ABC):
-    """Base class. ``classes`` maps task -> class names; inputs are ``[n, channels, length]``."""
+class ModelParams(BaseModel):
+    """A registered model's options (``model.params``): one typed field per option, its
+    default and a short description; unknown keys are refused. Each model declares its
+    subclass next to the model and hands it to :func:`register_model`. Params are the
+    user's choices only: what ``fit`` resolves from the data is the model's fitted state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+P = TypeVar("P", bound=ModelParams)
+
+
+def parse_params(
+    cls: type[P], data: Mapping[str, Any] | BaseModel | None, model: str, where: str = ""
+) -> P:
+    """``data`` validated as ``cls``; a bad key or value is one ConfigError line naming it
+    (``model.params.dropuot: unknown key for cnn1d (known: ...)``)."""
+    if isinstance(data, cls):
+        return data
+    if isinstance(data, BaseModel):
+        data = data.model_dump()
+    try:
+        return cls.model_validate(dict(data or {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if err["type"] == "extra_forbidden":
+            key = ".".join(str(p) for p in err["loc"])
+            known = ", ".join(cls.model_fields)
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(
+                f"{prefix}model.params.{key}: unknown key for {model} (known: {known})"
+            ) from None
+        raise config_error(exc, "model.params", where or model) from None
+
+
+class FaultModel(ABC, Generic[P]):
+    """Base class. ``classes`` maps task -> class names; inputs are ``[n, channels, length]``;
+    ``params`` is the model's :class:`ModelParams` subclass (``Params``), never changed by
+    ``fit``."""
 
     name: str = "model"
     family: str = "other"
+    #: The options' type (set by :func:`register_model`).
+    Params: ClassVar[type[ModelParams]] = ModelParams
     #: Whether ``fit`` accepts ``target=UnlabelledWindows`` (deep models: domain adaptation).
     supports_adaptation: bool = False
 
@@ -36,13 +89,18 @@ class FaultModel(ABC):
         self,
         classes: dict[str, list[str]],
         input_shape: tuple[int, int],
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | ModelParams | None = None,
         training: TrainConfig | None = None,
     ) -> None:
         self.classes = {t: list(c) for t, c in classes.items()}
-        self.input_shape = tuple(int(v) for v in input_shape)
-        self.params = dict(params or {})
+        shape = tuple(int(v) for v in input_shape)
+        self.input_shape: tuple[int, int] = (shape[0], shape[1])
+        self.params: P = cast(P, parse_params(type(self).Params, params, self.name))
         self.training = training or TrainConfig()
+
+    def params_dict(self) -> dict[str, Any]:
+        """The options as plain JSON values (``model.json``, summaries, metadata)."""
+        return self.params.model_dump(mode="json")
 
     @property
     def tasks(self) -> list[str]:
@@ -79,7 +137,7 @@ class FaultModel(ABC):
             directory / MODEL_JSON,
             {
                 "name": self.name,
-                "params": self.params,
+                "params": self.params_dict(),
                 "classes": self.classes,
                 "input_shape": list(self.input_shape),
                 "training": self.training.model_dump(),
@@ -94,7 +152,37 @@ class ModelSpec:
     cls: type[FaultModel]
     description: str
     family: str
-    defaults: dict[str, Any]
+    params: type[ModelParams]
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every option with its default, as plain JSON values."""
+        return self.params().model_dump(mode="json")
+
+    def options(self) -> list[tuple[str, str, Any, str]]:
+        """``(name, type, default, description)`` per option, in declaration order."""
+        defaults = self.defaults
+        return [
+            (key, type_name(f.annotation), defaults[key], f.description or "")
+            for key, f in self.params.model_fields.items()
+        ]
+
+
+def type_name(annotation: Any) -> str:
+    """``int``, ``list[int]``, ``'relu' | 'gelu'``, ``float | None`` (for option tables;
+    bounds are left out)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return type_name(args[0])
+    if origin is Union or origin is types.UnionType:
+        return " | ".join(type_name(a) for a in args)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None:
+        return f"{getattr(origin, '__name__', origin)}[{', '.join(type_name(a) for a in args)}]"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -116,15 +204,20 @@ _MODEL_MODULES = [
 ]
 
 
-def register_model(
-    name: str, description: str, family: str, defaults: dict[str, Any] | None = None
-) -> Callable[[type[FaultModel]], type[FaultModel]]:
-    """Class decorator: make ``name`` buildable by :func:`build_model`."""
+M = TypeVar("M", bound=FaultModel)
 
-    def deco(cls: type[FaultModel]) -> type[FaultModel]:
+
+def register_model(
+    name: str, description: str, family: str, params: type[ModelParams]
+) -> Callable[[type[M]], type[M]]:
+    """Class decorator: make ``name`` buildable by :func:`build_model` with ``params`` (a
+    :class:`ModelParams` subclass declared beside the model) as its options."""
+
+    def deco(cls: type[M]) -> type[M]:
         cls.name = name
         cls.family = family
-        _REGISTRY[name] = ModelSpec(name, cls, description, family, dict(defaults or {}))
+        cls.Params = params
+        _REGISTRY[name] = ModelSpec(name, cls, description, family, params)
         return cls
 
     return deco
@@ -156,23 +249,19 @@ def build_model(
     name: str,
     classes: dict[str, list[str]],
     input_shape: tuple[int, int],
-    params: dict[str, Any] | None = None,
+    params: Mapping[str, Any] | ModelParams | None = None,
     training: TrainConfig | None = None,
 ) -> FaultModel:
-    """Instantiate a registered model; unknown option names are a ConfigError."""
+    """Instantiate a registered model; ``params`` are checked against its ``Params`` first
+    (an unknown key or a value of the wrong type is a one-line ConfigError)."""
     spec = get_spec(name)
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(spec.defaults))
-    if unknown:
-        raise ConfigError(
-            f"model {name!r} has no option(s) {unknown}; options: {sorted(spec.defaults)}"
-        )
-    merged = {**spec.defaults, **params}
+    typed = parse_params(spec.params, params, name)
     try:
-        return spec.cls(classes=classes, input_shape=input_shape, params=merged, training=training)
+        return spec.cls(classes=classes, input_shape=input_shape, params=typed, training=training)
     except (TypeError, ValueError, OverflowError, RuntimeError) as exc:
-        # e.g. -p hidden=abc: a value of the wrong type reaches the network's constructor
-        given = {k: params[k] for k in params}
+        # values each valid alone that do not fit together or the input (a kernel longer
+        # than the window, ...)
+        given = typed.model_dump(mode="json", exclude_defaults=True)
         first = " ".join(str(exc).split())[:160]
         raise ConfigError(
             f"model {name!r}: options {given} cannot build the model ({type(exc).__name__}: {first})"
@@ -188,10 +277,12 @@ def load_model(directory: str | Path) -> FaultModel:
     try:
         meta = json.loads(meta_path.read_text())
         spec = get_spec(meta["name"])
+        # options a newer version dropped are ignored, ones it added take their defaults
+        saved = {k: v for k, v in dict(meta["params"]).items() if k in spec.params.model_fields}
         model = spec.cls(
             classes={str(t): [str(c) for c in cs] for t, cs in meta["classes"].items()},
             input_shape=cast(tuple[int, int], tuple(int(v) for v in meta["input_shape"])),
-            params=dict(meta["params"]),
+            params=parse_params(spec.params, saved, spec.name, where=str(meta_path)),
             training=TrainConfig(**meta.get("training", {})),
         )
     except ConfigError:

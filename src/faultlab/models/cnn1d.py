@@ -7,51 +7,78 @@ once a layer's length would fall below 2, so the same model runs on any length.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from faultlab.models.base import register_model
-from faultlab.models.torch_base import TorchModel, activation, fit_stride, torch_defaults
+from faultlab.models.torch_base import (
+    Activation,
+    Rate,
+    TorchModel,
+    TorchParams,
+    activation,
+    fit_stride,
+)
+
+
+class CNN1DParams(TorchParams):
+    first_kernel: PositiveInt = Field(default=64, description="width of the first (wide) kernel")
+    first_stride: PositiveInt = Field(default=16, description="stride of the first kernel")
+    first_channels: PositiveInt = Field(default=16, description="filters of the first layer")
+    channels: list[PositiveInt] = Field(
+        default_factory=lambda: [32, 64, 64, 64], description="filters of the small-kernel layers"
+    )
+    kernel: PositiveInt = Field(default=3, description="width of the small kernels")
+    pool: PositiveInt = Field(default=2, description="max-pooling factor after each layer")
+    pooling: Literal["flatten", "mean", "avg"] = Field(
+        default="flatten", description="flatten the last feature map, or average it over time"
+    )
+    fc: int = Field(default=100, ge=0, description="units of the dense layer (0: none)")
+    dropout: Rate = Field(default=0.0, description="after the dense layer")
+    activation: Activation = Field(default="relu", description="activation function")
 
 
 class WDCNN(nn.Module):
-    def __init__(self, in_ch: int, length: int, p: dict) -> None:
+    def __init__(self, in_ch: int, length: int, p: CNN1DParams) -> None:
         super().__init__()
-        stride = fit_stride(length, p["first_stride"], 32)
-        kernel = max(stride, min(int(p["first_kernel"]), max(3, length // 4)))
+        stride = fit_stride(length, p.first_stride, 32)
+        kernel = max(stride, min(p.first_kernel, max(3, length // 4)))
         pad = max(0, (kernel - stride) // 2)
-        act = p["activation"]
+        act = p.activation
         layers: list[nn.Module] = [
-            nn.Conv1d(in_ch, p["first_channels"], kernel, stride=stride, padding=pad),
-            nn.BatchNorm1d(p["first_channels"]),
+            nn.Conv1d(in_ch, p.first_channels, kernel, stride=stride, padding=pad),
+            nn.BatchNorm1d(p.first_channels),
             activation(act),
         ]
         cur = (length + 2 * pad - kernel) // stride + 1
-        if cur >= 2 * p["pool"]:
-            layers.append(nn.MaxPool1d(p["pool"]))
-            cur //= p["pool"]
-        ch = p["first_channels"]
-        k = int(p["kernel"])
-        for out in p["channels"]:
+        if cur >= 2 * p.pool:
+            layers.append(nn.MaxPool1d(p.pool))
+            cur //= p.pool
+        ch = p.first_channels
+        k = p.kernel
+        for out in p.channels:
             layers += [nn.Conv1d(ch, out, k, padding=k // 2), nn.BatchNorm1d(out), activation(act)]
-            if cur >= 2 * p["pool"]:
-                layers.append(nn.MaxPool1d(p["pool"]))
-                cur //= p["pool"]
+            if cur >= 2 * p.pool:
+                layers.append(nn.MaxPool1d(p.pool))
+                cur //= p.pool
             ch = out
         self.features = nn.Sequential(*layers)
-        if p["pooling"] == "flatten":
+        if p.pooling == "flatten":
             self.pool = nn.Flatten()
             flat = ch * cur
         else:
             self.pool = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
             flat = ch
         fc: list[nn.Module] = []
-        if p["fc"]:
-            fc = [nn.Linear(flat, p["fc"]), nn.BatchNorm1d(p["fc"]), activation(act)]
-            if p["dropout"]:
-                fc.append(nn.Dropout(p["dropout"]))
-        elif p["dropout"]:
-            fc.append(nn.Dropout(p["dropout"]))
+        if p.fc:
+            fc = [nn.Linear(flat, p.fc), nn.BatchNorm1d(p.fc), activation(act)]
+            if p.dropout:
+                fc.append(nn.Dropout(p.dropout))
+        elif p.dropout:
+            fc.append(nn.Dropout(p.dropout))
         self.fc = nn.Sequential(*fc)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,19 +89,8 @@ class WDCNN(nn.Module):
     "cnn1d",
     "WDCNN-style 1-D CNN: wide strided first kernel, small kernels, BatchNorm, pooling",
     "deep",
-    torch_defaults(
-        first_kernel=64,
-        first_stride=16,
-        first_channels=16,
-        channels=[32, 64, 64, 64],
-        kernel=3,
-        pool=2,
-        pooling="flatten",
-        fc=100,
-        dropout=0.0,
-        activation="relu",
-    ),
+    CNN1DParams,
 )
-class CNN1DModel(TorchModel):
+class CNN1DModel(TorchModel[CNN1DParams]):
     def build_backbone(self) -> nn.Module:
         return WDCNN(self.in_channels, self.length, self.params)

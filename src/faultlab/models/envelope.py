@@ -21,17 +21,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
-from faultlab.features.order_envelope import OrderEnvelopeConfig, parse_config
+from faultlab.features.order_envelope import OrderEnvelopeConfig
 from faultlab.features.periodicity import fault_families
-from faultlab.models.base import FaultModel, FitResult, ModelSummary, register_model
+from faultlab.models.base import FaultModel, FitResult, ModelParams, ModelSummary, register_model
 from faultlab.utils.io import write_json
 
 WEIGHTS_FILE = "envelope.json"
@@ -76,39 +77,58 @@ def location_of(class_name: str) -> str | None:
     raise ConfigError(f"envelope: class {name!r} is not a fault location (IR, B, OR) or normal")
 
 
+def defect_frontend(fe: OrderEnvelopeConfig, all_families: bool = True) -> OrderEnvelopeConfig:
+    """``fe`` if it is on the defect axis (with all three families): what line readers need."""
+    if fe.axis != "defect":
+        raise ValueError("its front end must use axis: defect")
+    missing = [f for f in ("BPFI", "BPFO", "BSF") if f not in fe.families]
+    if missing and all_families:
+        raise ValueError(f"front end families lack {missing}")
+    return fe
+
+
+class EnvelopeParams(ModelParams):
+    frontend: OrderEnvelopeConfig = Field(
+        default_factory=lambda: OrderEnvelopeConfig.model_validate(DEFAULT_FRONTEND),
+        description="the order-envelope front end (defect axis) whose layout the model reads",
+    )
+    tolerance: float = Field(
+        default=0.1, gt=0, description="orders around a line's expected position (speed/slip)"
+    )
+    floor_from: float = Field(
+        default=0.5, gt=0, description="offsets beyond this many orders make a line's floor"
+    )
+    sideband_weight: float = Field(default=0.5, ge=0, description="weight of the sidebands")
+    periodicity_weight: float = Field(
+        default=4.0,
+        ge=0,
+        description="weight of the defect-period evidence (autocorrelation, in [-1, 1]) "
+        "against the lines' log ratio; 0 ignores it",
+    )
+    calibrate: Literal["bias+temperature", "temperature", "none"] = Field(
+        default="temperature",
+        description="on the training windows: a temperature (verdicts stay the rule's), also "
+        "per-class offsets, or nothing",
+    )
+
+    @model_validator(mode="after")
+    def _defect_axis(self) -> EnvelopeParams:
+        defect_frontend(self.frontend)
+        return self
+
+
 @register_model(
     "envelope",
     "Envelope-analysis expert: BPFO/BPFI/BSF line families above the floor (no training)",
     "physics",
-    {
-        "frontend": DEFAULT_FRONTEND,
-        "tolerance": 0.1,  # orders around a line's expected position (speed/slip error)
-        "floor_from": 0.5,  # offsets beyond this many orders from a line make its floor
-        "sideband_weight": 0.5,
-        # weight of the defect-period evidence (autocorrelation peak minus its neighbours,
-        # in [-1, 1]) against the lines' log ratio; 0 ignores it
-        "periodicity_weight": 4.0,
-        # temperature: probabilities calibrated, verdicts the physics rule's; bias+temperature also
-        # shifts class offsets on the training windows (it moved 0.014 in OR to B on CWRU)
-        "calibrate": "temperature",  # bias+temperature | temperature | none
-    },
+    EnvelopeParams,
 )
-class EnvelopeModel(FaultModel):
+class EnvelopeModel(FaultModel[EnvelopeParams]):
     family = "physics"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fe: OrderEnvelopeConfig = parse_config(self.params["frontend"], "envelope.frontend")
-        if self.fe.axis != "defect":
-            raise ConfigError("envelope: its front end must use axis: defect")
-        missing = [f for f in ("BPFI", "BPFO", "BSF") if f not in self.fe.families]
-        if missing:
-            raise ConfigError(f"envelope: front end families lack {missing}")
-        if self.params["calibrate"] not in ("bias+temperature", "temperature", "none"):
-            raise ConfigError(
-                f"envelope: calibrate {self.params['calibrate']!r} not in "
-                "bias+temperature | temperature | none"
-            )
+        self.fe: OrderEnvelopeConfig = self.params.frontend
         self.maps = {t: [location_of(c) for c in cs] for t, cs in self.classes.items()}
         self.temperature = 1.0
         self.bias = {t: [0.0] * len(cs) for t, cs in self.classes.items()}
@@ -151,8 +171,8 @@ class EnvelopeModel(FaultModel):
         """
         V = self._grid(X)
         offs = self.fe.offsets
-        tol = float(self.params["tolerance"])
-        floor = np.median(V[..., np.abs(offs) >= float(self.params["floor_from"])], axis=-1)
+        tol = self.params.tolerance
+        floor = np.median(V[..., np.abs(offs) >= self.params.floor_from], axis=-1)
         floor = np.maximum(floor, 1e-6)
 
         def at(d: float) -> np.ndarray:
@@ -169,8 +189,8 @@ class EnvelopeModel(FaultModel):
         """Location -> ``[n]`` log line strength (channels averaged), plus ``fault`` (max)."""
         ln = self.lines(X)
         fam = {f: i for i, f in enumerate(self.fe.families)}
-        w = float(self.params["sideband_weight"])
-        wp = float(self.params["periodicity_weight"])
+        w = self.params.sideband_weight
+        wp = self.params.periodicity_weight
         per = self.periodicity(X) if wp else {}
         out = {}
         for loc, (f, harmonics, sb) in LOCATIONS.items():
@@ -201,7 +221,7 @@ class EnvelopeModel(FaultModel):
         t0 = time.perf_counter()
         S = self.scores(train.X)
         notes = []
-        mode = self.params["calibrate"]
+        mode = self.params.calibrate
         if mode != "none":
             for task in self.tasks:
                 y = train.y.get(task)

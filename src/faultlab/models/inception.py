@@ -5,10 +5,24 @@ three modules, global average pooling. A strided stem shortens long windows for 
 from __future__ import annotations
 
 import torch
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from faultlab.models.base import register_model
-from faultlab.models.torch_base import TorchModel, fit_stride, torch_defaults
+from faultlab.models.torch_base import TorchModel, TorchParams, fit_stride
+
+
+class InceptionParams(TorchParams):
+    filters: PositiveInt = Field(default=16, description="filters per branch of a module")
+    kernels: list[PositiveInt] = Field(
+        default_factory=lambda: [9, 19, 39],
+        description="kernel widths of the parallel branches (made odd, capped by the length)",
+        min_length=1,
+    )
+    bottleneck: int = Field(default=16, ge=0, description="1x1 bottleneck width (0: none)")
+    depth: PositiveInt = Field(default=3, description="inception modules")
+    residual: bool = Field(default=True, description="a shortcut around every 3 modules")
+    stem_stride: PositiveInt = Field(default=4, description="average-pool stride of the stem")
 
 
 class InceptionModule(nn.Module):
@@ -34,26 +48,24 @@ class InceptionModule(nn.Module):
 
 
 class InceptionNet(nn.Module):
-    def __init__(self, in_ch: int, length: int, p: dict) -> None:
+    def __init__(self, in_ch: int, length: int, p: InceptionParams) -> None:
         super().__init__()
-        stride = fit_stride(length, p["stem_stride"], 32)
+        stride = fit_stride(length, p.stem_stride, 32)
         self.stem = nn.AvgPool1d(stride, stride) if stride > 1 else nn.Identity()
-        kernels = [max(3, min(int(k), max(3, length // stride)) | 1) for k in p["kernels"]]
-        width = int(p["filters"]) * (len(kernels) + 1)
+        kernels = [max(3, min(k, max(3, length // stride)) | 1) for k in p.kernels]
+        width = p.filters * (len(kernels) + 1)
         self.modules_ = nn.ModuleList()
         self.shortcuts = nn.ModuleList()
         ch = res_ch = in_ch
-        for i in range(int(p["depth"])):
-            self.modules_.append(
-                InceptionModule(ch, int(p["filters"]), kernels, int(p["bottleneck"]))
-            )
+        for i in range(p.depth):
+            self.modules_.append(InceptionModule(ch, p.filters, kernels, p.bottleneck))
             ch = width
-            if p["residual"] and i % 3 == 2:
+            if p.residual and i % 3 == 2:
                 self.shortcuts.append(
                     nn.Sequential(nn.Conv1d(res_ch, width, 1, bias=False), nn.BatchNorm1d(width))
                 )
                 res_ch = width
-        self.residual = bool(p["residual"])
+        self.residual = p.residual
         self.pool = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -73,10 +85,8 @@ class InceptionNet(nn.Module):
     "inception",
     "InceptionTime-style: bottleneck + multi-kernel conv modules, residuals, average pooling",
     "deep",
-    torch_defaults(
-        filters=16, kernels=[9, 19, 39], bottleneck=16, depth=3, residual=True, stem_stride=4
-    ),
+    InceptionParams,
 )
-class InceptionModel(TorchModel):
+class InceptionModel(TorchModel[InceptionParams]):
     def build_backbone(self) -> nn.Module:
         return InceptionNet(self.in_channels, self.length, self.params)

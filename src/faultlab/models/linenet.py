@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from pydantic import Field, PositiveInt, field_validator
 from torch import nn
 
 from faultlab.errors import ConfigError
-from faultlab.features.order_envelope import OrderEnvelopeConfig, parse_config
+from faultlab.features.order_envelope import OrderEnvelopeConfig
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
 from faultlab.models.base import register_model
 from faultlab.models.envelope import DEFAULT_FRONTEND as ENVELOPE_FRONTEND
-from faultlab.models.envelope import location_of
-from faultlab.models.torch_base import TorchModel, activation, torch_defaults
+from faultlab.models.envelope import defect_frontend, location_of
+from faultlab.models.torch_base import (
+    Activation,
+    NormMode,
+    Rate,
+    TorchModel,
+    TorchParams,
+    activation,
+)
 
 #: the envelope expert's front end (defect axis, autocorrelation block), log-scaled.
 DEFAULT_FRONTEND = {**ENVELOPE_FRONTEND, "scale": "log"}
@@ -124,42 +132,53 @@ def family_index(classes: dict[str, list[str]], families: tuple[str, ...]) -> di
     return out
 
 
+class LineNetParams(TorchParams):
+    input_norm: NormMode = Field(
+        default="none", description="none: the front end already reads times the local floor"
+    )
+    frontend: OrderEnvelopeConfig = Field(
+        default_factory=lambda: OrderEnvelopeConfig.model_validate(DEFAULT_FRONTEND),
+        description="the order-envelope front end (defect axis) whose layout the model reads",
+    )
+    impact_harmonics: PositiveInt = Field(
+        default=2, description="impact-rate harmonics of each family in its patch"
+    )
+    class_bias: bool = Field(
+        default=False,
+        description="a learned offset per class (learns the TRAINING bearings' evidence "
+        "strength, which another bearing does not share)",
+    )
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [16], description="units of the shared detector's layers"
+    )
+    dropout: Rate = Field(default=0.1, description="after each hidden layer")
+    activation: Activation = Field(default="relu", description="activation function")
+
+    @field_validator("frontend")
+    @classmethod
+    def _defect_axis(cls, fe: OrderEnvelopeConfig) -> OrderEnvelopeConfig:
+        return defect_frontend(fe, all_families=False)
+
+
 @register_model(
     "linenet",
     "shared defect-line detector over each fault family's order-envelope patch (deep)",
     "deep",
-    {
-        **torch_defaults(
-            frontend=DEFAULT_FRONTEND,
-            impact_harmonics=2,
-            # a learned offset per class learns how strong each family's evidence was on the
-            # TRAINING bearings, which another bearing does not share: off by default
-            class_bias=False,
-            hidden=[16],
-            dropout=0.1,
-            activation="relu",
-        ),
-        "input_norm": "none",  # the front end already reads "times the local floor"
-    },
+    LineNetParams,
 )
-class LineNetModel(TorchModel):
+class LineNetModel(TorchModel[LineNetParams]):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        fe = parse_config(self.params["frontend"], "linenet.frontend")
-        index = family_index(self.classes, fault_families(fe.families))
-        self.net.heads = FamilyHead(index, bool(self.params["class_bias"]))
+        index = family_index(self.classes, fault_families(self.params.frontend.families))
+        self.net.heads = FamilyHead(index, self.params.class_bias)
 
     def build_backbone(self) -> nn.Module:
         p = self.params
-        fe = parse_config(p["frontend"], "linenet.frontend")
-        if fe.axis != "defect":
-            raise ConfigError("linenet: its front end must use axis: defect")
+        fe = p.frontend
         if fe.n_outputs != self.length:
             raise ConfigError(
                 f"linenet: windows of length {self.length}; its front end gives "
                 f"{fe.n_outputs} (is the order_envelope front end applied?)"
             )
-        patches = family_patches(fe, self.in_channels, int(p["impact_harmonics"]))
-        return SharedLineDetector(
-            patches, list(p["hidden"]), float(p["dropout"]), str(p["activation"])
-        )
+        patches = family_patches(fe, self.in_channels, p.impact_harmonics)
+        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation)

@@ -13,9 +13,10 @@ or ``logistic`` (multinomial LogisticRegression, probabilities of its own).
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, PositiveFloat, PositiveInt
 from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -27,9 +28,13 @@ from faultlab.features.spectral import LOG_FLOOR, power_spectrum
 from faultlab.models.base import register_model
 from faultlab.models.classical import (
     TRUSTED_TYPES,
+    ClassicalParams,
     FeatureModel,
+    Rate,
+    Rpm,
     nonfinite_features_are_data_errors,
     task_mask,
+    training_rate_and_rpm,
 )
 
 
@@ -203,27 +208,38 @@ def fit_temperature(decision: np.ndarray, y: np.ndarray, classes: np.ndarray) ->
     return float(np.exp(res.x))
 
 
+class MiniRocketParams(ClassicalParams):
+    n_kernels: int = Field(default=10_000, ge=84, description="random kernels (multiple of 84)")
+    max_dilations_per_kernel: PositiveInt = Field(default=32, description="dilations per kernel")
+    input: Literal["logspec", "signal"] = Field(
+        default="logspec", description="log power spectrum, or the raw window"
+    )
+    normalise: Literal["none", "zscore"] = Field(
+        default="none", description="per window, before the input transform"
+    )
+    head: Literal["ridge", "logistic"] = Field(default="ridge", description="the classifier")
+    alphas: list[PositiveFloat] = Field(
+        default_factory=lambda: [float(a) for a in np.logspace(-3, 3, 10)],
+        description="ridge: regularisation strengths tried (leave-one-out)",
+        min_length=1,
+    )
+    C: PositiveFloat = Field(default=1.0, description="logistic: inverse regularisation")
+    max_iter: PositiveInt = Field(default=1000, description="logistic: solver iterations")
+    chunk_size: PositiveInt = Field(default=2000, description="windows per transform batch")
+    n_jobs: int = Field(default=-1, description="threads (-1: all)")
+    sampling_rate: Rate | None = Field(
+        default=None, description="recorded from the training set (not used by the transform)"
+    )
+    rpm: Rpm | None = Field(default=None, description="recorded from the training set")
+
+
 @register_model(
     "minirocket",
     "MiniRocket random convolution features (aeon) + ridge or logistic head",
     "classical",
-    {
-        "n_kernels": 10_000,
-        "max_dilations_per_kernel": 32,
-        "input": "logspec",  # logspec (log power spectrum) | signal (the raw window)
-        "normalise": "none",  # none | zscore (per window, before the input transform)
-        "head": "ridge",  # ridge | logistic
-        "scale": True,  # StandardScaler before the head
-        "alphas": [float(a) for a in np.logspace(-3, 3, 10)],
-        "C": 1.0,  # logistic head
-        "max_iter": 1000,
-        "chunk_size": 2000,
-        "n_jobs": -1,
-        "sampling_rate": None,  # recorded from the training set (not used by the transform)
-        "rpm": None,
-    },
+    MiniRocketParams,
 )
-class MiniRocketModel(FeatureModel):
+class MiniRocketModel(FeatureModel[MiniRocketParams]):
     first_step_name = "minirocket"
     trusted_types = [
         *TRUSTED_TYPES,
@@ -234,35 +250,29 @@ class MiniRocketModel(FeatureModel):
 
     def make_extractor(self, train: WindowSet) -> ChunkedMiniRocket:  # type: ignore[override]
         p = self.params
-        if p["head"] not in ("ridge", "logistic"):
-            raise ConfigError(f"option head: unknown {p['head']!r}; choose ridge or logistic")
-        if p.get("sampling_rate") is None and train.sampling_rate:
-            p["sampling_rate"] = float(train.sampling_rate)
-        if p.get("rpm") is None and "rpm" in train.info.columns:
-            rpm = np.asarray(train.info["rpm"], dtype=float)
-            if np.isfinite(rpm).any():
-                p["rpm"] = float(np.nanmedian(rpm))
-        length = prepare(train.X[:1], p["normalise"], p["input"]).shape[-1]
+        rate, rpm = training_rate_and_rpm(train, p.sampling_rate, p.rpm)
+        self.resolved = {"sampling_rate": rate, "rpm": rpm}
+        length = prepare(train.X[:1], p.normalise, p.input).shape[-1]
         if length < 9:
             raise DataError(
-                f"minirocket needs inputs of >= 9 points; {p['input']} of "
+                f"minirocket needs inputs of >= 9 points; {p.input} of "
                 f"{train.window_length}-sample windows has {length}"
             )
         return ChunkedMiniRocket(
-            n_kernels=int(p["n_kernels"]),
-            max_dilations_per_kernel=int(p["max_dilations_per_kernel"]),
-            normalise=p["normalise"],
-            input=p["input"],
-            chunk_size=int(p["chunk_size"]),
-            n_jobs=int(p["n_jobs"]),
+            n_kernels=p.n_kernels,
+            max_dilations_per_kernel=p.max_dilations_per_kernel,
+            normalise=p.normalise,
+            input=p.input,
+            chunk_size=p.chunk_size,
+            n_jobs=p.n_jobs,
             random_state=self.training.seed,
         )
 
     def make_estimator(self, n_classes: int) -> Any:
         p = self.params
-        if p["head"] == "ridge":
-            return SoftmaxRidge(alphas=tuple(float(a) for a in p["alphas"]))
-        return LogisticRegression(C=float(p["C"]), max_iter=int(p["max_iter"]))
+        if p.head == "ridge":
+            return SoftmaxRidge(alphas=tuple(p.alphas))
+        return LogisticRegression(C=p.C, max_iter=p.max_iter)
 
     def after_fit(self, F: np.ndarray, val: WindowSet) -> None:
         """Refit the ridge temperature on held-out windows (the training fit is overconfident)."""
@@ -292,7 +302,7 @@ class MiniRocketModel(FeatureModel):
         """Chunked end to end: memory stays bounded however many windows come in."""
         if not self.pipelines:
             raise RuntimeError("model 'minirocket' is not fitted")
-        step = int(self.params.get("chunk_size", 2000))
+        step = self.params.chunk_size
         with self.threads(), nonfinite_features_are_data_errors(self.name):
             parts = [
                 self._proba_from_features(self.transform(X[i : i + step]))

@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from faultlab.models.base import register_model
-from faultlab.models.torch_base import TorchModel, activation, as_list, torch_defaults
-
-
-@register_model(
-    "mlp",
-    "fully connected network on the flattened window",
-    "deep",
-    torch_defaults(hidden=[256, 128], dropout=0.2, batch_norm=True, activation="relu"),
+from faultlab.models.torch_base import (
+    Activation,
+    Rate,
+    TorchModel,
+    TorchParams,
+    activation,
+    as_list,
 )
-class MLPModel(TorchModel):
+
+
+class MLPParams(TorchParams):
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [256, 128], description="units per hidden layer"
+    )
+    dropout: Rate | list[Rate] = Field(
+        default=0.2, description="after each hidden layer (one value, or one per layer)"
+    )
+    batch_norm: bool = Field(default=True, description="BatchNorm after each linear layer")
+    activation: Activation = Field(default="relu", description="activation function")
+
+
+@register_model("mlp", "fully connected network on the flattened window", "deep", MLPParams)
+class MLPModel(TorchModel[MLPParams]):
     def build_backbone(self) -> nn.Module:
         p = self.params
-        hidden = list(p["hidden"])
-        drops = as_list(p["dropout"], len(hidden), "dropout")
+        drops = as_list(p.dropout, len(p.hidden), "dropout")
         layers: list[nn.Module] = [nn.Flatten()]
         width = self.in_channels * self.length
-        for h, d in zip(hidden, drops):
-            layers.append(nn.Linear(width, int(h)))
-            if p["batch_norm"]:
-                layers.append(nn.BatchNorm1d(int(h)))
-            layers.append(activation(p["activation"]))
+        for h, d in zip(p.hidden, drops):
+            layers.append(nn.Linear(width, h))
+            if p.batch_norm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(activation(p.activation))
             if d:
-                layers.append(nn.Dropout(float(d)))
-            width = int(h)
+                layers.append(nn.Dropout(d))
+            width = h
         return nn.Sequential(*layers)

@@ -20,15 +20,23 @@ the window is zero-padded on the right when its length is not a multiple of the 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, PositiveInt, model_validator
 from torch import nn
 
-from faultlab.errors import ConfigError
 from faultlab.models.base import register_model
 from faultlab.models.frontends import LogSTFT, n_frames
-from faultlab.models.torch_base import TorchModel, activation, as_list, torch_defaults
+from faultlab.models.torch_base import (
+    Activation,
+    Rate,
+    TorchModel,
+    TorchParams,
+    activation,
+    as_list,
+)
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -51,62 +59,88 @@ class AttentionPool(nn.Module):
         return torch.bmm(w.unsqueeze(1), h).squeeze(1)
 
 
-FRONTENDS = ("chunk", "stft")
+class RecurrentParams(TorchParams):
+    frontend: Literal["stft", "chunk"] = Field(
+        default="stft", description="log-STFT frames, or chunks of raw samples, as the steps"
+    )
+    frame: int = Field(default=128, ge=2, description="stft: samples per frame")
+    hop: PositiveInt = Field(default=64, description="stft: samples between frames (<= frame)")
+    spec_log: Literal["log1p", "power"] = Field(
+        default="log1p", description="stft: log1p of the magnitude, or log power"
+    )
+    spec_norm: Literal["batch", "none"] = Field(
+        default="batch", description="stft: BatchNorm per (channel, frequency)"
+    )
+    spec_standardise: bool = Field(
+        default=True, description="stft: z-score each window before the transform"
+    )
+    chunk: PositiveInt = Field(default=32, description="chunk: samples per step")
+    min_steps: PositiveInt = Field(
+        default=8, description="fewer stft frames: chunk instead; chunks shrink to give this many"
+    )
+    proj: Literal["linear", "conv"] = Field(
+        default="linear", description="projection of each step (conv: overlapping chunks)"
+    )
+    proj_dim: int = Field(default=64, ge=0, description="projected step width (0: none)")
+    proj_activation: Activation = Field(default="gelu", description="after the projection")
+    layers: PositiveInt = Field(default=2, description="stacked recurrent layers")
+    units: PositiveInt | list[PositiveInt] = Field(
+        default=64, description="units per layer (one value, or one per layer)"
+    )
+    bidirectional: bool = Field(default=True, description="read each sequence both ways")
+    dropout: Rate | list[Rate] = Field(
+        default=0.1, description="after each layer (one value, or one per layer)"
+    )
+    pooling: Literal["last", "mean", "attention"] = Field(
+        default="mean", description="over time: last step, mean, or additive attention"
+    )
+    attention_dim: PositiveInt = Field(default=64, description="attention: hidden width")
+
+    @model_validator(mode="after")
+    def _frame_hop(self) -> RecurrentParams:
+        if self.hop > self.frame:
+            raise ValueError(f"hop {self.hop} must be <= frame {self.frame}")
+        return self
+
+
+class AttentionParams(RecurrentParams):
+    pooling: Literal["last", "mean", "attention"] = Field(
+        default="attention", description="over time: last step, mean, or additive attention"
+    )
 
 
 class RecurrentBackbone(nn.Module):
-    def __init__(self, cell: str, in_ch: int, length: int, p: dict) -> None:
+    def __init__(self, cell: str, in_ch: int, length: int, p: RecurrentParams) -> None:
         super().__init__()
-        if p["frontend"] not in FRONTENDS:
-            raise ConfigError(f"option frontend: {p['frontend']!r} not in {list(FRONTENDS)}")
-        if p["spec_log"] not in ("log1p", "power") or p["spec_norm"] not in ("batch", "none"):
-            raise ConfigError(
-                f"option spec_log/spec_norm: {p['spec_log']!r}/{p['spec_norm']!r} not in "
-                "['log1p', 'power'] / ['batch', 'none']"
-            )
-        if int(p["frame"]) < 2 or not 1 <= int(p["hop"]) <= int(p["frame"]):
-            raise ConfigError(
-                f"options frame/hop: need frame >= 2 and 1 <= hop <= frame, got "
-                f"{p['frame']}/{p['hop']}"
-            )
         # short inputs (tabular rows) have too few frames for a spectrum: chunk them instead
         self.stft = None
-        if p["frontend"] == "stft" and n_frames(length, p["frame"], p["hop"]) >= p["min_steps"]:
-            self.stft = LogSTFT(
-                in_ch,
-                p["frame"],
-                p["hop"],
-                p["spec_log"],
-                p["spec_norm"],
-                bool(p["spec_standardise"]),
-            )
-        self.chunk = effective_chunk(length, p["chunk"], p["min_steps"])
+        if p.frontend == "stft" and n_frames(length, p.frame, p.hop) >= p.min_steps:
+            self.stft = LogSTFT(in_ch, p.frame, p.hop, p.spec_log, p.spec_norm, p.spec_standardise)
+        self.chunk = effective_chunk(length, p.chunk, p.min_steps)
         self.steps = math.ceil(length / self.chunk)
         self.pad = self.steps * self.chunk - length
         width = self.stft.features if self.stft is not None else in_ch * self.chunk
-        self.conv_proj = (
-            p["proj"] == "conv" and p["proj_dim"] and self.chunk > 1 and self.stft is None
+        self.conv_proj = bool(
+            p.proj == "conv" and p.proj_dim and self.chunk > 1 and self.stft is None
         )
-        if p["proj"] not in ("linear", "conv"):
-            raise ConfigError(f"option proj: {p['proj']!r} not in ['conv', 'linear']")
         if self.conv_proj:
             # overlapping chunks: kernel 2*chunk, stride chunk -> still `steps` steps
             k = 2 * self.chunk
             self.proj_conv = nn.Conv1d(
-                in_ch, p["proj_dim"], k, stride=self.chunk, padding=self.chunk // 2
+                in_ch, p.proj_dim, k, stride=self.chunk, padding=self.chunk // 2
             )
-        if p["proj_dim"]:
-            first = nn.Identity() if self.conv_proj else nn.Linear(width, p["proj_dim"])
+        if p.proj_dim:
+            first = nn.Identity() if self.conv_proj else nn.Linear(width, p.proj_dim)
             self.proj = nn.Sequential(
-                first, nn.LayerNorm(p["proj_dim"]), activation(p["proj_activation"])
+                first, nn.LayerNorm(p.proj_dim), activation(p.proj_activation)
             )
-            width = p["proj_dim"]
+            width = p.proj_dim
         else:
             self.proj = nn.Identity()
-        n = int(p["layers"])
-        units = as_list(p["units"], n, "units")
-        drops = as_list(p["dropout"], n, "dropout")
-        dirs = 2 if p["bidirectional"] else 1
+        n = p.layers
+        units = as_list(p.units, n, "units")
+        drops = as_list(p.dropout, n, "dropout")
+        dirs = 2 if p.bidirectional else 1
         self.rnns = nn.ModuleList()
         self.drops = nn.ModuleList()
         kw = {"nonlinearity": "tanh"} if cell == "rnn" else {}
@@ -118,14 +152,8 @@ class RecurrentBackbone(nn.Module):
             width = int(u) * dirs
         self.last_units = int(units[-1])
         self.bidirectional = dirs == 2
-        self.pooling = p["pooling"]
-        if self.pooling not in ("last", "mean", "attention"):
-            raise ConfigError(
-                f"option pooling: {self.pooling!r} not in ['attention', 'last', 'mean']"
-            )
-        self.attn = (
-            AttentionPool(width, int(p["attention_dim"])) if self.pooling == "attention" else None
-        )
+        self.pooling = p.pooling
+        self.attn = AttentionPool(width, p.attention_dim) if self.pooling == "attention" else None
 
     def steps_of(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, L]`` -> the RNN's input sequence ``[B, steps, width]``."""
@@ -149,7 +177,7 @@ class RecurrentBackbone(nn.Module):
         for rnn, drop in zip(self.rnns, self.drops):
             h, _ = rnn(h)
             h = drop(h)
-        if self.pooling == "attention":
+        if self.attn is not None:
             return self.attn(h)
         if self.pooling == "mean":
             return h.mean(dim=1)
@@ -159,28 +187,7 @@ class RecurrentBackbone(nn.Module):
         return h[:, -1]
 
 
-_RNN_DEFAULTS = dict(
-    frontend="stft",
-    frame=128,
-    hop=64,
-    spec_log="log1p",
-    spec_norm="batch",
-    spec_standardise=True,
-    chunk=32,
-    min_steps=8,
-    proj="linear",
-    proj_dim=64,
-    proj_activation="gelu",
-    layers=2,
-    units=64,
-    bidirectional=True,
-    dropout=0.1,
-    pooling="mean",
-    attention_dim=64,
-)
-
-
-class _RecurrentModel(TorchModel):
+class _RecurrentModel(TorchModel[RecurrentParams]):
     cell = "lstm"
 
     def build_backbone(self) -> nn.Module:
@@ -191,7 +198,7 @@ class _RecurrentModel(TorchModel):
     "rnn",
     "Elman RNN over log-STFT frames (raw-sample chunks for short inputs)",
     "deep",
-    torch_defaults(**_RNN_DEFAULTS),
+    RecurrentParams,
 )
 class RNNModel(_RecurrentModel):
     cell = "rnn"
@@ -201,7 +208,7 @@ class RNNModel(_RecurrentModel):
     "lstm",
     "LSTM over log-STFT frames (raw-sample chunks for short inputs)",
     "deep",
-    torch_defaults(**_RNN_DEFAULTS),
+    RecurrentParams,
 )
 class LSTMModel(_RecurrentModel):
     cell = "lstm"
@@ -211,7 +218,7 @@ class LSTMModel(_RecurrentModel):
     "gru",
     "GRU over log-STFT frames (raw-sample chunks for short inputs)",
     "deep",
-    torch_defaults(**_RNN_DEFAULTS),
+    RecurrentParams,
 )
 class GRUModel(_RecurrentModel):
     cell = "gru"
@@ -221,7 +228,7 @@ class GRUModel(_RecurrentModel):
     "lstm_attention",
     "LSTM over log-STFT frames (chunks for short inputs), attention pooling",
     "deep",
-    torch_defaults(**{**_RNN_DEFAULTS, "pooling": "attention"}),
+    AttentionParams,
 )
 class LSTMAttentionModel(_RecurrentModel):
     cell = "lstm"

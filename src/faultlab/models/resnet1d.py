@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import torch
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from faultlab.models.base import register_model
-from faultlab.models.torch_base import TorchModel, fit_stride, torch_defaults
+from faultlab.models.torch_base import Rate, TorchModel, TorchParams, fit_stride
+
+
+class ResNet1DParams(TorchParams):
+    stem_channels: PositiveInt = Field(default=32, description="filters of the stem convolution")
+    stem_kernel: PositiveInt = Field(default=31, description="width of the stem kernel (made odd)")
+    stem_stride: PositiveInt = Field(default=4, description="stride of the stem")
+    stem_pool: PositiveInt = Field(default=2, description="max-pooling after the stem (1: none)")
+    stages: list[PositiveInt] = Field(
+        default_factory=lambda: [32, 64, 64],
+        description="filters per stage (stride 2 after the first)",
+    )
+    blocks_per_stage: PositiveInt = Field(default=1, description="residual blocks per stage")
+    kernel: PositiveInt = Field(default=7, description="width of the block kernels")
+    dropout: Rate = Field(default=0.1, description="between a block's two convolutions")
 
 
 class BasicBlock(nn.Module):
@@ -34,24 +49,24 @@ class BasicBlock(nn.Module):
 
 
 class ResNet1D(nn.Module):
-    def __init__(self, in_ch: int, length: int, p: dict) -> None:
+    def __init__(self, in_ch: int, length: int, p: ResNet1DParams) -> None:
         super().__init__()
-        stride = fit_stride(length, p["stem_stride"], 64)
-        k = max(3, min(int(p["stem_kernel"]), length) | 1)
+        stride = fit_stride(length, p.stem_stride, 64)
+        k = max(3, min(p.stem_kernel, length) | 1)
         layers: list[nn.Module] = [
-            nn.Conv1d(in_ch, p["stem_channels"], k, stride=stride, padding=k // 2, bias=False),
-            nn.BatchNorm1d(p["stem_channels"]),
+            nn.Conv1d(in_ch, p.stem_channels, k, stride=stride, padding=k // 2, bias=False),
+            nn.BatchNorm1d(p.stem_channels),
             nn.ReLU(),
         ]
         cur = (length - 1) // stride + 1
-        if p["stem_pool"] > 1 and cur >= 32 * p["stem_pool"]:
-            layers.append(nn.MaxPool1d(p["stem_pool"]))
-            cur //= p["stem_pool"]
-        ch = p["stem_channels"]
-        for i, width in enumerate(p["stages"]):
-            for j in range(p["blocks_per_stage"]):
+        if p.stem_pool > 1 and cur >= 32 * p.stem_pool:
+            layers.append(nn.MaxPool1d(p.stem_pool))
+            cur //= p.stem_pool
+        ch = p.stem_channels
+        for i, width in enumerate(p.stages):
+            for j in range(p.blocks_per_stage):
                 s = 2 if (i > 0 and j == 0 and cur >= 8) else 1
-                layers.append(BasicBlock(ch, width, int(p["kernel"]), s, float(p["dropout"])))
+                layers.append(BasicBlock(ch, width, p.kernel, s, p.dropout))
                 cur = (cur - 1) // s + 1
                 ch = width
         self.body = nn.Sequential(*layers)
@@ -65,17 +80,8 @@ class ResNet1D(nn.Module):
     "resnet1d",
     "1-D ResNet: strided stem, residual BN-ReLU blocks, global average pooling",
     "deep",
-    torch_defaults(
-        stem_channels=32,
-        stem_kernel=31,
-        stem_stride=4,
-        stem_pool=2,
-        stages=[32, 64, 64],
-        blocks_per_stage=1,
-        kernel=7,
-        dropout=0.1,
-    ),
+    ResNet1DParams,
 )
-class ResNet1DModel(TorchModel):
+class ResNet1DModel(TorchModel[ResNet1DParams]):
     def build_backbone(self) -> nn.Module:
         return ResNet1D(self.in_channels, self.length, self.params)

@@ -4,12 +4,29 @@ exponentially. A strided stem first shortens 1024-sample windows so CPUs can tra
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field, PositiveInt
 from torch import nn
 
 from faultlab.models.base import register_model
-from faultlab.models.torch_base import TorchModel, fit_stride, torch_defaults
+from faultlab.models.torch_base import Rate, TorchModel, TorchParams, fit_stride
+
+
+class TCNParams(TorchParams):
+    channels: list[PositiveInt] = Field(
+        default_factory=lambda: [32, 32, 32, 32, 32],
+        description="filters per block (dilation doubles per block)",
+        min_length=1,
+    )
+    kernel: PositiveInt = Field(default=5, description="width of the causal kernels")
+    dropout: Rate = Field(default=0.1, description="after each convolution")
+    stem_stride: PositiveInt = Field(default=8, description="stride of the stem")
+    pooling: Literal["mean", "last"] = Field(
+        default="mean", description="average over time, or the last (causal) step"
+    )
 
 
 class CausalConv(nn.Conv1d):
@@ -42,26 +59,25 @@ class TemporalBlock(nn.Module):
 
 
 class TCN(nn.Module):
-    def __init__(self, in_ch: int, length: int, p: dict) -> None:
+    def __init__(self, in_ch: int, length: int, p: TCNParams) -> None:
         super().__init__()
-        stride = fit_stride(length, p["stem_stride"], 16)
+        stride = fit_stride(length, p.stem_stride, 16)
         k = max(stride, 1)
+        first = p.channels[0]
         self.stem = (
             nn.Sequential(
-                nn.Conv1d(in_ch, p["channels"][0], k, stride=stride),
-                nn.BatchNorm1d(p["channels"][0]),
-                nn.ReLU(),
+                nn.Conv1d(in_ch, first, k, stride=stride), nn.BatchNorm1d(first), nn.ReLU()
             )
             if stride > 1
-            else nn.Conv1d(in_ch, p["channels"][0], 1)
+            else nn.Conv1d(in_ch, first, 1)
         )
         blocks = []
-        ch = p["channels"][0]
-        for i, width in enumerate(p["channels"]):
-            blocks.append(TemporalBlock(ch, width, int(p["kernel"]), 2**i, float(p["dropout"])))
+        ch = first
+        for i, width in enumerate(p.channels):
+            blocks.append(TemporalBlock(ch, width, p.kernel, 2**i, p.dropout))
             ch = width
         self.blocks = nn.Sequential(*blocks)
-        self.pooling = p["pooling"]
+        self.pooling = p.pooling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(self.stem(x))
@@ -72,10 +88,8 @@ class TCN(nn.Module):
     "tcn",
     "temporal convolutional network: dilated causal residual blocks after a strided stem",
     "deep",
-    torch_defaults(
-        channels=[32, 32, 32, 32, 32], kernel=5, dropout=0.1, stem_stride=8, pooling="mean"
-    ),
+    TCNParams,
 )
-class TCNModel(TorchModel):
+class TCNModel(TorchModel[TCNParams]):
     def build_backbone(self) -> nn.Module:
         return TCN(self.in_channels, self.length, self.params)

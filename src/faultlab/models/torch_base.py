@@ -12,17 +12,18 @@ from __future__ import annotations
 import dataclasses
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
 from faultlab.contracts import FitResult, ModelSummary
 from faultlab.data.store import is_lazy, moments
 from faultlab.data.types import UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
-from faultlab.models.base import FaultModel
+from faultlab.models.base import FaultModel, ModelParams
 from faultlab.models.heads import MultiHead, MultiTaskLoss, balanced_class_weights
 from faultlab.training.adaptation import Adapter, describe_adaptation
 from faultlab.training.augment import augmentation_text
@@ -32,17 +33,25 @@ from faultlab.utils.io import atomic_path
 
 WEIGHTS_NAME = "model.pt"
 
-#: Options every torch model accepts (merged into each registration's ``defaults``).
-#: input_norm: ``auto`` = ``feature`` for tabular windows (feature_names set), else ``global``;
-#: ``global`` = one mean/std per channel from the training windows (keeps the amplitude
-#: differences between fault classes); ``feature`` = mean/std per channel and position;
-#: ``window`` = z-score every window on its own (amplitude-invariant); ``none``.
-COMMON_DEFAULTS: dict[str, Any] = {"input_norm": "auto", "head_dropout": 0.0}
-NORM_MODES = ("auto", "global", "feature", "window", "none")
+#: A dropout rate, and the activations a network may name.
+Rate = Annotated[float, Field(ge=0, lt=1)]
+Activation = Literal["relu", "gelu", "silu", "tanh", "elu"]
+NormMode = Literal["auto", "global", "feature", "window", "none"]
 
 
-def torch_defaults(**options: Any) -> dict[str, Any]:
-    return {**options, **COMMON_DEFAULTS}
+class TorchParams(ModelParams):
+    """Options every torch model accepts (each deep model's params extend these)."""
+
+    input_norm: NormMode = Field(
+        default="auto",
+        description="auto: feature for tables, else global; global: mean/std per channel "
+        "(keeps amplitude differences); feature: per channel and position; window: z-score "
+        "each window; none",
+    )
+    head_dropout: Rate = Field(default=0.0, description="dropout before each task head")
+
+
+TP = TypeVar("TP", bound=TorchParams)
 
 
 class InputNorm(nn.Module):
@@ -106,7 +115,7 @@ class TupleOutput(nn.Module):
         return tuple(out[t] for t in self.tasks)
 
 
-class TorchModel(FaultModel):
+class TorchModel(FaultModel[TP]):
     """Base of all deep models; subclasses implement :meth:`build_backbone`."""
 
     family = "deep"
@@ -114,9 +123,7 @@ class TorchModel(FaultModel):
 
     def __init__(self, classes, input_shape, params=None, training=None) -> None:
         super().__init__(classes, input_shape, params, training)
-        mode = self.params.get("input_norm", "auto")
-        if mode not in NORM_MODES:
-            raise ConfigError(f"model {self.name!r}: input_norm {mode!r} not in {NORM_MODES}")
+        mode = self.params.input_norm
         self.fit_result: FitResult | None = None
         # Same seed -> same initial weights, without disturbing the caller's global RNG.
         with torch.random.fork_rng(devices=[]):
@@ -124,7 +131,7 @@ class TorchModel(FaultModel):
             backbone = self.build_backbone()
             n_feat = self._feature_dim(backbone)
             self.n_features = n_feat
-            heads = MultiHead(n_feat, self.classes, float(self.params.get("head_dropout", 0.0)))
+            heads = MultiHead(n_feat, self.classes, self.params.head_dropout)
         self.net = FaultNet(
             InputNorm(self.input_shape, per_window=mode == "window"), backbone, heads
         )
@@ -180,7 +187,7 @@ class TorchModel(FaultModel):
         cfg = self.training
         self._check_shape(train.X, "training")
         y = self._labels(train, "training")
-        mode = self.params.get("input_norm", "auto")
+        mode = self.params.input_norm
         if mode == "auto":
             mode = "feature" if train.feature_names else "global"
         self.net.norm.fit(train.X, mode)
@@ -307,7 +314,7 @@ class TorchModel(FaultModel):
             text=str(stats),
             extra={
                 "input_shape": list(self.input_shape),
-                "params": dict(self.params),
+                "params": self.params_dict(),
                 "tasks": {t: len(c) for t, c in self.classes.items()},
             },
         )

@@ -275,7 +275,7 @@ class Predictor:
     def from_model(cls, model: Any, preprocess: dict[str, Any]) -> Predictor:
         """A predictor around a fitted in-memory FaultModel and its ``preprocess.json`` dict."""
         self = cls.__new__(cls)
-        info = {"name": model.name, "params": model.params, "classes": model.classes}
+        info = {"name": model.name, "params": model.params_dict(), "classes": model.classes}
         self._setup(None, Preprocessing.from_dict(preprocess), info, "native", model)
         return self
 

@@ -1,0 +1,127 @@
+"""Typed model options: every registered model declares a ``ModelParams`` subclass, checked
+by ``build_model``, shown by ``faultlab models NAME``, never rewritten by ``fit``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from faultlab.cli import main as cli_main
+from faultlab.data.build import build_windows
+from faultlab.data.config import DataConfig
+from faultlab.errors import ConfigError
+from faultlab.models.base import ModelParams, build_model, load_model, registry
+from faultlab.training.config import TrainConfig
+
+TWO = {"class": ["a", "b"]}
+
+
+def test_every_model_declares_typed_params_with_descriptions():
+    for name, spec in registry().items():
+        assert issubclass(spec.params, ModelParams) and spec.cls.Params is spec.params, name
+        assert spec.params.model_config.get("extra") == "forbid", name
+        rows = spec.options()
+        assert [r[0] for r in rows] == list(spec.defaults), name
+        assert all(kind and text for _, kind, _, text in rows), name
+
+
+def test_unknown_key_is_one_line_naming_model_and_known_keys():
+    with pytest.raises(ConfigError) as info:
+        build_model("cnn1d", TWO, (1, 256), {"dropuot": 0.1})
+    msg = str(info.value)
+    assert msg.startswith("model.params.dropuot: unknown key for cnn1d (known: ")
+    assert "dropout" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "name,params,needle",
+    [
+        ("cnn1d", {"first_stride": 0}, r"model\.params\.first_stride: .*greater than 0 \(got 0\)"),
+        ("mlp", {"hidden": ["abc"]}, r"model\.params\.hidden\.0: .*integer"),
+        ("lstm", {"frontend": "wavelet"}, r"model\.params\.frontend: .*'stft'"),
+        ("transformer", {"d_model": 30, "heads": 4}, r"divisible by heads=4"),
+        ("rf", {"max_features": "most"}, r"model\.params\.max_features"),
+        ("trivial", {"statistics": ["nope"]}, r"option statistics: unknown \['nope'\]"),
+        ("envelope", {"frontend": {"axis": "order"}}, r"axis: defect"),
+    ],
+)
+def test_bad_values_name_the_key(name, params, needle):
+    with pytest.raises(ConfigError, match=needle):
+        build_model(name, TWO, (1, 256), params)
+
+
+def test_params_are_typed_and_defaults_fill_the_rest():
+    m = build_model("cnn1d", TWO, (1, 256), {"fc": "32", "channels": [8, 8]})
+    assert m.params.fc == 32 and m.params.channels == [8, 8] and m.params.kernel == 3
+    assert m.params_dict()["fc"] == 32
+
+
+@pytest.fixture(scope="module")
+def windows():
+    syn = {"duration_s": 1.0, "loads": [0], "sizes": [0.014], "locations": ["IR", "OR"]}
+    cfg = DataConfig(dataset="synthetic", synthetic=syn, window=512)
+    return build_windows(cfg).select_tasks(["class"])
+
+
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("rf", {"n_estimators": 10, "n_jobs": 1}),
+        ("trivial", {"n_estimators": 10, "n_jobs": 1}),
+        ("minirocket", {"n_kernels": 168, "n_jobs": 1}),
+    ],
+)
+def test_fit_never_rewrites_params(windows, name, params, tmp_path):
+    model = build_model(name, windows.classes, (1, 512), params, TrainConfig(seed=0, num_threads=1))
+    before = model.params.model_dump()
+    model.fit(windows)
+    assert model.params.model_dump() == before
+    if name != "trivial":  # what fit took from the data is fitted state
+        assert model.resolved["sampling_rate"] == windows.sampling_rate
+    if name == "rf":
+        assert model.resolved["features"] == ["time", "spectral"]
+        assert model.resolved["bearing"] == "6205"
+    model.save(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "model.json").read_text())["params"]
+    assert saved == model.params_dict()
+    again = load_model(tmp_path / "m")
+    assert again.params == model.params and again.resolved == model.resolved
+    np.testing.assert_allclose(
+        again.predict_proba(windows.X)["class"], model.predict_proba(windows.X)["class"]
+    )
+
+
+def test_older_model_json_still_loads(windows, tmp_path):
+    """Runs saved before typed params wrote the resolved values into params, and may hold
+    options a later version dropped: both load, and the resolved values are kept."""
+    model = build_model("rf", windows.classes, (1, 512), {"n_estimators": 5, "n_jobs": 1})
+    model.fit(windows)
+    model.save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["params"].update(
+        features=["time", "spectral"], bearing="6205", sampling_rate=12000.0, gone_option=1
+    )
+    meta_path.write_text(json.dumps(meta))
+    again = load_model(tmp_path / "m")
+    assert again.params.features == ["time", "spectral"] and again.params.sampling_rate == 12000.0
+    bad = {**meta, "params": {**meta["params"], "n_estimators": "many"}}
+    meta_path.write_text(json.dumps(bad))
+    with pytest.raises(ConfigError, match=r"model\.json: model\.params\.n_estimators"):
+        load_model(tmp_path / "m")
+
+
+def test_cli_prints_the_params_table(capsys):
+    assert cli_main(["models", "cnn1d"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(
+        i
+        for i, line in enumerate(lines)
+        if line.split()[:4] == ["name", "type", "default", "description"]
+    )
+    rows = {line.split()[0]: line for line in lines[header + 1 :]}
+    assert set(rows) == set(registry()["cnn1d"].defaults)
+    assert rows["first_stride"].split()[1:3] == ["int", "16"]
+    assert "'flatten' | 'mean'" in rows["pooling"]
