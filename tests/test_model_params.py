@@ -125,3 +125,23 @@ def test_cli_prints_the_params_table(capsys):
     assert set(rows) == set(registry()["cnn1d"].defaults)
     assert rows["first_stride"].split()[1:3] == ["int", "16"]
     assert "'flatten' | 'mean'" in rows["pooling"]
+
+
+def test_validation_errors_become_config_errors_in_one_place():
+    """``utils/validation.py`` is the one converter (the service answers pydantic's own 422)."""
+    from pathlib import Path
+
+    import faultlab
+    from faultlab.features.order_envelope import parse_config
+
+    root = Path(faultlab.__file__).parent
+    catching = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if "except ValidationError" in p.read_text(encoding="utf-8")
+    )
+    assert catching == ["serving/service.py", "utils/validation.py"]
+    with pytest.raises(ConfigError, match=r"^model\.params\.frontend\.harmonics: .* \(got 99\)$"):
+        parse_config({"harmonics": 99}, "model.params.frontend")
+    with pytest.raises(ConfigError, match=r"^model\.params\.n_bands: .* \(got 0\) for rf$"):
+        build_model("rf", TWO, (1, 256), {"n_bands": 0})

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from faultlab.data.synthetic import SyntheticConfig
+from faultlab.data.tabular import TableConfig
 from faultlab.limits import (
     RATE_MAX_HZ,
     RATE_MIN_HZ,
@@ -18,6 +27,12 @@ from faultlab.limits import (
 #: Sources that are not catalogues: the generator, a user's manifest, a feature table, and
 #: several datasets at once (``sources:``).
 NON_CATALOGUE = ("synthetic", "files", "table", "sources", "store")
+
+
+def _as_given(block: BaseModel | None) -> dict[str, Any]:
+    """A nested block as the user wrote it (the keys they set): what config.yaml holds and a
+    config hash is taken of, so runs made before the block was typed compare equal."""
+    return {} if block is None else block.model_dump(mode="json", exclude_unset=True)
 
 
 def _check_dataset(value: str) -> str:
@@ -50,7 +65,9 @@ class SourceConfig(BaseModel):
     download: bool = False
     manifest: str | None = None
     channel: str | list[str] | None = None
-    synthetic: dict[str, Any] = Field(default_factory=dict)
+    synthetic: SyntheticConfig = Field(
+        default_factory=SyntheticConfig, description="dataset synthetic: the generator"
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -59,6 +76,10 @@ class SourceConfig(BaseModel):
         if value in ("sources", "table"):
             raise ValueError(f"a source cannot be {value!r}")
         return value
+
+    @field_serializer("synthetic")
+    def _synthetic_as_given(self, block: SyntheticConfig) -> dict[str, Any]:
+        return _as_given(block)
 
 
 class StoreConfig(BaseModel):
@@ -126,9 +147,22 @@ class DataConfig(BaseModel):
     # act as separate groups; blocks take the values 0..n-1 of ``block_column``.
     single_recording_blocks: int = Field(default=4, ge=1, le=1000)
     block_column: str | None = "load_hp"
-    synthetic: dict[str, Any] = Field(default_factory=dict)
-    table: dict[str, Any] = Field(default_factory=dict)
+    synthetic: SyntheticConfig = Field(
+        default_factory=SyntheticConfig, description="dataset synthetic: the generator"
+    )
+    table: TableConfig | None = Field(
+        default=None, description="dataset table: the CSV and which columns mean what"
+    )
     store: StoreConfig | None = None
+
+    @field_validator("table", mode="before")
+    @classmethod
+    def _no_table(cls, value: Any) -> Any:
+        return None if value == {} else value  # configs written before the block was typed
+
+    @field_serializer("synthetic", "table")
+    def _blocks_as_given(self, block: BaseModel | None) -> dict[str, Any]:
+        return _as_given(block)
 
     @model_validator(mode="before")
     @classmethod
@@ -152,6 +186,8 @@ class DataConfig(BaseModel):
             raise ValueError(
                 "list the datasets under 'sources' with dataset: sources (and only then)"
             )
+        if self.dataset == "table" and self.table is None:
+            raise ValueError("dataset table needs a 'table' block with at least its path")
         for source in self.sources or []:
             if source.data_dir is None:
                 source.data_dir = self.data_dir

@@ -68,7 +68,7 @@ FAULTS: dict[str, FaultKinematics] = {
 
 
 class SyntheticConfig(BaseModel):
-    """Everything the generator needs; ``DataConfig.synthetic`` is this as a plain dict."""
+    """Everything the generator needs (``DataConfig.synthetic``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -298,6 +298,6 @@ def parse_config(options: dict[str, Any] | None) -> SyntheticConfig:
     return validate(SyntheticConfig, options or {}, "data.synthetic")
 
 
-def from_config(options: dict[str, Any] | None = None) -> list[Recording]:
+def from_config(options: SyntheticConfig | dict[str, Any] | None = None) -> list[Recording]:
     """Entry point for the dataset builder: ``DataConfig.synthetic`` -> recordings."""
-    return generate(parse_config(options))
+    return generate(options if isinstance(options, SyntheticConfig) else parse_config(options))

@@ -282,9 +282,15 @@ def resolve_path(path: str | os.PathLike, data_root: str | os.PathLike | None = 
     return candidate if candidate.exists() else p
 
 
-def from_config(options: dict[str, Any], data_root: str | os.PathLike | None = None) -> WindowSet:
-    """Entry point for the dataset builder: ``DataConfig.table`` (a plain dict) -> WindowSet."""
-    cfg = validate(TableConfig, options or {}, "data.table")
+def from_config(
+    options: TableConfig | dict[str, Any] | None, data_root: str | os.PathLike | None = None
+) -> WindowSet:
+    """Entry point for the dataset builder: ``DataConfig.table`` -> WindowSet."""
+    cfg = (
+        options
+        if isinstance(options, TableConfig)
+        else validate(TableConfig, options or {}, "data.table")
+    )
     return load_table(
         resolve_path(cfg.path, data_root),
         label_columns=cfg.label_columns,

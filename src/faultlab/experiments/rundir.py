@@ -91,10 +91,20 @@ def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _canonical(value: Any) -> Any:
+    """Whole floats as ints (``2.0`` -> ``2``), in lists too: a typed block stores the
+    ``duration_s: 2`` a user wrote (and an older config.yaml holds) as 2.0."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
 def _relevant(config: dict[str, Any]) -> dict[str, Any]:
     flat = flatten(config)
     return {
-        k: v
+        k: _canonical(v)
         for k, v in flat.items()
         if not any(k == i or k.startswith(i + ".") for i in IGNORED_KEYS)
     }

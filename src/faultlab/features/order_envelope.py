@@ -19,12 +19,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from faultlab.errors import ConfigError
 from faultlab.features.periodicity import (
     fault_families,
     periodicity_names,
@@ -38,6 +36,7 @@ from faultlab.signals.envelope import (
 )
 from faultlab.signals.geometry import FAMILIES
 from faultlab.signals.orders import defect_axis, groups_of, order_grid, sample_spectrum
+from faultlab.utils.validation import validate
 
 #: Orders below this are not used for the floor (the envelope's own DC skirt).
 FLOOR_MIN_ORDER = 0.5
@@ -141,12 +140,7 @@ class OrderEnvelopeConfig(BaseModel):
 
 def parse_config(options: dict[str, Any] | None, where: str = "frontend") -> OrderEnvelopeConfig:
     """Validate a plain dict; errors name the key in one line."""
-    try:
-        return OrderEnvelopeConfig.model_validate(options or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "".join(f".{p}" for p in err["loc"])
-        raise ConfigError(f"{where}{key}: {err['msg']}") from None
+    return validate(OrderEnvelopeConfig, options or {}, where)
 
 
 def order_envelope(

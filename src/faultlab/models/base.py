@@ -28,14 +28,14 @@ from typing import (
 )
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from faultlab.contracts import MODEL_JSON, FitResult, ModelSummary
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import write_json
-from faultlab.utils.validation import config_error
+from faultlab.utils.validation import validate
 
 
 class ModelParams(BaseModel):
@@ -54,23 +54,12 @@ def parse_params(
     cls: type[P], data: Mapping[str, Any] | BaseModel | None, model: str, where: str = ""
 ) -> P:
     """``data`` validated as ``cls``; a bad key or value is one ConfigError line naming it
-    (``model.params.dropuot: unknown key for cnn1d (known: ...)``)."""
+    (``model.params.dropuot: unknown key for cnn1d (known: ...)``); ``where``: the file."""
     if isinstance(data, cls):
         return data
     if isinstance(data, BaseModel):
         data = data.model_dump()
-    try:
-        return cls.model_validate(dict(data or {}))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        if err["type"] == "extra_forbidden":
-            key = ".".join(str(p) for p in err["loc"])
-            known = ", ".join(cls.model_fields)
-            prefix = f"{where}: " if where else ""
-            raise ConfigError(
-                f"{prefix}model.params.{key}: unknown key for {model} (known: {known})"
-            ) from None
-        raise config_error(exc, "model.params", where or model) from None
+    return validate(cls, dict(data or {}), "model.params", source=where or None, owner=model)
 
 
 class FaultModel(ABC, Generic[P]):
