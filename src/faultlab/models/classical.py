@@ -15,7 +15,7 @@ import contextlib
 import copy
 import time
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
@@ -193,7 +193,8 @@ def count_params(est: Any) -> tuple[int, str]:
         counts = [count_params(s) for _, s in est.steps]
         return sum(c for c, _ in counts), "; ".join(w for _, w in counts if w)
     if isinstance(est, StandardScaler):
-        return int(est.mean_.size + est.scale_.size), "scaler mean+scale"
+        scaler: Any = est
+        return int(np.size(scaler.mean_) + np.size(scaler.scale_)), "scaler mean+scale"
     if isinstance(est, RandomForestClassifier):
         return int(sum(t.tree_.node_count for t in est.estimators_)), "tree nodes"
     if isinstance(est, HistGradientBoostingClassifier):
@@ -201,10 +202,11 @@ def count_params(est: Any) -> tuple[int, str]:
         return int(sum(len(p.nodes) for it in preds for p in it)), "tree nodes"
     if isinstance(est, CalibratedClassifierCV):
         total = 0
-        for cc in est.calibrated_classifiers_:
-            svc = cc.estimator
+        calibrated: list[Any] = list(est.calibrated_classifiers_ or ())
+        for cc in calibrated:
+            svc: Any = cc.estimator
             total += int(svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size)
-            total += 2 * len(cc.calibrators)
+            total += 2 * len(cc.calibrators or ())
         return total, "support-vector coordinates + dual coefs + intercepts + calibrators"
     if hasattr(est, "coef_"):
         return int(est.coef_.size + np.size(est.intercept_)), "linear coefs + intercepts"
@@ -335,8 +337,9 @@ class FeatureModel(FaultModel[CP]):
         out = {}
         for task, pipe in self.pipelines.items():
             head = pipe[1:]
-            if len(F) < self.serial_below and getattr(head[-1], "n_jobs", 1) not in (None, 1):
-                est = copy.copy(head[-1])  # shallow: shares the fitted trees, thread-safe
+            last: Any = head[-1]
+            if len(F) < self.serial_below and getattr(last, "n_jobs", 1) not in (None, 1):
+                est = copy.copy(last)  # shallow: shares the fitted trees, thread-safe
                 est.n_jobs = 1
                 head = Pipeline([*head.steps[:-1], (head.steps[-1][0], est)])
             proba = head.predict_proba(F)
@@ -370,7 +373,7 @@ class FeatureModel(FaultModel[CP]):
         """Impurity importances per task (forests only; others have none built in)."""
         out = {}
         for task, pipe in self.pipelines.items():
-            est = pipe[-1]
+            est: Any = pipe[-1]
             if hasattr(est, "feature_importances_"):
                 out[task] = [float(v) for v in est.feature_importances_]
         return out
@@ -551,7 +554,7 @@ class RandomForestModel(HandcraftedModel[ForestParams]):
             n_estimators=p.n_estimators,
             max_depth=p.max_depth,
             min_samples_leaf=p.min_samples_leaf,
-            max_features=p.max_features,
+            max_features=cast(Any, p.max_features),  # sklearn's stub: str only
             class_weight=p.class_weight,
             n_jobs=p.n_jobs,
             random_state=self.training.seed,
@@ -582,7 +585,7 @@ class SVMModel(HandcraftedModel[SVMParams]):
         svc = SVC(
             kernel="rbf",
             C=p.C,
-            gamma=p.gamma,
+            gamma=cast(Any, p.gamma),  # sklearn's stub: str only
             class_weight=p.class_weight,
             random_state=self.training.seed,
         )
@@ -590,7 +593,7 @@ class SVMModel(HandcraftedModel[SVMParams]):
             svc,
             method=p.calibration,
             cv=p.calibration_cv,
-            ensemble=False,  # pyright: ignore[reportArgumentType]  (sklearn's stub says str)
+            ensemble=cast(Any, False),  # sklearn's stub: str only
         )
 
 
@@ -624,11 +627,11 @@ class HistGBModel(HandcraftedModel[HistGBParams]):
         return HistGradientBoostingClassifier(
             max_iter=p.max_iter,
             learning_rate=p.learning_rate,
-            max_leaf_nodes=p.max_leaf_nodes,
+            max_leaf_nodes=cast(Any, p.max_leaf_nodes),  # sklearn's stubs: int, str
             max_depth=p.max_depth,
             max_features=p.max_features,
             l2_regularization=p.l2_regularization,
-            early_stopping=p.early_stopping,
+            early_stopping=cast(Any, p.early_stopping),
             class_weight=p.class_weight,
             random_state=self.training.seed,
         )

@@ -31,6 +31,8 @@ class LogSTFT(nn.Module):
     Kernels are buffers, not parameters: the transform never trains.
     """
 
+    kernels: torch.Tensor
+
     def __init__(
         self,
         in_ch: int,

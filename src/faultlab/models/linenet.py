@@ -67,6 +67,8 @@ def family_patches(fe: OrderEnvelopeConfig, channels: int, impact_harmonics: int
 class SharedLineDetector(nn.Module):
     """``[B, C, K]`` -> ``[B, F]``: one MLP scores each family's patch (a scalar each)."""
 
+    idx: torch.Tensor
+
     def __init__(self, patches: np.ndarray, hidden: list[int], dropout: float, act: str) -> None:
         super().__init__()
         self.register_buffer("idx", torch.as_tensor(patches))

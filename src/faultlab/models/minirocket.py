@@ -137,7 +137,7 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             random_state=self.random_state,
         ).fit(X)
-        self.n_features_out_ = int(self.rocket_.transform(X[:1]).shape[1])
+        self.n_features_out_ = int(np.asarray(self.rocket_.transform(X[:1])).shape[1])
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -172,7 +172,7 @@ class SoftmaxRidge(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, F: np.ndarray) -> np.ndarray:
-        d = self.ridge_.decision_function(F)
+        d = np.asarray(self.ridge_.decision_function(F))
         return np.stack([-d / 2, d / 2], axis=1) if d.ndim == 1 else d
 
     def predict_proba(self, F: np.ndarray) -> np.ndarray:
@@ -183,7 +183,7 @@ class SoftmaxRidge(ClassifierMixin, BaseEstimator):
 
     @property
     def coef_(self) -> np.ndarray:
-        return self.ridge_.coef_
+        return np.asarray(self.ridge_.coef_)
 
     @property
     def intercept_(self) -> np.ndarray:

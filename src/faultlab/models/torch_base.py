@@ -57,6 +57,9 @@ TP = TypeVar("TP", bound=TorchParams)
 class InputNorm(nn.Module):
     """``(x - mean) / std`` with buffers ``[C, L]`` filled from training data at fit time."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, input_shape: tuple[int, int], per_window: bool = False) -> None:
         super().__init__()
         self.per_window = per_window
@@ -87,7 +90,12 @@ class InputNorm(nn.Module):
 class FaultNet(nn.Module):
     """normalise -> backbone -> heads; returns task -> logits."""
 
-    def __init__(self, norm: InputNorm, backbone: nn.Module, heads: MultiHead) -> None:
+    def __init__(
+        self,
+        norm: InputNorm,
+        backbone: nn.Module,
+        heads: nn.Module,  # task -> logits (MultiHead, or a model's own head)
+    ) -> None:
         super().__init__()
         self.norm = norm
         self.backbone = backbone
