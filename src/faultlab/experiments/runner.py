@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultlab.contracts import FitResult, ModelSummary
+from faultlab.contracts import (
+    DataSummary,
+    FitResult,
+    Metrics,
+    ModelSize,
+    ModelSummary,
+    RunSummary,
+    Scores,
+    Speed,
+    TrainingSummary,
+)
 from faultlab.data.build import build_windows, for_target
 from faultlab.data.splits import PROTOCOLS, make_splits
 from faultlab.data.tabular import Standardiser
@@ -244,16 +254,21 @@ class RunOutcome:
     run_dir: Path | None = None
 
     @property
+    def record(self) -> Metrics:
+        """``metrics`` (the metrics.json dict) as the typed record."""
+        return Metrics.from_json(self.metrics)
+
+    @property
     def label(self) -> str:
-        return str(self.metrics["run"].get("model_label") or self.metrics["run"]["model"])
+        return self.record.run.label
 
     @property
     def fold(self) -> str:
-        return str(self.metrics["run"]["fold"])
+        return str(self.record.run.fold)
 
     @property
     def seed(self) -> int:
-        return int(self.metrics["run"]["seed"])
+        return int(self.record.run.seed or 0)
 
     def predictor(self) -> Any:
         """A :class:`~faultlab.serving.predict.Predictor` that replays this run's
@@ -263,7 +278,7 @@ class RunOutcome:
         return Predictor.from_model(self.model, self.preprocess)
 
     def __repr__(self) -> str:
-        acc = self.metrics.get("primary", {}).get("accuracy")
+        acc = self.record.primary.accuracy
         score = f"accuracy {acc:.4f}" if acc is not None else "no accuracy"
         where = self.run_dir or "in memory"
         return f"RunOutcome({self.label} / {self.fold} / seed {self.seed}: {score}, {where})"
@@ -348,31 +363,72 @@ def _run_block(
     training: Any,
     windows: WindowSet,
     parts: dict[str, WindowSet],
-) -> dict[str, Any]:
+) -> RunSummary:
     """metrics.json ``run``: what was trained on which split, and what validation was."""
-    return {
-        "name": cfg.name,
-        "model": cfg.model.name,
-        "model_label": cfg.model.display_name,
-        "fold": split.name,
-        "seed": training.seed,
-        "target": cfg.target,
-        "tasks": list(windows.classes),
-        "split_kind": split.kind,
-        "split_description": PROTOCOLS.get(split.kind, split.kind),
-        "leaky": split.leaky,
-        "protocol": protocol_of(split, cfg.split.column),
-        "validation": {"kind": split.val_kind, "description": split.val_description},
-        "dataset": cfg.data.dataset,
-        "adaptation": adaptation_summary(training, split),
-        **{
-            f"{role}_{k}": v
-            for role in ("train", "test")
-            for k, v in data_sources(parts[role]).items()
-        },
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": where(),
-    }
+    train, test = data_sources(parts["train"]), data_sources(parts["test"])
+    return RunSummary(
+        name=cfg.name,
+        model=cfg.model.name,
+        model_label=cfg.model.display_name,
+        fold=split.name,
+        seed=training.seed,
+        target=cfg.target,
+        tasks=list(windows.classes),
+        split_kind=split.kind,
+        split_description=PROTOCOLS.get(split.kind, split.kind),
+        leaky=split.leaky,
+        protocol=protocol_of(split, cfg.split.column),
+        validation={"kind": split.val_kind, "description": split.val_description},
+        dataset=cfg.data.dataset,
+        adaptation=adaptation_summary(training, split),
+        train_data=train["data"],
+        train_machine=train["machine"],
+        test_data=test["data"],
+        test_machine=test["machine"],
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        host=where(),
+        config_hash=rundir.config_hash(effective_config(cfg, training.seed)),
+    )
+
+
+def _training_block(fit: FitResult, training: TrainConfig) -> TrainingSummary:
+    """metrics.json ``training``: how the fit went and with which optimiser settings."""
+    history = fit.history
+    return TrainingSummary(
+        train_seconds=fit.train_seconds,
+        epochs=fit.epochs,
+        best_epoch=fit.best_epoch,
+        seconds_per_epoch=fit.train_seconds / fit.epochs if fit.epochs else fit.train_seconds,
+        stopped_reason=fit.stopped_reason,
+        device=fit.device,
+        final=history[-1] if history else {},
+        best=_best_row(history, fit.best_epoch),
+        notes=fit.notes,
+        optimizer=training.optimizer,
+        lr=training.lr,
+        batch_size=training.batch_size,
+        schedule=training.schedule,
+    )
+
+
+def _data_block(
+    parts: dict[str, WindowSet],
+    split: Split,
+    windows: WindowSet,
+    standardised: bool,
+    frontend: Any,
+) -> DataSummary:
+    """metrics.json ``data``: the windows the run saw and the compromises made on them."""
+    return DataSummary(
+        n_windows={r: len(idx) for r, idx in split.roles().items()},
+        window=windows.window_length,
+        channels=windows.channels,
+        sampling_rate=windows.sampling_rate,
+        standardised=standardised,
+        frontend=frontend.record() if frontend is not None else None,
+        rpm_source=rpm_summary(pd.concat([ws.info for ws in parts.values()])),
+        notes=list(dict.fromkeys([*windows.notes, *split.notes])),
+    )
 
 
 def _evaluate(
@@ -387,7 +443,7 @@ def _evaluate(
     standardised: bool,
     val_metrics: dict[str, Any],
     frontend: Any = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """metrics.json: test and validation scores, training, speed, size, data notes."""
     from faultlab.evaluation.diagnosis import diagnose_fit
     from faultlab.evaluation.metrics import evaluate_predictions
@@ -395,60 +451,31 @@ def _evaluate(
 
     test_metrics = evaluate_predictions(parts["test"], model.predict_proba(parts["test"].X))
     speed = measure_inference(model, parts["test"].X)
-    history = fit.history
-    metrics = {
-        "run": {
-            **_run_block(cfg, split, training, windows, parts),
-            "config_hash": rundir.config_hash(effective_config(cfg, training.seed)),
-        },
-        "primary": test_metrics["primary"],
-        "tasks": test_metrics["tasks"],
-        "val": val_metrics,
-        "training": {
-            "train_seconds": fit.train_seconds,
-            "epochs": fit.epochs,
-            "best_epoch": fit.best_epoch,
-            "seconds_per_epoch": fit.train_seconds / fit.epochs
-            if fit.epochs
-            else fit.train_seconds,
-            "stopped_reason": fit.stopped_reason,
-            "device": fit.device,
-            "final": history[-1] if history else {},
-            "best": _best_row(history, fit.best_epoch),
-            "notes": fit.notes,
-            "optimizer": training.optimizer,
-            "lr": training.lr,
-            "batch_size": training.batch_size,
-            "schedule": training.schedule,
-        },
-        "speed": speed,
-        "model": {
-            "n_params": summary.n_params,
-            "trainable_params": summary.trainable_params,
-            "size_bytes": summary.size_bytes,
-            "family": summary.family,
-        },
-        "resources": {"peak_rss_mb": _peak_rss_mb()},
-        "data": {
-            "n_windows": {r: len(idx) for r, idx in split.roles().items()},
-            "window": windows.window_length,
-            "channels": windows.channels,
-            "sampling_rate": windows.sampling_rate,
-            "standardised": standardised,
-            "frontend": frontend.record() if frontend is not None else None,
-            "rpm_source": rpm_summary(pd.concat([ws.info for ws in parts.values()])),
-            "notes": list(dict.fromkeys([*windows.notes, *split.notes])),
-        },
-    }
-    metrics["diagnosis"] = diagnose_fit(
-        history,
+    metrics = Metrics(
+        run=_run_block(cfg, split, training, windows, parts),
+        primary=Scores.from_json(test_metrics["primary"]),
+        tasks=test_metrics["tasks"],
+        val=val_metrics,
+        training=_training_block(fit, training),
+        speed=Speed.from_json(speed),
+        model=ModelSize(
+            n_params=summary.n_params,
+            trainable_params=summary.trainable_params,
+            size_bytes=summary.size_bytes,
+            family=summary.family,
+        ),
+        resources={"peak_rss_mb": _peak_rss_mb()},
+        data=_data_block(parts, split, windows, standardised, frontend),
+    )
+    metrics.diagnosis = diagnose_fit(
+        fit.history,
         speed=speed,
-        training=metrics["training"],
+        training=metrics.training.to_json(),
         validation={
-            **metrics["run"]["validation"],
-            "test_protocol": metrics["run"]["protocol"],
+            **metrics.run.validation,
+            "test_protocol": metrics.run.protocol,
             "val_accuracy": (val_metrics.get("primary") or {}).get("accuracy"),
-            "test_accuracy": test_metrics["primary"].get("accuracy"),
+            "test_accuracy": metrics.primary.accuracy,
         },
     )
     return metrics
@@ -515,7 +542,7 @@ def execute(
     metrics = _evaluate(
         cfg, training, model, summary, fit, parts, split, windows, scaler is not None,
         val_metrics, frontend,
-    )  # fmt: skip
+    ).to_json()  # fmt: skip
     if run_dir is not None:
         write_evidence(run_dir, raw_test, scaler)
         _finish(run_dir, metrics, cfg_dump, report)

@@ -23,7 +23,15 @@ import pandas as pd
 import yaml
 
 import faultlab.reporting.plots as plots
-from faultlab.contracts import CONFIG, DONE, METRICS, PLOTS, REPORT_HTML, SPLIT
+from faultlab.contracts import (
+    CONFIG,
+    DONE,
+    PLOTS,
+    REPORT_HTML,
+    SPLIT,
+    Metrics,
+    read_metrics,
+)
 from faultlab.reporting.document import (
     Bullets,
     Callout,
@@ -97,46 +105,45 @@ COLUMNS = [
 DATA_KEYS = ("train_data", "test_data", "train_machine", "test_machine")
 
 
-def run_row(run_dir: Path, metrics: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
-    """One flat row of a finished run's metrics.json."""
-    run = metrics.get("run", {})
-    prim = metrics.get("primary", {})
-    tr = metrics.get("training", {})
-    sp = metrics.get("speed", {})
-    mod = metrics.get("model", {})
-    rel = os.path.relpath(run_dir, root) if root else str(run_dir)
-    task_m = (metrics.get("tasks") or {}).get(prim.get("task")) or {}
-    auc = prim.get("roc_auc", prim.get("roc_auc_macro", task_m.get("roc_auc_ovr_macro")))
-    prim = {**prim, "roc_auc": auc, "roc_auc_macro": auc}
+def _record(metrics: Metrics | dict[str, Any]) -> Metrics:
+    return metrics if isinstance(metrics, Metrics) else Metrics.from_json(metrics)
+
+
+def run_row(
+    run_dir: Path, metrics: Metrics | dict[str, Any], root: Path | None = None
+) -> dict[str, Any]:
+    """One flat row of a finished run's metrics.json (the typed record or its dict)."""
+    m = _record(metrics)
+    run, prim, tr, sp, mod = m.run, m.primary, m.training, m.speed, m.model
+    scores = {k: getattr(prim, k) for k in SCORES}
+    scores["roc_auc"] = scores["roc_auc_macro"] = m.roc_auc
     return {
-        "model": run.get("model_label") or run.get("model"),
-        "model_name": run.get("model"),
-        "family": mod.get("family"),
-        "fold": str(run.get("fold")),
-        "seed": run.get("seed"),
-        "task": prim.get("task"),
-        **{k: prim.get(k) for k in SCORES},
-        "train_seconds": tr.get("train_seconds"),
-        "epochs": tr.get("epochs"),
-        "latency_ms_batch1": sp.get("latency_ms_batch1"),
-        "latency_ms_batched": sp.get("latency_ms_batched"),
-        "throughput_windows_s": sp.get("throughput_windows_s"),
-        "n_params": mod.get("n_params"),
-        "size_bytes": mod.get("size_bytes"),
-        "peak_rss_mb": (metrics.get("resources") or {}).get("peak_rss_mb"),
-        "verdict": (metrics.get("diagnosis") or {}).get("verdict"),
-        "protocol": run.get("protocol"),
-        **{
-            k: run.get(k) or (run.get("dataset") if k.endswith("_data") else "?") for k in DATA_KEYS
-        },
-        "run_dir": rel,
+        "model": run.label,
+        "model_name": run.model,
+        "family": mod.family,
+        "fold": str(run.fold),
+        "seed": run.seed,
+        "task": prim.task,
+        **scores,
+        "train_seconds": tr.train_seconds,
+        "epochs": tr.epochs,
+        "latency_ms_batch1": sp.latency_ms_batch1,
+        "latency_ms_batched": sp.latency_ms_batched,
+        "throughput_windows_s": sp.throughput_windows_s,
+        "n_params": mod.n_params,
+        "size_bytes": mod.size_bytes,
+        "peak_rss_mb": m.peak_rss_mb,
+        "verdict": m.verdict,
+        "protocol": run.protocol,
+        **{k: run.source(k) for k in DATA_KEYS},
+        "run_dir": os.path.relpath(run_dir, root) if root else str(run_dir),
     }
 
 
-def per_class_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def per_class_rows(metrics: Metrics | dict[str, Any]) -> list[dict[str, Any]]:
     """One row per class of a run's primary task: its test accuracy (recall) and support."""
-    run, prim = metrics.get("run", {}), metrics.get("primary", {})
-    task_m = (metrics.get("tasks") or {}).get(prim.get("task")) or {}
+    m = _record(metrics)
+    task_m = m.primary_task
     per = task_m.get("per_class") or {}
     cm = task_m.get("confusion_matrix")
     out = []
@@ -147,9 +154,9 @@ def per_class_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         recall = cm[i][i] / n if cm else (per.get(name) or {}).get("recall")
         out.append(
             {
-                "model": run.get("model_label") or run.get("model"),
-                "fold": str(run.get("fold")),
-                "seed": run.get("seed"),
+                "model": m.run.label,
+                "fold": str(m.run.fold),
+                "seed": m.run.seed,
                 "class": name,
                 "accuracy": float(recall),
                 "n": n,
@@ -179,24 +186,21 @@ def collect_runs(
     return pd.DataFrame(rows), failed
 
 
-def _finished_metrics(run_dir: Path) -> dict[str, Any] | None:
+def _finished_metrics(run_dir: Path) -> Metrics | None:
     """metrics.json of a finished run (its report written: ``done.json``, or report.html for
     runs from before the marker); None for unfinished runs and unreadable files, so the
     leaderboard never links to a report that is not there."""
     if not ((run_dir / DONE).exists() or (run_dir / REPORT_HTML).exists()):
         return None
-    try:
-        metrics = json.loads((run_dir / METRICS).read_text())
-    except (OSError, ValueError):
-        return None
-    return metrics if isinstance(metrics, dict) else None
+    return read_metrics(run_dir)
 
 
 def collect_per_class(out_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """:func:`per_class_rows` of every finished run in ``runs``."""
     rows: list[dict[str, Any]] = []
     for rel in runs.get("run_dir", pd.Series(dtype=str)):
-        rows += per_class_rows(json.loads((Path(out_dir) / rel / METRICS).read_text()))
+        m = read_metrics(Path(out_dir) / rel)
+        rows += per_class_rows(m) if m is not None else []
     return pd.DataFrame(rows, columns=["model", "fold", "seed", "class", "accuracy", "n"])
 
 
@@ -258,10 +262,10 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
     d = out_dir / runs["run_dir"].iloc[0]
     split = json.loads((d / SPLIT).read_text()) if (d / SPLIT).exists() else {}
     config = yaml.safe_load((d / CONFIG).read_text()) if (d / CONFIG).exists() else {}
-    metrics = _finished_metrics(d) or {}
+    metrics = _finished_metrics(d) or Metrics()
     from faultlab.reporting.run_report import run_protocol
 
-    notes = [*split.get("notes", []), *(metrics.get("data") or {}).get("notes", [])]
+    notes = [*split.get("notes", []), *metrics.data.notes]
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
 
 

@@ -24,6 +24,9 @@ from faultlab.contracts import (
     REPORT_MD,
     SPLIT,
     SUMMARY,
+    DataSummary,
+    Metrics,
+    RunSummary,
     read_history,
 )
 from faultlab.errors import FaultlabError
@@ -102,7 +105,7 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         if not isinstance(config, dict):
             raise FaultlabError(f"{cfg_path}: not a mapping")
     return {
-        "metrics": _read_json(run_dir / METRICS, required=True),
+        "metrics": Metrics.from_json(_read_json(run_dir / METRICS, required=True)),
         "split": _read_json(run_dir / SPLIT),
         "summary": _read_json(run_dir / SUMMARY),
         "history": read_history(run_dir),
@@ -110,28 +113,27 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     }
 
 
-def _title(run: dict[str, Any]) -> str:
-    label = str(run.get("model_label") or run.get("model") or "Model")
+def _title(run: RunSummary) -> str:
+    label = run.label if run.model_label or run.model else "Model"
     return f"{PRETTY.get(label, label)} Model Training Report"
 
 
-def run_protocol(metrics: dict[str, Any], split: dict[str, Any], config: dict[str, Any]):
-    run = metrics.get("run", {})
+def run_protocol(metrics: Metrics, split: dict[str, Any], config: dict[str, Any]):
+    run = metrics.run
     rule = split.get("rule") or config.get("split") or {}
     dataset = (config.get("data") or {}).get("dataset")
     return describe_protocol(
-        split.get("kind") or run.get("split_kind") or rule.get("kind"),
+        split.get("kind") or run.split_kind or rule.get("kind"),
         rule,
-        leaky=bool(split.get("leaky", run.get("leaky", False))),
+        leaky=bool(split.get("leaky", run.leaky)),
         dataset=dataset,
-        validation=split.get("validation") or run.get("validation"),
+        validation=split.get("validation") or run.validation or None,
     )
 
 
 def _glance(doc: Document, art: dict[str, Any]) -> None:
-    m = art["metrics"]
-    prim, sp, mm = m.get("primary", {}), m.get("speed", {}), m.get("model", {})
-    tr, diag = m.get("training", {}), m.get("diagnosis") or {}
+    m: Metrics = art["metrics"]
+    prim, sp, mm, tr, diag = m.primary, m.speed, m.model, m.training, m.diagnosis
     doc.add(
         Table(
             [
@@ -145,45 +147,46 @@ def _glance(doc: Document, art: dict[str, Any]) -> None:
             ],
             [
                 [
-                    fmt(prim.get("accuracy")),
-                    fmt(prim.get("macro_f1")),
-                    fmt(prim.get("recording_accuracy")),
-                    fmt_int(mm.get("n_params")),
-                    fmt_ms(sp.get("latency_ms_batch1")),
-                    fmt_s(tr.get("train_seconds")),
+                    fmt(prim.accuracy),
+                    fmt(prim.macro_f1),
+                    fmt(prim.recording_accuracy),
+                    fmt_int(mm.n_params),
+                    fmt_ms(sp.latency_ms_batch1),
+                    fmt_s(tr.train_seconds),
                     diag.get("verdict", "–"),
                 ]
             ],
-            caption=f"At a glance (primary task {prim.get('task')}, test set)",
+            caption=f"At a glance (primary task {prim.task}, test set)",
         )
     )
 
 
 def _description(doc: Document, art: dict[str, Any]) -> None:
-    m, split, config, summary = art["metrics"], art["split"], art["config"], art["summary"]
-    run, data = m.get("run", {}), m.get("data", {})
+    m: Metrics = art["metrics"]
+    split, config, summary = art["split"], art["config"], art["summary"]
+    run, data = m.run, m.data
     data_cfg = config.get("data") or {}
-    model_name = run.get("model", "?")
-    family = (m.get("model") or {}).get("family") or summary.get("family", "?")
-    tasks = run.get("tasks") or list(m.get("tasks", {}))
+    model_name = run.model or "?"
+    family = m.model.family or summary.get("family", "?")
+    tasks = run.tasks or list(m.tasks)
     proto = run_protocol(m, split, config)
     doc.add(Heading("Description"))
     doc.add(
         Para(
-            f"Model {run.get('model_label') or model_name} (registry name {model_name}, family "
+            f"Model {run.model_label or model_name} (registry name {model_name}, family "
             f"{family}) trained on dataset {data_cfg.get('dataset', '?')} with target "
-            f"{run.get('target', '?')} (tasks: {', '.join(tasks)}). Windows of "
-            f"{data.get('window', data_cfg.get('window', '?'))} samples at "
-            f"{fmt(data.get('sampling_rate'), 0)} Hz. Split {split.get('name') or run.get('fold', '?')} "
-            f"(kind {split.get('kind') or run.get('split_kind', '?')}, protocol "
-            f"{run.get('protocol') or proto.label}), seed {run.get('seed', '?')}."
+            f"{run.target or '?'} (tasks: {', '.join(tasks)}). Windows of "
+            f"{data.window or data_cfg.get('window', '?')} samples at "
+            f"{fmt(data.sampling_rate, 0)} Hz. Split {split.get('name') or run.fold or '?'} "
+            f"(kind {split.get('kind') or run.split_kind or '?'}, protocol "
+            f"{run.protocol or proto.label}), seed {'?' if run.seed is None else run.seed}."
         )
     )
     doc.add(Callout(f"{proto.title}. {proto.text}", "warning" if proto.warning else "info"))
-    ad = run.get("adaptation")
+    ad = run.adaptation
     if ad:
         doc.add(Callout(_adaptation_text(ad), "warning" if ad.get("transductive") else "info"))
-    n_win = data.get("n_windows") or split.get("n_windows") or {}
+    n_win = data.n_windows or split.get("n_windows") or {}
     recs = split.get("recordings") or {}
     rows = [
         [
@@ -202,13 +205,18 @@ def _description(doc: Document, art: dict[str, Any]) -> None:
         dict.fromkeys(
             [
                 *split.get("notes", []),
-                *data.get("notes", []),
-                *(m.get("training") or {}).get("notes", []),
+                *data.notes,
+                *m.training.notes,
             ]
         )
     )
     if notes:
         doc.add(Para("Notes (compromises this run makes):"), Bullets(notes))
+
+
+def _either(value: Any, fallback: Any) -> Any:
+    """``value`` unless the run did not store it (older runs: the summary's)."""
+    return fallback if value is None else value
 
 
 def _adaptation_text(ad: dict[str, Any]) -> str:
@@ -234,7 +242,7 @@ def _adaptation_text(ad: dict[str, Any]) -> str:
 
 
 def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
-    summary, mm = art["summary"], art["metrics"].get("model", {})
+    summary, mm = art["summary"], art["metrics"].model
     doc.add(Heading("Architecture"))
     layers = summary.get("layers") or []
     if layers:
@@ -283,15 +291,15 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     else:
         doc.add(Para("No layer table: this model has no layered structure to list."))
     doc.add(Heading("Complexity", 3))
-    size = mm.get("size_bytes", summary.get("size_bytes"))
+    size = mm.size_bytes if mm.size_bytes is not None else summary.get("size_bytes")
     doc.add(
         Table(
             ["quantity", "value"],
             [
-                ["total parameters", fmt_int(mm.get("n_params", summary.get("n_params")))],
+                ["total parameters", fmt_int(_either(mm.n_params, summary.get("n_params")))],
                 [
                     "trainable parameters",
-                    fmt_int(mm.get("trainable_params", summary.get("trainable_params"))),
+                    fmt_int(_either(mm.trainable_params, summary.get("trainable_params"))),
                 ],
                 ["model memory", fmt_bytes(size)],
                 ["model size (bytes)", fmt_int(size)],
@@ -301,10 +309,12 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
 
 
 def _training(doc: Document, art: dict[str, Any]) -> None:
-    m, config = art["metrics"], art["config"]
-    tr = m.get("training", {})
+    m: Metrics = art["metrics"]
+    config = art["config"]
+    tr = m.training
     tcfg = {**(config.get("training") or {}), **((config.get("model") or {}).get("training") or {})}
-    tcfg.update({k: tr[k] for k in ("optimizer", "lr", "batch_size", "schedule") if k in tr})
+    stored = {k: getattr(tr, k) for k in ("optimizer", "lr", "batch_size", "schedule")}
+    tcfg.update({k: v for k, v in stored.items() if v is not None})
     if not art["history"]:  # one-shot models (forests, MiniRocket) ignore the optimiser settings
         tcfg = {k: "not used (one-shot fit)" for k in tcfg}
     doc.add(Heading("Training details"))
@@ -312,12 +322,12 @@ def _training(doc: Document, art: dict[str, Any]) -> None:
         Table(
             ["item", "value"],
             [
-                ["device", tr.get("device", "–")],
-                ["epochs run", fmt_int(tr.get("epochs"))],
-                ["best epoch", fmt_int(tr.get("best_epoch"))],
-                ["stopped because", tr.get("stopped_reason", "–")],
-                ["train wall time (s)", fmt_s(tr.get("train_seconds"))],
-                ["seconds per epoch", fmt_s(tr.get("seconds_per_epoch"))],
+                ["device", tr.device or "–"],
+                ["epochs run", fmt_int(tr.epochs)],
+                ["best epoch", fmt_int(tr.best_epoch)],
+                ["stopped because", tr.stopped_reason or "–"],
+                ["train wall time (s)", fmt_s(tr.train_seconds)],
+                ["seconds per epoch", fmt_s(tr.seconds_per_epoch)],
                 ["optimiser", tcfg.get("optimizer", "–")],
                 ["learning rate", tcfg.get("lr", "–")],
                 ["schedule", tcfg.get("schedule", "–")],
@@ -327,7 +337,7 @@ def _training(doc: Document, art: dict[str, Any]) -> None:
             ],
         )
     )
-    final, best = tr.get("final") or {}, tr.get("best") or {}
+    final, best = tr.final, tr.best
     if final or best:
         keys = [k for k in dict.fromkeys([*final, *best]) if k != "epoch"]
         doc.add(Heading("Final and best epoch", 3))
@@ -345,21 +355,21 @@ def _training(doc: Document, art: dict[str, Any]) -> None:
 
 def _test_metrics(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     """Window-level metrics, per-class reports, recording-level votes, confusion matrices."""
-    m = art["metrics"]
-    tasks = m.get("tasks", {})
+    m: Metrics = art["metrics"]
+    tasks = m.tasks
     _window_metrics(doc, m, tasks)
     _recording_metrics(doc, tasks)
     _confusion_matrices(doc, tasks, plot_dir)
 
 
-def _window_metrics(doc: Document, m: dict[str, Any], tasks: dict[str, Any]) -> None:
+def _window_metrics(doc: Document, m: Metrics, tasks: dict[str, Any]) -> None:
     doc.add(Heading("Test metrics"))
-    prim = m.get("primary", {})
+    prim = m.primary
     doc.add(
         Para(
-            f"Primary task {prim.get('task')}: accuracy {fmt(prim.get('accuracy'))}, balanced "
-            f"accuracy {fmt(prim.get('balanced_accuracy'))}, macro F1 {fmt(prim.get('macro_f1'))}, "
-            f"recording-level accuracy {fmt(prim.get('recording_accuracy'))}."
+            f"Primary task {prim.task}: accuracy {fmt(prim.accuracy)}, balanced "
+            f"accuracy {fmt(prim.balanced_accuracy)}, macro F1 {fmt(prim.macro_f1)}, "
+            f"recording-level accuracy {fmt(prim.recording_accuracy)}."
         )
     )
     names = list(tasks)
@@ -371,7 +381,7 @@ def _window_metrics(doc: Document, m: dict[str, Any], tasks: dict[str, Any]) -> 
             caption="Window-level test metrics per task",
         )
     )
-    val = (m.get("val") or {}).get("tasks") or {}
+    val = m.val.get("tasks") or {}
     if val:
         doc.add(
             Table(
@@ -497,29 +507,33 @@ def _confusion_matrices(doc: Document, tasks: dict[str, Any], plot_dir: Path) ->
 
 
 def _speed(doc: Document, art: dict[str, Any]) -> None:
-    m = art["metrics"]
-    sp, res = m.get("speed") or {}, m.get("resources") or {}
+    m: Metrics = art["metrics"]
+    sp, more = m.speed, m.speed.extra
     doc.add(Heading("Speed and resources"))
     doc.add(
         Table(
             ["quantity", "value"],
             [
-                ["latency per window, batch 1 (ms, median)", fmt_ms(sp.get("latency_ms_batch1"))],
-                ["latency per window, batch 1 (ms, p90)", fmt_ms(sp.get("latency_ms_batch1_p90"))],
+                ["latency per window, batch 1 (ms, median)", fmt_ms(sp.latency_ms_batch1)],
                 [
-                    f"latency per window, batch {sp.get('batch_size', '?')} (ms, median)",
-                    fmt_ms(sp.get("latency_ms_batched")),
+                    "latency per window, batch 1 (ms, p90)",
+                    fmt_ms(more.get("latency_ms_batch1_p90")),
                 ],
-                ["throughput, batched (windows/s)", fmt(sp.get("throughput_windows_s"), 1)],
-                ["inference threads", fmt(sp.get("threads"))],
-                ["peak RAM of the run (MiB)", fmt(res.get("peak_rss_mb"), 1)],
+                [
+                    f"latency per window, batch {more.get('batch_size', '?')} (ms, median)",
+                    fmt_ms(sp.latency_ms_batched),
+                ],
+                ["throughput, batched (windows/s)", fmt(sp.throughput_windows_s, 1)],
+                ["inference threads", fmt(more.get("threads"))],
+                ["peak RAM of the run (MiB)", fmt(m.peak_rss_mb, 1)],
             ],
         )
     )
 
 
 def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
-    m, history = art["metrics"], art["history"]
+    m: Metrics = art["metrics"]
+    history = art["history"]
     doc.add(Heading("Learning curves"))
     p = plots.learning_curves(history, plot_dir / "learning_curves.png")
     if p is not None:
@@ -533,9 +547,8 @@ def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         )
     else:
         doc.add(Para("No per-epoch history: this model is fitted in one shot."))
-    diag = m.get("diagnosis") or diagnose_fit(
-        history, speed=m.get("speed"), training=m.get("training")
-    )
+    speed, training = m.speed.to_json(), m.training.to_json()
+    diag = m.diagnosis or diagnose_fit(history, speed=speed, training=training)
     doc.add(Heading("Fit diagnosis"))
     doc.add(
         Para(
@@ -558,7 +571,7 @@ def _diagnosis(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
         doc.add(Table(["evidence", "value"], [[k, fmt(v)] for k, v in ev.items()]))
     recs = list(diag.get("recommendations") or [])
     if not diag.get("speed_checked"):
-        recs += speed_recommendations(m.get("speed"), m.get("training"))
+        recs += speed_recommendations(speed, training)
     doc.add(Heading("Recommendations"))
     doc.add(Bullets(recs or ["none"]))
 
@@ -567,12 +580,12 @@ def _evidence(doc: Document, run_dir: Path, art: dict[str, Any], plot_dir: Path)
     """Physics evidence: shaft-speed source, front end, mean envelope spectrum per class."""
     from faultlab.reporting.evidence import order_spectra_plot
 
-    data = art["metrics"].get("data", {})
+    data: DataSummary = art["metrics"].data
     ev = _read_json(run_dir / EVIDENCE)
-    if not ev and not data.get("rpm_source"):
+    if not ev and not data.rpm_source:
         return
     doc.add(Heading("Envelope evidence"))
-    src = data.get("rpm_source") or {}
+    src = data.rpm_source
     if src:
         doc.add(
             Para(
@@ -581,8 +594,8 @@ def _evidence(doc: Document, run_dir: Path, art: dict[str, Any], plot_dir: Path)
                 + "."
             )
         )
-    if data.get("frontend"):
-        fe = data["frontend"]
+    if data.frontend:
+        fe = data.frontend
         doc.add(
             Para(
                 f"Model input: order-domain squared envelope spectrum ({fe.get('axis')} axis, "
@@ -608,9 +621,9 @@ def build_run_document(run_dir: Path, art: dict[str, Any] | None = None) -> Docu
     art = art or load_run(run_dir)
     plot_dir = run_dir / PLOTS
     plot_dir.mkdir(parents=True, exist_ok=True)
-    doc = Document(_title(art["metrics"].get("run", {})))
-    run = art["metrics"].get("run", {})
-    doc.add(Para(f"Run {run.get('name', run_dir.name)} - created {run.get('created', '?')}."))
+    run: RunSummary = art["metrics"].run
+    doc = Document(_title(run))
+    doc.add(Para(f"Run {run.name or run_dir.name} - created {run.created or '?'}."))
     _glance(doc, art)
     _description(doc, art)
     _architecture(doc, art, plot_dir)
