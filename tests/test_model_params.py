@@ -145,3 +145,36 @@ def test_validation_errors_become_config_errors_in_one_place():
         parse_config({"harmonics": 99}, "model.params.frontend")
     with pytest.raises(ConfigError, match=r"^model\.params\.n_bands: .* \(got 0\) for rf$"):
         build_model("rf", TWO, (1, 256), {"n_bands": 0})
+
+
+@pytest.mark.parametrize(
+    "model,needle",
+    [
+        ({"name": "rf", "params": {"trees": 3}}, r"^model\.params\.trees: unknown key for rf"),
+        (
+            {"name": "rf", "params": {"frontend": {"kind": "order_envelope", "harmonic": 2}}},
+            r"model\.params\.frontend\.harmonic",
+        ),
+        ({"name": "mlp", "training": {"lr": -1}}, r"^model\.training\.lr: .*greater than 0"),
+    ],
+)
+def test_bad_model_blocks_fail_before_any_data_is_loaded(tmp_path, model, needle):
+    from faultlab.experiments.config import ExperimentConfig, parse_config
+    from faultlab.experiments.runner import run_folds
+
+    raw = {"data": {"dataset": "cwru", "data_dir": str(tmp_path / "no-data")}, "model": model}
+    cfg = parse_config(ExperimentConfig, raw)
+    with pytest.raises(ConfigError, match=needle):
+        run_folds(cfg, tmp_path / "out", log=lambda *_: None)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_unknown_model_training_key_is_a_config_error():
+    from faultlab.experiments.config import ExperimentConfig, parse_config
+
+    with pytest.raises(
+        ConfigError, match=r"^c\.yaml: model\.training: unknown key\(s\) \['epochz'\]"
+    ):
+        parse_config(
+            ExperimentConfig, {"model": {"name": "mlp", "training": {"epochz": 3}}}, "c.yaml"
+        )

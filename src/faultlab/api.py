@@ -192,9 +192,8 @@ def _run_in_memory(
 ) -> list[RunOutcome]:
     from faultlab.data.splits import describe_split
     from faultlab.experiments.benchmark import BenchmarkConfig
-    from faultlab.experiments.runner import execute, prepare
+    from faultlab.experiments.runner import check_model, execute, prepare
     from faultlab.experiments.tracking import check
-    from faultlab.models.base import get_spec
 
     if isinstance(cfg, BenchmarkConfig):
         models = cfg.select(only)
@@ -206,7 +205,7 @@ def _run_in_memory(
         experiments, seeds, tracking = [cfg], [None], cfg.tracking
         windows, folds = None, None
     for e in experiments:
-        get_spec(e.model.name)
+        check_model(e)
     check(tracking, cfg.name)
     if folds is None:
         windows, folds = prepare(cfg)

@@ -234,14 +234,13 @@ def run_benchmark(
     A finished cell whose config changed stops the benchmark before anything runs (or, with
     ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``runner.plan_run``.
     """
-    from faultlab.experiments.runner import check_out_dir, prepare
-    from faultlab.models.base import get_spec
+    from faultlab.experiments.runner import check_model, check_out_dir, prepare
     from faultlab.reporting import render_leaderboard
 
     out = check_out_dir(out)
     models = cfg.select(only)
     for m in models:
-        get_spec(m.name)  # an unknown model fails before any data is loaded
+        check_model(cfg.experiment(m))  # an unknown model or option fails before any data is loaded
     check_tracking(cfg.tracking_for_runs(), cfg.name)  # so does an unusable tracking store
     ex = make_executor(executor, workers)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultlab.data.config import DataConfig, SplitConfig
 from faultlab.data.labels import Target
@@ -25,6 +25,16 @@ class ModelConfig(BaseModel):
         default_factory=dict, description="per-model overrides of the training block"
     )
     label: str | None = Field(default=None, description="leaderboard name (default: name)")
+
+    @field_validator("training")
+    @classmethod
+    def _training_keys(cls, over: dict[str, Any]) -> dict[str, Any]:
+        """Keys of the training block only (their values are checked merged with it)."""
+        unknown = sorted(set(over) - set(TrainConfig.model_fields))
+        if unknown:
+            known = ", ".join(TrainConfig.model_fields)
+            raise ValueError(f"unknown key(s) {unknown} (known: {known})")
+        return over
 
     @property
     def display_name(self) -> str:
@@ -48,7 +58,7 @@ class ExperimentConfig(BaseModel):
         over = dict(self.model.training)
         if isinstance(over.get("adaptation"), dict):
             over["adaptation"] = {**base["adaptation"], **over["adaptation"]}
-        return TrainConfig(**{**base, **over})
+        return validate(TrainConfig, {**base, **over}, "model.training")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -37,9 +37,19 @@ from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.features.window_frontend import rpm_summary, split_frontend
-from faultlab.models.base import FaultModel, build_model, get_spec
+from faultlab.models.base import FaultModel, build_model, get_spec, parse_params
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
+
+
+def check_model(cfg: ExperimentConfig) -> None:
+    """An unknown model or a bad option fails before any data is loaded: ``model.params``
+    are checked as ``build_model`` will check them (once the window front end is taken
+    out), ``model.training`` merged with the training block."""
+    spec = get_spec(cfg.model.name)
+    _, params = split_frontend(spec.defaults, cfg.model.params)
+    parse_params(spec.params, params, cfg.model.name)
+    cfg.effective_training()
 
 
 def check_out_dir(path: str | Path, option: str = "--out") -> Path:
@@ -693,7 +703,7 @@ def run_folds(
     from faultlab.experiments.tracking import check
 
     check_out_dir(out_dir)
-    get_spec(cfg.model.name)  # fail on an unknown model before loading any data
+    check_model(cfg)  # fail on an unknown model or option before loading any data
     check(cfg.tracking, cfg.name)  # and on an unusable tracking store
     windows, splits = prepare(cfg)
     config = effective_config(cfg)
