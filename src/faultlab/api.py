@@ -156,7 +156,7 @@ class RunResult:
         found = [
             r
             for r in self.runs
-            if (label is None or label in (r.label, r.metrics["run"]["model"]))
+            if (label is None or label in (r.label, r.record.run.model))
             and (fold is None or r.fold == str(fold))
             and (seed is None or r.seed == seed)
         ]

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from faultlab.contracts import METRICS, MODEL_DIR, PLOTS, RUN_ARTEFACTS
+from faultlab.contracts import METRICS, MODEL_DIR, PLOTS, RUN_ARTEFACTS, Metrics
 from faultlab.errors import ConfigError
 from faultlab.utils.io import write_json
 
@@ -136,15 +136,14 @@ def _number(v: Any) -> float | None:
 def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """The scalar results of metrics.json under stable MLflow names."""
     out: dict[str, float] = {}
+    m = Metrics.from_json(metrics)
+    tr = m.training
     sources = {
-        "test_": metrics.get("primary", {}),
-        "val_final_": (metrics.get("val") or {}).get("primary", {}),
-        "": {
-            k: (metrics.get("training") or {}).get(k)
-            for k in ("train_seconds", "epochs", "best_epoch")
-        },
-        "speed_": metrics.get("speed", {}),
-        "model_": {k: (metrics.get("model") or {}).get(k) for k in ("n_params", "size_bytes")},
+        "test_": m.primary.to_json(),
+        "val_final_": m.val.get("primary", {}),
+        "": {"train_seconds": tr.train_seconds, "epochs": tr.epochs, "best_epoch": tr.best_epoch},
+        "speed_": m.speed.to_json(),
+        "model_": {"n_params": m.model.n_params, "size_bytes": m.model.size_bytes},
     }
     for prefix, block in sources.items():
         for k, v in (block or {}).items():
@@ -201,16 +200,16 @@ def log_run(
     temporary folder first so the artefacts are the same.
     """
     client, exp_id = experiment_id(cfg, experiment)
-    run = metrics.get("run", {})
+    run = Metrics.from_json(metrics).run
     tags = {
-        "faultlab.model": str(run.get("model")),
-        "faultlab.label": str(run.get("model_label")),
-        "faultlab.fold": str(run.get("fold")),
-        "faultlab.seed": str(run.get("seed")),
-        "faultlab.protocol": str(run.get("protocol")),
+        "faultlab.model": str(run.model),
+        "faultlab.label": str(run.model_label),
+        "faultlab.fold": str(run.fold),
+        "faultlab.seed": str(run.seed),
+        "faultlab.protocol": str(run.protocol),
         "faultlab.run_dir": str(Path(run_dir).resolve()) if run_dir else "(in memory)",
     }
-    name = f"{run.get('model_label')} / {run.get('fold')} / seed {run.get('seed')}"
+    name = f"{run.model_label} / {run.fold} / seed {run.seed}"
     mrun = client.create_run(exp_id, run_name=name, tags=tags)
     run_id = mrun.info.run_id
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from faultlab.contracts import TRIALS, TUNING_SUMMARY
+from faultlab.contracts import TRIALS, TUNING_SUMMARY, Metrics
 from faultlab.errors import ConfigError
 from faultlab.experiments.config import ExperimentConfig
 from faultlab.experiments.tuning.config import Log
@@ -113,9 +113,10 @@ def _final_runs(
             update={"training": cfg.training.model_copy(update={"progress": False})}
         )
         m = run_experiment(cfg_s, run_dir, windows=windows, split=split, seed=seed, report=report)
+        rec = Metrics.from_json(m)
         log(
-            f"  {kind} seed {seed}: test accuracy {m['primary']['accuracy']:.4f} "
-            f"val {_val_acc(m):.4f} ({m['training']['train_seconds']:.1f} s) -> {run_dir}"
+            f"  {kind} seed {seed}: test accuracy {rec.primary.accuracy or math.nan:.4f} "
+            f"val {_val_acc(m):.4f} ({rec.training.train_seconds or 0:.1f} s) -> {run_dir}"
         )
         results.append(m)
     return results
@@ -134,23 +135,25 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
         return float(np.mean(vals)) if vals else math.nan
 
+    recs = [Metrics.from_json(m) for m in runs]
+    latencies = [r.speed.latency_ms_batch1 for r in recs]
     return {
-        "n_seeds": len(runs),
+        "n_seeds": len(recs),
         "val_accuracy": mean([_val_acc(m) for m in runs]),
-        "test_accuracy": mean([m["primary"]["accuracy"] for m in runs]),
-        "test_accuracy_per_seed": [m["primary"]["accuracy"] for m in runs],
+        "test_accuracy": mean([r.primary.accuracy for r in recs]),
+        "test_accuracy_per_seed": [r.primary.accuracy for r in recs],
         "val_accuracy_per_seed": [_val_acc(m) for m in runs],
-        "test_macro_f1": mean([m["primary"].get("macro_f1", math.nan) for m in runs]),
-        "train_seconds": mean([m["training"]["train_seconds"] for m in runs]),
-        "epochs": mean([m["training"]["epochs"] for m in runs]),
-        "n_params": int(runs[0]["model"]["n_params"]) if runs else 0,
+        "test_macro_f1": mean([r.primary.macro_f1 for r in recs]),
+        "train_seconds": mean([r.training.train_seconds for r in recs]),
+        "epochs": mean([r.training.epochs for r in recs]),
+        "n_params": int(recs[0].model.n_params or 0) if recs else 0,
         # best of seeds: latency is a property of the model, and the lowest measurement is
         # the one least disturbed by other processes on a shared machine
         "latency_ms_batch1": min(
-            (m.get("speed", {}).get("latency_ms_batch1", math.nan) for m in runs), default=math.nan
+            (math.nan if v is None else v for v in latencies), default=math.nan
         ),
-        "fold": runs[0]["run"]["fold"] if runs else None,
-        "stopped_reason": [m["training"].get("stopped_reason") for m in runs],
+        "fold": recs[0].run.fold if recs else None,
+        "stopped_reason": [r.training.stopped_reason for r in recs],
     }
 
 
