@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from faultlab.contracts import FitResult, ModelSummary
 from faultlab.models.base import FaultModel, ModelParams, register_model
@@ -23,10 +24,10 @@ def band_features(X: np.ndarray, bands: int) -> np.ndarray:
 
 
 class ToyParams(ModelParams):
-    epochs: int = 12
-    lr: float = 0.5
-    bands: int = 16
-    fail: bool = False
+    epochs: int = Field(default=12, description="full-batch gradient steps")
+    lr: float = Field(default=0.5, description="step size")
+    bands: int = Field(default=16, description="log band energies per window")
+    fail: bool = Field(default=False, description="raise in fit (to test failed runs)")
 
 
 @register_model(
