@@ -173,8 +173,6 @@ def order_envelope(
     K_spec = len(cfg.spectrum_names())
     Y = np.empty((n, C, K), dtype=np.float32)
     band_hz = np.empty((n, C, 2), dtype=np.float32)
-    grid = cfg.grid()
-    floor_cols = grid >= FLOOR_MIN_ORDER
     nfft = cfg.zero_pad * L
     band = _band(cfg.band)
     if (cfg.axis == "defect" or cfg.periodicity) and family_orders is None:
@@ -197,18 +195,11 @@ def order_envelope(
             else np.concatenate([shaft_hz[a:b, None], fo.reshape(b - a, -1)], axis=1)
         )
         for rows, first in groups_of(key):  # one step per recording (speed, bearing)
-            Sg = S[rows]
             fr = shaft_hz[a + first]
-            on_grid = sample_spectrum(Sg, sampling_rate, nfft, fr, grid)
-            floor = np.median(on_grid[..., floor_cols], axis=-1, keepdims=True)
-            if cfg.axis == "order":
-                out = on_grid
-            else:
-                assert fo is not None  # axis defect without family_orders raised above
-                orders, _ = defect_axis(fo[first], cfg.families, cfg.harmonics, cfg.offsets)
-                out = sample_spectrum(Sg, sampling_rate, nfft, fr, orders)
-            out /= np.maximum(floor, 1e-20)
-            Y[a:b][rows, :, :K_spec] = np.log1p(out) if cfg.scale == "log" else out
+            orders = None if fo is None else fo[first]
+            Y[a:b][rows, :, :K_spec] = _spectrum_block(
+                S[rows], sampling_rate, nfft, fr, orders, cfg
+            )
             if acf is not None and fo is not None:  # periodicity: family_orders checked above
                 Y[a:b][rows, :, K_spec:] = sample_periodicity(
                     acf[rows],
@@ -220,6 +211,29 @@ def order_envelope(
                     cfg.lag_offsets,
                 )
     return Y, band_hz
+
+
+def _spectrum_block(
+    S: np.ndarray,
+    sampling_rate: float,
+    nfft: int,
+    shaft_hz: float,
+    family_orders: np.ndarray | None,
+    cfg: OrderEnvelopeConfig,
+) -> np.ndarray:
+    """Squared envelope spectra ``S`` of windows at one shaft speed on the config's axis,
+    over their floor (the median on the order grid above ``FLOOR_MIN_ORDER``), scaled."""
+    grid = cfg.grid()
+    on_grid = sample_spectrum(S, sampling_rate, nfft, shaft_hz, grid)
+    floor = np.median(on_grid[..., grid >= FLOOR_MIN_ORDER], axis=-1, keepdims=True)
+    if cfg.axis == "order":
+        out = on_grid
+    else:
+        assert family_orders is not None  # axis defect without family_orders raised above
+        orders, _ = defect_axis(family_orders, cfg.families, cfg.harmonics, cfg.offsets)
+        out = sample_spectrum(S, sampling_rate, nfft, shaft_hz, orders)
+    out /= np.maximum(floor, 1e-20)
+    return np.log1p(out) if cfg.scale == "log" else out
 
 
 def _band(band: str | tuple[float, float]) -> str | tuple[float, float]:
