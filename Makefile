@@ -23,14 +23,16 @@ demo: $(STAMP)
 
 # The cluster tests (real PostgreSQL and Ray servers, minutes) run in their own target.
 # Two pytest workers, one test file each at a time (a module's fixtures, e.g. its Ray
-# instance, stay in one process); the 15 slowest tests are listed at the end.
+# instance, stay in one process), the slowest files first (tests/conftest.py SLOW_MODULES;
+# xdist's own reordering by test count would leave the one-test kill check for last);
+# the 15 slowest tests are listed at the end.
 # Without ../shared/data the tests marked `shared` skip; `-m "not shared"` runs only the rest.
 PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pyright
-	$(BIN)/python -m pytest -q -m "not cluster" -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -m "not cluster" -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-cluster: $(STAMP)
 	$(BIN)/python -m pytest -m cluster -v

@@ -25,18 +25,45 @@ MFPT_DIR = SHARED_DATA / "mfpt"
 STEEL_CSV = SHARED_DATA / "steel-plates" / "steel_plates_faults.csv"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+#: Every run times its model (20 calls per mode by default); the tests check that the figures
+#: are there, not their precision, so 3 calls per mode do (subprocesses and Ray workers
+#: inherit it). tests/test_metrics.py checks the repeat logic itself with explicit counts.
+os.environ.setdefault("FAULTLAB_SPEED_REPEATS", "3")
 
 
 #: Fixtures that need the real files: a test using one is an integration test.
 SHARED_FIXTURES = {"shared_data", "cwru_dir", "mfpt_dir", "steel_csv"}
 
 
+#: The costliest test modules (CPU seconds, most first, measured with make test on 2 cores):
+#: collected first, so the two xdist workers (``--dist loadfile --no-loadscope-reorder``)
+#: start on them and finish on the cheap ones instead of waiting for a long one at the end.
+SLOW_MODULES = (
+    "test_kill.py",  # one 50 s test: kill -9 a benchmark subprocess, rerun it
+    "test_benchmark.py",
+    "test_api.py",
+    "test_tuning.py",
+    "test_ray.py",  # Ray workers' CPU is not in the figures: its wall time is long
+    "test_service.py",
+    "test_predict.py",
+    "test_models.py",
+    "test_hardening.py",
+    "test_tracking.py",
+    "test_estimator.py",
+    "test_fuzz.py",
+    "test_classical.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that reads ../shared/data ``shared`` (whether by a fixture or by an
-    explicit mark), so ``-m "not shared"`` selects the unit tests, which run anywhere."""
+    explicit mark), so ``-m "not shared"`` selects the unit tests, which run anywhere; put
+    the slow modules first (their own order is kept; test order never matters)."""
     for item in items:
         if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.shared)
+    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
 
 
 @pytest.fixture(scope="session")

@@ -147,10 +147,12 @@ def test_run_rejects_bad_configs(tmp_path):
 @pytest.mark.shared
 @pytest.mark.slow
 def test_quick_config_api_equals_cli(tmp_path, shared_data):
-    """configs/cwru-quick.yaml reduced to rf + cnn1d for 2 epochs, no time budget (a budget
-    cuts training at a wall-clock moment, which no two runs share)."""
+    """configs/cwru-quick.yaml reduced to rf + cnn1d for 2 epochs on the 0.007" faults (and
+    the normal recordings), no time budget (a budget cuts training at a wall-clock moment,
+    which no two runs share)."""
     raw = yaml.safe_load((ROOT / "configs" / "cwru-quick.yaml").read_text())
     raw["training"].update(epochs=2, time_budget_s=None)
+    raw["data"]["select"]["fault_diameter_in"] = [0.007]
     raw["models"] = [m for m in raw["models"] if m["name"] in ("rf", "cnn1d")]
     path = tmp_path / "quick.yaml"
     path.write_text(yaml.safe_dump(raw))

@@ -26,11 +26,12 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def cwru(shared_data):
-    import os
-
-    os.environ["FAULTLAB_DATA_DIR"] = str(shared_data)
-    ws = for_target(build_windows(DataConfig(files=[97, 118, 130])), "flat")
+def three_class():
+    """220 windows of three classes (normal, ball, outer race at one load), as CWRU files
+    97, 118 and 130 give them, from the synthetic generator: the engine's behaviour does
+    not depend on real data, so these tests run anywhere."""
+    syn = {"duration_s": 8.0, "loads": [0], "locations": ["B", "OR"], "sizes": [0.007]}
+    ws = for_target(build_windows(DataConfig(dataset="synthetic", synthetic=syn)), "flat")
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(ws))
     return ws.subset(np.sort(idx[:160])), ws.subset(np.sort(idx[160:220]))
@@ -58,8 +59,8 @@ class _Crash(Exception):
 @pytest.mark.parametrize(
     "name,params", [("cnn1d", SMALL_CNN), ("lstm", {"units": 16, "proj_dim": 16, "dropout": 0.3})]
 )
-def test_resume_after_interruption_matches_uninterrupted_run(name, params, cwru, tmp_path):
-    train, val = cwru
+def test_resume_after_interruption_matches_uninterrupted_run(name, params, three_class, tmp_path):
+    train, val = three_class
     kw = dict(epochs=4, schedule="onecycle", augment=["shift", "scale"], patience=10)
     straight = _model(train, name, params, **kw)
     res_a = straight.fit(train, val, run_dir=tmp_path / "a")
@@ -86,14 +87,14 @@ def test_resume_after_interruption_matches_uninterrupted_run(name, params, cwru,
         torch.testing.assert_close(a.float(), b.float(), atol=1e-6, rtol=0, msg=k)
 
 
-def test_resume_without_checkpoint_trains_from_scratch(cwru, tmp_path):
-    train, _ = cwru
+def test_resume_without_checkpoint_trains_from_scratch(three_class, tmp_path):
+    train, _ = three_class
     res = _model(train, epochs=1).fit(train, run_dir=tmp_path, resume=True)
     assert res.epochs == 1 and any("no checkpoint" in n for n in res.notes)
 
 
-def test_early_stopping_restores_best_weights(cwru):
-    train, val = cwru
+def test_early_stopping_restores_best_weights(three_class):
+    train, val = three_class
     # Validation labels are a derangement of the truth: the better the model fits the
     # training data, the worse val_loss gets, so patience must run out early.
     bad_val = val.subset(np.arange(len(val)))
@@ -116,15 +117,15 @@ def test_early_stopping_restores_best_weights(cwru):
     assert any(f"restored best weights from epoch {res.best_epoch}" in n for n in res.notes)
 
 
-def test_monitor_val_accuracy_and_min_delta(cwru):
-    train, val = cwru
+def test_monitor_val_accuracy_and_min_delta(three_class):
+    train, val = three_class
     res = _model(train, epochs=6, patience=1, monitor="val_accuracy", min_delta=2.0).fit(train, val)
     # no accuracy can improve by 2.0: patience 1 stops right after the first epoch's baseline
     assert res.stopped_reason == "early_stopping" and res.epochs == 2 and res.best_epoch == 1
 
 
-def test_time_budget_stops_training(cwru):
-    train, val = cwru
+def test_time_budget_stops_training(three_class):
+    train, val = three_class
     res = _model(train, epochs=10_000, time_budget_s=1.0).fit(train, val)
     assert res.stopped_reason == "time_budget"
     assert res.epochs < 10_000
@@ -134,8 +135,8 @@ def test_time_budget_stops_training(cwru):
 
 @pytest.mark.parametrize("schedule", ["onecycle", "cosine", "plateau", "none"])
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
-def test_schedules_and_optimisers(schedule, optimizer, cwru):
-    train, val = cwru
+def test_schedules_and_optimisers(schedule, optimizer, three_class):
+    train, val = three_class
     res = _model(train, epochs=3, schedule=schedule, optimizer=optimizer, lr=1e-2).fit(train, val)
     lrs = [h["lr"] for h in res.history]
     assert len(lrs) == 3 and all(np.isfinite(h["train_loss"]) for h in res.history)
@@ -146,8 +147,8 @@ def test_schedules_and_optimisers(schedule, optimizer, cwru):
         assert len(set(lrs)) == 3
 
 
-def test_history_rows_and_checkpoint_file(cwru, tmp_path):
-    train, val = cwru
+def test_history_rows_and_checkpoint_file(three_class, tmp_path):
+    train, val = three_class
     res = _model(train, epochs=2).fit(train, val, run_dir=tmp_path)
     keys = {
         "epoch",
@@ -171,8 +172,8 @@ def test_history_rows_and_checkpoint_file(cwru, tmp_path):
     assert res.device.startswith("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def test_progress_bar_prints_epoch_lines(cwru, capsys):
-    train, val = cwru
+def test_progress_bar_prints_epoch_lines(three_class, capsys):
+    train, val = three_class
     _model(train, epochs=1, progress=True).fit(train, val)
     out = capsys.readouterr()
     assert "epoch 1:" in out.out + out.err and "val_accuracy" in out.out + out.err
@@ -192,9 +193,9 @@ def test_augment_batch_is_vectorised_and_value_preserving_for_shift():
     assert augment_batch(x, ["scale", "flip", "noise"]).shape == x.shape
 
 
-def test_tabular_windows_get_no_default_shift(cwru):
+def test_tabular_windows_get_no_default_shift(three_class):
     # signal windows: auto -> shift; tabular windows: auto -> nothing (feature order matters)
-    train, _ = cwru
+    train, _ = three_class
     res = _model(train, epochs=1).fit(train)
     assert any("augmentation: shift" in n for n in res.notes)
     tab = train.subset(np.arange(len(train)))
@@ -238,7 +239,7 @@ def test_devices():
         resolve_device("tpu9")
 
 
-def test_too_few_windows_is_a_config_error(cwru):
-    train, _ = cwru
+def test_too_few_windows_is_a_config_error(three_class):
+    train, _ = three_class
     with pytest.raises(ConfigError, match="at least 2"):
         _model(train).fit(train.subset(np.arange(1)))

@@ -93,3 +93,22 @@ def test_bad_split_config_names_the_value(cwru):
         make_splits(cwru, SplitConfig(kind="leave_one_out", column="speed"))
     with pytest.raises(ConfigError, match="folds \\['9'\\] match none"):
         make_splits(cwru, SplitConfig(kind="leave_one_out", folds=["9"]))
+
+
+def test_condition_validation_on_a_list_column_needs_val_column():
+    """Holding out one value of a column combination is undefined: a ConfigError naming
+    val.column, not a TypeError from inside pandas."""
+    syn = {"duration_s": 0.5, "locations": ["IR"], "sizes": [0.007, 0.014]}
+    ws = build_windows(DataConfig(dataset="synthetic", window=256, synthetic=syn))
+    rule = {
+        "kind": "condition",
+        "column": ["load_hp", "fault_diameter_in"],
+        "train": [{"load_hp": [0, 1]}],
+        "test": [{"load_hp": [2, 3]}],
+    }
+    with pytest.raises(ConfigError, match="set val.column"):
+        make_splits(ws, SplitConfig(**rule, val={"strategy": "condition"}))
+    splits = make_splits(
+        ws, SplitConfig(**rule, val={"strategy": "condition", "column": "load_hp"})
+    )
+    assert len(splits) == 1 and len(splits[0].val) > 0

@@ -11,40 +11,46 @@ from faultlab.cli import app
 from faultlab.cli.options import parse_pairs, set_dotted
 from faultlab.contracts import METRICS
 
+#: The options of ``faultlab benchmark`` (aliases keep the signature short).
+ConfigArg = Annotated[Path, typer.Argument(help="benchmark YAML (data, split, models, seeds)")]
+OutOpt = Annotated[Path, typer.Option(help="output directory (runs/ + leaderboard)")]
+ExecutorOpt = Annotated[str, typer.Option(help="local (sequential) | processes | ray")]
+WorkersOpt = Annotated[int | None, typer.Option(help="worker processes (processes executor)")]
+OnlyOpt = Annotated[
+    list[str] | None, typer.Option(help="run only this model label (repeatable or a,b)")
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=2")
+]
+QuietOpt = Annotated[bool, typer.Option(help="no per-epoch progress bars")]
+AddressOpt = Annotated[
+    str | None, typer.Option(help="ray executor: cluster address (default: a local Ray)")
+]
+MlflowOpt = Annotated[
+    str | None,
+    typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"),
+]
+RerunOpt = Annotated[
+    bool,
+    typer.Option(
+        help="rerun finished runs whose config changed (default: stop, naming "
+        "the changed keys); old results are kept as *.replaced"
+    ),
+]
+
 
 @app.command()
 def benchmark(
-    config: Annotated[Path, typer.Argument(help="benchmark YAML (data, split, models, seeds)")],
-    out: Annotated[Path, typer.Option(help="output directory (runs/ + leaderboard)")] = Path(
-        "runs/benchmark"
-    ),
-    executor: Annotated[str, typer.Option(help="local (sequential) | processes | ray")] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes (processes executor)")
-    ] = None,
-    only: Annotated[
-        list[str] | None, typer.Option(help="run only this model label (repeatable or a,b)")
-    ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=2")
-    ] = None,
-    quiet: Annotated[bool, typer.Option(help="no per-epoch progress bars")] = False,
-    address: Annotated[
-        str | None, typer.Option(help="ray executor: cluster address (default: a local Ray)")
-    ] = None,
-    mlflow: Annotated[
-        str | None,
-        typer.Option(
-            help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"
-        ),
-    ] = None,
-    rerun_changed: Annotated[
-        bool,
-        typer.Option(
-            help="rerun finished runs whose config changed (default: stop, naming "
-            "the changed keys); old results are kept as *.replaced"
-        ),
-    ] = False,
+    config: ConfigArg,
+    out: OutOpt = Path("runs/benchmark"),
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = None,
+    only: OnlyOpt = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    address: AddressOpt = None,
+    mlflow: MlflowOpt = None,
+    rerun_changed: RerunOpt = False,
 ) -> None:
     """Run every unfinished (model, seed, fold) of CONFIG, then write the leaderboard."""
     from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +42,26 @@ def _physics_lines(preds: list, evidence_dir: Path | None) -> None:
             path = recording_evidence_plot(rp, evidence_dir)
             if path is not None:
                 typer.echo(f"evidence plot: {path}")
+
+
+def _print_verdicts(predictor: Any, preds: list, run_dir: Path) -> None:
+    """One table row per file and task: verdict, confidence, windows, top window shares."""
+    from rich.console import Console
+    from rich.table import Table
+
+    multi = len(predictor.tasks) > 1
+    table = Table(title=f"{predictor.model_name} ({run_dir})")
+    table.add_column("file")
+    if multi:
+        table.add_column("task")
+    for col in ("prediction", "confidence", "windows", "share of windows"):
+        table.add_column(col, justify="right" if col in ("confidence", "windows") else "left")
+    for rp in preds:
+        for i, (task, v) in enumerate(rp.verdicts.items()):
+            row = [rp.name if i == 0 else ""] + ([task] if multi else [])
+            row += [v.prediction, f"{v.confidence:.3f}", str(rp.n_windows), _top_shares(v.shares)]
+            table.add_row(*row)
+    Console(width=max(120, Console().width)).print(table)
 
 
 @app.command()
@@ -88,9 +108,6 @@ def predict(
     ] = None,
 ) -> None:
     """Predict recordings: a verdict per file and task, per-window predictions in --out."""
-    from rich.console import Console
-    from rich.table import Table
-
     from faultlab.errors import DataError
     from faultlab.serving.predict import OUTPUT_FORMATS, Predictor, write_predictions
 
@@ -98,19 +115,7 @@ def predict(
         raise DataError(f"{out}: --out must end in {' or '.join(OUTPUT_FORMATS)}")
     predictor = Predictor(run_dir, backend=backend, threads=threads)
     preds = predictor.predict_files(files, sampling_rate, channel or None, batch_size, rpm, bearing)
-    multi = len(predictor.tasks) > 1
-    table = Table(title=f"{predictor.model_name} ({run_dir})")
-    table.add_column("file")
-    if multi:
-        table.add_column("task")
-    for col in ("prediction", "confidence", "windows", "share of windows"):
-        table.add_column(col, justify="right" if col in ("confidence", "windows") else "left")
-    for rp in preds:
-        for i, (task, v) in enumerate(rp.verdicts.items()):
-            row = [rp.name if i == 0 else ""] + ([task] if multi else [])
-            row += [v.prediction, f"{v.confidence:.3f}", str(rp.n_windows), _top_shares(v.shares)]
-            table.add_row(*row)
-    Console(width=max(120, Console().width)).print(table)
+    _print_verdicts(predictor, preds, run_dir)
     _physics_lines(preds, evidence)
     if out is not None:
         write_predictions(out, preds, predictor)

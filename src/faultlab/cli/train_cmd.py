@@ -10,55 +10,67 @@ import typer
 from faultlab.cli import app
 from faultlab.cli.options import parse_pairs, set_dotted
 
+#: The options of ``faultlab train`` (aliases keep the signature short).
+ConfigArg = Annotated[Path | None, typer.Argument(help="experiment YAML (optional)")]
+ModelOpt = Annotated[str | None, typer.Option(help="registered model name")]
+DatasetOpt = Annotated[
+    str | None, typer.Option(help="cwru | mfpt | synthetic | files | table | sources")
+]
+TargetOpt = Annotated[
+    str | None, typer.Option(help="flat | binary | multitask | location | size | label")
+]
+SplitOpt = Annotated[str | None, typer.Option(help="split kind, e.g. leave_one_out, condition")]
+FoldOpt = Annotated[list[str] | None, typer.Option(help="run only this fold (repeatable)")]
+IntOpt = Annotated[int | None, typer.Option()]
+FloatOpt = Annotated[float | None, typer.Option()]
+BudgetOpt = Annotated[float | None, typer.Option(help="seconds of training per fold")]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="model option KEY=VALUE")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="any config key, e.g. data.window=2048")
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
+]
+OutOpt = Annotated[Path, typer.Option(help="output directory (one sub-folder per fold)")]
+ResumeOpt = Annotated[bool, typer.Option(help="continue from checkpoints")]
+MlflowOpt = Annotated[
+    str | None,
+    typer.Option(help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"),
+]
+QuietOpt = Annotated[bool, typer.Option(help="no progress bars")]
+RerunOpt = Annotated[
+    bool,
+    typer.Option(
+        help="rerun finished folds whose config changed (default: stop, naming the changed "
+        "keys); old results are kept as *.replaced"
+    ),
+]
+
 
 @app.command()
 def train(
-    config: Annotated[Path | None, typer.Argument(help="experiment YAML (optional)")] = None,
-    model: Annotated[str | None, typer.Option(help="registered model name")] = None,
-    dataset: Annotated[
-        str | None, typer.Option(help="cwru | mfpt | synthetic | files | table | sources")
-    ] = None,
-    target: Annotated[
-        str | None, typer.Option(help="flat | binary | multitask | location | size | label")
-    ] = None,
-    split: Annotated[
-        str | None, typer.Option(help="split kind, e.g. leave_one_out, condition")
-    ] = None,
-    fold: Annotated[list[str] | None, typer.Option(help="run only this fold (repeatable)")] = None,
-    epochs: Annotated[int | None, typer.Option()] = None,
-    batch_size: Annotated[int | None, typer.Option()] = None,
-    lr: Annotated[float | None, typer.Option()] = None,
-    patience: Annotated[int | None, typer.Option()] = None,
-    time_budget: Annotated[float | None, typer.Option(help="seconds of training per fold")] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | mps")] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="model option KEY=VALUE")
-    ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="any config key, e.g. data.window=2048")
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="output directory (one sub-folder per fold)")] = Path(
-        "runs/train"
-    ),
-    resume: Annotated[bool, typer.Option(help="continue from checkpoints")] = False,
-    mlflow: Annotated[
-        str | None,
-        typer.Option(
-            help="log every run to this MLflow tracking URI (file:/path, http://host:5000)"
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
-    rerun_changed: Annotated[
-        bool,
-        typer.Option(
-            help="rerun finished folds whose config changed (default: stop, naming the changed "
-            "keys); old results are kept as *.replaced"
-        ),
-    ] = False,
+    config: ConfigArg = None,
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    split: SplitOpt = None,
+    fold: FoldOpt = None,
+    epochs: IntOpt = None,
+    batch_size: IntOpt = None,
+    lr: FloatOpt = None,
+    patience: IntOpt = None,
+    time_budget: BudgetOpt = None,
+    seed: IntOpt = None,
+    device: DeviceOpt = None,
+    param: ParamOpt = None,
+    set_: SetOpt = None,
+    data_dir: DataDirOpt = None,
+    out: OutOpt = Path("runs/train"),
+    resume: ResumeOpt = False,
+    mlflow: MlflowOpt = None,
+    quiet: QuietOpt = False,
+    rerun_changed: RerunOpt = False,
 ) -> None:
     """Train one model and write a run directory per fold (config, split, history, model, metrics, report)."""
     from faultlab.experiments.config import ExperimentConfig, load_yaml, parse_config

@@ -10,53 +10,65 @@ import typer
 from faultlab.cli import app
 from faultlab.cli.options import parse_pairs, set_dotted
 
+#: The options of ``faultlab tune`` (aliases keep the signature short).
+ConfigArg = Annotated[
+    Path, typer.Argument(help="experiment YAML with a tune: block (search space)")
+]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(help="search wall-clock seconds per model (default: tune.budget_s)"),
+]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="study storage URL (default sqlite:///OUT/study.db; postgresql://... to share)"
+    ),
+]
+StudyOpt = Annotated[
+    str | None,
+    typer.Option(help="study name prefix (default: the config name); '-<model>' is appended"),
+]
+TrialsOpt = Annotated[
+    int | None, typer.Option(help="most finished trials per study, all workers together")
+]
+OutOpt = Annotated[Path, typer.Option(help="output directory")]
+ExecutorOpt = Annotated[str, typer.Option(help="local | ray")]
+AddressOpt = Annotated[
+    str | None, typer.Option(help="Ray cluster address (default: start a local Ray)")
+]
+WorkersOpt = Annotated[int | None, typer.Option(help="parallel tuning workers per study (ray)")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=5")
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option(help="sampler seed (default tune.seed); give each machine its own")
+]
+SearchOnlyOpt = Annotated[
+    bool,
+    typer.Option("--search-only", help="only add trials to the shared study (extra machines)"),
+]
+NoReportOpt = Annotated[bool, typer.Option("--no-report", help="skip the Markdown/HTML reports")]
+
 
 @app.command()
 def tune(
-    config: Annotated[
-        Path, typer.Argument(help="experiment YAML with a tune: block (search space)")
-    ],
-    budget: Annotated[
-        float | None,
-        typer.Option(help="search wall-clock seconds per model (default: tune.budget_s)"),
-    ] = None,
-    storage: Annotated[
-        str | None,
-        typer.Option(
-            help="study storage URL (default sqlite:///OUT/study.db; postgresql://... to share)"
-        ),
-    ] = None,
-    study: Annotated[
-        str | None,
-        typer.Option(help="study name prefix (default: the config name); '-<model>' is appended"),
-    ] = None,
-    n_trials: Annotated[
-        int | None, typer.Option(help="most finished trials per study, all workers together")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/tune"),
-    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster address (default: start a local Ray)")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="parallel tuning workers per study (ray)")
-    ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=5")
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="data directory (default $FAULTLAB_DATA_DIR)")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="sampler seed (default tune.seed); give each machine its own")
-    ] = None,
-    search_only: Annotated[
-        bool,
-        typer.Option("--search-only", help="only add trials to the shared study (extra machines)"),
-    ] = False,
-    no_report: Annotated[
-        bool, typer.Option("--no-report", help="skip the Markdown/HTML reports")
-    ] = False,
+    config: ConfigArg,
+    budget: BudgetOpt = None,
+    storage: StorageOpt = None,
+    study: StudyOpt = None,
+    n_trials: TrialsOpt = None,
+    out: OutOpt = Path("runs/tune"),
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
+    set_: SetOpt = None,
+    data_dir: DataDirOpt = None,
+    seed: SeedOpt = None,
+    search_only: SearchOnlyOpt = False,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Tune hyperparameters on validation recordings, then compare default vs tuned on the test fold."""
     from faultlab.experiments.config import load_yaml

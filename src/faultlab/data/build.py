@@ -55,7 +55,7 @@ def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recordin
         from faultlab.data.download import download
 
         download(spec.name, rows["file"].tolist(), data_dir=cfg.data_dir)
-    present = rows[spec.catalogue.available(rows, cfg.data_dir)]
+    present = rows.loc[spec.catalogue.available(rows, cfg.data_dir)]
     if present.empty:
         raise DataError(
             f"none of the {len(rows)} selected {spec.label} files is in {folder}; "
@@ -70,7 +70,7 @@ def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recordin
         if missing
         else []
     )
-    if nearest_channel(cfg.channel) is not None:
+    if isinstance(cfg.channel, str) and nearest_channel(cfg.channel) is not None:
         return _read_nearest(spec, present, cfg), notes + [nearest_note(cfg.channel)]
     chans = _channels(cfg, spec)
     recs = [spec.read(f, data_dir=cfg.data_dir, channels=chans) for f in present["file"]]

@@ -89,7 +89,7 @@ def _file_downloader(url: str, output_file: Any, pooch_obj: Any = None) -> None:
         shutil.copyfile(source, output_file)
 
 
-def _downloader(what: str, url: str, progress: bool, timeout: float) -> Callable[..., None]:
+def _downloader(what: str, url: str, progress: bool, timeout: float) -> Callable[..., Any]:
     scheme = urlparse(url).scheme.lower()
     if scheme == "file":
         return _file_downloader

@@ -14,7 +14,7 @@ A *target* names the tasks a model learns (``flat``, ``binary``, ``multitask``, 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ def _location(value: object) -> str | None:
     return "OR" if s.startswith("OR") else s
 
 
-def _size(value: object) -> str | None:
+def _size(value: Any) -> str | None:
     if value is None or value == "":
         return None
     try:

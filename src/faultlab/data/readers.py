@@ -565,6 +565,19 @@ LOADERS: dict[str, Callable[[Path, Sequence[Any] | None, Any], _Loaded]] = {
 }
 
 
+def _final_rate(path: Path, given: float | None, found: Any) -> float:
+    """``given`` (an option) wins over ``found`` (in the file); neither is a DataError."""
+    rate = given if given is not None else found
+    if rate is None:
+        raise DataError(
+            f"{path}: no sampling rate; pass sampling_rate (manifest column sampling_rate)"
+        )
+    rate = float(rate)
+    if not np.isfinite(rate) or rate <= 0:
+        raise DataError(f"{path}: sampling rate {rate} must be a positive number")
+    return rate
+
+
 def read_recording(
     path: str | os.PathLike,
     channels: str | Sequence[Any] | None = None,
@@ -612,14 +625,7 @@ def read_recording(
     if signal.shape[1] == 0:
         raise DataError(f"{path}: {names[0]!r} is empty")
     _check_finite(signal, path, names)
-    rate = sampling_rate if sampling_rate is not None else found_rate
-    if rate is None:
-        raise DataError(
-            f"{path}: no sampling rate; pass sampling_rate (manifest column sampling_rate)"
-        )
-    rate = float(rate)
-    if not np.isfinite(rate) or rate <= 0:
-        raise DataError(f"{path}: sampling rate {rate} must be a positive number")
+    rate = _final_rate(path, sampling_rate, found_rate)
     meta: dict[str, Any] = {"dataset": "files", "source": str(path), **extra}
     return Recording(
         recording_id=recording_id or path.stem,

@@ -83,7 +83,7 @@ def _recording(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     _, test_rids = train_test_split(
         rec["rid"], test_size=n_test, random_state=cfg.seed, stratify=strat
     )
-    test = np.isin(ws.recording_id, test_rids.to_numpy())
+    test = np.isin(ws.recording_id, np.asarray(test_rids))
     return [Split("recording hold-out", _idx(~test), _idx(test))]
 
 
@@ -319,6 +319,11 @@ def _val_condition(
 ) -> tuple[np.ndarray, str] | None:
     """One training value of the column held out; None when training has a single value."""
     column = cfg.val.column or cfg.column
+    if isinstance(column, list):
+        raise ConfigError(
+            f"split val: strategy condition holds out a value of one column; split.column is "
+            f"{column}, so set val.column to one of them"
+        )
     col = _column(ws, column)
     tr_col, te_col = col.iloc[train], col.iloc[test]
     train_values = sorted(tr_col.dropna().unique().tolist())

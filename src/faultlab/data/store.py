@@ -30,7 +30,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,8 @@ class WindowArray:
         self, path: str | os.PathLike, shape: tuple[int, int, int], rows: np.ndarray | None = None
     ) -> None:
         self.path = Path(path)
-        self.file_shape = tuple(int(s) for s in shape)
+        n, c, length = (int(s) for s in shape)
+        self.file_shape: tuple[int, int, int] = (n, c, length)
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         self._mm: mmap.mmap | None = None
         self._view: np.ndarray | None = None
@@ -79,7 +80,7 @@ class WindowArray:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (len(self), *self.file_shape[1:])
+        return (len(self), self.file_shape[1], self.file_shape[2])
 
     @property
     def nbytes(self) -> int:
@@ -203,7 +204,7 @@ class StoreWriter:
                 f"recording {recording_id}: windows of shape {X.shape}, store expects "
                 f"[n, {len(self.channels)}, {self.window}]"
             )
-        self._fh.write(memoryview(X).cast("B"))
+        self._fh.write(X.data.cast("B"))
         self._rows.append(
             {**meta, "recording_id": recording_id, "start": self.n, "n_windows": len(X)}
         )
@@ -287,7 +288,8 @@ def open_store(path: str | os.PathLike) -> WindowSet:
         table["start"].to_numpy(np.int64), counts
     )
     return WindowSet(
-        X=WindowArray(path / DATA_FILE, shape),
+        # duck-typed: WindowArray has the array interface WindowSet users rely on
+        X=cast(np.ndarray, WindowArray(path / DATA_FILE, shape)),
         y={c.split(":", 1)[1]: table[c].to_numpy(np.int64)[rec_index] for c in label_cols},
         classes={t: list(v) for t, v in info["classes"].items()},
         recording_id=table["recording_id"].to_numpy()[rec_index],
@@ -357,7 +359,7 @@ def moments(X: Any, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         s = part if s is None else s + part
         sq = part_sq if sq is None else sq + part_sq
         count += int(np.prod([chunk.shape[a] for a in axes]))
-    if s is None:
+    if s is None or sq is None:
         raise DataError("no windows to compute statistics on")
     mean = s / count
     return mean, np.sqrt(np.maximum(sq / count - mean * mean, 0.0))

@@ -105,9 +105,9 @@ def detect_label_columns(
     if run < 2:
         return [cols[-1]]
     for k in range(run, 1, -1):
-        if _first_bad_onehot_row(df[cols[-k:]]) is None:
+        if _first_bad_onehot_row(df.loc[:, cols[-k:]]) is None:
             return cols[-k:]
-    row, ones = _first_bad_onehot_row(df[cols[-run:]])  # type: ignore[misc]
+    row, ones = _first_bad_onehot_row(df.loc[:, cols[-run:]])  # type: ignore[misc]
     raise DataError(
         f"{path}: trailing 0/1 columns {cols[-run:]} look like one-hot labels but "
         f"{_line(row)} has {ones} ones; fix the row or pass label_columns explicitly"
@@ -119,14 +119,14 @@ def _onehot_labels(
 ) -> tuple[np.ndarray, list[str]]:
     for c in columns:
         if not _is_binary(df[c]):
-            values = pd.to_numeric(df[c], errors="coerce")
+            values = pd.Series(pd.to_numeric(df[c], errors="coerce"))
             bad = np.flatnonzero(~np.isin(values.to_numpy(dtype=float), (0.0, 1.0)))
             r = int(bad[0])
             raise DataError(
                 f"{path}: one-hot label column {c!r} has value {_show(df[c].iloc[r])} at {_line(r)}; "
                 "expected 0 or 1"
             )
-    block = df[columns]
+    block = df.loc[:, columns]
     bad = _first_bad_onehot_row(block)
     if bad is not None:
         row, ones = bad
@@ -165,7 +165,7 @@ def _features(df: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
     for c in columns:
         col = df[c]
         if not (pd.api.types.is_numeric_dtype(col) or col.dtype == bool):
-            coerced = pd.to_numeric(col, errors="coerce")
+            coerced = pd.Series(pd.to_numeric(col, errors="coerce"))
             bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
             r = int(bad[0]) if bad.size else 0
             raise DataError(

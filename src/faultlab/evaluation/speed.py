@@ -7,6 +7,7 @@ repeats after a warm-up, within a total time cap so a slow model cannot stall a 
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -38,6 +39,11 @@ def _time_calls(fn, repeats: int, warmup: int, budget: float, min_repeats: int =
     return times
 
 
+#: Timed calls per mode when the caller gives none; the environment variable overrides it.
+DEFAULT_REPEATS = 20
+SPEED_REPEATS_ENV = "FAULTLAB_SPEED_REPEATS"
+
+
 def _threads() -> int | None:
     torch = sys.modules.get("torch")
     return int(torch.get_num_threads()) if torch is not None else None
@@ -47,8 +53,8 @@ def measure_inference(
     model: FaultModel,
     X: np.ndarray,
     batch_size: int = 256,
-    repeats: int = 20,
-    warmup: int = 3,
+    repeats: int | None = None,
+    warmup: int | None = None,
     max_seconds: float = 10.0,
 ) -> dict[str, Any]:
     """Per-window latency at batch 1 and at ``batch_size`` (median and p90), and throughput.
@@ -56,8 +62,14 @@ def measure_inference(
     ``X`` is a sample of real windows; if it has fewer than ``batch_size`` rows the batch is
     made of repeats of them. ``max_seconds`` bounds the total time (half for each mode; at
     least 5 timed calls per mode unless one mode takes twice its half). Median and p90 resist
-    the stray slow call of a busy machine.
+    the stray slow call of a busy machine. ``repeats`` defaults to 20 (or
+    ``$FAULTLAB_SPEED_REPEATS``: fewer where the figures are not the point, e.g. the tests),
+    ``warmup`` to 3 (at most ``repeats``).
     """
+    if repeats is None:
+        repeats = int(os.environ.get(SPEED_REPEATS_ENV) or DEFAULT_REPEATS)
+    if warmup is None:
+        warmup = min(3, repeats)
     batch_size = max(1, int(batch_size))
     # only the first batch is used: slicing first keeps a large (on-disk) X where it is
     X = np.asarray(X[:batch_size], dtype=np.float32)

@@ -219,6 +219,51 @@ def _runs_per_node(results: list[Any]) -> dict[str, int]:
     return nodes
 
 
+def _run_pending(
+    ex: Any, pending: list[RunTask], windows: Any, folds: dict[str, Any], log: Callable
+) -> list[Any]:
+    """Every pending cell on the executor; a cell whose worker died leaves its error file."""
+    results = ex.map(run_one, pending, shared=(windows, folds), on_result=_progress(pending, log))
+    for task, res in zip(pending, results):
+        if isinstance(res, TaskError):  # the worker died: leave a trace for the leaderboard
+            write_text(Path(task.run_dir) / ERROR_FILE, res.message + "\n")
+    return results
+
+
+def _summary(
+    cfg: BenchmarkConfig,
+    out: Path,
+    grid: list[RunTask],
+    results: list[Any],
+    skipped: int,
+    wall: float,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Write the leaderboard over the whole grid; the benchmark's summary."""
+    from faultlab.reporting import render_leaderboard
+
+    # "skipped" here: a retried task found the run finished by its first attempt
+    ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") in ("ok", "skipped"))
+    failed = len(results) - ok
+    paths = render_leaderboard(
+        out,
+        run_dirs=[Path(t.run_dir) for t in grid],
+        title=f"{cfg.name}: leaderboard",
+        description=cfg.description or None,
+    )
+    log(f"ran {ok}, failed {failed}, skipped {skipped} in {wall:.1f} s -> {paths['md']}")
+    return {
+        "ran": ok,
+        "failed": failed,
+        "skipped": skipped,
+        "seconds": wall,
+        "grid": len(grid),
+        "paths": paths,
+        "nodes": _runs_per_node(results),
+        "restarted": sum(1 for r in results if isinstance(r, dict) and r.get("restarted")),
+    }
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     out: str | Path,
@@ -235,7 +280,6 @@ def run_benchmark(
     ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``runner.plan_run``.
     """
     from faultlab.experiments.runner import check_model, check_out_dir, prepare
-    from faultlab.reporting import render_leaderboard
 
     out = check_out_dir(out)
     models = cfg.select(only)
@@ -265,28 +309,6 @@ def run_benchmark(
     )
 
     t1 = time.perf_counter()
-    results = ex.map(run_one, pending, shared=(windows, folds), on_result=_progress(pending, log))
+    results = _run_pending(ex, pending, windows, folds, log)
     wall = time.perf_counter() - t1
-    for task, res in zip(pending, results):
-        if isinstance(res, TaskError):  # the worker died: leave a trace for the leaderboard
-            write_text(Path(task.run_dir) / ERROR_FILE, res.message + "\n")
-    # "skipped" here: a retried task found the run finished by its first attempt
-    ok = sum(1 for r in results if isinstance(r, dict) and r.get("status") in ("ok", "skipped"))
-    failed = len(results) - ok
-    paths = render_leaderboard(
-        out,
-        run_dirs=[Path(t.run_dir) for t in grid],
-        title=f"{cfg.name}: leaderboard",
-        description=cfg.description or None,
-    )
-    log(f"ran {ok}, failed {failed}, skipped {skipped} in {wall:.1f} s -> {paths['md']}")
-    return {
-        "ran": ok,
-        "failed": failed,
-        "skipped": skipped,
-        "seconds": wall,
-        "grid": len(grid),
-        "paths": paths,
-        "nodes": _runs_per_node(results),
-        "restarted": sum(1 for r in results if isinstance(r, dict) and r.get("restarted")),
-    }
+    return _summary(cfg, out, grid, results, skipped, wall, log)

@@ -16,6 +16,7 @@ import scipy.fft
 
 from faultlab.data.bearings import BearingGeometry, resolve
 from faultlab.features.time_domain import safe_div
+from faultlab.utils.fft import ifft, rfft
 
 #: Defect frequencies the envelope group measures by default (keys of ``BearingGeometry.orders``).
 DEFECTS = ("BPFO", "BPFI", "BSF", "FTF")
@@ -33,7 +34,7 @@ def envelope(
     ``spectrum`` may pass ``rfft(X)`` already computed.
     """
     L = X.shape[-1]
-    F = scipy.fft.rfft(X, axis=-1) if spectrum is None else spectrum
+    F = rfft(X, axis=-1) if spectrum is None else spectrum
     n_pos = F.shape[-1]
     H = np.zeros(X.shape[:-1] + (L,), dtype=np.result_type(F.dtype, np.complex64))
     H[..., :n_pos] = F
@@ -44,13 +45,13 @@ def envelope(
             raise ValueError("an envelope band needs the sampling rate")
         f = scipy.fft.rfftfreq(L, d=1.0 / sampling_rate)
         H[..., :n_pos][..., (f < band[0]) | (f > band[1])] = 0
-    return np.abs(scipy.fft.ifft(H, axis=-1)).astype(np.float32, copy=False)
+    return np.abs(ifft(H, axis=-1)).astype(np.float32, copy=False)
 
 
 def envelope_spectrum(env: np.ndarray, nfft: int | None = None) -> np.ndarray:
     """Amplitude spectrum of the mean-removed envelope; a sinusoid of amplitude A reads A."""
     L = env.shape[-1]
-    E = scipy.fft.rfft(env - env.mean(axis=-1, keepdims=True), n=max(nfft or L, L), axis=-1)
+    E = rfft(env - env.mean(axis=-1, keepdims=True), n=max(nfft or L, L), axis=-1)
     amp = np.abs(E) * np.float32(2.0 / L)
     return amp.astype(np.float32, copy=False)
 
@@ -117,9 +118,9 @@ def envelope_features(
     varies with load and sensor mounting more than the defect signature does.
     """
     L = X.shape[-1]
-    nfft = max(nfft or L, L)
-    amp = envelope_spectrum(envelope(X, sampling_rate, band, spectrum), nfft)
-    peaks = peak_amplitudes(amp, sampling_rate, nfft, targets, tolerance)
+    n = max(nfft or L, L)
+    amp = envelope_spectrum(envelope(X, sampling_rate, band, spectrum), n)
+    peaks = peak_amplitudes(amp, sampling_rate, n, targets, tolerance)
     level = np.median(amp[..., 1:], axis=-1, keepdims=True)
     return np.concatenate([peaks, safe_div(peaks, level)], axis=-1).astype(np.float32)
 

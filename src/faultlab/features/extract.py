@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from faultlab.data.bearings import BEARINGS, resolve
@@ -35,6 +34,7 @@ from faultlab.features.spectral import (
     spectral_moments,
 )
 from faultlab.features.time_domain import TIME_FEATURES, time_features
+from faultlab.utils.fft import rfft
 
 #: Feature groups: name -> (compute(extractor, X, rfft) -> [n, C, F], names(extractor, L)).
 GROUPS: dict[str, tuple[Callable, Callable]] = {}
@@ -85,7 +85,7 @@ def _envelope(fx: FeatureExtractor, X: np.ndarray, S: np.ndarray) -> np.ndarray:
     bearings = fx.bearings(X.shape[1])
     if len(set(bearings)) == 1:
         return envelope_features(
-            X, fx.sampling_rate, fx.targets(bearings[0]), fx.tolerance, fx.envelope_nfft,
+            X, fx.rate_and_rpm()[0], fx.targets(bearings[0]), fx.tolerance, fx.envelope_nfft,
             fx.envelope_band, S,
         )  # fmt: skip
     # channels on different bearings: each channel's own defect lines (a loop over channels)
@@ -93,7 +93,7 @@ def _envelope(fx: FeatureExtractor, X: np.ndarray, S: np.ndarray) -> np.ndarray:
         [
             envelope_features(
                 X[:, c : c + 1],
-                fx.sampling_rate,
+                fx.rate_and_rpm()[0],
                 fx.targets(b),
                 fx.tolerance,
                 fx.envelope_nfft,
@@ -166,11 +166,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
                 f"unknown feature group(s) {unknown or groups}; choose from {sorted(GROUPS)}"
             )
         if "envelope" in groups:
-            if not self.sampling_rate or not self.rpm:
-                raise ConfigError(
-                    "feature group 'envelope' needs sampling_rate and rpm "
-                    f"(got sampling_rate={self.sampling_rate}, rpm={self.rpm})"
-                )
+            self.rate_and_rpm()
             bearings = [self.bearing] if isinstance(self.bearing, str) else list(self.bearing)
             unknown = [b for b in bearings if not _known_bearing(b)]
             if unknown or not bearings:
@@ -181,6 +177,15 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
             raise ConfigError(f"n_bands must be >= 1, got {self.n_bands}")
         if self.chunk_size < 1:
             raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
+
+    def rate_and_rpm(self) -> tuple[float, float]:
+        """The sampling rate and shaft speed the envelope group needs (ConfigError if unset)."""
+        if not self.sampling_rate or not self.rpm:
+            raise ConfigError(
+                "feature group 'envelope' needs sampling_rate and rpm "
+                f"(got sampling_rate={self.sampling_rate}, rpm={self.rpm})"
+            )
+        return float(self.sampling_rate), float(self.rpm)
 
     @property
     def group_list(self) -> list[str]:
@@ -199,7 +204,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
     def targets(self, bearing: str | None = None) -> list[EnvelopeTarget]:
         """Defect lines of ``bearing`` (default: the first channel's) at ``rpm``."""
         b = bearing or (self.bearing if isinstance(self.bearing, str) else self.bearing[0])
-        return envelope_targets(b, float(self.rpm), self.harmonics, tuple(self.defects))
+        return envelope_targets(b, self.rate_and_rpm()[1], self.harmonics, tuple(self.defects))
 
     # -- names ---------------------------------------------------------------------------
 
@@ -288,7 +293,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _chunk(self, X: np.ndarray) -> np.ndarray:
         groups = self.group_list
-        S = scipy.fft.rfft(X, axis=-1) if _NEEDS_FFT & set(groups) else None
+        S = rfft(X, axis=-1) if _NEEDS_FFT & set(groups) else None
         parts = [GROUPS[g][0](self, X, S) for g in groups]
         F = np.concatenate(parts, axis=-1)  # [n, C, F]
         keep = self._keep(X.shape[-1])

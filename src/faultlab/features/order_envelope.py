@@ -50,33 +50,37 @@ class OrderEnvelopeConfig(BaseModel):
     kind: Literal["order_envelope"] = "order_envelope"
     axis: Literal["order", "defect"] = "defect"
     band: str | tuple[float, float] = Field(
-        "cpw", description="cpw | kurtogram | none | [lo_hz, hi_hz]"
+        default="cpw", description="cpw | kurtogram | none | [lo_hz, hi_hz]"
     )
-    kurtogram_levels: int = Field(3, ge=1, le=6)
-    max_order: float = Field(20.0, gt=1, description="order axis: highest order")
-    resolution: float = Field(0.05, gt=0, description="order axis: step in orders")
+    kurtogram_levels: int = Field(default=3, ge=1, le=6)
+    max_order: float = Field(default=20.0, gt=1, description="order axis: highest order")
+    resolution: float = Field(default=0.05, gt=0, description="order axis: step in orders")
     families: tuple[str, ...] = FAMILIES
-    harmonics: int = Field(4, ge=1, le=10, description="defect axis: k = 1..harmonics")
-    half_width: float = Field(1.2, ge=0, description="defect axis: +- orders around each line")
-    step: float = Field(0.1, gt=0, description="defect axis: step of the offsets (orders)")
-    zero_pad: int = Field(2, ge=1, le=8, description="FFT length = zero_pad x window")
-    taper: Literal["hann", "none"] = Field("hann", description="window on the squared envelope")
+    harmonics: int = Field(default=4, ge=1, le=10, description="defect axis: k = 1..harmonics")
+    half_width: float = Field(
+        default=1.2, ge=0, description="defect axis: +- orders around each line"
+    )
+    step: float = Field(default=0.1, gt=0, description="defect axis: step of the offsets (orders)")
+    zero_pad: int = Field(default=2, ge=1, le=8, description="FFT length = zero_pad x window")
+    taper: Literal["hann", "none"] = Field(
+        default="hann", description="window on the squared envelope"
+    )
     scale: Literal["log", "linear"] = "log"
-    rpm: float | None = Field(None, gt=0, description="fixed shaft speed for every window")
+    rpm: float | None = Field(default=None, gt=0, description="fixed shaft speed for every window")
     rpm_range: tuple[float, float] = (600.0, 4000.0)
-    chunk_size: int = Field(4096, ge=1)
+    chunk_size: int = Field(default=4096, ge=1)
     periodicity: int = Field(
-        0,
+        default=0,
         ge=0,
         le=6,
         description="append the squared envelope's autocorrelation at 1..N x each fault "
         "family's impact period (0: off; see features.periodicity)",
     )
     periodicity_band: str | tuple[float, float] = Field(
-        "none", description="band of the envelope whose autocorrelation is read"
+        default="none", description="band of the envelope whose autocorrelation is read"
     )
-    periodicity_span: float = Field(0.12, gt=0, le=0.5, description="+- relative lag")
-    periodicity_step: float = Field(0.02, gt=0, description="step of the relative lag")
+    periodicity_span: float = Field(default=0.12, gt=0, le=0.5, description="+- relative lag")
+    periodicity_step: float = Field(default=0.02, gt=0, description="step of the relative lag")
 
     @field_validator("band", "periodicity_band", mode="before")
     @classmethod
@@ -163,8 +167,6 @@ def order_envelope(
     K_spec = len(cfg.spectrum_names())
     Y = np.empty((n, C, K), dtype=np.float32)
     band_hz = np.empty((n, C, 2), dtype=np.float32)
-    grid = cfg.grid()
-    floor_cols = grid >= FLOOR_MIN_ORDER
     nfft = cfg.zero_pad * L
     band = _band(cfg.band)
     if (cfg.axis == "defect" or cfg.periodicity) and family_orders is None:
@@ -187,18 +189,12 @@ def order_envelope(
             else np.concatenate([shaft_hz[a:b, None], fo.reshape(b - a, -1)], axis=1)
         )
         for rows, first in groups_of(key):  # one step per recording (speed, bearing)
-            Sg = S[rows]
             fr = shaft_hz[a + first]
-            on_grid = sample_spectrum(Sg, sampling_rate, nfft, fr, grid)
-            floor = np.median(on_grid[..., floor_cols], axis=-1, keepdims=True)
-            if cfg.axis == "order":
-                out = on_grid
-            else:
-                orders, _ = defect_axis(fo[first], cfg.families, cfg.harmonics, cfg.offsets)
-                out = sample_spectrum(Sg, sampling_rate, nfft, fr, orders)
-            out /= np.maximum(floor, 1e-20)
-            Y[a:b][rows, :, :K_spec] = np.log1p(out) if cfg.scale == "log" else out
-            if acf is not None:
+            orders = None if fo is None else fo[first]
+            Y[a:b][rows, :, :K_spec] = _spectrum_block(
+                S[rows], sampling_rate, nfft, fr, orders, cfg
+            )
+            if acf is not None and fo is not None:  # periodicity: family_orders checked above
                 Y[a:b][rows, :, K_spec:] = sample_periodicity(
                     acf[rows],
                     sampling_rate,
@@ -211,8 +207,31 @@ def order_envelope(
     return Y, band_hz
 
 
+def _spectrum_block(
+    S: np.ndarray,
+    sampling_rate: float,
+    nfft: int,
+    shaft_hz: float,
+    family_orders: np.ndarray | None,
+    cfg: OrderEnvelopeConfig,
+) -> np.ndarray:
+    """Squared envelope spectra ``S`` of windows at one shaft speed on the config's axis,
+    over their floor (the median on the order grid above ``FLOOR_MIN_ORDER``), scaled."""
+    grid = cfg.grid()
+    on_grid = sample_spectrum(S, sampling_rate, nfft, shaft_hz, grid)
+    floor = np.median(on_grid[..., grid >= FLOOR_MIN_ORDER], axis=-1, keepdims=True)
+    if cfg.axis == "order":
+        out = on_grid
+    else:
+        assert family_orders is not None  # axis defect without family_orders raised above
+        orders, _ = defect_axis(family_orders, cfg.families, cfg.harmonics, cfg.offsets)
+        out = sample_spectrum(S, sampling_rate, nfft, shaft_hz, orders)
+    out /= np.maximum(floor, 1e-20)
+    return np.log1p(out) if cfg.scale == "log" else out
+
+
 def _band(band: str | tuple[float, float]) -> str | tuple[float, float]:
-    return tuple(band) if isinstance(band, (list, tuple)) else band
+    return (band[0], band[1]) if isinstance(band, (list, tuple)) else band
 
 
 def mean_order_spectrum(

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.fft
 
 from faultlab.features.time_domain import safe_div
+from faultlab.utils.fft import Complex, rfft
 
 #: Output order of :func:`spectral_moments`.
 SPECTRAL_MOMENTS = (
@@ -30,13 +31,13 @@ SPECTRAL_MOMENTS = (
 LOG_FLOOR = 1e-12
 
 
-def power_spectrum(X: np.ndarray, spectrum: np.ndarray | None = None) -> np.ndarray:
+def power_spectrum(X: np.ndarray, spectrum: Complex | None = None) -> np.ndarray:
     """One-sided power ``[n, C, L // 2 + 1]`` of ``X [n, C, L]``; sums to ``mean(x**2)``.
 
     ``spectrum`` may pass an rfft of ``X`` already computed (the envelope group shares it).
     """
     L = X.shape[-1]
-    F = scipy.fft.rfft(X, axis=-1) if spectrum is None else spectrum
+    F = rfft(X, axis=-1) if spectrum is None else spectrum
     P = F.real * F.real
     P += F.imag * F.imag
     # every bin but DC (and Nyquist for even L) stands for a positive and a negative frequency

@@ -44,6 +44,35 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...i,...i->...", a, b)
 
 
+def _zero_crossing_rate(xc: np.ndarray) -> np.ndarray:
+    """Share of sign changes between neighbours of the centred windows ``xc``."""
+    L = xc.shape[-1]
+    sign = np.signbit(xc)
+    changes = sign[..., 1:] != sign[..., :-1]
+    # a sum of the bytes is 2-3x faster than count_nonzero along an axis
+    return changes.view(np.uint8).sum(axis=-1, dtype=np.int32) / max(L - 1, 1)
+
+
+def _hjorth(xc: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hjorth mobility and complexity of the centred windows ``xc`` (variance ``var``).
+
+    From the variances of the first and second differences; their means telescope to
+    (last - first) / count, so no centred copy of a difference is needed.
+    """
+    L = xc.shape[-1]
+    n1, n2 = max(L - 1, 1), max(L - 2, 1)
+    mean_d1 = (xc[..., -1] - xc[..., 0]) / n1
+    d1 = np.diff(xc, axis=-1)
+    mean_d2 = (d1[..., -1] - d1[..., 0]) / n2 if L > 2 else np.zeros_like(var)
+    var_d1 = np.maximum(_dot(d1, d1) / n1 - mean_d1 * mean_d1, 0)
+    d2 = np.diff(d1, axis=-1)
+    del d1
+    var_d2 = np.maximum(_dot(d2, d2) / n2 - mean_d2 * mean_d2, 0)
+    del d2
+    mobility = np.sqrt(safe_div(var_d1, var))
+    return mobility, safe_div(np.sqrt(safe_div(var_d2, var_d1)), mobility)
+
+
 def time_features(X: np.ndarray) -> np.ndarray:
     """``[n, C, len(TIME_FEATURES)]`` statistics of float windows ``X [n, C, L]``.
 
@@ -69,26 +98,9 @@ def time_features(X: np.ndarray) -> np.ndarray:
     np.sqrt(a, out=a)
     sqrt_amp = a.mean(axis=-1) ** 2
     del a
-    sign = np.signbit(xc)
-    changes = sign[..., 1:] != sign[..., :-1]
-    # a sum of the bytes is 2-3x faster than count_nonzero along an axis
-    zcr = changes.view(np.uint8).sum(axis=-1, dtype=np.int32) / max(L - 1, 1)
-    del changes
-    del sign
-    # Hjorth parameters from the variances of the first and second differences; their means
-    # telescope to (last - first) / count, so no centred copy is needed
-    n1, n2 = max(L - 1, 1), max(L - 2, 1)
-    mean_d1 = (xc[..., -1] - xc[..., 0]) / n1
-    d1 = np.diff(xc, axis=-1)
+    zcr = _zero_crossing_rate(xc)
+    mobility, complexity = _hjorth(xc, var)
     del xc
-    mean_d2 = (d1[..., -1] - d1[..., 0]) / n2 if L > 2 else np.zeros_like(mean)
-    var_d1 = np.maximum(_dot(d1, d1) / n1 - mean_d1 * mean_d1, 0)
-    d2 = np.diff(d1, axis=-1)
-    del d1
-    var_d2 = np.maximum(_dot(d2, d2) / n2 - mean_d2 * mean_d2, 0)
-    del d2
-    mobility = np.sqrt(safe_div(var_d1, var))
-    complexity = safe_div(np.sqrt(safe_div(var_d2, var_d1)), mobility)
     cols = [
         mean,
         std,

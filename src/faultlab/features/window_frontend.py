@@ -46,7 +46,7 @@ class WindowFrontend:
             return np.full(n, float(self.cfg.rpm)), np.full(n, "option", dtype=object)
         info = ws.info
         rpm = (
-            pd.to_numeric(info["rpm"], errors="coerce").to_numpy(float)
+            pd.Series(pd.to_numeric(info["rpm"], errors="coerce")).to_numpy(float)
             if "rpm" in info
             else np.full(n, np.nan)
         )
@@ -68,9 +68,8 @@ class WindowFrontend:
             for rid in np.unique(ws.recording_id[missing]):  # one estimate per recording
                 rows = np.flatnonzero((ws.recording_id == rid) & missing)
                 signal = np.concatenate(list(ws.X[rows]), axis=-1)  # windows back to a signal
-                rpm[rows] = estimate_shaft_speed(
-                    signal, ws.sampling_rate, tuple(self.cfg.rpm_range)
-                ).rpm
+                lo, hi = self.cfg.rpm_range
+                rpm[rows] = estimate_shaft_speed(signal, ws.sampling_rate, (lo, hi)).rpm
             source[missing] = "estimated"
         return rpm, source
 

@@ -241,25 +241,51 @@ def _svm_sigmoid_head(head: Any, n_features: int) -> Any:
     faster). Then scikit-learn's steps: one-vs-one decisions, their one-vs-rest votes plus
     ``conf / (3 (|conf| + 1))``, a sigmoid per class, normalised to sum to one.
     """
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     cal = head[-1].calibrated_classifiers_[0]
     svc = cal.estimator
     k = len(svc.classes_)
     C, b, pairs = _ovo_coefficients(svc)
+    inits, nodes = _rbf_decision_nodes(head, svc, C, b, n_features)
+    if k > 2:  # one-vs-rest from one-vs-one, as sklearn's _ovr_decision_function
+        more_inits, more_nodes = _ovr_nodes(pairs, k)
+        inits += more_inits
+        nodes += more_nodes
+    else:
+        nodes.append(helper.make_node("Identity", ["dec"], ["ovr"]))
+    more_inits, more_nodes = _sigmoid_proba_nodes(cal, k)
+    graph = helper.make_graph(
+        nodes + more_nodes,
+        "svm_sigmoid",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n_features])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k])],
+        inits + more_inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSETS[""])])
+
+
+def _f32(value: Any, name: str) -> Any:
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.asarray(value, np.float32), name)
+
+
+def _rbf_decision_nodes(
+    head: Any, svc: Any, C: np.ndarray, b: np.ndarray, n_features: int
+) -> tuple[list[Any], list[Any]]:
+    """``features`` -> (scaled ->) RBF kernel against the support vectors -> ``dec``, the
+    one-vs-one decision values ``K @ C + b``."""
+    from onnx import TensorProto, helper
+
     SV = np.asarray(svc.support_vectors_, np.float64)
-    a_ = np.array([c.a_ for c in cal.calibrators])
-    b_ = np.array([c.b_ for c in cal.calibrators])
-    f32 = lambda v, name: numpy_helper.from_array(np.asarray(v, np.float32), name)  # noqa: E731
     inits = [
-        f32(-2 * SV.T, "m2SVT"),
-        f32((SV * SV).sum(1), "svsq"),
-        f32(-float(svc._gamma), "ng"),
-        f32(C, "C"),
-        f32(b, "b"),
-        f32(-a_, "na"),
-        f32(-b_, "nb"),
-        f32([1], "one1"),
+        _f32(-2 * SV.T, "m2SVT"),
+        _f32((SV * SV).sum(1), "svsq"),
+        _f32(-float(svc._gamma), "ng"),
+        _f32(C, "C"),
+        _f32(b, "b"),
+        _f32([1], "one1"),
         helper.make_tensor("ax1", TensorProto.INT64, [1], [1]),
     ]
     x = "features"
@@ -267,8 +293,8 @@ def _svm_sigmoid_head(head: Any, n_features: int) -> Any:
     if len(head.steps) > 1:
         sc = head[0]
         inits += [
-            f32(sc.mean_ if sc.mean_ is not None else np.zeros(n_features), "mu"),
-            f32(sc.scale_ if sc.scale_ is not None else np.ones(n_features), "sd"),
+            _f32(sc.mean_ if sc.mean_ is not None else np.zeros(n_features), "mu"),
+            _f32(sc.scale_ if sc.scale_ is not None else np.ones(n_features), "sd"),
         ]
         nodes += [
             helper.make_node("Sub", [x, "mu"], ["xc"]),
@@ -286,28 +312,43 @@ def _svm_sigmoid_head(head: Any, n_features: int) -> Any:
         helper.make_node("MatMul", ["K", "C"], ["dec0"]),
         helper.make_node("Add", ["dec0", "b"], ["dec"]),
     ]
-    if k > 2:  # one-vs-rest from one-vs-one, as sklearn's _ovr_decision_function
-        A = np.zeros((len(pairs), k))
-        votes_j = np.zeros(k)
-        for p, (i, j) in enumerate(pairs):
-            A[p, i], A[p, j] = 1, -1
-            votes_j[j] += 1
-        inits += [f32(A, "A"), f32(votes_j, "vj"), f32([0], "zero"), f32([3], "three")]
-        nodes += [
-            helper.make_node("GreaterOrEqual", ["dec", "zero"], ["pos"]),
-            helper.make_node("Cast", ["pos"], ["posf"], to=TensorProto.FLOAT),
-            helper.make_node("MatMul", ["posf", "A"], ["v0"]),
-            helper.make_node("Add", ["v0", "vj"], ["votes"]),
-            helper.make_node("MatMul", ["dec", "A"], ["conf"]),
-            helper.make_node("Abs", ["conf"], ["aconf"]),
-            helper.make_node("Add", ["aconf", "one1"], ["aconf1"]),
-            helper.make_node("Mul", ["aconf1", "three"], ["den3"]),
-            helper.make_node("Div", ["conf", "den3"], ["tconf"]),
-            helper.make_node("Add", ["votes", "tconf"], ["ovr"]),
-        ]
-    else:
-        nodes.append(helper.make_node("Identity", ["dec"], ["ovr"]))
-    nodes += [
+    return inits, nodes
+
+
+def _ovr_nodes(pairs: list[tuple[int, int]], k: int) -> tuple[list[Any], list[Any]]:
+    """``dec`` (one-vs-one) -> ``ovr``: votes plus ``conf / (3 (|conf| + 1))`` per class."""
+    from onnx import TensorProto, helper
+
+    A = np.zeros((len(pairs), k))
+    votes_j = np.zeros(k)
+    for p, (i, j) in enumerate(pairs):
+        A[p, i], A[p, j] = 1, -1
+        votes_j[j] += 1
+    inits = [_f32(A, "A"), _f32(votes_j, "vj"), _f32([0], "zero"), _f32([3], "three")]
+    nodes = [
+        helper.make_node("GreaterOrEqual", ["dec", "zero"], ["pos"]),
+        helper.make_node("Cast", ["pos"], ["posf"], to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["posf", "A"], ["v0"]),
+        helper.make_node("Add", ["v0", "vj"], ["votes"]),
+        helper.make_node("MatMul", ["dec", "A"], ["conf"]),
+        helper.make_node("Abs", ["conf"], ["aconf"]),
+        helper.make_node("Add", ["aconf", "one1"], ["aconf1"]),
+        helper.make_node("Mul", ["aconf1", "three"], ["den3"]),
+        helper.make_node("Div", ["conf", "den3"], ["tconf"]),
+        helper.make_node("Add", ["votes", "tconf"], ["ovr"]),
+    ]
+    return inits, nodes
+
+
+def _sigmoid_proba_nodes(cal: Any, k: int) -> tuple[list[Any], list[Any]]:
+    """``ovr`` -> the calibrators' sigmoids -> ``probabilities`` (normalised; two classes:
+    ``[1 - p, p]``)."""
+    from onnx import helper
+
+    a_ = np.array([c.a_ for c in cal.calibrators])
+    b_ = np.array([c.b_ for c in cal.calibrators])
+    inits = [_f32(-a_, "na"), _f32(-b_, "nb")]
+    nodes = [
         helper.make_node("Mul", ["ovr", "na"], ["s0"]),
         helper.make_node("Add", ["s0", "nb"], ["s1"]),
         helper.make_node("Sigmoid", ["s1"], ["p"]),
@@ -322,14 +363,7 @@ def _svm_sigmoid_head(head: Any, n_features: int) -> Any:
             helper.make_node("Sub", ["one1", "p"], ["q"]),
             helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1),
         ]
-    graph = helper.make_graph(
-        nodes,
-        "svm_sigmoid",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n_features])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, k])],
-        inits,
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSETS[""])])
+    return inits, nodes
 
 
 def _is_rbf_sigmoid_svm(clf: Any) -> bool:

@@ -70,72 +70,97 @@ def _ranks(model: Any) -> dict[str, int]:
 def conv1d_as_conv2d(model: Any) -> tuple[Any, int]:
     """A copy of ``model`` with its 1-D Conv/MaxPool/AveragePool nodes as 2-D; (model, count)."""
     import onnx
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
     g = model.graph
-    ranks = _ranks(model)
-    inits = {i.name: i for i in g.initializer}
-    uses = {}
+    lifter = _Lifter(model)
     for n in g.node:
-        for i in n.input:
-            uses[i] = uses.get(i, 0) + 1
-    lifted: dict[str, str] = {}  # 3-D name -> its lifted 4-D name
-    produced_4d: set[str] = set()  # lifted by a rewritten node: the 3-D name no longer exists
-    squeezed: set[str] = set()  # ... but a Squeeze brought it back for a 3-D reader
-    nodes, count = [], 0
-    axes = "faultlab_lift_axis2"
+        lifter.visit(n)
+    for o in g.output:
+        lifter.need_3d(o.name)
+    if not lifter.count:
+        return model, 0
+    g.ClearField("node")
+    g.node.extend(lifter.nodes)
+    g.initializer.append(numpy_helper.from_array(np.array([2], np.int64), _LIFT_AXES))
+    g.ClearField("value_info")  # shapes changed; ONNX Runtime infers them again
+    onnx.checker.check_model(model)
+    return model, lifter.count
 
-    def lift(name: str) -> str:
-        if name not in lifted:
-            lifted[name] = f"{name}__4d"
-            nodes.append(helper.make_node("Unsqueeze", [name, axes], [lifted[name]]))
-        return lifted[name]
 
-    def need_3d(name: str) -> None:
-        if name in produced_4d and name not in squeezed:
-            nodes.append(helper.make_node("Squeeze", [lifted[name], axes], [name]))
-            squeezed.add(name)
+#: The initializer holding the axis (2) every Unsqueeze/Squeeze of the rewrite uses.
+_LIFT_AXES = "faultlab_lift_axis2"
 
-    def rank3_or_scalar(names) -> bool:
-        return all(ranks.get(i) == 3 or _scalar(i, inits) for i in names)
 
-    for n in g.node:
+class _Lifter:
+    """The rewrite's state while it walks the graph once, node by node, in order."""
+
+    def __init__(self, model: Any) -> None:
+        g = model.graph
+        self.ranks = _ranks(model)
+        self.inits = {i.name: i for i in g.initializer}
+        self.uses: dict[str, int] = {}
+        for n in g.node:
+            for i in n.input:
+                self.uses[i] = self.uses.get(i, 0) + 1
+        self.lifted: dict[str, str] = {}  # 3-D name -> its lifted 4-D name
+        # lifted by a rewritten node: the 3-D name no longer exists ...
+        self.produced_4d: set[str] = set()
+        self.squeezed: set[str] = set()  # ... but a Squeeze brought it back for a 3-D reader
+        self.nodes: list[Any] = []
+        self.count = 0
+
+    def lift(self, name: str) -> str:
+        from onnx import helper
+
+        if name not in self.lifted:
+            self.lifted[name] = f"{name}__4d"
+            self.nodes.append(
+                helper.make_node("Unsqueeze", [name, _LIFT_AXES], [self.lifted[name]])
+            )
+        return self.lifted[name]
+
+    def need_3d(self, name: str) -> None:
+        from onnx import helper
+
+        if name in self.produced_4d and name not in self.squeezed:
+            self.nodes.append(helper.make_node("Squeeze", [self.lifted[name], _LIFT_AXES], [name]))
+            self.squeezed.add(name)
+
+    def rank3_or_scalar(self, names: Any) -> bool:
+        return all(self.ranks.get(i) == 3 or _scalar(i, self.inits) for i in names)
+
+    def visit(self, n: Any) -> None:
+        """Rewrite ``n`` if it can run on the lifted tensor, then append it."""
+        from onnx import numpy_helper
+
+        inits, produced_4d, lifted = self.inits, self.produced_4d, self.lifted
         data = n.input[0] if n.input else ""
-        if n.op_type in SPATIAL and ranks.get(data) == 3 and _liftable(n, inits, uses):
+        if n.op_type in SPATIAL and self.ranks.get(data) == 3 and _liftable(n, inits, self.uses):
             if n.op_type == "Conv":
                 w = inits[n.input[1]]
                 w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w)[:, :, None], w.name))
             _lift_attributes(n)
-            n.input[0] = lift(data)
+            n.input[0] = self.lift(data)
             _produce_lifted(n, lifted, produced_4d)
-            count += 1
+            self.count += 1
         elif n.op_type in UNARY and data in produced_4d:
             n.input[0] = lifted[data]
             _produce_lifted(n, lifted, produced_4d, first_only=True)
         elif (
             (n.op_type in ELEMENTWISE or (n.op_type == "Concat" and _attr(n, "axis") == 1))
             and any(i in produced_4d for i in n.input)
-            and rank3_or_scalar(n.input)
+            and self.rank3_or_scalar(n.input)
         ):
-            n.input[:] = [i if _scalar(i, inits) else lift(i) for i in n.input]
+            n.input[:] = [i if _scalar(i, inits) else self.lift(i) for i in n.input]
             _produce_lifted(n, lifted, produced_4d)
         elif n.op_type == "Flatten" and _attr(n, "axis") == 1 and data in produced_4d:
             n.input[0] = lifted[data]  # [N, C, 1, L] flattens to the same [N, C * L]
         else:
             for i in n.input:
-                need_3d(i)
-        nodes.append(n)
-    for o in g.output:
-        need_3d(o.name)
-    if not count:
-        return model, 0
-    g.ClearField("node")
-    g.node.extend(nodes)
-    g.initializer.append(numpy_helper.from_array(np.array([2], np.int64), axes))
-    g.ClearField("value_info")  # shapes changed; ONNX Runtime infers them again
-    onnx.checker.check_model(model)
-    return model, count
+                self.need_3d(i)
+        self.nodes.append(n)
 
 
 def _produce_lifted(

@@ -241,7 +241,6 @@ def load_input(
     by name (CWRU suffix, CSV column, row index); when the run's names are not in the file
     but it holds exactly as many series as the model takes, those are used in order.
     """
-    from faultlab.data.readers import read_recording
 
     path = Path(path)
     label = name or display_name(path)
@@ -264,26 +263,8 @@ def load_input(
             list(channels),
             {"source": label, "original_sampling_rate": float(rate)},
         )
-    wanted = [int(c) if str(c).isdigit() else str(c) for c in channels]
     try:
-        try:
-            rec = read_recording(path, wanted, sampling_rate=rate, recording_id=Path(label).stem)
-        except DataError as first:
-            if explicit_channels or "sampling rate" in str(first):
-                raise
-            try:  # the file's own series, taken in order when the count fits
-                rec = read_recording(path, None, sampling_rate=rate, recording_id=Path(label).stem)
-            except DataError:
-                raise first from None
-            if rec.signal.shape[0] != len(channels):
-                raise first from None
-            named = [c for c in rec.channels if str(c).upper() in SENSOR_NAMES]
-            if named:  # a named sensor is not a stand-in for another (FE read as DE)
-                raise DataError(
-                    f"{label}: no {'/'.join(map(str, channels))} channel; the file has "
-                    f"{', '.join(map(str, rec.channels))}: pass --channel "
-                    f"{','.join(map(str, rec.channels))} to use it (another sensor position)"
-                ) from None
+        rec = _read_channels(path, channels, rate, label, explicit_channels)
     except DataError as exc:
         msg = str(exc).replace(str(path), label)
         if "channel" in msg and not explicit_channels and "--channel" not in msg:
@@ -293,6 +274,35 @@ def load_input(
         raise DataError(msg) from None
     rec.meta.update({"source": label, "original_sampling_rate": rec.sampling_rate})
     return rec
+
+
+def _read_channels(
+    path: Path, channels: list[str], rate: float | None, label: str, explicit: bool
+) -> Recording:
+    """``channels`` of a non-WAV file by name; when they are not there (and were not asked
+    for explicitly) the file's own unnamed series, in order, if there are as many."""
+    from faultlab.data.readers import read_recording
+
+    wanted = [int(c) if str(c).isdigit() else str(c) for c in channels]
+    try:
+        return read_recording(path, wanted, sampling_rate=rate, recording_id=Path(label).stem)
+    except DataError as first:
+        if explicit or "sampling rate" in str(first):
+            raise
+        try:  # the file's own series, taken in order when the count fits
+            rec = read_recording(path, None, sampling_rate=rate, recording_id=Path(label).stem)
+        except DataError:
+            raise first from None
+        if rec.signal.shape[0] != len(channels):
+            raise first from None
+        named = [c for c in rec.channels if str(c).upper() in SENSOR_NAMES]
+        if named:  # a named sensor is not a stand-in for another (FE read as DE)
+            raise DataError(
+                f"{label}: no {'/'.join(map(str, channels))} channel; the file has "
+                f"{', '.join(map(str, rec.channels))}: pass --channel "
+                f"{','.join(map(str, rec.channels))} to use it (another sensor position)"
+            ) from None
+        return rec
 
 
 def check_signal(signal: np.ndarray, label: str, max_abs: float | None = MAX_ABS_SAMPLE) -> None:
@@ -368,17 +378,23 @@ def prepare(
             f"{name}: {n_given} samples at {sampling_rate:g} Hz is shorter than one window "
             f"of {pre.window} samples at {rate:g} Hz (needs >= {need} samples at {sampling_rate:g} Hz)"
         )
+    X = _windows(pre, sig)
+    starts = np.arange(len(X), dtype=np.int64) * pre.stride
+    out = Prepared(name, X, starts, rate, float(sampling_rate), n)
+    if pre.frontend:
+        _apply_frontend(pre, out, signal, float(sampling_rate), meta or {}, rpm, bearing)
+    return out
+
+
+def _windows(pre: Preprocessing, sig: np.ndarray) -> np.ndarray:
+    """The run's windows of ``sig`` (at the run's rate), normalised and standardised."""
     X = normalise(window_array(sig, pre.window, pre.stride), pre.normalise)
     if pre.scaler is not None:  # the runner's own Standardiser: float64 maths, as in training
         X = pre.scaler.transform(X)
     X = np.ascontiguousarray(X, dtype=np.float32)
     if not X.flags.writeable:  # a strided view of the signal: torch wants its own memory
         X = X.copy()
-    starts = np.arange(len(X), dtype=np.int64) * pre.stride
-    out = Prepared(name, X, starts, rate, float(sampling_rate), n)
-    if pre.frontend:
-        _apply_frontend(pre, out, signal, float(sampling_rate), meta or {}, rpm, bearing)
-    return out
+    return X
 
 
 def _apply_frontend(

@@ -186,9 +186,16 @@ def create_app(
     predictor.max_windows = int(max_windows)
     meta = predictor.metadata()
     meta["backend"] = predictor.backend_name
-    started = time.time()
     app = _bare_app(predictor, meta, max_body_bytes, max_windows, max_samples)
     auth = [Depends(_bearer_check(token))] if token else []
+    _add_error_handlers(app)
+    _add_info_routes(app, predictor, meta, auth)
+    _add_predict_route(app, predictor, auth, batch_size, max_samples)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Expected failures as one-line answers: 415 for file types, 422 for bad values."""
 
     @app.exception_handler(UnsupportedFormat)
     async def _unsupported(_: Request, exc: UnsupportedFormat) -> JSONResponse:
@@ -197,6 +204,13 @@ def create_app(
     @app.exception_handler(FaultlabError)
     async def _invalid(_: Request, exc: FaultlabError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
+def _add_info_routes(
+    app: FastAPI, predictor: Predictor, meta: dict[str, Any], auth: list[Any]
+) -> None:
+    """``GET /health`` (open) and ``GET /model`` (behind the token, if any)."""
+    started = time.time()
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -213,6 +227,12 @@ def create_app(
         """Classes, tasks, input shape, window, rate, channels and preprocessing of the model."""
         return meta
 
+
+def _add_predict_route(
+    app: FastAPI, predictor: Predictor, auth: list[Any], batch_size: int, max_samples: int
+) -> None:
+    """``POST /predict``: a JSON signal or an uploaded file, by content type."""
+
     @app.post(
         "/predict",
         openapi_extra={"requestBody": _REQUEST_BODY},
@@ -223,9 +243,9 @@ def create_app(
         """Predict one recording; ``windows=false`` leaves out the per-window columns."""
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/json":
-            rp = await _from_json(request)
+            rp = await _from_json(request, predictor, batch_size, max_samples)
         elif ctype == "multipart/form-data":
-            rp = await _from_upload(request)
+            rp = await _from_upload(request, predictor, batch_size)
         else:
             raise HTTPException(
                 415,
@@ -233,62 +253,66 @@ def create_app(
             )
         return _answer(predictor, rp, windows)
 
-    async def _from_json(request: Request) -> RecordingPrediction:
-        body = await request.body()
-        try:  # pydantic-core parses JSON ~7x faster than json.loads, NaN/Infinity included
-            req = PredictRequest.model_validate_json(body)
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_input=False, include_context=False)
-            if errors[0]["type"] == "json_invalid":
-                raise HTTPException(400, f"malformed JSON body: {errors[0]['msg']}") from None
-            raise HTTPException(422, errors[:5]) from None
-        if req.sampling_rate is None and not predictor.pre.tabular:
-            raise HTTPException(
-                422,
-                [
-                    {
-                        "type": "missing",
-                        "loc": ["sampling_rate"],
-                        "msg": "Field required: the Hz of the samples",
-                    }
-                ],
-            )
-        try:
-            signal = np.asarray(req.samples, dtype=np.float32)
-        except ValueError:
-            raise HTTPException(422, "samples: channels have different lengths") from None
-        _check_samples(signal, max_samples)
-        return await run_in_threadpool(
-            predictor.predict_signal, signal, req.sampling_rate, "samples", batch_size
+
+async def _from_json(
+    request: Request, predictor: Predictor, batch_size: int, max_samples: int
+) -> RecordingPrediction:
+    body = await request.body()
+    try:  # pydantic-core parses JSON ~7x faster than json.loads, NaN/Infinity included
+        req = PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        if errors[0]["type"] == "json_invalid":
+            raise HTTPException(400, f"malformed JSON body: {errors[0]['msg']}") from None
+        raise HTTPException(422, errors[:5]) from None
+    if req.sampling_rate is None and not predictor.pre.tabular:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "type": "missing",
+                    "loc": ["sampling_rate"],
+                    "msg": "Field required: the Hz of the samples",
+                }
+            ],
         )
+    try:
+        signal = np.asarray(req.samples, dtype=np.float32)
+    except ValueError:
+        raise HTTPException(422, "samples: channels have different lengths") from None
+    _check_samples(signal, max_samples)
+    return await run_in_threadpool(
+        predictor.predict_signal, signal, req.sampling_rate, "samples", batch_size
+    )
 
-    async def _from_upload(request: Request) -> RecordingPrediction:
-        async with request.form(max_files=1, max_fields=8) as form:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, "multipart body needs a 'file' field with the recording")
-            name = _upload_name(upload.filename)
-            if Path(name).suffix.lower() not in READERS:
-                raise UnsupportedFormat(
-                    f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
-                    f"use one of {sorted(READERS)}"
-                )
-            rate = _form_rate(form.get("sampling_rate"))
-            channel = form.get("channel")
-            channels = (
-                [c.strip() for c in channel.split(",")]
-                if isinstance(channel, str) and channel
-                else None
-            )
-            content = await upload.read()
-        with tempfile.TemporaryDirectory(prefix="faultlab-upload-") as tmp:
-            path = Path(tmp) / name  # keep the name: CWRU numbers give the rate
-            path.write_bytes(content)
-            return await run_in_threadpool(
-                predictor.predict_file, path, rate, channels, batch_size, name
-            )
 
-    return app
+async def _from_upload(
+    request: Request, predictor: Predictor, batch_size: int
+) -> RecordingPrediction:
+    async with request.form(max_files=1, max_fields=8) as form:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, "multipart body needs a 'file' field with the recording")
+        name = _upload_name(upload.filename)
+        if Path(name).suffix.lower() not in READERS:
+            raise UnsupportedFormat(
+                f"{name}: unsupported file type {Path(name).suffix or '(none)'!r}; "
+                f"use one of {sorted(READERS)}"
+            )
+        rate = _form_rate(form.get("sampling_rate"))
+        channel = form.get("channel")
+        channels = (
+            [c.strip() for c in channel.split(",")]
+            if isinstance(channel, str) and channel
+            else None
+        )
+        content = await upload.read()
+    with tempfile.TemporaryDirectory(prefix="faultlab-upload-") as tmp:
+        path = Path(tmp) / name  # keep the name: CWRU numbers give the rate
+        path.write_bytes(content)
+        return await run_in_threadpool(
+            predictor.predict_file, path, rate, channels, batch_size, name
+        )
 
 
 def _bare_app(

@@ -18,7 +18,8 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.fft
+
+from faultlab.utils.fft import ifft, irfft, rfft
 
 BAND_METHODS = ("cpw", "kurtogram", "none")
 
@@ -30,7 +31,7 @@ def analytic_spectrum(X: np.ndarray) -> np.ndarray:
     Nyquist bin of an even ``L``); ``ifft(H, n=L)`` is the analytic signal.
     """
     L = X.shape[-1]
-    H = scipy.fft.rfft(X.astype(np.float32, copy=False), axis=-1)
+    H = rfft(X.astype(np.float32, copy=False), axis=-1)
     H[..., 0] = 0
     last = H.shape[-1] - 1 if L % 2 == 0 else H.shape[-1]
     H[..., 1:last] *= 2
@@ -56,7 +57,7 @@ def spectral_kurtosis(H: np.ndarray, bands: Sequence[tuple[int, int]]) -> np.nda
     """``[..., B]`` kurtosis of the complex envelope of each band (0 for Gaussian noise)."""
     out = np.empty(H.shape[:-1] + (len(bands),), dtype=np.float32)
     for b, (lo, hi) in enumerate(bands):  # a dozen bands: the loop is over bands, not windows
-        e2 = np.abs(scipy.fft.ifft(H[..., lo:hi], axis=-1)) ** 2  # band shifted to DC
+        e2 = np.abs(ifft(H[..., lo:hi], axis=-1)) ** 2  # band shifted to DC
         out[..., b] = (e2**2).mean(-1) / np.maximum(e2.mean(-1) ** 2, 1e-30) - 2.0
     return out
 
@@ -108,7 +109,7 @@ def squared_envelope(
     """
     L = X.shape[-1]
     Hb, band_hz = select_band(analytic_spectrum(X), band, sampling_rate, levels)
-    z = scipy.fft.ifft(Hb, n=L, axis=-1)  # the analytic signal of the band
+    z = ifft(Hb, n=L, axis=-1)  # the analytic signal of the band
     env2 = z.real * z.real
     env2 += z.imag * z.imag
     env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would leak into low orders
@@ -131,8 +132,8 @@ def envelope_autocorrelation(
     """
     env2, _ = squared_envelope(X, sampling_rate, band, levels)
     L = env2.shape[-1]
-    F = scipy.fft.rfft(env2, n=2 * L, axis=-1)
-    r = scipy.fft.irfft(F.real * F.real + F.imag * F.imag, n=2 * L, axis=-1)[..., :L]
+    F = rfft(env2, n=2 * L, axis=-1)
+    r = irfft(F.real * F.real + F.imag * F.imag, n=2 * L, axis=-1)[..., :L]
     r /= np.arange(L, 0, -1, dtype=np.float32)  # unbiased: lag k averages L - k products
     return (r / np.maximum(r[..., :1], 1e-30)).astype(np.float32, copy=False)
 
@@ -161,5 +162,5 @@ def squared_envelope_spectrum(
         w = _hann(L)
         env2 *= w
         gain = np.float32(2.0 / w.sum())  # a sinusoid of amplitude A still reads A
-    S = np.abs(scipy.fft.rfft(env2, n=max(nfft or L, L), axis=-1)) * gain
+    S = np.abs(rfft(env2, n=max(nfft or L, L), axis=-1)) * gain
     return S.astype(np.float32, copy=False), band_hz

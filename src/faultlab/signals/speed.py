@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.fft
 import scipy.ndimage
 import scipy.signal
+
+from faultlab.utils.fft import irfft, rfft
 
 #: rpm_source values, most trusted first.
 SOURCES = ("option", "file", "manifest", "catalogue", "estimated")
@@ -55,9 +56,9 @@ def _spectra(x: np.ndarray, fs: float, seconds: float) -> list[tuple[np.ndarray,
     """Welch amplitude spectra of the signal and of its squared (pre-whitened) envelope."""
     nper = int(min(x.size, 2 ** int(np.floor(np.log2(fs * seconds)))))
     f, p = scipy.signal.welch(x, fs, nperseg=nper, detrend="constant")
-    F = scipy.fft.rfft(x - x.mean())
+    F = rfft(x - x.mean())
     F = np.where(np.abs(F) > 0, F / np.maximum(np.abs(F), 1e-30), 0)  # cepstral pre-whitening
-    env = np.abs(scipy.signal.hilbert(scipy.fft.irfft(F, n=x.size))) ** 2
+    env = np.abs(scipy.signal.hilbert(irfft(F, n=x.size))) ** 2
     fe, pe = scipy.signal.welch(env - env.mean(), fs, nperseg=nper, detrend="constant")
     return [(np.sqrt(p), f[1] - f[0]), (np.sqrt(pe), fe[1] - fe[0])]
 
@@ -84,7 +85,7 @@ def estimate_shaft_speed(
     coarse = np.arange(lo, hi, df0 / 4)
 
     def score(f0: np.ndarray, h: int) -> np.ndarray:
-        return sum(_harmonic_score(p, df, f0, h) for p, df in proms) / len(proms)
+        return np.asarray(sum(_harmonic_score(p, df, f0, h) for p, df in proms) / len(proms))
 
     s = score(coarse, harmonics)
     best = coarse[int(np.argmax(s))]

@@ -274,7 +274,9 @@ class Catalogue:
         if pd.api.types.is_numeric_dtype(col):
             have = col.to_numpy(dtype=float, na_value=np.nan)
             want = _as_numbers(column, values)
-            return np.isclose(have[:, None], want[None, :], rtol=0, atol=1e-9).any(axis=1)
+            return np.asarray(
+                np.isclose(have[:, None], want[None, :], rtol=0, atol=1e-9).any(axis=1)
+            )
         return col.astype("string").isin([str(v) for v in values]).fillna(False).to_numpy(bool)
 
     def select(self, df: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
@@ -286,7 +288,7 @@ class Catalogue:
         mask = np.ones(len(df), dtype=bool)
         for key, wanted in filters.items():
             mask &= self._mask(df, self.column(df, key), _values(wanted))
-        return df[mask]
+        return df.loc[mask]
 
     def check_values(self, filters: Mapping[str, Any], where: str = "data.select") -> None:
         """Every value of a config selection must occur in its column: a typo (``Ball`` for
@@ -349,9 +351,9 @@ class Catalogue:
         cat = self.table()
         if files:
             ids = [self.entry(f)["file"] for f in files]
-            return cat[cat["file"].isin(ids)]
+            return cat.loc[cat["file"].isin(ids)]
         self.check_values(select)
-        faults = self.select(cat[cat["condition"] == "fault"], select)
+        faults = self.select(cat.loc[cat["condition"] == "fault"], select)
         if faults.empty:
             raise DataError(
                 f"data.select {dict(select)} matches no {self.spec.label} fault recording"
@@ -360,7 +362,7 @@ class Catalogue:
             return faults
         import pandas as pd
 
-        rows = cat[cat["condition"] == "normal"]
+        rows = cat.loc[cat["condition"] == "normal"]
         keys = {k: v for k, v in select.items() if k in self.spec.normal_keys}
         rows = self.select(rows, keys) if keys else rows
         out = pd.concat([rows, faults])

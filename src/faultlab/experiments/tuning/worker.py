@@ -31,6 +31,36 @@ class WorkerJob:
     worker: int = 0
 
 
+def _trial_line(trial: Any) -> str:
+    """What a finished trial did: its score, or the epoch it was pruned at, or its twin."""
+    import optuna
+
+    if trial.state == optuna.trial.TrialState.COMPLETE:
+        return (
+            f"score {trial.value:.4f} (val acc {trial.user_attrs.get('val_accuracy', math.nan):.4f}, "
+            f"{trial.user_attrs.get('train_seconds', 0):.0f} s)"
+        )
+    if trial.intermediate_values:
+        step = max(trial.intermediate_values)
+        return f"at epoch {step} (val acc {trial.intermediate_values[step]:.4f})"
+    return str(trial.user_attrs.get("duplicate_of", ""))
+
+
+def _recorder(job: WorkerJob, mine: list[int], log: Log | None) -> Callable[[Any, Any], None]:
+    """The Optuna callback that notes this worker's trial numbers (and logs each trial)."""
+
+    def record(study: Any, trial: Any) -> None:
+        mine.append(trial.number)
+        if log:
+            state = trial.state.name.lower()
+            log(
+                f"  [{job.study_name} w{job.worker}] trial {trial.number} {state} "
+                f"{_trial_line(trial)} {trial.params}"
+            )
+
+    return record
+
+
 def run_worker(
     job: WorkerJob, train_fn: Callable[..., dict[str, float]] | None = None, log: Log | None = None
 ) -> dict[str, Any]:
@@ -63,25 +93,7 @@ def run_worker(
         if done >= job.n_trials:
             return {"worker": job.worker, "trials": [], "seconds": 0.0, "fold": data.fold}
     mine: list[int] = []
-
-    def record(study: Any, trial: Any) -> None:
-        mine.append(trial.number)
-        if log:
-            state = trial.state.name.lower()
-            if trial.state == optuna.trial.TrialState.COMPLETE:
-                what = (
-                    f"score {trial.value:.4f} (val acc {trial.user_attrs.get('val_accuracy', math.nan):.4f}, "
-                    f"{trial.user_attrs.get('train_seconds', 0):.0f} s)"
-                )
-            elif trial.intermediate_values:
-                step = max(trial.intermediate_values)
-                what = f"at epoch {step} (val acc {trial.intermediate_values[step]:.4f})"
-            else:
-                what = str(trial.user_attrs.get("duplicate_of", ""))
-            log(
-                f"  [{job.study_name} w{job.worker}] trial {trial.number} {state} {what} {trial.params}"
-            )
-
+    record = _recorder(job, mine, log)
     objective = make_objective(cfg, search, tune, data, deadline, train_fn)
     study.optimize(
         objective,
