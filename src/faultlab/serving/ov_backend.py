@@ -61,8 +61,15 @@ class OpenVinoBackend:
         import openvino as ov
 
         streams = int(threads or usable_cpus())
-        core, graph = ov.Core(), ov.Core().read_model(str(model_path))
-        compiled = [core.compile_model(graph, "CPU", compile_config()) for _ in range(streams)]
+        core = ov.Core()
+        try:
+            graph = core.read_model(str(model_path))
+            compiled = [core.compile_model(graph, "CPU", compile_config()) for _ in range(streams)]
+        except RuntimeError as exc:  # an operator or shape OpenVINO does not take
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"{model_path}: OpenVINO cannot compile this graph ({first})"
+            ) from None
         for c in compiled:  # read back: a 16-bit default would not be the exported model
             precision = c.get_property("INFERENCE_PRECISION_HINT")
             if precision != ov.Type.f32:
