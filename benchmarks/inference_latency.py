@@ -14,9 +14,13 @@ model with a target (cnn1d: 150,000 windows/s) the MAC rate that target needs;
 ``--int8`` models get a statically quantised ONNX graph (QDQ, per channel, calibrated on
 training windows) and its accuracy against fp32 on the run's test windows.
 
-Backends: deep models ``torch`` (eager) and ``onnx`` (ONNX Runtime; ``onnx-int8``);
-classical models ``native`` (the scikit-learn pipeline) and ``onnx`` (numpy front end +
-ONNX Runtime classifier). Weights do not change a deep model's cost, so deep models without a
+Backends (``--backends``): deep models ``torch`` (eager), ``onnx`` (ONNX Runtime: the
+exported graph, as ``--threads`` single-threaded streams over chunks of 128 windows, see
+``faultlab.serving.streams``; ``onnx-int8``) and ``openvino`` (the same graph through
+OpenVINO in f32, when installed: ``pip install 'faultlab[openvino]'``); classical models
+``native`` (the scikit-learn pipeline) and ``onnx`` (numpy front end + ONNX Runtime
+classifier). ``--ort-settings`` adds the choices behind the ``onnx`` path to the int8 row
+(one call on 1/N intra-op threads, spinning on/off, vs streams over chunks of 32-512). Weights do not change a deep model's cost, so deep models without a
 trained run are built fresh; classical models need a trained run (``--runs DIR``, default
 ``runs/bench``, holding ``DIR/<model>/<fold>/model``; ``--train-missing`` trains them first
 with a quick CWRU config, about 3 minutes on 2 cores).
@@ -33,6 +37,7 @@ Run: FAULTLAB_DATA_DIR=/work/shared/data PYTHONPATH=src python benchmarks/infere
        --all --train-missing --json runs/inference.json         # CPU, 2 threads
      ... --all --device cuda --json runs/inference-cuda.json     # GPU, deep models
      ... --models cnn1d,rf --seconds 0.1                         # a quick look
+     ... --models cnn1d --backends onnx,openvino --batches 1024,8192 --seconds 1  # the target
 """
 
 from __future__ import annotations
@@ -89,12 +94,17 @@ def best_seconds(
     return fastest, min(medians)
 
 
-def cpu_seconds(fn: Callable[[], object], calls: int) -> float:
-    """Process CPU seconds per call (all threads): robust to other people's load, unlike wall time."""
-    t0 = time.process_time()
-    for _ in range(calls):
-        fn()
-    return (time.process_time() - t0) / calls
+def cpu_seconds(fn: Callable[[], object], calls: int, repeats: int = 3) -> float:
+    """Process CPU seconds per call (all threads), the least of ``repeats`` blocks of
+    ``calls``: more robust to other people's load than wall time (not immune: a busy
+    machine's cache misses and a VM's stolen time are charged to the process too)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.process_time() - t0) / calls)
+    return best
 
 
 def load() -> float:
@@ -294,12 +304,14 @@ def stages(backend, X: np.ndarray, budget_s: float) -> dict:
     }
 
 
-def backends_for(name: str, run: Path, deep: bool, threads: int):
+def backends_for(name: str, run: Path, deep: bool, threads: int, only: set[str]):
     """(backend name, Predictor) pairs; a backend the model has none of is reported, skipped."""
     from faultlab.errors import FaultlabError
     from faultlab.serving.predict import Predictor
 
-    for b in ("torch", "onnx") if deep else ("native", "onnx"):
+    for b in ("torch", "onnx", "openvino") if deep else ("native", "onnx"):
+        if b not in only:
+            continue
         try:
             yield b, Predictor(run, backend=b, threads=threads)
         except FaultlabError as exc:
@@ -339,23 +351,36 @@ def arithmetic(row: dict, model, X: np.ndarray, budget_s: float) -> None:
         row["target_fraction_of_peak_sgemm"] = round(macs * target / peak, 3)
 
 
-def ort_settings(onnx_path: Path, X: np.ndarray, budget_s: float) -> list[dict]:
-    """windows/s at batch 256 for intra-op threads 1/2 and spinning on/off (the chosen defaults)."""
-    from faultlab.serving.predict import onnx_session
+def ort_settings(onnx_path: Path, X: np.ndarray, budget_s: float, threads: int) -> list[dict]:
+    """The choices behind the ``onnx`` backend, each as windows/s and CPU time per window on
+    the same batch (the largest ``--batches`` size): the whole batch in one call on 1 or
+    ``threads`` intra-op threads, spinning on and off (the old path), and ``threads``
+    single-threaded streams over chunks of 32-512 windows (``faultlab.serving.streams``)."""
+    from faultlab.serving.predict import OnnxBackend, onnx_session
 
-    out = []
-    for threads in (1, 2):
+    variants: list[tuple[dict, Callable]] = []
+    for t in sorted({1, threads}):
         for spin in ("0", "1"):
-            sess = onnx_session(onnx_path, threads, spin=spin)
-            _, med = best_seconds(lambda s=sess: s.run(None, {"windows": X[:256]}), budget_s)
-            out.append(
-                {
-                    "threads": threads,
-                    "spinning": spin == "1",
-                    "windows_per_s": round(256 / med),
-                    "load_avg_1min": load(),
-                }
-            )
+            sess = onnx_session(onnx_path, t, spin=spin)
+            run = lambda x, s=sess: s.run(None, {"windows": x})  # noqa: E731
+            variants.append(({"mode": "one call", "threads": t, "spinning": spin == "1"}, run))
+    for chunk in (32, 64, 128, 256, 512):
+        backend = OnnxBackend(onnx_path, ["class"], threads, chunk=chunk)
+        variants.append(({"mode": "streams", "threads": threads, "chunk": chunk}, backend.run))
+    out = []
+    for settings, fn in variants:
+        _, med = best_seconds(lambda fn=fn: fn(X), budget_s)
+        cpu = cpu_seconds(lambda fn=fn: fn(X), max(1, round(0.3 * len(X) / med / len(X))))
+        out.append(
+            {
+                **settings,
+                "batch": len(X),
+                "windows_per_s": round(len(X) / med),
+                "cpu_us_per_window": round(1e6 * cpu / len(X), 2),
+                "load_avg_1min": load(),
+            }
+        )
+        print(f"{'':<22} {out[-1]}", flush=True)
     return out
 
 
@@ -389,7 +414,7 @@ def int8_row(
     """Static QDQ int8 (per channel), calibrated on 512 training windows; accuracy vs fp32."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
-    from faultlab.serving.predict import onnx_session
+    from faultlab.serving.predict import OnnxBackend
 
     data = test_windows(run) if (run / "config.yaml").exists() else None
     calib = data[0][:: max(1, len(data[0]) // 512)] if data else X
@@ -403,8 +428,7 @@ def int8_row(
 
     q = fp32.parent / "model.int8.onnx"
     quantize_static(str(fp32), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True)
-    sess = onnx_session(q, threads)
-    fn = lambda x: sess.run(None, {"windows": x})  # noqa: E731
+    fn = OnnxBackend(q, ["class"], threads).run  # the onnx backend's path: streams, chunks
     fast1, _ = best_seconds(lambda: fn(X[:1]), budget_s)
     wps, size = batched(fn, X, sizes, budget_s)
     macs = base["macs_per_window"]
@@ -429,8 +453,8 @@ def int8_row(
         ),
     }
     if data:
-        ref = onnx_session(fp32, threads)
-        acc32 = float((ref.run(None, {"windows": data[1]})[0].argmax(1) == data[2]).mean())
+        ref = OnnxBackend(fp32, ["class"], threads).run
+        acc32 = float((ref(data[1])[0].argmax(1) == data[2]).mean())
         acc8 = float((fn(data[1])[0].argmax(1) == data[2]).mean())
         row.update(
             {
@@ -463,7 +487,8 @@ def bench_model(name: str, runs: Path | None, tmp: Path, args, X: np.ndarray) ->
         return gpu_rows(name, run, X, signal, args)
     sizes = tuple(int(s) for s in args.batches.split(","))
     rows = []
-    for backend, predictor in backends_for(name, run, deep, args.threads):
+    only = set(args.backends.split(","))
+    for backend, predictor in backends_for(name, run, deep, args.threads, only):
         if predictor.pre.frontend:  # the model reads its front end's output, not raw windows
             X = model_windows(predictor.pre, signal, len(X))
         row = measure(name, backend, predictor, X, signal, args.seconds, sizes)
@@ -474,7 +499,7 @@ def bench_model(name: str, runs: Path | None, tmp: Path, args, X: np.ndarray) ->
         rows.append(row)
         print(fmt(row), flush=True)
         explain(row)
-    if deep and name in args.int8.split(","):
+    if deep and name in args.int8.split(",") and rows and "onnx" in only:
         rows += int8_rows(name, run, X, rows[-1], tmp, args, sizes)
     return rows
 
@@ -496,7 +521,7 @@ def int8_rows(name, run, X, base, tmp, args, sizes) -> list[dict]:
     fp32 = export_run(run, "onnx", tmp / f"{name}-export").model_path
     row = int8_row(name, run, fp32, X, base, args.threads, args.seconds, sizes)
     if args.ort_settings:
-        row["ort_settings_fp32"] = ort_settings(fp32, X, args.seconds)
+        row["ort_settings_fp32"] = ort_settings(fp32, X[: max(sizes)], args.seconds, args.threads)
     print(fmt(row), flush=True)
     explain(row)
     return [row]
@@ -744,6 +769,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=0.2, help="timing budget per block")
     ap.add_argument("--batches", default="256,1024,4096", help="batch sizes tried (CPU)")
     ap.add_argument("--int8", default="cnn1d", help="deep models also quantised to int8")
+    ap.add_argument(
+        "--backends",
+        default="torch,native,onnx,openvino",
+        help="backends timed (openvino: deep models, when installed)",
+    )
     ap.add_argument("--ort-settings", action="store_true", help="sweep ORT threads x spinning")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--cuda-batches", default="256,4096,65536", help="batch sizes tried (GPU)")
@@ -798,11 +828,11 @@ def summary(rows: list[dict]) -> dict:
         if r.get("gmacs_per_s") is not None and r["backend"] != "onnx-int8":
             frac = round(r["gmacs_per_s"] / best, 3)
             out["fraction_of_best_sgemm"][f"{r['model']}/{r['backend']}"] = frac
-        if r.get("target_windows_per_s") and r["backend"] == "onnx":
+        if r.get("target_windows_per_s") and r["backend"] in ("onnx", "openvino"):
             need = r["target_gmacs_per_s"] / best
             print(
                 f"  {r['model']} target {r['target_windows_per_s']:,} windows/s needs "
-                f"{r['target_gmacs_per_s']} GMAC/s = {need:.2f} x that sgemm; the ONNX graph did "
+                f"{r['target_gmacs_per_s']} GMAC/s = {need:.2f} x that sgemm; {r['backend']} did "
                 f"{r['gmacs_per_s']} GMAC/s ({r['windows_per_s_batched']:,} windows/s)"
             )
     return out

@@ -83,7 +83,10 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="per-window predictions: .csv or .json")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=BATCH_MAX)] = 512,
     backend: Annotated[
-        str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")
+        str,
+        typer.Option(
+            help="torch|native (the saved model itself) | onnx (ONNX Runtime) | openvino (deep models; faultlab[openvino])"
+        ),
     ] = "torch",
     threads: Annotated[
         int | None, typer.Option(help="inference threads (default: library default)")
@@ -151,7 +154,10 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
     backend: Annotated[
-        str, typer.Option(help="torch|native (the saved model itself) | onnx (ONNX Runtime)")
+        str,
+        typer.Option(
+            help="torch|native (the saved model itself) | onnx (ONNX Runtime) | openvino (deep models; faultlab[openvino])"
+        ),
     ] = "torch",
     max_body_mb: Annotated[float, typer.Option(help="largest accepted request body (MiB)")] = 16.0,
     threads: Annotated[

@@ -224,25 +224,51 @@ def export_onnx(
 
 
 def _lift_convolutions(path: Path, check: Callable[[Path], float]) -> list[str]:
-    """Rewrite 1-D Conv/Pool nodes as 2-D (ONNX Runtime's faster NCHWc kernels, see
-    :mod:`faultlab.serving.onnx_passes`); kept only when ``check`` passes on the result."""
+    """Rewrite 1-D Conv/Pool nodes as 2-D (ONNX Runtime's faster NCHWc kernels), then fold the
+    input normalisation into the first Conv (see :mod:`faultlab.serving.onnx_passes`); each
+    rewrite is kept only when ``check`` passes on its result."""
+    from faultlab.serving.onnx_passes import conv1d_as_conv2d, fold_input_norm
+
+    notes = _graph_pass(
+        path,
+        check,
+        conv1d_as_conv2d,
+        lambda n: f"{n} 1-D conv/pool nodes run as 2-D (ONNX Runtime's NCHWc kernels)",
+        "1-D convolutions left as they are",
+    )
+    return notes + _graph_pass(
+        path,
+        check,
+        fold_input_norm,
+        lambda _: "input normalisation folded into the first convolution",
+        "input normalisation left as it is",
+    )
+
+
+def _graph_pass(
+    path: Path,
+    check: Callable[[Path], float],
+    rewrite: Callable[[Any], tuple[Any, Any]],
+    done: Callable[[Any], str],
+    kept: str,
+) -> list[str]:
+    """Apply ``rewrite`` (model -> (model, count or flag)) to the file at ``path`` in place
+    when it changes something and ``check`` passes on the result; a note either way."""
     import onnx
 
-    from faultlab.serving.onnx_passes import conv1d_as_conv2d
-
-    lifted = path.with_name(path.name + ".lifted")
+    rewritten = path.with_name(path.name + ".rewritten")
     try:
-        model, count = conv1d_as_conv2d(onnx.load(str(path)))
+        model, count = rewrite(onnx.load(str(path)))
         if not count:
             return []
-        onnx.save(model, str(lifted))
-        check(lifted)
-        lifted.replace(path)
-    except Exception as exc:  # the plain graph is verified already: keep it
-        return [f"1-D convolutions left as they are ({type(exc).__name__}: {exc})"]
+        onnx.save(model, str(rewritten))
+        check(rewritten)
+        rewritten.replace(path)
+    except Exception as exc:  # the graph before is verified already: keep it
+        return [f"{kept} ({type(exc).__name__}: {exc})"]
     finally:
-        lifted.unlink(missing_ok=True)
-    return [f"{count} 1-D conv/pool nodes run as 2-D (ONNX Runtime's NCHWc kernels)"]
+        rewritten.unlink(missing_ok=True)
+    return [done(count)]
 
 
 def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str, float, list[str]]:

@@ -196,3 +196,127 @@ def _attr(node: Any, name: str) -> Any:
         if a.name == name:
             return helper.get_attribute_value(a)
     return None
+
+
+# -- input normalisation folded into the first convolution ----------------------------------------
+def fold_input_norm(model: Any) -> tuple[Any, bool]:
+    """A copy of ``model`` with a leading ``(x - mean) / std`` folded into the Conv it feeds.
+
+    deep models normalise their input inside the graph (``InputNorm``: a Sub and a Div over
+    the whole window, two passes over the largest tensor of the graph). When mean and std are
+    constant along the window (``input_norm: global``), the scale goes into the Conv's
+    weights and the shift into its bias; where the Conv pads, the zero padding of the
+    normalised signal is the mean of the raw one, so the raw input is padded with the mean
+    first (one Pad, only when every channel has the same mean). Returns (model, folded).
+    """
+    import onnx
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    plan = _norm_fold_plan(model.graph)
+    if plan is None:
+        return model, False
+    _apply_norm_fold(model.graph, *plan)
+    onnx.checker.check_model(model)
+    return model, True
+
+
+def _only_reader(g: Any, name: str) -> Any:
+    readers = [n for n in g.node if name in n.input]
+    outputs = {o.name for o in g.output}
+    return readers[0] if len(readers) == 1 and name not in outputs else None
+
+
+def _per_channel(arr: np.ndarray, channels: int) -> np.ndarray | None:
+    """A [C, L] / [1, C, L] constant that is the same along L -> its C values (else None)."""
+    a = arr[0] if arr.ndim == 3 and arr.shape[0] == 1 else arr
+    if a.ndim != 2 or a.shape[0] not in (1, channels) or not np.all(a == a[:, :1]):
+        return None
+    return np.broadcast_to(a[:, 0].astype(np.float64), (channels,))
+
+
+def _norm_fold_plan(g: Any) -> tuple | None:
+    """(sub, div, conv, reader of div, mean[C], std[C]) when the pattern is there, else None."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in g.initializer}
+    if len(g.input) != 1:
+        return None
+    x = g.input[0]
+    if len(x.type.tensor_type.shape.dim) != 3:  # [N, C, L] windows
+        return None
+    sub = _only_reader(g, x.name)
+    if sub is None or sub.op_type != "Sub" or sub.input[0] != x.name or sub.input[1] not in inits:
+        return None
+    div = _only_reader(g, sub.output[0])
+    if div is None or div.op_type != "Div" or div.input[0] != sub.output[0]:
+        return None
+    reader = _only_reader(g, div.output[0])
+    conv = reader
+    if reader is not None and reader.op_type == "Unsqueeze":
+        conv = _only_reader(g, reader.output[0])
+    if (
+        div.input[1] not in inits
+        or conv is None
+        or conv.op_type != "Conv"
+        or (_attr(conv, "group") or 1) != 1
+        or _attr(conv, "auto_pad") not in (None, b"NOTSET", "NOTSET")
+        or sum(conv.input[1] in n.input for n in g.node) != 1
+        or conv.input[1] not in inits
+        or (len(conv.input) > 2 and conv.input[2] not in inits)
+    ):
+        return None
+    channels = int(inits[conv.input[1]].dims[1])
+    mean = _per_channel(numpy_helper.to_array(inits[sub.input[1]]), channels)
+    std = _per_channel(numpy_helper.to_array(inits[div.input[1]]), channels)
+    if mean is None or std is None or not np.all(np.isfinite(std) & (std != 0)):
+        return None
+    pads = list(_attr(conv, "pads") or [])
+    if any(pads) and np.ptp(mean) != 0:  # one Pad value for every channel
+        return None
+    return sub, div, conv, reader, mean, std
+
+
+def _apply_norm_fold(g: Any, sub, div, conv, reader, mean, std) -> None:
+    from onnx import helper, numpy_helper
+
+    inits = {i.name: i for i in g.initializer}
+    w_init = inits[conv.input[1]]
+    w = numpy_helper.to_array(w_init).astype(np.float64)
+    scale = (1.0 / std).reshape(1, -1, *([1] * (w.ndim - 2)))
+    w = w * scale
+    bias = w.sum(axis=tuple(range(2, w.ndim))) @ mean  # the mean, scaled, through each filter
+    b0 = numpy_helper.to_array(inits[conv.input[2]]) if len(conv.input) > 2 else 0.0
+    w_init.CopyFrom(numpy_helper.from_array(w.astype(np.float32), w_init.name))
+    b_name = conv.input[2] if len(conv.input) > 2 else f"{w_init.name}__folded_bias"
+    b_new = numpy_helper.from_array((b0 - bias).astype(np.float32), b_name)
+    if b_name in inits:
+        inits[b_name].CopyFrom(b_new)
+    else:
+        g.initializer.append(b_new)
+        conv.input.append(b_name)
+    source, new_nodes = g.input[0].name, []
+    pads = list(_attr(conv, "pads") or [])
+    if any(pads) and mean[0] != 0:  # the normalised zero padding is the raw mean
+        half = len(pads) // 2  # [x1_begin, ..., x1_end, ...]: only the last axis pads here
+        if any(pads[: half - 1]) or any(pads[half : 2 * half - 1]):
+            raise ValueError("padding on a lifted axis")  # never made by this package
+        pad_name, val_name, out = "faultlab_norm_pads", "faultlab_norm_pad_value", "windows__pad"
+        g.initializer.append(
+            numpy_helper.from_array(
+                np.array([0, 0, pads[half - 1], 0, 0, pads[-1]], np.int64), pad_name
+            )
+        )
+        g.initializer.append(numpy_helper.from_array(np.array(mean[0], np.float32), val_name))
+        new_nodes.append(helper.make_node("Pad", [source, pad_name, val_name], [out]))
+        source = out
+        for a in conv.attribute:
+            if a.name == "pads":
+                a.ints[:] = [0] * len(pads)
+    reader.input[0] = source
+    nodes = [n for n in g.node if n is not sub and n is not div]
+    g.ClearField("node")
+    g.node.extend([*new_nodes, *nodes])
+    used = {i for n in g.node for i in n.input}
+    for name in (sub.input[1], div.input[1]):
+        if name not in used and name in inits:
+            g.initializer.remove(inits[name])

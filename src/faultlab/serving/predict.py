@@ -24,6 +24,7 @@ from faultlab.errors import ConfigError, DataError
 from faultlab.limits import MAX_WINDOWS
 from faultlab.serving.metadata import model_fingerprint, model_metadata  # noqa: F401
 from faultlab.serving.preprocess import Prepared, Preprocessing, prepare, prepare_file
+from faultlab.serving.streams import CHUNK, Streams, usable_cpus
 from faultlab.utils.io import atomic_path, write_json
 
 
@@ -53,7 +54,13 @@ class NativeBackend:
 
 
 class OnnxBackend:
-    """ONNX Runtime on an exported model (``export_run(..., "onnx")``)."""
+    """ONNX Runtime on an exported model (``export_run(..., "onnx")``).
+
+    A deep model's graph runs as ``threads`` single-threaded streams over chunks of
+    ``CHUNK`` windows (:class:`Streams`); a feature model's classifier graph runs on
+    ``threads`` intra-op threads after the numpy front end (which splits large batches over
+    the same number of threads). ``threads=None``: every usable CPU.
+    """
 
     name = "onnx"
 
@@ -63,23 +70,30 @@ class OnnxBackend:
         tasks: list[str],
         threads: int | None = 2,
         frontend: dict[str, Any] | None = None,
+        chunk: int = CHUNK,
     ) -> None:
-        self.session = onnx_session(model_path, threads)
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_names = [o.name for o in self.session.get_outputs()]
         self.tasks = list(tasks)
         self.frontend = None
         if frontend:  # a feature model: windows -> features in numpy, then the graph
             from faultlab.serving.classical_onnx import FrontEnd
 
+            self.session = onnx_session(model_path, threads)
             self.frontend = FrontEnd(frontend, Path(model_path).parent, threads or 1)
+        else:
+            self.session = onnx_session(model_path, 1)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        streams = 1 if frontend else (threads or usable_cpus())
+        self.run = Streams(self._run_graph, streams, chunk if not frontend else 1 << 30)
+
+    def _run_graph(self, X: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.output_names, {self.input_name: X})
 
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         X = np.asarray(X, np.float32)
         if self.frontend is not None:
             X = self.frontend(X)
-        outs = self.session.run(self.output_names, {self.input_name: X})
-        return dict(zip(self.tasks, outs))
+        return dict(zip(self.tasks, self.run(X)))
 
 
 def onnx_session(model_path: Path, threads: int | None = 2, **options: Any):
@@ -102,26 +116,44 @@ def onnx_session(model_path: Path, threads: int | None = 2, **options: Any):
     return ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
 
 
-def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
-    """The run's exported ONNX model, exporting it to a temporary folder when there is none.
-
-    The session holds the graph in memory, so the temporary folder is removed at once.
+def _exported_backend(run_dir: Path, make: Callable[[Path, dict[str, Any]], Backend]) -> Backend:
+    """``make(model.onnx, its metadata)`` on the run's exported ONNX model, exporting it to
+    a temporary folder when there is none or it is older than the model (a resumed or
+    retrained run). The backend holds the graph in memory, so that folder is removed at once.
     """
     from faultlab.serving.export import METADATA_FILE, export_run
 
     exported = Path(run_dir) / "export"
     onnx_file, model_json = exported / "model.onnx", Path(run_dir) / MODEL_DIR / MODEL_JSON
     if onnx_file.exists() and onnx_file.stat().st_mtime >= model_json.stat().st_mtime:
-        meta = json.loads((exported / METADATA_FILE).read_text())
-        frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
-        return OnnxBackend(onnx_file, meta["tasks"], threads, frontend)
-    # none yet, or older than the model (a resumed/retrained run): export afresh into a
-    # temporary folder, removed at once (the session holds the graph in memory)
+        return make(onnx_file, json.loads((exported / METADATA_FILE).read_text()))
     with tempfile.TemporaryDirectory(prefix="faultlab-onnx-") as tmp:
         export_run(run_dir, "onnx", tmp)
-        meta = json.loads((Path(tmp) / METADATA_FILE).read_text())
+        return make(Path(tmp) / "model.onnx", json.loads((Path(tmp) / METADATA_FILE).read_text()))
+
+
+def _onnx_backend(run_dir: Path, threads: int | None) -> Backend:
+    def make(path: Path, meta: dict[str, Any]) -> Backend:
         frontend = meta.get("exports", {}).get("onnx", {}).get("frontend")
-        return OnnxBackend(Path(tmp) / "model.onnx", meta["tasks"], threads, frontend)
+        return OnnxBackend(path, meta["tasks"], threads, frontend)
+
+    return _exported_backend(run_dir, make)
+
+
+def _openvino_backend(run_dir: Path, threads: int | None) -> Backend:
+    from faultlab.serving.ov_backend import OpenVinoBackend, check_available
+
+    check_available(run_dir)  # before any export: a clear error when it cannot run here
+
+    def make(path: Path, meta: dict[str, Any]) -> Backend:
+        if meta.get("exports", {}).get("onnx", {}).get("frontend"):
+            raise ConfigError(
+                f"{run_dir}: the openvino backend runs deep models' graphs; this is a feature "
+                "model (its classifier graph uses ONNX-ML operators): use --backend onnx"
+            )
+        return OpenVinoBackend(path, meta["tasks"], threads)
+
+    return _exported_backend(run_dir, make)
 
 
 #: Backend name -> factory(run_dir, threads). ``torch`` and ``native`` are the same: the
@@ -130,6 +162,7 @@ BACKENDS: dict[str, Callable[[Path, int | None], Backend]] = {
     "torch": lambda run_dir, threads: NativeBackend(run_dir, threads),
     "native": lambda run_dir, threads: NativeBackend(run_dir, threads),
     "onnx": _onnx_backend,
+    "openvino": _openvino_backend,  # pip install 'faultlab[openvino]'
 }
 
 
