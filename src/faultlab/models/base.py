@@ -95,6 +95,8 @@ class ModelSpec:
     description: str
     family: str
     defaults: dict[str, Any]
+    #: the registered model this one is a variant of (``benchmark --only NAME`` runs both)
+    variant_of: str | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -112,19 +114,26 @@ _MODEL_MODULES = [
     "faultlab.models.minirocket",
     "faultlab.models.trivial",
     "faultlab.models.envelope",
+    "faultlab.models.envelope_contrast",
     "faultlab.models.linenet",
 ]
 
 
 def register_model(
-    name: str, description: str, family: str, defaults: dict[str, Any] | None = None
+    name: str,
+    description: str,
+    family: str,
+    defaults: dict[str, Any] | None = None,
+    variant_of: str | None = None,
 ) -> Callable[[type[FaultModel]], type[FaultModel]]:
     """Class decorator: make ``name`` buildable by :func:`build_model`."""
 
     def deco(cls: type[FaultModel]) -> type[FaultModel]:
         cls.name = name
         cls.family = family
-        _REGISTRY[name] = ModelSpec(name, cls, description, family, dict(defaults or {}))
+        _REGISTRY[name] = ModelSpec(
+            name, cls, description, family, dict(defaults or {}), variant_of
+        )
         return cls
 
     return deco
