@@ -122,3 +122,36 @@ def test_only_envelope_runs_its_registered_variants():
     )
     assert [m.name for m in cfg.select(["envelope"])] == ["envelope", "envelope-contrast"]
     assert [m.name for m in cfg.select(["envelope-contrast"])] == ["envelope-contrast"]
+
+
+def test_a_run_replays_in_predict_with_its_evidence(tmp_path):
+    from faultlab.cli.serve_cmd import _evidence_text
+    from faultlab.experiments.config import ExperimentConfig
+    from faultlab.experiments.runner import prepare as prepare_experiment
+    from faultlab.experiments.runner import run_experiment
+    from faultlab.serving.predict import Predictor
+    from faultlab.serving.preprocess import prepare
+
+    syn = {"duration_s": 1.0, "sizes": [0.014], "snr_db": 0.0, "loads": [0, 3]}
+    cfg = ExperimentConfig.model_validate(
+        {
+            "name": "contrast-test",
+            "target": "location",
+            "data": {"dataset": "synthetic", "window": 1024, "synthetic": syn},
+            "model": {"name": "envelope-contrast"},
+            "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
+        }
+    )
+    windows, splits = prepare_experiment(cfg)
+    metrics = run_experiment(cfg, tmp_path / "run", windows=windows, split=splits[0])
+    assert metrics["primary"]["accuracy"] >= 0.9
+    rec = next(
+        r for r in generate(SyntheticConfig(**syn)) if r.recording_id == "syn-OR-0.014-L3-r0"
+    )
+    predictor = Predictor(tmp_path / "run")
+    rp = predictor.predict_prepared(
+        prepare(predictor.pre, rec.signal, rec.sampling_rate, "or", meta=rec.meta)
+    )
+    ev = rp.summary()["evidence"]
+    assert ev["verdict"] == {"location": "OR"}
+    assert "BPFO line" in _evidence_text(ev) and "decoy" in _evidence_text(ev)
