@@ -164,7 +164,7 @@ def _domain(bearing, fs, rpm_scale, window, seed):
     return ws.select_tasks(["location"])
 
 
-@pytest.mark.parametrize("name", ["rf", "envelope", "linenet"])
+@pytest.mark.parametrize("name", ["rf", "envelope", "linenet", "envelope-contrast"])
 def test_trained_on_one_rig_diagnoses_another(name):
     """Train 6205 @ 12 kHz (1024 samples), test 6203 @ 48 kHz (4096) at +20 % / -17 % speed."""
     train = _domain("6205", 12000.0, 1.0, 1024, 0)

@@ -22,6 +22,18 @@ def _top_shares(shares: dict[str, float], k: int = 3) -> str:
     return ", ".join(f"{name} {100 * s:.0f}%" for name, s in top if s > 0)
 
 
+def _evidence_text(ev: dict) -> str:
+    """One line: ``envelope``'s strongest lines, or ``envelope-contrast``'s z-scores."""
+    if "lines" in ev:
+        lines = ", ".join(f"{ln['line']} {ln['times_floor']:.1f}x" for ln in ev["lines"][:4])
+        return f"({ev['band']}): {lines}"
+    z = ", ".join(
+        f"{fam} line {v['line']:+.1f} / period {v['period']:+.1f}"
+        for fam, v in ev.get("z_vs_decoys", {}).items()
+    )
+    return f"(z vs decoy orders): {z}; log kurtosis {ev.get('log_kurtosis', 0.0):+.2f}"
+
+
 def _physics_lines(preds: list, evidence_dir: Path | None) -> None:
     """Shaft speed and source per file, the expert's strongest lines, evidence plots."""
     for rp in preds:
@@ -31,10 +43,7 @@ def _physics_lines(preds: list, evidence_dir: Path | None) -> None:
                 f"{rp.name}: shaft {p.rpm:.1f} rpm ({p.rpm_source}), bearing {'/'.join(p.bearing or [])}"
             )
         if rp.evidence:
-            lines = ", ".join(
-                f"{ln['line']} {ln['times_floor']:.1f}x" for ln in rp.evidence["lines"][:4]
-            )
-            typer.echo(f"  evidence ({rp.evidence['band']}): {lines}")
+            typer.echo(f"  evidence {_evidence_text(rp.evidence)}")
     if evidence_dir is not None:
         from faultlab.reporting.evidence import recording_evidence_plot
 

@@ -85,18 +85,28 @@ class BenchmarkConfig(BaseModel):
         )
 
     def select(self, only: list[str] | None) -> list[ModelConfig]:
-        """Models named in ``only`` (label or registry name; comma lists allowed)."""
+        """Models named in ``only`` (label or registry name; comma lists allowed). A registry
+        name also selects its registered variants (``envelope`` -> ``envelope-contrast``)."""
         if not only:
             return list(self.models)
+        from faultlab.models.base import registry
+
+        specs = registry()
         wanted = [w.strip() for item in only for w in item.split(",") if w.strip()]
-        known = {m.display_name for m in self.models} | {m.name for m in self.models}
+
+        def names(m: ModelConfig) -> set[str]:
+            spec = specs.get(m.name)
+            parent = spec.variant_of if spec is not None else None
+            return {m.display_name, m.name} | ({parent} if parent else set())
+
+        known = set().union(*(names(m) for m in self.models)) if self.models else set()
         unknown = [w for w in wanted if w not in known]
         if unknown:
             raise ConfigError(
                 f"--only {', '.join(unknown)}: not in this benchmark; models: "
                 f"{', '.join(m.display_name for m in self.models)}"
             )
-        return [m for m in self.models if m.display_name in wanted or m.name in wanted]
+        return [m for m in self.models if names(m) & set(wanted)]
 
 
 def load_benchmark(path: str | Path) -> BenchmarkConfig:

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from faultlab.errors import ConfigError
+from faultlab.features.defect_contrast import contrast_names, defect_contrast
 from faultlab.features.periodicity import (
     fault_families,
     periodicity_names,
@@ -81,6 +83,14 @@ class OrderEnvelopeConfig(BaseModel):
     )
     periodicity_span: float = Field(default=0.12, gt=0, le=0.5, description="+- relative lag")
     periodicity_step: float = Field(default=0.02, gt=0, description="step of the relative lag")
+    contrast: bool = Field(
+        default=False,
+        description="append each fault family's line and period evidence as a robust z "
+        "against decoy orders of the same window, and log kurtosis (features.defect_contrast)",
+    )
+    contrast_step: float = Field(
+        default=0.05, gt=0, le=0.5, description="spacing of the decoy orders"
+    )
 
     @field_validator("band", "periodicity_band", mode="before")
     @classmethod
@@ -101,8 +111,10 @@ class OrderEnvelopeConfig(BaseModel):
 
     @model_validator(mode="after")
     def _periodicity_families(self) -> OrderEnvelopeConfig:
-        if self.periodicity and not fault_families(self.families):
-            raise ValueError("periodicity needs at least one of BPFI, BSF, BPFO in families")
+        if (self.periodicity or self.contrast) and not fault_families(self.families):
+            raise ValueError(
+                "periodicity / contrast need at least one of BPFI, BSF, BPFO in families"
+            )
         return self
 
     @property
@@ -120,7 +132,7 @@ class OrderEnvelopeConfig(BaseModel):
     @property
     def needs_orders(self) -> bool:
         """Whether the transform reads each window's defect orders."""
-        return self.axis == "defect" or self.periodicity > 0
+        return self.axis == "defect" or self.periodicity > 0 or self.contrast
 
     def spectrum_names(self) -> list[str]:
         if self.axis == "order":
@@ -133,9 +145,12 @@ class OrderEnvelopeConfig(BaseModel):
             return []
         return periodicity_names(self.families, self.periodicity, self.lag_offsets)
 
+    def contrast_names(self) -> list[str]:
+        return contrast_names(self.families) if self.contrast else []
+
     def names(self) -> list[str]:
-        """Output columns: the spectrum block, then the periodicity block (if on)."""
-        return self.spectrum_names() + self.periodicity_names()
+        """Output columns: the spectrum block, then the periodicity and contrast blocks."""
+        return self.spectrum_names() + self.periodicity_names() + self.contrast_names()
 
     @property
     def n_outputs(self) -> int:
@@ -157,53 +172,79 @@ def order_envelope(
     """``(Y [n, C, K] float32, band_hz [n, C, 2])`` for windows ``X [n, C, L]``.
 
     ``shaft_hz [n]``: each window's shaft speed; ``family_orders [n, C, F]``: each window's
-    (channel's) orders of ``cfg.families`` (needed for ``axis: defect`` or ``periodicity``).
-    The periodicity block (if on) is appended after the spectrum block, unscaled
-    (autocorrelation in [-1, 1]).
+    (channel's) orders of ``cfg.families`` (needed for ``axis: defect``, ``periodicity`` or
+    ``contrast``). The periodicity block (if on) is appended after the spectrum block,
+    unscaled (autocorrelation in [-1, 1]), then the contrast block (robust z-scores).
     """
     X = np.asarray(X)
-    n, C, L = X.shape
-    K = cfg.n_outputs
-    K_spec = len(cfg.spectrum_names())
-    Y = np.empty((n, C, K), dtype=np.float32)
+    n, C, _ = X.shape
+    Y = np.empty((n, C, cfg.n_outputs), dtype=np.float32)
     band_hz = np.empty((n, C, 2), dtype=np.float32)
-    nfft = cfg.zero_pad * L
-    band = _band(cfg.band)
-    if (cfg.axis == "defect" or cfg.periodicity) and family_orders is None:
-        raise ValueError("order_envelope: family_orders needed for axis defect / periodicity")
+    if cfg.needs_orders and family_orders is None:
+        raise ValueError(
+            "order_envelope: family_orders needed for axis defect / periodicity / contrast"
+        )
     shaft_hz = np.asarray(shaft_hz, dtype=np.float64)
     for a in range(0, n, cfg.chunk_size):
         b = min(n, a + cfg.chunk_size)
-        S, band_hz[a:b] = squared_envelope_spectrum(
-            X[a:b], sampling_rate, band, nfft, cfg.kurtogram_levels, cfg.taper
-        )
-        acf = (
-            envelope_autocorrelation(X[a:b], sampling_rate, _band(cfg.periodicity_band))
-            if cfg.periodicity
-            else None
-        )
         fo = None if family_orders is None else np.asarray(family_orders[a:b], np.float64)
-        key = (
-            shaft_hz[a:b, None]
-            if fo is None
-            else np.concatenate([shaft_hz[a:b, None], fo.reshape(b - a, -1)], axis=1)
-        )
-        for rows, first in groups_of(key):  # one step per recording (speed, bearing)
-            fr = shaft_hz[a + first]
-            orders = None if fo is None else fo[first]
-            Y[a:b][rows, :, :K_spec] = _spectrum_block(
-                S[rows], sampling_rate, nfft, fr, orders, cfg
+        Y[a:b], band_hz[a:b] = _chunk(X[a:b], sampling_rate, shaft_hz[a:b], fo, cfg)
+    return Y, band_hz
+
+
+def _chunk(
+    X: np.ndarray,
+    sampling_rate: float,
+    shaft_hz: np.ndarray,
+    fo: np.ndarray | None,
+    cfg: OrderEnvelopeConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk of :func:`order_envelope`, one recording (speed, bearing) at a time."""
+    n = len(X)
+    Y = np.empty((n, X.shape[1], cfg.n_outputs), dtype=np.float32)
+    K_spec, K_per = len(cfg.spectrum_names()), len(cfg.periodicity_names())
+    nfft = cfg.zero_pad * X.shape[-1]
+    S, band_hz = squared_envelope_spectrum(
+        X, sampling_rate, _band(cfg.band), nfft, cfg.kurtogram_levels, cfg.taper
+    )
+    acf = (
+        envelope_autocorrelation(X, sampling_rate, _band(cfg.periodicity_band))
+        if cfg.periodicity or cfg.contrast
+        else None
+    )
+    key = (
+        shaft_hz[:, None]
+        if fo is None
+        else np.concatenate([shaft_hz[:, None], fo.reshape(n, -1)], axis=1)
+    )
+    for rows, first in groups_of(key):  # one step per recording (speed, bearing)
+        fr = shaft_hz[first]
+        orders = None if fo is None else fo[first]
+        Y[rows, :, :K_spec] = _spectrum_block(S[rows], sampling_rate, nfft, fr, orders, cfg)
+        if acf is None or orders is None:  # periodicity/contrast need orders (checked above)
+            continue
+        if cfg.periodicity:
+            Y[rows, :, K_spec : K_spec + K_per] = sample_periodicity(
+                acf[rows],
+                sampling_rate,
+                fr,
+                orders,
+                cfg.families,
+                cfg.periodicity,
+                cfg.lag_offsets,
             )
-            if acf is not None and fo is not None:  # periodicity: family_orders checked above
-                Y[a:b][rows, :, K_spec:] = sample_periodicity(
-                    acf[rows],
-                    sampling_rate,
-                    fr,
-                    fo[first],
-                    cfg.families,
-                    cfg.periodicity,
-                    cfg.lag_offsets,
-                )
+        if cfg.contrast:
+            Y[rows, :, K_spec + K_per :] = defect_contrast(
+                X[rows],
+                S[rows],
+                acf[rows],
+                sampling_rate,
+                nfft,
+                fr,
+                orders,
+                cfg.families,
+                cfg.contrast_step,
+            )
     return Y, band_hz
 
 

@@ -142,6 +142,8 @@ class ModelSpec:
     description: str
     family: str
     params: type[ModelParams]
+    #: the registered model this one is a variant of (``benchmark --only NAME`` runs both)
+    variant_of: str | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -189,6 +191,7 @@ _MODEL_MODULES = [
     "faultlab.models.minirocket",
     "faultlab.models.trivial",
     "faultlab.models.envelope",
+    "faultlab.models.envelope_contrast",
     "faultlab.models.linenet",
 ]
 
@@ -197,7 +200,11 @@ M = TypeVar("M", bound=FaultModel)
 
 
 def register_model(
-    name: str, description: str, family: str, params: type[ModelParams]
+    name: str,
+    description: str,
+    family: str,
+    params: type[ModelParams],
+    variant_of: str | None = None,
 ) -> Callable[[type[M]], type[M]]:
     """Class decorator: make ``name`` buildable by :func:`build_model` with ``params`` (a
     :class:`ModelParams` subclass declared beside the model) as its options."""
@@ -206,7 +213,7 @@ def register_model(
         cls.name = name
         cls.family = family
         cls.Params = params
-        _REGISTRY[name] = ModelSpec(name, cls, description, family, params)
+        _REGISTRY[name] = ModelSpec(name, cls, description, family, params, variant_of)
         return cls
 
     return deco

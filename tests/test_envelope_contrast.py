@@ -1,0 +1,157 @@
+"""``envelope-contrast``: defect evidence against decoy orders, and the gate that reads it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faultlab.data.labels import LOCATION_ORDER
+from faultlab.data.synthetic import SyntheticConfig, generate
+from faultlab.data.windowing import make_windows
+from faultlab.errors import ConfigError
+from faultlab.experiments.benchmark import BenchmarkConfig
+from faultlab.features.defect_contrast import decoy_orders, log_kurtosis
+from faultlab.features.window_frontend import WindowFrontend
+from faultlab.models.base import build_model, get_spec, load_model
+from faultlab.training.config import TrainConfig
+
+FE = get_spec("envelope-contrast").defaults["frontend"]
+NAMES = WindowFrontend(FE).names()
+
+
+def _windows(sizes, seed=0, snr_db=0.0, normal=False):
+    recs = generate(
+        SyntheticConfig(
+            duration_s=1.0, sizes=sizes, loads=[0, 3], normal=normal, snr_db=snr_db, seed=seed
+        )
+    )
+    return WindowFrontend(FE).apply(make_windows(recs, 1024))
+
+
+def _col(name: str) -> int:
+    return NAMES.index(name)
+
+
+def test_decoys_avoid_every_defect_ratio_and_shaft_harmonic():
+    bpfo, bpfi = 3.5848, 5.4152
+    dec = decoy_orders(np.array([[bpfo, bpfi, 4.7134]]), 0.05)
+    assert len(dec) >= 30
+    for t in (bpfo, bpfi, 4.7134, bpfo / 2, 2 * bpfi / 3):
+        assert np.abs(dec / t - 1).min() > 0.03
+    assert np.abs(dec - np.round(dec)).min() > 0.1
+
+
+def test_log_kurtosis_is_zero_for_noise_and_large_for_impacts():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((64, 1, 4096)).astype(np.float32)
+    assert abs(float(np.median(log_kurtosis(noise)))) < 0.05
+    spikes = noise * 0.1
+    spikes[..., ::500] += 5.0
+    assert float(log_kurtosis(spikes).min()) > 1.0
+
+
+def test_the_struck_family_stands_out_of_its_decoys():
+    ws = _windows([0.014])
+    loc = np.asarray(ws.classes["location"])[ws.y["location"]]
+    for name, fam in (("IR", "BPFI"), ("OR", "BPFO")):
+        rows = loc == name
+        z_line = ws.X[rows, 0, _col(f"contrast:line:{fam}")]
+        z_period = ws.X[rows, 0, _col(f"contrast:period:{fam}")]
+        assert np.median(z_line) > 2 and np.median(z_period) > 3, name
+        others = [f for f in ("BPFI", "BSF", "BPFO") if f != fam]
+        for f in others:  # robust z: a family that did not strike reads like a decoy
+            assert np.median(ws.X[rows, 0, _col(f"contrast:period:{f}")]) < z_period.mean() / 2
+    b = ws.X[loc == "B", 0]
+    assert np.median(b[:, _col("contrast:period:BSF")]) > 5  # 2 x BSF: a ball strikes twice
+    assert np.median(b[:, _col("contrast:line:BSF")]) > 2
+
+
+def test_envelope_contrast_learns_the_gate_and_round_trips(tmp_path):
+    train = _windows([0.007, 0.021], seed=0)
+    test = _windows([0.014], seed=1)
+    classes = {"location": list(LOCATION_ORDER)}
+    model = build_model(
+        "envelope-contrast",
+        classes,
+        train.X.shape[1:],
+        {"select_by": "fault_diameter_in"},
+        TrainConfig(seed=0),
+    )
+    fit = model.fit(train)
+    assert "leave-one-fault_diameter_in-out on the training windows" in fit.notes[0]
+    proba = model.predict_proba(test.X)["location"]
+    assert (proba.argmax(1) == test.y["location"]).mean() >= 0.9
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    th = model.theta["location"]
+    assert th[0] > 0 and th[1] > 0  # race evidence raises the race logits
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(test.X)["location"], proba, atol=1e-6)
+    ev = again.explain(test.X[test.y["location"] == LOCATION_ORDER.index("OR")])
+    assert ev["verdict"] == {"location": "OR"}
+    assert max(ev["z_vs_decoys"], key=lambda f: ev["z_vs_decoys"][f]["period"]) == "BPFO"
+
+
+def test_detection_and_bad_inputs():
+    ws = _windows([0.014], normal=True)
+    model = build_model(
+        "envelope-contrast",
+        {"detection": ["normal", "fault"]},
+        ws.X.shape[1:],
+        {},
+        TrainConfig(seed=0),
+    )
+    fit = model.fit(ws)
+    assert fit.notes == ["detection: default l2"]
+    assert (model.predict(ws.X)["detection"] == ws.y["detection"]).mean() >= 0.9
+    with pytest.raises(ConfigError, match="contrast: true"):
+        build_model(
+            "envelope-contrast", {"location": ["IR"]}, (1, 5), {"frontend": {"contrast": False}}
+        )
+    with pytest.raises(ConfigError, match="not a fault location"):
+        build_model("envelope-contrast", {"size": ["0.007"]}, ws.X.shape[1:])
+
+
+def test_only_envelope_runs_its_registered_variants():
+    cfg = BenchmarkConfig.model_validate(
+        {
+            "name": "t",
+            "data": {"dataset": "synthetic", "window": 1024},
+            "models": [{"name": "envelope"}, {"name": "envelope-contrast"}, {"name": "mlp"}],
+        }
+    )
+    assert [m.name for m in cfg.select(["envelope"])] == ["envelope", "envelope-contrast"]
+    assert [m.name for m in cfg.select(["envelope-contrast"])] == ["envelope-contrast"]
+
+
+def test_a_run_replays_in_predict_with_its_evidence(tmp_path):
+    from faultlab.cli.serve_cmd import _evidence_text
+    from faultlab.experiments.config import ExperimentConfig
+    from faultlab.experiments.runner import prepare as prepare_experiment
+    from faultlab.experiments.runner import run_experiment
+    from faultlab.serving.predict import Predictor
+    from faultlab.serving.preprocess import prepare
+
+    syn = {"duration_s": 1.0, "sizes": [0.014], "snr_db": 0.0, "loads": [0, 3]}
+    cfg = ExperimentConfig.model_validate(
+        {
+            "name": "contrast-test",
+            "target": "location",
+            "data": {"dataset": "synthetic", "window": 1024, "synthetic": syn},
+            "model": {"name": "envelope-contrast"},
+            "split": {"kind": "leave_one_out", "column": "load_hp", "folds": [3]},
+        }
+    )
+    windows, splits = prepare_experiment(cfg)
+    metrics = run_experiment(cfg, tmp_path / "run", windows=windows, split=splits[0])
+    assert metrics["primary"]["accuracy"] >= 0.9
+    rec = next(
+        r for r in generate(SyntheticConfig(**syn)) if r.recording_id == "syn-OR-0.014-L3-r0"
+    )
+    predictor = Predictor(tmp_path / "run")
+    rp = predictor.predict_prepared(
+        prepare(predictor.pre, rec.signal, rec.sampling_rate, "or", meta=rec.meta)
+    )
+    ev = rp.summary()["evidence"]
+    assert ev["verdict"] == {"location": "OR"}
+    assert "BPFO line" in _evidence_text(ev) and "decoy" in _evidence_text(ev)
