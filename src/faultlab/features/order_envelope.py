@@ -23,7 +23,6 @@ from pydantic import (
     model_validator,
 )
 
-from faultlab.errors import ConfigError
 from faultlab.features.defect_contrast import contrast_names, defect_contrast
 from faultlab.features.periodicity import (
     fault_families,
