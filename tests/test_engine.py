@@ -167,7 +167,8 @@ def test_history_rows_and_checkpoint_file(cwru, tmp_path):
     assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
     assert {"model", "optimizer", "scheduler", "rng", "shuffle_rng", "early_stopping"} <= set(ckpt)
     assert not list(tmp_path.glob("*.tmp"))
-    assert res.device.startswith("cpu")
+    # auto picks CUDA where there is one (the GPU machine ran this test with "cuda (bf16)")
+    assert res.device.startswith("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_progress_bar_prints_epoch_lines(cwru, capsys):
