@@ -244,6 +244,20 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
             "never seen in training",
         ),
         ("group_kfold", {"n_splits": 5}, False, "table", "grouped k-fold", False, "5-fold"),
+        (  # selectors (rate transfer): named by their columns, values readable
+            "condition",
+            {
+                "column": "load_hp",
+                "train": [{"sampling_rate_hz": 12000, "condition": "fault"}],
+                "test": [{"sampling_rate_hz": 48000}, {"condition": "normal", "load_hp": [2, 3]}],
+            },
+            False,
+            "cwru",
+            "condition",
+            True,
+            "recordings matching {sampling_rate_hz=12000, condition=fault}, test on "
+            "{sampling_rate_hz=48000}, {condition=normal, load_hp=2/3}",
+        ),
     ],
 )
 def test_protocol_statements(kind, rule, leaky, dataset, label, warning, phrase) -> None:

@@ -30,10 +30,26 @@ class Protocol:
     warning: bool  # shown as a warning callout
 
 
+def _one(x: Any) -> str:
+    if isinstance(x, dict):  # a selector: column -> value(s), all must match
+        return "{" + ", ".join(f"{k}={_values(v).replace(', ', '/')}" for k, v in x.items()) + "}"
+    return str(x)
+
+
 def _values(v: Any) -> str:
     if v is None:
         return "?"
-    return ", ".join(str(x) for x in v) if isinstance(v, list | tuple) else str(v)
+    return ", ".join(_one(x) for x in v) if isinstance(v, list | tuple) else _one(v)
+
+
+def _selector_columns(rule: dict[str, Any]) -> str | None:
+    """The columns the train/test selectors name (``condition``, normal vs fault, left
+    out: it says which recordings, not which shift); None when the split gives values."""
+    items = [*(rule.get("train") or []), *(rule.get("test") or [])]
+    if not items or not all(isinstance(x, dict) for x in items):
+        return None
+    keys = dict.fromkeys(k for x in items for k in x if k != "condition")
+    return "/".join(keys) or "condition"
 
 
 #: What each validation strategy is, as a reader should hear it.
@@ -98,7 +114,7 @@ def _describe(
 ) -> Protocol:
     rule = rule or {}
     kind = (kind or rule.get("kind") or "").strip()
-    column = rule.get("column")
+    column = _selector_columns(rule) or rule.get("column")
     if isinstance(column, list | tuple):  # several columns: name them together
         column = "/".join(map(str, column))
     cwru = dataset in (None, "", "cwru")
@@ -109,8 +125,18 @@ def _describe(
         return _cross_machine(kind, rule)
     if kind in _HELD_OUT and column in SIZE_COLUMNS:
         return _held_out_size(kind, column, rule)
-    if kind in _HELD_OUT and (column in CONDITION_COLUMNS or column is None):
+    if kind in _HELD_OUT and (column is None or set(column.split("/")) <= CONDITION_COLUMNS):
         return _condition(kind, column, rule, cwru, mfpt)
+    if kind in _HELD_OUT and column == "fault_end" and cwru:
+        return Protocol(
+            "condition",
+            "Split on fault_end (drive-end -> fan-end bearing)",
+            "Whole recordings are split by the bearing that carries the fault: drive-end "
+            "faults (SKF 6205) on one side, fan-end faults (SKF 6203: other geometry, defect "
+            "frequencies and nearest sensor) on the other; no recording is on both sides. "
+            "Test faults are on bearings never seen in training.",
+            False,
+        )
     if kind in _HELD_OUT:
         return Protocol(
             "condition",
@@ -174,16 +200,17 @@ def _held_out_size(kind: str, column: str, rule: dict[str, Any]) -> Protocol:
 def _condition(
     kind: str, column: str | None, rule: dict[str, Any], cwru: bool, mfpt: bool
 ) -> Protocol:
+    lhs = "recordings matching " if _selector_columns(rule) else f"{column} = "
     how = {
-        "condition": f"train on {column} = {_values(rule.get('train'))}, "
+        "condition": f"train on {lhs}{_values(rule.get('train'))}, "
         f"test on {_values(rule.get('test'))}",
         "leave_one_out": f"one fold per value of {column}, each tested on the held-out value",
         "transfer": f"every ordered pair of single {column} values (train on one, test on another)",
     }[kind]
     caveat = (
-        " CWRU caveat: the same damaged bearing is recorded at every motor load, so a load "
-        "split tests robustness to the operating condition, not to a new bearing - a mild "
-        "test on which high scores are expected."
+        " CWRU caveat: the same damaged bearing is recorded at every motor load (and, drive "
+        "end, at 12 and 48 kHz), so a load or rate split tests robustness to the operating "
+        "condition, not to a new bearing - a mild test on which high scores are expected."
         if cwru
         else MFPT_CAVEAT
         if mfpt
