@@ -24,6 +24,7 @@ torch.set_num_threads(2)
 #: ``model:variant`` keys check a non-default option set of the same model.
 MODELS = {
     "cnn1d": {},
+    "cnn1d:spectrum": {"input": "spectrum", "spectrum_log": "log1p"},
     "lstm": {"layers": 1, "units": 32},
     "lstm:stft": {"layers": 1, "units": 32, "frontend": "stft", "frame": 128, "hop": 64},
     "lstm:chunk": {"layers": 1, "units": 32, "frontend": "chunk"},

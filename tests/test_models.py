@@ -346,3 +346,24 @@ def test_stft_lstm_save_load_round_trip(tmp_path, cwru):
     np.testing.assert_allclose(
         back.predict_proba(cwru.X[:16])["class"], m.predict_proba(cwru.X[:16])["class"], atol=1e-6
     )
+
+
+def test_spectrum_input_matches_numpy_rfft_and_cnn1d_reads_it():
+    from faultlab.models.frontends import Spectrum
+
+    fs, n = 12000.0, 1024
+    t = np.arange(n) / fs
+    x = np.sin(2 * np.pi * 1500.0 * t) + 0.3 * np.cos(2 * np.pi * 4218.75 * t)  # bins 128, 360
+    spec = Spectrum(n, norm="none")
+    assert not list(spec.parameters())  # the transform never trains
+    h = spec(torch.tensor(x, dtype=torch.float32)[None, None]).numpy()[0, 0]
+    ref = np.abs(np.fft.rfft(x))[: n // 2] / n
+    np.testing.assert_allclose(h, ref, atol=1e-4)
+    assert h.shape == (n // 2,) and np.argsort(h)[-2:].tolist() == [360, 128]
+    # the default z-scores each spectrum: the window's level no longer matters
+    z, x32 = Spectrum(n), torch.tensor(x, dtype=torch.float32)[None, None]
+    np.testing.assert_allclose(z(x32).numpy(), z(7.5 * x32).numpy(), atol=1e-4)
+    for shape in [(1, 1024), (2, 1000), (1, 27)]:
+        m = build_model("cnn1d", {"class": ["a", "b"]}, shape, {"input": "spectrum"})
+        X = np.random.default_rng(0).normal(size=(3, *shape)).astype(np.float32)
+        assert m.predict_proba(X)["class"].shape == (3, 2)

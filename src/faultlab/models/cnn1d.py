@@ -1,7 +1,9 @@
 """WDCNN-style 1-D CNN (Zhang et al. 2017): a wide first kernel with a large stride acts as a
 learned filter bank and downsampler, then small kernels with BatchNorm and max-pooling.
 
-For short inputs (27 tabular features) the first stride and kernel shrink and pooling stops
+``input: spectrum`` puts a fixed magnitude-spectrum layer (:class:`Spectrum`) in front, so the
+convolutions read each window's frequency content (UDTL's FFT input: far more load-invariant
+on CWRU than raw samples). For short inputs (27 tabular features) the first stride and kernel shrink and pooling stops
 once a layer's length would fall below 2, so the same model runs on any length.
 """
 
@@ -14,6 +16,7 @@ from pydantic import Field, PositiveInt
 from torch import nn
 
 from faultlab.models.base import register_model
+from faultlab.models.frontends import Spectrum
 from faultlab.models.torch_base import (
     Activation,
     Rate,
@@ -25,6 +28,16 @@ from faultlab.models.torch_base import (
 
 
 class CNN1DParams(TorchParams):
+    input: Literal["time", "spectrum"] = Field(
+        default="time",
+        description="time: raw samples; spectrum: |DFT| of each window (L/2 bins) first",
+    )
+    spectrum_log: Literal["none", "log1p", "log"] = Field(
+        default="none", description="input spectrum: magnitude as is, log1p or log of it"
+    )
+    spectrum_norm: Literal["window", "none"] = Field(
+        default="window", description="input spectrum: z-score each window's spectrum, or not"
+    )
     first_kernel: PositiveInt = Field(default=64, description="width of the first (wide) kernel")
     first_stride: PositiveInt = Field(default=16, description="stride of the first kernel")
     first_channels: PositiveInt = Field(default=16, description="filters of the first layer")
@@ -44,6 +57,10 @@ class CNN1DParams(TorchParams):
 class WDCNN(nn.Module):
     def __init__(self, in_ch: int, length: int, p: CNN1DParams) -> None:
         super().__init__()
+        self.spectrum: nn.Module = nn.Identity()
+        if p.input == "spectrum":
+            spectrum = Spectrum(length, p.spectrum_log, p.spectrum_norm)
+            self.spectrum, length = spectrum, spectrum.bins
         stride = fit_stride(length, p.first_stride, 32)
         kernel = max(stride, min(p.first_kernel, max(3, length // 4)))
         pad = max(0, (kernel - stride) // 2)
@@ -82,7 +99,7 @@ class WDCNN(nn.Module):
         self.fc = nn.Sequential(*fc)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.pool(self.features(x)))
+        return self.fc(self.pool(self.features(self.spectrum(x))))
 
 
 @register_model(

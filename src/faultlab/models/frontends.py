@@ -71,3 +71,41 @@ class LogSTFT(nn.Module):
         else:
             h = torch.log1p(torch.sqrt(power + 1e-12))
         return self.norm(h).transpose(1, 2)
+
+
+class Spectrum(nn.Module):
+    """``[B, C, L]`` -> ``[B, C, L // 2]`` one-sided magnitude spectrum of each whole window.
+
+    The UDTL benchmark's (Zhao et al. 2021) strongest CWRU input: a bearing fault's resonance
+    bands and lines move little with motor load, whereas the raw samples' phase and amplitude
+    detail do not transfer, so a CNN on the spectrum adapts across loads more easily.
+    ``|DFT| / L`` of bins ``0 .. L/2 - 1`` (the Nyquist bin dropped, as UDTL does), then
+    ``log``: ``none``, ``log1p`` or ``log`` (``log(|X| + 1e-4)``: decibel-like); ``norm``: ``window`` z-scores each spectrum (UDTL's
+    per-sample mean-std), ``none`` keeps levels. The DFT is a fixed matrix product (a buffer,
+    never trained) rather than ``torch.fft`` so the network exports unchanged to ONNX.
+    """
+
+    kernels: torch.Tensor
+
+    def __init__(self, length: int, log: str = "none", norm: str = "window") -> None:
+        super().__init__()
+        self.length, self.log, self.norm = int(length), log, norm
+        self.bins = max(1, self.length // 2)
+        n = np.arange(self.length)
+        k = np.arange(self.bins)[:, None]
+        ang = 2 * math.pi * k * n[None, :] / self.length
+        kernels = np.concatenate([np.cos(ang), -np.sin(ang)]) / self.length  # [2*bins, L]
+        self.register_buffer("kernels", torch.tensor(kernels.T, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = x @ self.kernels  # [B, C, 2*bins]
+        re, im = spec[..., : self.bins], spec[..., self.bins :]
+        h = torch.sqrt(re * re + im * im + 1e-12)
+        if self.log == "log1p":
+            h = torch.log1p(h)
+        elif self.log == "log":
+            h = torch.log(h + 1e-4)
+        if self.norm == "window":
+            mu = h.mean(dim=-1, keepdim=True)
+            h = (h - mu) / h.std(dim=-1, keepdim=True).clamp(min=1e-8)
+        return h
