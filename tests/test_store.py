@@ -18,6 +18,7 @@ from faultlab.errors import DataError
 from faultlab.features.extract import FeatureExtractor
 from faultlab.models.base import build_model
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 SYN = {"duration_s": 1.0, "locations": ["IR", "OR"], "sizes": [0.007], "snr_db": 0.0}
 
@@ -138,7 +139,7 @@ def test_training_and_prediction_stream_from_the_store(tmp_path, model):
             params={"n_estimators": 20, "n_jobs": 1} if model == "rf" else {},
             training=training,
         )
-        fit = m.fit(ws.subset(split.train), ws.subset(split.val), None)
+        fit = fit_model(m, ws.subset(split.train), ws.subset(split.val), None)
         results.append((fit.history, m.predict_proba(ws.subset(split.test).X)))
     (h_mem, p_mem), (h_disk, p_disk) = results
     assert [r["epoch"] for r in h_mem] == [r["epoch"] for r in h_disk]

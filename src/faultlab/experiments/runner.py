@@ -130,7 +130,7 @@ def adapt_windows(
 def adaptation_inputs(
     model: Any, training: Any, target: UnlabelledWindows | None
 ) -> dict[str, Any]:
-    """``target=`` for ``model.fit``: the adapt windows as X only (labels never passed)."""
+    """``target=`` for ``fit_model``: the adapt windows as X only (labels never passed)."""
     ad = training.adaptation
     needs = ad.method != "none" or ad.selection == "target_entropy"
     if not needs:
@@ -330,6 +330,8 @@ def refit_on_train_and_val(
 
     import numpy as np
 
+    from faultlab.training.fit import fit_model  # torch: imported when a model is fitted
+
     epochs = int(fit.best_epoch or fit.epochs or 1)
     both = windows.subset(np.sort(np.concatenate([split.train, split.val])))
     if scaler is not None:
@@ -347,7 +349,7 @@ def refit_on_train_and_val(
         params=params,
         training=refit_training,
     )
-    second = again.fit(both, None, run_dir=None)
+    second = fit_model(again, both, None, run_dir=None)
     note = (
         f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
         "validation selected; the learning curves are those of the first fit"
@@ -509,6 +511,7 @@ def execute(
     When ``cfg.tracking`` names an MLflow store, the finished run is logged there too.
     """
     from faultlab.evaluation.metrics import evaluate_predictions
+    from faultlab.training.fit import fit_model
 
     run_dir = Path(run_dir) if run_dir is not None else None
     training = run_training(cfg, seed, resume)
@@ -533,8 +536,8 @@ def execute(
         training=training,
     )
     val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(
-        parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target)
+    fit = fit_model(
+        model, parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target)
     )
     if run_dir is not None:
         _write_history(run_dir, fit.history)

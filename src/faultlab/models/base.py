@@ -1,8 +1,9 @@
 """The model contract and registry.
 
-Every model, torch or not, answers ``fit(train, val)``, ``predict_proba(X)`` and
-``describe()``, and saves to / loads from a directory, so evaluation, reports and serving
-never branch on the kind. A new model is one module that calls :func:`register_model`.
+Every model, torch or not, is trained by ``faultlab.training.fit.fit_model(model, train,
+val)`` (which calls ``fit`` of a model that fits itself and runs the loop for a deep one),
+answers ``predict_proba(X)`` and ``describe()``, and saves to / loads from a directory, so
+evaluation, reports and serving never branch on the kind. A new model is one module that calls :func:`register_model`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from faultlab.contracts import MODEL_JSON, FitResult, ModelSummary
+from faultlab.contracts.training import TrainConfig
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
-from faultlab.training.config import TrainConfig
 from faultlab.utils.io import write_json
 from faultlab.utils.validation import validate
 
@@ -95,11 +96,18 @@ class FaultModel(ABC, Generic[P]):
     def tasks(self) -> list[str]:
         return list(self.classes)
 
-    @abstractmethod
     def fit(
         self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
     ) -> FitResult:
-        """Train on ``train``; use ``val`` for early stopping; checkpoint into ``run_dir``."""
+        """Train on ``train`` (``val``: early stopping or calibration; ``run_dir``: checkpoints).
+
+        Models that fit themselves (features + scikit-learn, rules) override this. A deep
+        model has no loop of its own: :func:`faultlab.training.fit.fit_model`, the floor
+        above, trains its network through its hooks. Callers use ``fit_model`` for any model.
+        """
+        raise TypeError(
+            f"model {self.name!r} is trained by faultlab.training.fit.fit_model(model, train, val)"
+        )
 
     @abstractmethod
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:

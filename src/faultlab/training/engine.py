@@ -1,4 +1,4 @@
-"""The torch training loop every deep model uses (via ``TorchModel.fit``).
+"""The torch training loop every deep model uses (via ``training.fit.fit_model``).
 
 Why hand-written rather than a DataLoader: windows are already one contiguous float32 array,
 so a batch is one index-tensor gather (``X[perm[i:i+b]]``) - no per-item ``__getitem__``
