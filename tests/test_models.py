@@ -132,6 +132,26 @@ def test_model_trains_on_real_cwru_windows(name, cwru):
     np.testing.assert_allclose(proba["class"].sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_deep_models_are_trained_by_the_training_floor():
+    """A deep model has no loop of its own (models sit below training): its ``fit`` points
+    to ``fit_model``, which trains it through the hooks and returns the engine's notes."""
+    classes = {"class": ["a", "b"]}
+    ws = WindowSet(
+        X=np.random.default_rng(0).standard_normal((16, 1, 64)).astype(np.float32),
+        y={"class": np.arange(16) % 2},
+        classes=classes,
+        recording_id=np.arange(16).astype(str),
+        info=pd.DataFrame(index=pd.RangeIndex(16)),
+        sampling_rate=1000.0,
+        channels=["x"],
+    )
+    model = build_model("mlp", classes, (1, 64), {"hidden": [8]}, _cfg(epochs=1))
+    with pytest.raises(TypeError, match="fit_model"):
+        model.fit(ws)
+    fit = fit_model(model, ws)
+    assert fit.epochs == 1 and "input normalisation: global" in fit.notes
+
+
 @pytest.mark.parametrize("name", ["cnn1d", "gru"])
 def test_binary_and_multitask_heads(name, cwru):
     binary = for_target(cwru, "binary")
