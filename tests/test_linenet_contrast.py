@@ -16,6 +16,7 @@ from faultlab.features.window_frontend import WindowFrontend
 from faultlab.models.base import build_model, load_model
 from faultlab.models.linenet import family_patches
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 torch.set_num_threads(1)
 
@@ -73,7 +74,7 @@ def test_trained_on_two_sizes_it_diagnoses_the_third(tmp_path):
         PARAMS,
         TrainConfig(seed=0, num_threads=1, epochs=15, batch_size=32, lr=0.01, progress=False),
     )
-    model.fit(train)
+    fit_model(model, train)
     proba = model.predict_proba(test.X)["location"]
     assert (proba.argmax(1) == test.y["location"]).mean() >= 0.9
     model.save(tmp_path / "m")
