@@ -147,3 +147,44 @@ def test_features_stream_from_the_store(tmp_path):
     mem, disk = build_windows(mem_cfg), build_windows(disk_cfg)
     fx = FeatureExtractor(sampling_rate=12000, chunk_size=100)
     np.testing.assert_array_equal(fx.fit(disk.X).transform(disk.X), fx.transform(mem.X))
+
+
+def test_store_metadata_is_compact_per_window(tmp_path):
+    """What open_store keeps per window is bounded (bytes per window, independent of the
+    store's size): text metadata as category codes, integers downcast, labels int64, ids
+    one fixed-width string. A 2 M-window store's metadata then fits in a few hundred MB."""
+    w = StoreWriter(tmp_path / "s", ["a"], 4, 1.0)
+    rng = np.random.default_rng(0)
+    for r in range(200):
+        meta = {"condition": "fault", "fault_location": "IR", "fault_diameter_in": 0.007}
+        meta |= {"load_hp": r % 4, "rpm": 1797.0, "bearing": "6205"}
+        w.add(f"rec-{r:04d}", rng.normal(size=(50, 1, 4)).astype(np.float32), meta)
+    w.close()
+    ws = open_store(tmp_path / "s")
+    n = len(ws)
+    info = ws.info.memory_usage(deep=True, index=True).sum() / n
+    labels = sum(a.nbytes for a in ws.y.values()) / n
+    assert info < 48, ws.info.memory_usage(deep=True, index=True) / n
+    assert labels == 8 * len(ws.y)
+    assert ws.recording_id.nbytes / n == 4 * len("rec-0000")
+    assert ws.info["load_hp"].tolist()[::50] == [r % 4 for r in range(200)]
+    # subsets stay lazy and their metadata stays compact too
+    sub = ws.subset(np.arange(0, n, 3))
+    assert isinstance(sub.X, WindowArray)
+    assert sub.info.memory_usage(deep=True, index=True).sum() / len(sub) < 48
+
+
+def test_recording_codes_match_the_ids_in_any_order():
+    from faultlab.data.types import WindowSet
+
+    rid = np.array(["b", "b", "a", "c", "c", "a", "b", "a"])
+    ws = WindowSet(
+        X=np.zeros((8, 1, 2), np.float32),
+        y={"class": np.zeros(8, np.int64)},
+        classes={"class": ["x"]},
+        recording_id=rid,
+        info=__import__("pandas").DataFrame(index=range(8)),
+    )
+    codes, names = ws.recording_codes()
+    assert names.tolist() == ["a", "b", "c"] and codes.dtype == np.int32
+    np.testing.assert_array_equal(names[codes], rid)

@@ -294,8 +294,13 @@ def open_store(path: str | os.PathLike) -> WindowSet:
     label_cols = [c for c in table.columns if c.startswith("label:")]
     meta_cols = [c for c in table.columns if c not in ("start", "n_windows", *label_cols)]
     # text columns as categories: per window a small code, not a pointer (millions of rows)
+    # (and columns no recording has: NaN in the CSV, one byte per window as an empty category)
     meta = table[meta_cols].astype(
-        {c: "category" for c in meta_cols if not pd.api.types.is_numeric_dtype(table[c])}
+        {
+            c: "category"
+            for c in meta_cols
+            if not pd.api.types.is_numeric_dtype(table[c]) or table[c].isna().all()
+        }
     )
     # integer columns in their smallest type: per window 1-4 bytes instead of 8 (same values)
     for c in meta_cols:
