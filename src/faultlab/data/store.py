@@ -143,7 +143,7 @@ class WindowArray:
         """Fill ``out`` (consecutive windows) from the file, starting at window ``first_row``."""
         if out.size == 0:
             return
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")  # out is C-contiguous: its bytes, writable
         offset, done = first_row * self._window_bytes, 0
         fh = self._fh()
         while done < len(view):
