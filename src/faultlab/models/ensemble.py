@@ -74,7 +74,7 @@ class EnsembleParams(ModelParams):
     weights: list[float] | Literal["val"] | None = Field(
         default=None,
         description="one weight per member (normalised), null: equal, val: chosen on the "
-        "validation windows (equal when fit gets none)",
+        "validation windows (kept by the refit on train + val; equal when fit gets none)",
     )
     combine: Literal["mean_proba", "mean_logproba"] = Field(
         default="mean_proba",
