@@ -142,5 +142,8 @@ def test_a_run_predicts_from_its_directory_and_export_says_why_not(tmp_path):
         prepare(predictor.pre, rec.signal, rec.sampling_rate, "ir", meta=rec.meta)
     )
     assert rp.prediction == "IR"
+    ev = rp.summary()["evidence"]  # the physics member's z-scores, the ensemble's verdict
+    assert ev["member"] == "envelope-contrast" and ev["verdict"] == {"location": "IR"}
+    assert ev["z_vs_decoys"]["BPFI"]["line"] > 3
     with pytest.raises(ExportError, match="cannot be exported as onnx.*natively"):
         export_run(tmp_path / "run", "onnx")

@@ -271,6 +271,22 @@ class EnsembleModel(FaultModel[EnsembleParams]):
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         return self._combine([m.predict_proba(X) for m in self.members], self.weights)
 
+    def explain(self, X: np.ndarray) -> dict[str, Any] | None:
+        """Evidence for windows ``X`` (one recording): that of the first member that gives
+        any (an analyst model's lines or z-scores), with the ENSEMBLE's verdict beside the
+        member's own; None when no member explains itself."""
+        for spec, member in zip(self.params.members, self.members):
+            explain = getattr(member, "explain", None)
+            if explain is None:
+                continue
+            ev = dict(explain(X))
+            proba = self.predict_proba(X)
+            ev["member"], ev["member_verdict"] = spec.name, ev.get("verdict")
+            ev["verdict"] = {t: self.classes[t][int(p.mean(0).argmax())] for t, p in proba.items()}
+            ev["weights"] = list(self.weights)
+            return ev
+        return None
+
     def describe(self) -> ModelSummary:
         subs = [m.describe() for m in self.members]
         return ModelSummary(
