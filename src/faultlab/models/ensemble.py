@@ -20,7 +20,9 @@ bearing), so all members must ask for the same one (or none): the ensemble resol
 its members (:meth:`EnsembleModel.window_frontend`) and refuses members that differ, naming
 the options that differ. The members keep their own ``frontend`` params (they read its
 layout). The saved ensemble is a folder per member (``member0/``, ...: each member's own
-``model.json`` and weights, no pickle) plus ``ensemble.json`` (the weights used).
+``model.json`` and weights, no pickle) plus ``ensemble.json`` (the weights used). A refit
+(``split.val.refit``) retrains every member for one number of epochs, the largest any deep
+member's early stopping chose (one-shot members ignore it).
 Export to ONNX / TorchScript is not offered (``faultlab predict`` uses the native model).
 """
 
