@@ -36,7 +36,7 @@ from faultlab.data.types import Split, UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
-from faultlab.features.window_frontend import rpm_summary, split_frontend
+from faultlab.features.window_frontend import rpm_summary
 from faultlab.models.base import FaultModel, build_model, get_spec, parse_params
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
@@ -47,7 +47,7 @@ def check_model(cfg: ExperimentConfig) -> None:
     are checked as ``build_model`` will check them (once the window front end is taken
     out), ``model.training`` merged with the training block."""
     spec = get_spec(cfg.model.name)
-    _, params = split_frontend(spec.defaults, cfg.model.params)
+    _, params = spec.cls.window_frontend(cfg.model.params)
     parse_params(spec.params, params, cfg.model.name)
     cfg.effective_training()
 
@@ -342,6 +342,8 @@ def refit_on_train_and_val(
         update={k: v for k, v in update.items() if k in type(training).model_fields}
     )
     params = cfg.model.params if model_params is None else model_params
+    kept = model.refit_options()  # e.g. an ensemble's weights chosen on validation
+    params = {**params, **kept}
     again = build_model(
         cfg.model.name,
         classes=windows.classes,
@@ -353,6 +355,7 @@ def refit_on_train_and_val(
     note = (
         f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
         "validation selected; the learning curves are those of the first fit"
+        + (f"; options chosen on validation kept: {kept}" if kept else "")
     )
     return again, dataclasses.replace(
         fit,
@@ -511,7 +514,7 @@ def _inputs(cfg: ExperimentConfig, windows: WindowSet, split: Split) -> _Inputs:
         cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
     )
     parts, scaler = _roles(windows, split, standardise)
-    frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
+    frontend, model_params = get_spec(cfg.model.name).cls.window_frontend(cfg.model.params)
     target = adapt_windows(windows, split, scaler, frontend)
     raw_test = parts["test"]
     parts = apply_frontend(parts, frontend)

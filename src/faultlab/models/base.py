@@ -88,6 +88,20 @@ class FaultModel(ABC, Generic[P]):
         self.params: P = cast(P, parse_params(type(self).Params, params, self.name))
         self.training = training or TrainConfig()
 
+    @classmethod
+    def window_frontend(cls, params: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+        """``(window front end or None, params for the model)`` from ``model.params``: the
+        transform the runner applies to every window before ``fit`` (it needs each window's
+        speed and bearing). A model that combines others (``ensemble``) overrides it."""
+        from faultlab.features.window_frontend import split_frontend
+
+        return split_frontend(cls.Params().model_dump(mode="json"), dict(params or {}))
+
+    def refit_options(self) -> dict[str, Any]:
+        """Options ``fit`` chose on the validation windows that a refit on train + val (which
+        has none to choose on) must keep, as ``model.params`` keys; default: none."""
+        return {}
+
     def params_dict(self) -> dict[str, Any]:
         """The options as plain JSON values (``model.json``, summaries, metadata)."""
         return self.params.model_dump(mode="json")
@@ -141,6 +155,12 @@ class FaultModel(ABC, Generic[P]):
             },
         )
         return directory
+
+
+#: ``fit(model, train, val) -> FitResult``: how a model built of others (``ensemble``) trains
+#: each member; :func:`faultlab.training.fit.fit_model` hands itself down through the model's
+#: ``fit_members``, so a deep member gets the loop while the models never import it.
+MemberFit = Callable[[FaultModel, WindowSet, "WindowSet | None"], FitResult]
 
 
 @dataclass
@@ -201,6 +221,7 @@ _MODEL_MODULES = [
     "faultlab.models.envelope",
     "faultlab.models.envelope_contrast",
     "faultlab.models.linenet",
+    "faultlab.models.ensemble",
 ]
 
 

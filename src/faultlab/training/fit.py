@@ -5,7 +5,8 @@ The training floor sits above the models and owns the loop. A deep model
 (``check_shape``, ``labels``, ``prepare`` for the input normalisation, ``loss``); here they
 are wired to the engine's :class:`~faultlab.training.engine.Trainer` with the augmentations
 and the domain-adaptation loop that ``model.training`` asks for. A model that fits itself
-(features + scikit-learn, rules) is fitted by its own ``fit``.
+(features + scikit-learn, rules) is fitted by its own ``fit``; one built of others
+(``ensemble``) gets this function for its members through its ``fit_members``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def fit_model(
         raise ConfigError(
             f"training.adaptation: model {model.name!r} cannot adapt (deep models only)"
         )
+    fit_members = getattr(model, "fit_members", None)
+    if fit_members is not None:  # a model built of others: each member trained here
+        return fit_members(lambda m, tr, va: fit_model(m, tr, va), train, val)
     return model.fit(train, val, Path(run_dir) if run_dir is not None else None)
 
 
