@@ -31,6 +31,7 @@ from faultlab.data.splits import make_splits
 from faultlab.data.types import WindowSet
 from faultlab.models.base import build_model
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 
 def lolo(
@@ -55,7 +56,7 @@ def lolo(
             TrainConfig(seed=seed, num_threads=threads),
         )
         t0 = time.perf_counter()
-        model.fit(train_ws)
+        fit_model(model, train_ws)
         t1 = time.perf_counter()
         pred = model.predict(test_ws.X)[task]
         t2 = time.perf_counter()

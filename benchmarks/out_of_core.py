@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from faultlab.data.store import StoreWriter, open_store  # noqa: E402
 from faultlab.data.synthetic import generate, parse_config  # noqa: E402
 from faultlab.data.windowing import window_array  # noqa: E402
+from faultlab.training.fit import fit_model  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -176,7 +177,7 @@ def cmd_cwru_once(args: argparse.Namespace) -> dict:
         params={},
         training=training,
     )
-    fit = model.fit(train, None, None)
+    fit = fit_model(model, train, None, None)
     seconds = sum(r["seconds"] for r in fit.history)
     return {
         "mode": args.mode,

@@ -25,6 +25,7 @@ from faultlab.data.windowing import make_windows
 from faultlab.features.window_frontend import WindowFrontend
 from faultlab.models.base import build_model
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 TRAIN_RPM = {0: 1797.0, 1: 1772.0, 2: 1750.0, 3: 1730.0}
 SHIFT = {0: 1.2, 1: 0.8, 2: 1.2, 3: 0.8}  # +-20 % speed on the test rig
@@ -69,7 +70,7 @@ def accuracy(model_name, params, train, test, seed, frontend=None):
         params,
         TrainConfig(seed=seed, epochs=15, progress=False, num_threads=2),
     )
-    model.fit(train, None)
+    fit_model(model, train, None)
     pred = model.predict_proba(test.X)["location"].argmax(1)
     return float((pred == test.y["location"]).mean())
 

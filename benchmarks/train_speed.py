@@ -32,6 +32,7 @@ from faultlab.data.splits import make_splits  # noqa: E402
 from faultlab.models.base import build_model, registry  # noqa: E402
 from faultlab.models.torch_base import TorchModel  # noqa: E402
 from faultlab.training.config import TrainConfig  # noqa: E402
+from faultlab.training.fit import fit_model  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -43,7 +44,7 @@ def deep_models() -> list[str]:
 def run_one(name: str, ws, split, training: TrainConfig, params: dict) -> dict:
     parts = {r: ws.subset(i) for r, i in split.roles().items()}
     model = build_model(name, ws.classes, (ws.n_channels, ws.window_length), params, training)
-    fit = model.fit(parts["train"], parts["val"] if len(parts["val"]) else None)
+    fit = fit_model(model, parts["train"], parts["val"] if len(parts["val"]) else None)
     pred = model.predict(parts["test"].X)["class"]
     acc = float((pred == parts["test"].y["class"]).mean())
     hist = fit.history

@@ -21,6 +21,7 @@ from faultlab.training.adaptation import (
     mmd_loss,
 )
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 SMALL_CNN = {"first_channels": 8, "channels": [16, 16], "fc": 32}
 SYNTH = {"duration_s": 1.0, "sizes": [0.007], "loads": [0, 3], "snr_db": 5.0}
@@ -103,7 +104,7 @@ def test_every_method_trains_on_target_x_only(method, synth):
     )
     model = build_model("cnn1d", ws.classes, (1, ws.window_length), SMALL_CNN, cfg)
     bn = next(m for m in model.net.modules() if isinstance(m, torch.nn.BatchNorm1d))
-    res = model.fit(train, None, target=target)
+    res = fit_model(model, train, None, target=target)
     row = res.history[-1]
     if method == "adabn":  # after training: BatchNorm statistics are the target's
         assert "adapt_loss" not in row and any("adabn" in n for n in res.notes)
@@ -119,11 +120,11 @@ def test_target_must_be_unlabelled_windows(synth):
     cfg = TrainConfig(epochs=1, progress=False, adaptation={"method": "coral"})
     model = build_model("cnn1d", ws.classes, (1, ws.window_length), SMALL_CNN, cfg)
     with pytest.raises(TypeError, match="UnlabelledWindows"):
-        model.fit(ws.subset(split.train), None, target=ws.subset(split.adapt))
+        fit_model(model, ws.subset(split.train), None, target=ws.subset(split.adapt))
     with pytest.raises(TypeError):
         UnlabelledWindows(ws.subset(split.adapt))
     with pytest.raises(ConfigError, match="needs unlabelled target windows"):
-        model.fit(ws.subset(split.train), None)
+        fit_model(model, ws.subset(split.train), None)
 
 
 class _GuardedLabels(np.ndarray):
@@ -232,15 +233,15 @@ def test_resume_restores_the_discriminator_and_target_sampler(synth, tmp_path):
     def strip(h):
         return [{k: v for k, v in r.items() if "seconds" not in k} for r in h]
 
-    ref = model().fit(train, None, run_dir=tmp_path / "a", target=target)
+    ref = fit_model(model(), train, None, run_dir=tmp_path / "a", target=target)
 
     def crash(epoch, row):
         if epoch == 1:
             raise _Crash
 
     with pytest.raises(_Crash):
-        model().fit(train, None, run_dir=tmp_path / "b", target=target, callbacks=[crash])
-    resumed = model().fit(train, None, run_dir=tmp_path / "b", target=target, resume=True)
+        fit_model(model(), train, None, run_dir=tmp_path / "b", target=target, callbacks=[crash])
+    resumed = fit_model(model(), train, None, run_dir=tmp_path / "b", target=target, resume=True)
     got, want = strip(resumed.history), strip(ref.history)
     assert [r["epoch"] for r in got] == [1, 2, 3]
     for g, w in zip(got, want):

@@ -24,6 +24,7 @@ from faultlab.training.augment import (
     speed_jitter,
 )
 from faultlab.training.config import AugmentConfig, TrainConfig
+from faultlab.training.fit import fit_model
 
 L = 2048
 
@@ -171,7 +172,7 @@ def test_augmentations_touch_training_batches_only():
     model.net.backbone.register_forward_pre_hook(
         lambda mod, inp: seen.append((mod.training, float(inp[0].abs().mean())))
     )
-    res = model.fit(ws, ws)
+    res = fit_model(model, ws, ws)
     train_means = [m for training, m in seen if training]
     eval_means = [m for training, m in seen if not training]
     assert train_means and eval_means

@@ -18,6 +18,7 @@ from faultlab.errors import ConfigError
 from faultlab.models.base import build_model, load_model
 from faultlab.models.minirocket import fit_temperature
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 # five classes: normal (97.mat, cut into load blocks), IR/B/OR 0.007 in, IR 0.021 in
 FILES = [97, 105, 106, 107, 118, 119, 120, 130, 131, 132, 209, 210, 211]
@@ -68,7 +69,7 @@ def test_trains_on_two_loads_and_generalises_to_a_third(name, cwru, tmp_path):
     assert len(train.classes["class"]) == 5
     training = TrainConfig(seed=0, num_threads=1)
     model = build_model(name, train.classes, (1, WINDOW), FAST[name], training)
-    result = model.fit(train, val=test)
+    result = fit_model(model, train, val=test)
     proba = model.predict_proba(test.X)["class"]
     assert proba.shape == (len(test), 5)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-4)
@@ -106,7 +107,7 @@ def test_trains_on_two_loads_and_generalises_to_a_third(name, cwru, tmp_path):
 def test_rf_importances_and_feature_names(cwru):
     train, _ = (flat(w) for w in cwru)
     model = build_model("rf", train.classes, (1, WINDOW), {"n_estimators": 50})
-    model.fit(train)
+    fit_model(model, train)
     s = model.describe()
     names, imp = s.extra["feature_names"], s.extra["feature_importances"]["class"]
     assert (
@@ -121,7 +122,7 @@ def test_rf_importances_and_feature_names(cwru):
 def test_scaler_fitted_on_training_windows_only(cwru):
     train, test = (flat(w) for w in cwru)
     model = build_model("svm", train.classes, (1, WINDOW), {"features": ["time"]})
-    model.fit(train)
+    fit_model(model, train)
     scaler = model.pipelines["class"]["scale"]
     F_train, F_test = model.transform(train.X), model.transform(test.X)
     np.testing.assert_allclose(scaler.mean_, F_train.mean(0), rtol=1e-4, atol=1e-6)
@@ -132,7 +133,7 @@ def test_multitask_labels_with_not_applicable(cwru):
     train, test = (w.select_tasks(["detection", "location", "size"]) for w in cwru)
     assert (train.y["location"] == -1).sum() > 0  # normal windows have no location
     model = build_model("rf", train.classes, (1, WINDOW), {"n_estimators": 100})
-    model.fit(train)
+    fit_model(model, train)
     assert model.n_train["detection"] == len(train)
     assert model.n_train["location"] == int((train.y["location"] != -1).sum()) < len(train)
     proba = model.predict_proba(test.X)
@@ -148,7 +149,7 @@ def test_envelope_group_uses_training_rpm_and_defect_lines(cwru):
     model = build_model(
         "rf", train.classes, (1, WINDOW), {"features": ["envelope"], "n_estimators": 100}
     )
-    model.fit(train)
+    fit_model(model, train)
     names = model.describe().extra["feature_names"]
     assert names[0] == "env_BPFO_h1" and model.extractor.bearing == "6205"
     acc = (model.predict(test.X)["class"] == test.y["class"]).mean()
@@ -160,22 +161,24 @@ def test_bad_options_and_missing_physics(cwru):
     with pytest.raises(ConfigError, match="n_trees"):
         build_model("rf", train.classes, (1, WINDOW), {"n_trees": 10})
     with pytest.raises(ConfigError, match="wavelet"):
-        build_model("rf", train.classes, (1, WINDOW), {"features": ["wavelet"]}).fit(train)
+        fit_model(build_model("rf", train.classes, (1, WINDOW), {"features": ["wavelet"]}), train)
     bare = train.subset(np.arange(len(train)))
     bare.info = bare.info.drop(columns=["rpm"])
     with pytest.raises(ConfigError, match="rpm"):
-        build_model("rf", train.classes, (1, WINDOW), {"features": ["envelope"]}).fit(bare)
+        fit_model(build_model("rf", train.classes, (1, WINDOW), {"features": ["envelope"]}), bare)
     with pytest.raises(ConfigError, match="cepstrum"):
-        build_model("minirocket", train.classes, (1, WINDOW), {"input": "cepstrum"}).fit(train)
+        fit_model(
+            build_model("minirocket", train.classes, (1, WINDOW), {"input": "cepstrum"}), train
+        )
     with pytest.raises(ConfigError, match="softmax"):
-        build_model("minirocket", train.classes, (1, WINDOW), {"head": "softmax"}).fit(train)
+        fit_model(build_model("minirocket", train.classes, (1, WINDOW), {"head": "softmax"}), train)
 
 
 def test_single_class_task_predicts_its_prior(cwru):
     train, test = (w.select_tasks(["detection"]) for w in cwru)
     faults = train.subset(np.flatnonzero(train.y["detection"] == 1))
     model = build_model("rf", train.classes, (1, WINDOW), {"n_estimators": 10})
-    result = model.fit(faults)
+    result = fit_model(model, faults)
     assert any("one class" in n for n in result.notes)
     p = model.predict_proba(test.X)["detection"]
     assert p.shape == (len(test), 2)
@@ -198,7 +201,7 @@ def test_tabular_features_used_as_is(steel_csv):
         info=pd.DataFrame(index=range(len(df))), feature_names=feats,
     )  # fmt: skip
     model = build_model("rf", ws.classes, (1, len(feats)), {"n_estimators": 200})
-    model.fit(ws.subset(tr))
+    fit_model(model, ws.subset(tr))
     assert model.resolved["features"] == ["raw"] and model.params.features == "auto"
     assert model.describe().extra["feature_names"] == feats
     acc = (model.predict(X[te])["label"] == y[te]).mean()
@@ -217,7 +220,7 @@ def test_minirocket_chunked_prediction_and_val_temperature(cwru):
     train, test = (flat(w) for w in cwru)
     opts = {"n_kernels": 168, "input": "signal"}
     model = build_model("minirocket", train.classes, (1, WINDOW), opts)
-    model.fit(train)
+    fit_model(model, train)
     t_train = model.pipelines["class"][-1].temperature_
     whole = model.predict_proba(test.X)["class"]
     model.params.chunk_size = 37
@@ -230,7 +233,7 @@ def test_minirocket_chunked_prediction_and_val_temperature(cwru):
     scramble = rng.random(len(val)) < 0.33
     val.y = {"class": np.where(scramble, rng.integers(0, 5, len(val)), val.y["class"])}
     again = build_model("minirocket", train.classes, (1, WINDOW), opts)
-    again.fit(train, val=val)
+    fit_model(again, train, val=val)
     assert again.pipelines["class"][-1].temperature_ > 3 * t_train
 
 
@@ -238,7 +241,7 @@ def test_minirocket_logistic_head(cwru):
     train, test = (flat(w) for w in cwru)
     opts = {"n_kernels": 336, "head": "logistic"}
     model = build_model("minirocket", train.classes, (1, WINDOW), opts)
-    model.fit(train)
+    fit_model(model, train)
     proba = model.predict_proba(test.X)["class"]
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
     assert (proba.argmax(1) == test.y["class"]).mean() >= 0.95

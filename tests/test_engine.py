@@ -16,6 +16,7 @@ from faultlab.models.heads import MultiTaskLoss
 from faultlab.training.config import TrainConfig
 from faultlab.training.device import choose_precision, resolve_device
 from faultlab.training.engine import CHECKPOINT_NAME, Trainer, augment_batch, load_checkpoint
+from faultlab.training.fit import fit_model
 
 SMALL_CNN = {"first_channels": 8, "channels": [16, 16, 16], "fc": 32}
 
@@ -63,7 +64,7 @@ def test_resume_after_interruption_matches_uninterrupted_run(name, params, three
     train, val = three_class
     kw = dict(epochs=4, schedule="onecycle", augment=["shift", "scale"], patience=10)
     straight = _model(train, name, params, **kw)
-    res_a = straight.fit(train, val, run_dir=tmp_path / "a")
+    res_a = fit_model(straight, train, val, run_dir=tmp_path / "a")
 
     def crash_after_2(epoch, row):
         if epoch == 2:
@@ -71,10 +72,10 @@ def test_resume_after_interruption_matches_uninterrupted_run(name, params, three
 
     first = _model(train, name, params, **kw)
     with pytest.raises(_Crash):
-        first.fit(train, val, run_dir=tmp_path / "b", callbacks=[crash_after_2])
+        fit_model(first, train, val, run_dir=tmp_path / "b", callbacks=[crash_after_2])
     assert load_checkpoint(tmp_path / "b" / CHECKPOINT_NAME)["epoch"] == 2
     resumed = _model(train, name, params, **kw)  # a fresh process would rebuild the model
-    res_b = resumed.fit(train, val, run_dir=tmp_path / "b", resume=True)
+    res_b = fit_model(resumed, train, val, run_dir=tmp_path / "b", resume=True)
 
     assert any("resumed from" in n for n in res_b.notes)
     assert res_b.epochs == res_a.epochs == 4 and res_b.best_epoch == res_a.best_epoch
@@ -89,7 +90,7 @@ def test_resume_after_interruption_matches_uninterrupted_run(name, params, three
 
 def test_resume_without_checkpoint_trains_from_scratch(three_class, tmp_path):
     train, _ = three_class
-    res = _model(train, epochs=1).fit(train, run_dir=tmp_path, resume=True)
+    res = fit_model(_model(train, epochs=1), train, run_dir=tmp_path, resume=True)
     assert res.epochs == 1 and any("no checkpoint" in n for n in res.notes)
 
 
@@ -106,7 +107,7 @@ def test_early_stopping_restores_best_weights(three_class):
     def snap(epoch, row):
         snapshots[epoch] = {n: t.detach().clone() for n, t in model.net.state_dict().items()}
 
-    res = model.fit(train, bad_val, callbacks=[snap])
+    res = fit_model(model, train, bad_val, callbacks=[snap])
     assert res.stopped_reason == "early_stopping"
     assert res.epochs < 30 and res.best_epoch is not None and res.best_epoch < res.epochs
     losses = [h["val_loss"] for h in res.history]
@@ -119,14 +120,16 @@ def test_early_stopping_restores_best_weights(three_class):
 
 def test_monitor_val_accuracy_and_min_delta(three_class):
     train, val = three_class
-    res = _model(train, epochs=6, patience=1, monitor="val_accuracy", min_delta=2.0).fit(train, val)
+    res = fit_model(
+        _model(train, epochs=6, patience=1, monitor="val_accuracy", min_delta=2.0), train, val
+    )
     # no accuracy can improve by 2.0: patience 1 stops right after the first epoch's baseline
     assert res.stopped_reason == "early_stopping" and res.epochs == 2 and res.best_epoch == 1
 
 
 def test_time_budget_stops_training(three_class):
     train, val = three_class
-    res = _model(train, epochs=10_000, time_budget_s=1.0).fit(train, val)
+    res = fit_model(_model(train, epochs=10_000, time_budget_s=1.0), train, val)
     assert res.stopped_reason == "time_budget"
     assert res.epochs < 10_000
     assert any("time budget" in n for n in res.notes)
@@ -137,7 +140,9 @@ def test_time_budget_stops_training(three_class):
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
 def test_schedules_and_optimisers(schedule, optimizer, three_class):
     train, val = three_class
-    res = _model(train, epochs=3, schedule=schedule, optimizer=optimizer, lr=1e-2).fit(train, val)
+    res = fit_model(
+        _model(train, epochs=3, schedule=schedule, optimizer=optimizer, lr=1e-2), train, val
+    )
     lrs = [h["lr"] for h in res.history]
     assert len(lrs) == 3 and all(np.isfinite(h["train_loss"]) for h in res.history)
     if schedule == "none":
@@ -149,7 +154,7 @@ def test_schedules_and_optimisers(schedule, optimizer, three_class):
 
 def test_history_rows_and_checkpoint_file(three_class, tmp_path):
     train, val = three_class
-    res = _model(train, epochs=2).fit(train, val, run_dir=tmp_path)
+    res = fit_model(_model(train, epochs=2), train, val, run_dir=tmp_path)
     keys = {
         "epoch",
         "train_loss",
@@ -174,7 +179,7 @@ def test_history_rows_and_checkpoint_file(three_class, tmp_path):
 
 def test_progress_bar_prints_epoch_lines(three_class, capsys):
     train, val = three_class
-    _model(train, epochs=1, progress=True).fit(train, val)
+    fit_model(_model(train, epochs=1, progress=True), train, val)
     out = capsys.readouterr()
     assert "epoch 1:" in out.out + out.err and "val_accuracy" in out.out + out.err
 
@@ -196,11 +201,11 @@ def test_augment_batch_is_vectorised_and_value_preserving_for_shift():
 def test_tabular_windows_get_no_default_shift(three_class):
     # signal windows: auto -> shift; tabular windows: auto -> nothing (feature order matters)
     train, _ = three_class
-    res = _model(train, epochs=1).fit(train)
+    res = fit_model(_model(train, epochs=1), train)
     assert any("augmentation: shift" in n for n in res.notes)
     tab = train.subset(np.arange(len(train)))
     tab.feature_names = [f"f{i}" for i in range(tab.window_length)]
-    res = _model(tab, epochs=1).fit(tab)
+    res = fit_model(_model(tab, epochs=1), tab)
     assert any("augmentation: none" in n for n in res.notes)
 
 
@@ -242,4 +247,4 @@ def test_devices():
 def test_too_few_windows_is_a_config_error(three_class):
     train, _ = three_class
     with pytest.raises(ConfigError, match="at least 2"):
-        _model(train).fit(train.subset(np.arange(1)))
+        fit_model(_model(train), train.subset(np.arange(1)))

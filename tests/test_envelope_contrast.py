@@ -14,6 +14,7 @@ from faultlab.features.defect_contrast import decoy_orders, log_kurtosis
 from faultlab.features.window_frontend import WindowFrontend
 from faultlab.models.base import build_model, get_spec, load_model
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 FE = get_spec("envelope-contrast").defaults["frontend"]
 NAMES = WindowFrontend(FE).names()
@@ -77,7 +78,7 @@ def test_envelope_contrast_learns_the_gate_and_round_trips(tmp_path):
         {"select_by": "fault_diameter_in"},
         TrainConfig(seed=0),
     )
-    fit = model.fit(train)
+    fit = fit_model(model, train)
     assert "leave-one-fault_diameter_in-out on the training windows" in fit.notes[0]
     proba = model.predict_proba(test.X)["location"]
     assert (proba.argmax(1) == test.y["location"]).mean() >= 0.9
@@ -101,7 +102,7 @@ def test_detection_and_bad_inputs():
         {},
         TrainConfig(seed=0),
     )
-    fit = model.fit(ws)
+    fit = fit_model(model, ws)
     assert fit.notes == ["detection: default l2"]
     assert (model.predict(ws.X)["detection"] == ws.y["detection"]).mean() >= 0.9
     with pytest.raises(ConfigError, match="contrast: true"):

@@ -14,6 +14,7 @@ from faultlab.models.base import load_model
 from faultlab.serving.export import ExportError, export_run
 from faultlab.serving.predict import Predictor
 from faultlab.serving.preprocess import Preprocessing, prepare_file
+from faultlab.training.fit import fit_model
 from serving_support import untrained_run
 
 ort = pytest.importorskip("onnxruntime")
@@ -135,7 +136,7 @@ def test_sklearn_model_says_which_formats_it_supports(tmp_path, capsys):
         channels=["DE"],
     )
     model = build_model("rf", ws.classes, (1, 256), {"features": ["time"], "n_estimators": 10})
-    model.fit(ws)
+    fit_model(model, ws)
     model.save(tmp_path / "run" / "model")
     write_json(
         tmp_path / "run" / "preprocess.json",

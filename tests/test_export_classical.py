@@ -18,6 +18,7 @@ from faultlab.models.base import build_model, load_model
 from faultlab.serving.export import export_run
 from faultlab.serving.predict import OnnxBackend, Predictor
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 from faultlab.utils.io import write_json
 
 pytest.importorskip("onnxruntime")
@@ -62,7 +63,7 @@ def _run(tmp_path, name: str, params: dict, classes=None, y=None, kind=None):
     y = y or {"class": kind.astype(np.int64)}
     ws = _windowset(classes, y, kind)
     model = build_model(name, classes, (1, L), params, TrainConfig(progress=False, seed=0))
-    model.fit(ws, _windowset(classes, y, kind, seed=1))
+    fit_model(model, ws, _windowset(classes, y, kind, seed=1))
     run = tmp_path / name
     model.save(run / "model")
     write_json(

@@ -21,6 +21,7 @@ from faultlab.models.base import build_model, get_spec
 from faultlab.serving.predict import Predictor
 from faultlab.serving.preprocess import prepare
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 torch.set_num_threads(1)
 
@@ -180,6 +181,6 @@ def test_trained_on_one_rig_diagnoses_another(name):
         params,
         TrainConfig(seed=0, num_threads=1, epochs=15, batch_size=32, progress=False),
     )
-    model.fit(train)
+    fit_model(model, train)
     acc = (model.predict_proba(test.X)["location"].argmax(1) == test.y["location"]).mean()
     assert acc >= 0.95

@@ -15,19 +15,18 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "faultlab"
 #: Bottom to top; a module may import its own room and the rooms of lower layers. Rooms that
 #: share a layer (reporting and serving) may not import each other.
 #:
-#: ``training`` sits below ``models``: the engine trains any ``nn.Module`` with a loss on
-#: arrays and returns a ``contracts.FitResult``, knowing nothing of the model registry, while
-#: a model's ``fit`` (``models/torch_base.py``) hands its network to that engine and keeps
-#: its ``TrainConfig``. The back-edge was the engine importing ``FitResult`` from
-#: ``models/base.py``; with the record in ``contracts`` the edge is one-way.
+#: ``training`` sits above ``models`` (as a Lightning ``Trainer`` above its modules): a model
+#: defines its network and the hooks a loop needs (``TorchModel.check_shape``, ``labels``,
+#: ``prepare``, ``loss``) and carries a ``TrainConfig`` (``contracts.training``, the bottom
+#: floor); ``training.fit.fit_model`` owns the loop, the augmentations and the adaptation.
 LAYERS: list[set[str]] = [
     {"version", "errors"},
     {"contracts", "limits", "utils"},
     {"data"},
     {"signals"},
     {"features"},
-    {"training"},
     {"models"},
+    {"training"},
     {"evaluation"},
     {"reporting", "serving"},
     {"experiments"},
@@ -158,6 +157,11 @@ def test_checker_sees_function_level_imports() -> None:
     graph = {"faultlab.data.x": {"faultlab.models.y"}, "faultlab.models.y": {"faultlab.data.x"}}
     assert upward_edges(graph) == ["faultlab.data.x [data] -> faultlab.models.y [models]"]
     assert cycles(graph) == [["faultlab.data.x", "faultlab.models.y"]]
+    # the loop trains the models, never the other way round
+    down = {"faultlab.models.torch_base": {"faultlab.training.engine"}}
+    assert upward_edges(down) == [
+        "faultlab.models.torch_base [models] -> faultlab.training.engine [training]"
+    ]
     src = "def f():\n    from faultlab.models import base\n"
     tree_imports = [n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom)]
     assert tree_imports and tree_imports[0].module == "faultlab.models"

@@ -22,6 +22,7 @@ from faultlab.experiments.benchmark import load_benchmark
 from faultlab.experiments.config import ModelConfig
 from faultlab.models.base import build_model, registry
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SYNTH = {
@@ -204,10 +205,10 @@ def test_trivial_is_registered_and_reads_only_mean_and_std(synth):
         {"n_estimators": 20, "n_jobs": 1},
         TrainConfig(num_threads=1),
     )
-    model.fit(synth)
+    fit_model(model, synth)
     assert model.feature_names() == ["mean", "std"]
     with pytest.raises(ConfigError, match="option statistics"):
-        build_model("trivial", synth.classes, (1, 1024), {"statistics": ["nope"]}).fit(synth)
+        fit_model(build_model("trivial", synth.classes, (1, 1024), {"statistics": ["nope"]}), synth)
 
 
 @pytest.mark.slow

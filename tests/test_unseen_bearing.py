@@ -8,6 +8,7 @@ import pytest
 from faultlab.features.window_frontend import WindowFrontend
 from faultlab.models.base import build_model, get_spec
 from faultlab.training.config import TrainConfig
+from faultlab.training.fit import fit_model
 
 SELECT = {
     "fault_end": "DE",
@@ -32,7 +33,7 @@ def test_envelope_diagnoses_the_held_out_021_in_bearing(shared_data):
     model = build_model(
         "envelope", {"location": ws.classes["location"]}, ws.X.shape[1:], {}, TrainConfig(seed=0)
     )
-    model.fit(train)
+    fit_model(model, train)
     pred = model.predict_proba(test.X)["location"].argmax(1)
     y = test.y["location"]
     recall = {c: float((pred[y == i] == i).mean()) for i, c in enumerate(ws.classes["location"])}

@@ -156,6 +156,7 @@ class FaultClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> FaultClassifier:
         """Train a fresh model on windows ``X`` with labels ``y``."""
         from faultlab.models.base import build_model
+        from faultlab.training.fit import fit_model
 
         X, y = validate_data(
             self, X, y, allow_nd=True, dtype=np.float32, ensure_min_samples=2, y_numeric=False
@@ -183,7 +184,7 @@ class FaultClassifier(ClassifierMixin, BaseEstimator):
             )
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
-        result = model.fit(self._windows(np.ascontiguousarray(X), codes), None)
+        result = fit_model(model, self._windows(np.ascontiguousarray(X), codes), None)
         self.model_ = model
         self.history_ = pd.DataFrame(result.history)
         self.fit_notes_ = list(result.notes)

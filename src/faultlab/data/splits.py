@@ -43,9 +43,10 @@ def primary_labels(ws: WindowSet) -> np.ndarray:
 
 
 def _recording_table(ws: WindowSet) -> pd.DataFrame:
-    """One row per recording: its first window's primary label."""
-    df = pd.DataFrame({"rid": ws.recording_id, "y": primary_labels(ws)})
-    return df.groupby("rid", sort=True)["y"].first().reset_index()
+    """One row per recording (sorted by id): its first window's primary label."""
+    codes, names = ws.recording_codes()
+    _, first = np.unique(codes, return_index=True)
+    return pd.DataFrame({"rid": names, "y": primary_labels(ws)[first]})
 
 
 def _idx(mask: np.ndarray) -> np.ndarray:
@@ -83,7 +84,8 @@ def _recording(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     _, test_rids = train_test_split(
         rec["rid"], test_size=n_test, random_state=cfg.seed, stratify=strat
     )
-    test = np.isin(ws.recording_id, np.asarray(test_rids))
+    codes, names = ws.recording_codes()
+    test = np.isin(codes, np.searchsorted(names, np.asarray(test_rids, dtype=names.dtype)))
     return [Split("recording hold-out", _idx(~test), _idx(test))]
 
 
@@ -381,9 +383,9 @@ def carve_validation(ws: WindowSet, split: Split, cfg: SplitConfig) -> Split:
 
 def check_no_leakage(split: Split, ws: WindowSet) -> None:
     """Raise LeakageError if any recording feeds both train/val and test."""
-    fit_ids = set(ws.recording_id[np.concatenate([split.train, split.val])])
-    test_ids = set(ws.recording_id[split.test])
-    shared = sorted(fit_ids & test_ids)
+    codes, names = ws.recording_codes()  # ids as int codes: no per-window string copies
+    fit_ids = np.unique(np.concatenate([codes[split.train], codes[split.val]]))
+    shared = names[np.intersect1d(fit_ids, np.unique(codes[split.test]))].tolist()
     if shared:
         shown = ", ".join(shared[:8]) + (f" (+{len(shared) - 8} more)" if len(shared) > 8 else "")
         raise LeakageError(
@@ -431,8 +433,9 @@ def make_splits(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
 def describe_split(split: Split, ws: WindowSet) -> str:
     """Printable summary: windows and recordings per role."""
     lines = [f"split {split.name!r} ({PROTOCOLS.get(split.kind, split.kind)})"]
+    codes, _ = ws.recording_codes()
     for role, idx in split.roles().items():
-        rids = np.unique(ws.recording_id[idx])
+        rids = np.unique(codes[idx])
         lines.append(f"  {role:<5} {len(idx):>7} windows from {len(rids):>3} recordings")
     lines += [f"  note: {n}" for n in dict.fromkeys([*ws.notes, *split.notes])]
     return "\n".join(lines)

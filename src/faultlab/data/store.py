@@ -9,12 +9,13 @@ A store is a directory:
 * ``store.json``: format, shape, channels, sampling rate, class names, notes, and the data
   config it was built from (a changed config rebuilds it).
 
-Why one flat file and a memory map: a batch of any windows, in any order, is one vectorised
-gather (``view[rows]``), so training draws exactly the permutation the in-memory path draws.
-Pages of a memory map count toward the process's resident memory (and a fault maps up to
-64 KiB around each touched window), so :class:`WindowArray` drops them
-(``madvise(MADV_DONTNEED)``) after every ``DROP_BYTES`` it may have mapped: resident memory
-stays bounded while the kernel's page cache still serves re-reads.
+Why one flat file read with ``pread`` (not a memory map): a batch of any windows, in any
+order, is a few positioned reads into one fresh array (consecutive windows coalesce into one
+read), so training draws exactly the permutation the in-memory path draws. A memory map was
+tried first: its pages count toward the process's resident memory, and on current kernels a
+fault maps a whole large page-cache folio (measured ~680 KB per randomly touched 4 KB window),
+so resident memory grew with the store. ``pread`` copies into the batch only; the kernel's
+page cache (not counted as the process's memory) still serves re-reads.
 
 A WindowSet whose ``X`` is a :class:`WindowArray` is used like any other: ``subset`` keeps it
 lazy, ``X[i:j]`` / ``X[idx]`` return numpy arrays, and the engine, feature extraction and
@@ -24,8 +25,8 @@ recording at a time, never all in memory.
 
 from __future__ import annotations
 
+import io
 import json
-import mmap
 import os
 import shutil
 from collections.abc import Iterator
@@ -43,13 +44,8 @@ FORMAT = 1
 DATA_FILE = "windows.f32"
 RECORDINGS_FILE = "recordings.csv"
 INFO_FILE = "store.json"
-#: Resident pages of the memory map are dropped after this many bytes were read.
-DROP_BYTES = 64 * 1024**2
-#: What one touched window may map: a page fault maps up to 16 neighbouring cached pages
-#: (Linux "fault-around", 64 KiB), so random gathers are counted at least this much.
-FAULT_AROUND = 64 * 1024
 #: Windows per chunk when a consumer streams the whole array.
-CHUNK_BYTES = 32 * 1024**2
+CHUNK_BYTES = 8 * 1024**2
 
 
 class WindowArray:
@@ -70,9 +66,7 @@ class WindowArray:
         n, c, length = (int(s) for s in shape)
         self.file_shape: tuple[int, int, int] = (n, c, length)
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
-        self._mm: mmap.mmap | None = None
-        self._view: np.ndarray | None = None
-        self._since_drop = 0
+        self._file: io.FileIO | None = None
 
     # -- array protocol ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -124,45 +118,65 @@ class WindowArray:
         return self._gather(rows)
 
     def chunks(self, size: int | None = None) -> Iterator[np.ndarray]:
-        """Consecutive blocks of windows as numpy arrays (default: ~32 MB each)."""
+        """Consecutive blocks of windows as numpy arrays (default: ~8 MB each)."""
         size = size or max(1, CHUNK_BYTES // max(1, int(np.prod(self.file_shape[1:])) * 4))
         for start in range(0, len(self), size):
             yield self[start : start + size]
 
     # -- reading -----------------------------------------------------------------------------
-    def _open(self) -> np.ndarray:
-        if self._view is None:
-            if self.file_shape[0] == 0:
-                self._view = np.zeros(self.file_shape, np.float32)
-                return self._view
-            with open(self.path, "rb") as fh:
-                self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    @property
+    def _window_bytes(self) -> int:
+        return self.file_shape[1] * self.file_shape[2] * 4
+
+    def _fh(self) -> io.FileIO:
+        if self._file is None:
+            fh = io.FileIO(self.path, "r")
             expected = int(np.prod(self.file_shape)) * 4
-            if len(self._mm) != expected:
-                raise DataError(f"{self.path}: {len(self._mm)} bytes, store.json says {expected}")
-            self._view = np.frombuffer(self._mm, dtype=np.float32).reshape(self.file_shape)
-        return self._view
+            size = os.fstat(fh.fileno()).st_size
+            if size != expected:
+                fh.close()
+                raise DataError(f"{self.path}: {size} bytes, store.json says {expected}")
+            self._file = fh
+        return self._file
+
+    def _read_into(self, out: np.ndarray, first_row: int) -> None:
+        """Fill ``out`` (consecutive windows) from the file, starting at window ``first_row``."""
+        if out.size == 0:
+            return
+        view = out.data.cast("B")  # out is C-contiguous: its bytes, writable
+        offset, done = first_row * self._window_bytes, 0
+        fh = self._fh()
+        while done < len(view):
+            if hasattr(os, "preadv"):  # positioned: no shared file offset (threads, forks)
+                got = os.preadv(fh.fileno(), [view[done:]], offset + done)
+            else:  # pragma: no cover - platforms without preadv (Windows)
+                fh.seek(offset + done)
+                got = fh.readinto(view[done:]) or 0
+            if got <= 0:
+                raise DataError(f"{self.path}: file ends before window {first_row + len(out)}")
+            done += got
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
-        out = np.array(self._open()[start:stop])
-        self._account(out.nbytes)
+        out = np.empty((stop - start, *self.file_shape[1:]), dtype=np.float32)
+        self._read_into(out, start)
         return out
 
     def _gather(self, rows: np.ndarray) -> np.ndarray:
-        view = self._open()
         if len(rows) and (rows.min() < 0 or rows.max() >= self.file_shape[0]):
             raise IndexError(f"window index out of range for {self.file_shape[0]} windows")
         order = np.argsort(rows, kind="stable")  # read in file order, return in asked order
-        out = np.empty((len(rows), *self.file_shape[1:]), dtype=np.float32)
-        out[order] = view[rows[order]]
-        self._account(len(rows) * max(out.itemsize * int(np.prod(out.shape[1:])), FAULT_AROUND))
+        srt = rows[order]
+        buf = np.empty((len(rows), *self.file_shape[1:]), dtype=np.float32)
+        # runs of consecutive windows: one read each (a recording read in order is one read)
+        begin = np.flatnonzero(np.diff(srt, prepend=-2) != 1)
+        ends = np.append(begin[1:], len(srt))
+        for b, e in zip(begin.tolist(), ends.tolist()):
+            self._read_into(buf[b:e], int(srt[b]))
+        if np.array_equal(order, np.arange(len(order))):
+            return buf
+        out = np.empty_like(buf)
+        out[order] = buf
         return out
-
-    def _account(self, nbytes: int) -> None:
-        self._since_drop += nbytes
-        if self._mm is not None and self._since_drop >= DROP_BYTES:
-            self._mm.madvise(mmap.MADV_DONTNEED)  # results were copied out: drop the pages
-            self._since_drop = 0
 
 
 def is_lazy(X: Any) -> bool:
@@ -276,17 +290,25 @@ def open_store(path: str | os.PathLike) -> WindowSet:
         raise DataError(
             f"{path / RECORDINGS_FILE}: {counts.sum()} windows, store.json says {shape[0]}"
         )
-    rec_index = np.repeat(np.arange(len(table)), counts)
+    rec_index = np.repeat(np.arange(len(table), dtype=np.int32), counts)
     label_cols = [c for c in table.columns if c.startswith("label:")]
     meta_cols = [c for c in table.columns if c not in ("start", "n_windows", *label_cols)]
     # text columns as categories: per window a small code, not a pointer (millions of rows)
+    # (and columns no recording has: NaN in the CSV, one byte per window as an empty category)
     meta = table[meta_cols].astype(
-        {c: "category" for c in meta_cols if not pd.api.types.is_numeric_dtype(table[c])}
+        {
+            c: "category"
+            for c in meta_cols
+            if not pd.api.types.is_numeric_dtype(table[c]) or table[c].isna().all()
+        }
     )
+    # integer columns in their smallest type: per window 1-4 bytes instead of 8 (same values)
+    for c in meta_cols:
+        if pd.api.types.is_integer_dtype(meta[c]):
+            meta[c] = pd.to_numeric(meta[c], downcast="integer")
     win_info = meta.iloc[rec_index].reset_index(drop=True)
-    win_info["position"] = np.arange(len(rec_index)) - np.repeat(
-        table["start"].to_numpy(np.int64), counts
-    )
+    position = np.arange(len(rec_index)) - np.repeat(table["start"].to_numpy(np.int64), counts)
+    win_info["position"] = pd.to_numeric(position, downcast="integer")
     return WindowSet(
         # duck-typed: WindowArray has the array interface WindowSet users rely on
         X=cast(np.ndarray, WindowArray(path / DATA_FILE, shape)),

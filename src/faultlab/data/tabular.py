@@ -203,16 +203,7 @@ def load_table(
     for c in features or []:
         if c not in columns:
             raise DataError(f"{path}: feature column {c!r} not found; columns: {columns}")
-
-    labels = _as_list(label_columns)
-    if labels is None:
-        exclude = tuple(c for c in (id_column, *(features or [])) if c)
-        labels = detect_label_columns(df, path, exclude=exclude)
-    elif not labels:
-        raise DataError(f"{path}: label_columns is empty")
-    for c in labels:
-        if c not in columns:
-            raise DataError(f"{path}: label column {c!r} not found; columns: {columns}")
+    labels = _label_columns(df, path, _as_list(label_columns), features, id_column)
     if len(labels) == 1:
         y, classes = _single_labels(df, labels[0], path)
     else:
@@ -226,22 +217,9 @@ def load_table(
     if not features:
         raise DataError(f"{path}: no feature columns (columns: {columns}, labels: {labels})")
     X = _features(df, features, path)
-
-    n = len(df)
-    if id_column is None:
-        rid = np.array([f"row-{i}" for i in range(n)])
-        grouping = "each row is its own group (recording_id row-<i>)"
-    else:
-        ids = df[id_column]
-        if ids.isna().any():
-            raise DataError(
-                f"{path}: id column {id_column!r} is empty at {_line(int(np.flatnonzero(ids.isna())[0]))}"
-            )
-        rid = ids.astype(str).to_numpy()
-        grouping = f"rows grouped by id column {id_column!r} ({len(set(rid))} groups)"
-
+    rid, grouping = _row_groups(df, path, id_column)
     info = pd.DataFrame(
-        {"recording_id": rid, "row": np.arange(n), TASK: np.asarray(classes, dtype=object)[y]}
+        {"recording_id": rid, "row": np.arange(len(df)), TASK: np.asarray(classes, dtype=object)[y]}
     )
     info["dataset"] = "table"
     info["source"] = str(path)
@@ -260,6 +238,39 @@ def load_table(
         ],
         feature_names=features,
     )
+
+
+def _label_columns(
+    df: pd.DataFrame,
+    path: Path,
+    labels: list[str] | None,
+    features: list[str] | None,
+    id_column: str | None,
+) -> list[str]:
+    """The label columns given (each must exist), else those detected in ``df``."""
+    if labels is None:
+        exclude = tuple(c for c in (id_column, *(features or [])) if c)
+        return detect_label_columns(df, path, exclude=exclude)
+    if not labels:
+        raise DataError(f"{path}: label_columns is empty")
+    for c in labels:
+        if c not in df.columns:
+            raise DataError(f"{path}: label column {c!r} not found; columns: {list(df.columns)}")
+    return labels
+
+
+def _row_groups(df: pd.DataFrame, path: Path, id_column: str | None) -> tuple[np.ndarray, str]:
+    """Each row's group (its ``recording_id``) and a note saying how rows were grouped."""
+    if id_column is None:
+        rid = np.array([f"row-{i}" for i in range(len(df))])
+        return rid, "each row is its own group (recording_id row-<i>)"
+    ids = df[id_column]
+    if ids.isna().any():
+        raise DataError(
+            f"{path}: id column {id_column!r} is empty at {_line(int(np.flatnonzero(ids.isna())[0]))}"
+        )
+    rid = ids.astype(str).to_numpy()
+    return rid, f"rows grouped by id column {id_column!r} ({len(set(rid))} groups)"
 
 
 class TableConfig(BaseModel):

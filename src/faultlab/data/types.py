@@ -112,6 +112,22 @@ class WindowSet:
         grouped cross-validation so no recording feeds both training and test."""
         return self.recording_id
 
+    def recording_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, names)``: sorted unique recording ids and an int32 code per window
+        (``names[codes] == recording_id``).
+
+        Why not ``np.unique(recording_id, return_inverse=True)``: that sorts a copy of every
+        window's id string. A recording's windows are mostly consecutive, so only the id of
+        each run of equal ids is sorted; per window this costs 4 bytes, whatever the order.
+        """
+        rid = self.recording_id
+        if len(rid) == 0:
+            return np.zeros(0, np.int32), rid[:0]
+        starts = np.flatnonzero(np.concatenate([[True], rid[1:] != rid[:-1]]))
+        names, run_codes = np.unique(rid[starts], return_inverse=True)
+        lengths = np.diff(np.append(starts, len(rid)))
+        return np.repeat(run_codes.astype(np.int32), lengths), names
+
     @property
     def meta(self) -> pd.DataFrame:
         """Per-window metadata (recording_id, load_hp, fault_location, position, ...)."""
@@ -232,8 +248,9 @@ class Split:
             "validation": {"kind": self.val_kind, "description": self.val_description},
         }
         if windows is not None:
+            codes, names = windows.recording_codes()
             out["recordings"] = {
-                r: sorted(set(windows.recording_id[i].tolist())) for r, i in self.roles().items()
+                r: names[np.unique(codes[i])].tolist() for r, i in self.roles().items()
             }
             out["notes"] = list(dict.fromkeys([*windows.notes, *self.notes]))
         out["indices"] = {r: np.asarray(i).tolist() for r, i in self.roles().items()}

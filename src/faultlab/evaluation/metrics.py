@@ -104,6 +104,16 @@ def task_metrics(
     if n == 0:
         out.update(accuracy=None, balanced_accuracy=None, macro_f1=None)
         return out
+    out.update(_scores(y, proba, classes))
+    if rec is not None:
+        out["recording"] = recording_accuracy(y, proba, rec)
+    return out
+
+
+def _scores(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, macro/weighted precision-recall-F1, ROC-AUC, log loss, per-class report and
+    confusion matrix of labels ``y`` (all applicable) against probabilities ``proba``."""
+    k = len(classes)
     pred = proba.argmax(axis=1)
     present = np.union1d(np.unique(y), np.unique(pred))
     with warnings.catch_warnings():
@@ -125,7 +135,7 @@ def task_metrics(
         )
         logloss = skm.log_loss(y, np.clip(proba, 1e-12, 1.0), labels=np.arange(k))
     cm = skm.confusion_matrix(y, pred, labels=np.arange(k))
-    out.update(
+    return dict(
         accuracy=float((pred == y).mean()),
         balanced_accuracy=float(bal),
         macro_precision=float(p_ma),
@@ -143,9 +153,6 @@ def task_metrics(
         confusion_matrix=cm.astype(int).tolist(),
         confusion_labels=list(classes),
     )
-    if rec is not None:
-        out["recording"] = recording_accuracy(y, proba, rec)
-    return out
 
 
 def evaluate_predictions(windows: WindowSet, proba: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from faultlab.data.types import Split, UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig
-from faultlab.features.window_frontend import rpm_summary, split_frontend
+from faultlab.features.window_frontend import rpm_summary
 from faultlab.models.base import FaultModel, build_model, get_spec, parse_params
 from faultlab.training.config import TrainConfig
 from faultlab.utils.io import atomic_path, write_json, write_yaml
@@ -47,7 +47,7 @@ def check_model(cfg: ExperimentConfig) -> None:
     are checked as ``build_model`` will check them (once the window front end is taken
     out), ``model.training`` merged with the training block."""
     spec = get_spec(cfg.model.name)
-    _, params = split_frontend(spec.defaults, cfg.model.params)
+    _, params = spec.cls.window_frontend(cfg.model.params)
     parse_params(spec.params, params, cfg.model.name)
     cfg.effective_training()
 
@@ -130,7 +130,7 @@ def adapt_windows(
 def adaptation_inputs(
     model: Any, training: Any, target: UnlabelledWindows | None
 ) -> dict[str, Any]:
-    """``target=`` for ``model.fit``: the adapt windows as X only (labels never passed)."""
+    """``target=`` for ``fit_model``: the adapt windows as X only (labels never passed)."""
     ad = training.adaptation
     needs = ad.method != "none" or ad.selection == "target_entropy"
     if not needs:
@@ -330,6 +330,8 @@ def refit_on_train_and_val(
 
     import numpy as np
 
+    from faultlab.training.fit import fit_model  # torch: imported when a model is fitted
+
     epochs = int(fit.best_epoch or fit.epochs or 1)
     both = windows.subset(np.sort(np.concatenate([split.train, split.val])))
     if scaler is not None:
@@ -340,6 +342,8 @@ def refit_on_train_and_val(
         update={k: v for k, v in update.items() if k in type(training).model_fields}
     )
     params = cfg.model.params if model_params is None else model_params
+    kept = model.refit_options()  # e.g. an ensemble's weights chosen on validation
+    params = {**params, **kept}
     again = build_model(
         cfg.model.name,
         classes=windows.classes,
@@ -347,10 +351,11 @@ def refit_on_train_and_val(
         params=params,
         training=refit_training,
     )
-    second = again.fit(both, None, run_dir=None)
+    second = fit_model(again, both, None, run_dir=None)
     note = (
         f"refit on train + val ({len(both)} windows) for {epochs} epoch(s), the number "
         "validation selected; the learning curves are those of the first fit"
+        + (f"; options chosen on validation kept: {kept}" if kept else "")
     )
     return again, dataclasses.replace(
         fit,
@@ -491,6 +496,66 @@ def _evaluate(
     return metrics
 
 
+@dataclass
+class _Inputs:
+    """What one run trains and tests on, prepared from the split."""
+
+    parts: dict[str, WindowSet]  # train/val/test, standardised and through the front end
+    raw_test: WindowSet  # the test windows before the front end (the evidence reads them)
+    scaler: Standardiser | None
+    frontend: Any  # the runner's WindowFrontend, or None
+    model_params: dict[str, Any]  # the model's own options (without the front end's)
+    target: UnlabelledWindows | None  # the adapt windows, X only
+    preprocess: dict[str, Any]  # preprocess.json
+
+
+def _inputs(cfg: ExperimentConfig, windows: WindowSet, split: Split) -> _Inputs:
+    standardise = (
+        cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
+    )
+    parts, scaler = _roles(windows, split, standardise)
+    frontend, model_params = get_spec(cfg.model.name).cls.window_frontend(cfg.model.params)
+    target = adapt_windows(windows, split, scaler, frontend)
+    raw_test = parts["test"]
+    parts = apply_frontend(parts, frontend)
+    preprocess = preprocessing(cfg, windows, scaler, frontend)
+    return _Inputs(parts, raw_test, scaler, frontend, model_params, target, preprocess)
+
+
+def _fit(
+    cfg: ExperimentConfig,
+    training: TrainConfig,
+    windows: WindowSet,
+    split: Split,
+    inp: _Inputs,
+    run_dir: Path | None,
+) -> tuple[FaultModel, FitResult, dict[str, Any]]:
+    """The fitted model (refitted on train + val when asked), its fit and its validation
+    scores (of the model validation selected, before any refit has seen val)."""
+    from faultlab.evaluation.metrics import evaluate_predictions
+    from faultlab.training.fit import fit_model  # torch: imported when a model is fitted
+
+    train = inp.parts["train"]
+    model = build_model(
+        cfg.model.name,
+        classes=windows.classes,
+        input_shape=(train.n_channels, train.window_length),
+        params=inp.model_params,
+        training=training,
+    )
+    val = inp.parts["val"] if len(inp.parts["val"]) else None
+    adapt = adaptation_inputs(model, training, inp.target)
+    fit = fit_model(model, train, val, run_dir=run_dir, **adapt)
+    if run_dir is not None:
+        _write_history(run_dir, fit.history)
+    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
+    if cfg.split.val.refit and val is not None:
+        model, fit = refit_on_train_and_val(
+            cfg, model, fit, windows, split, inp.scaler, training, inp.frontend, inp.model_params
+        )
+    return model, fit, val_metrics
+
+
 def execute(
     cfg: ExperimentConfig,
     run_dir: str | Path | None,
@@ -508,55 +573,26 @@ def execute(
     memory. Training is the same either way, so both give the same model for one seed.
     When ``cfg.tracking`` names an MLflow store, the finished run is logged there too.
     """
-    from faultlab.evaluation.metrics import evaluate_predictions
-
     run_dir = Path(run_dir) if run_dir is not None else None
     training = run_training(cfg, seed, resume)
     cfg_dump = effective_config(cfg, seed, resume)
-    standardise = (
-        cfg.data.standardise if cfg.data.standardise is not None else cfg.data.dataset == "table"
-    )
-    parts, scaler = _roles(windows, split, standardise)
-    frontend, model_params = split_frontend(get_spec(cfg.model.name).defaults, cfg.model.params)
-    target = adapt_windows(windows, split, scaler, frontend)
-    raw_test = parts["test"]
-    parts = apply_frontend(parts, frontend)
-    preprocess = preprocessing(cfg, windows, scaler, frontend)
+    inp = _inputs(cfg, windows, split)
     if run_dir is not None:
-        _write_inputs(run_dir, cfg_dump, split.to_dict(windows), preprocess)
-
-    model = build_model(
-        cfg.model.name,
-        classes=windows.classes,
-        input_shape=(parts["train"].n_channels, parts["train"].window_length),
-        params=model_params,
-        training=training,
-    )
-    val = parts["val"] if len(parts["val"]) else None
-    fit = model.fit(
-        parts["train"], val, run_dir=run_dir, **adaptation_inputs(model, training, target)
-    )
-    if run_dir is not None:
-        _write_history(run_dir, fit.history)
-    # validation scores of the model validation selected (before any refit has seen val)
-    val_metrics = evaluate_predictions(val, model.predict_proba(val.X)) if val is not None else {}
-    if cfg.split.val.refit and val is not None:
-        model, fit = refit_on_train_and_val(
-            cfg, model, fit, windows, split, scaler, training, frontend, model_params
-        )
+        _write_inputs(run_dir, cfg_dump, split.to_dict(windows), inp.preprocess)
+    model, fit, val_metrics = _fit(cfg, training, windows, split, inp, run_dir)
     summary = model.describe()
     if run_dir is not None:
         model.save(run_dir / rundir.MODEL_DIR)
         write_json(run_dir / rundir.SUMMARY, summary.to_dict())
 
     metrics = _evaluate(
-        cfg, training, model, summary, fit, parts, split, windows, scaler is not None,
-        val_metrics, frontend,
+        cfg, training, model, summary, fit, inp.parts, split, windows, inp.scaler is not None,
+        val_metrics, inp.frontend,
     ).to_json()  # fmt: skip
     if run_dir is not None:
-        write_evidence(run_dir, raw_test, scaler)
+        write_evidence(run_dir, inp.raw_test, inp.scaler)
         _finish(run_dir, metrics, cfg_dump, report)
-    outcome = RunOutcome(model, metrics, list(fit.history), split, preprocess, run_dir)
+    outcome = RunOutcome(model, metrics, list(fit.history), split, inp.preprocess, run_dir)
     if cfg.tracking.mlflow is not None:
         _track(cfg, cfg_dump, outcome)
     return outcome

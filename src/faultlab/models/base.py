@@ -1,8 +1,9 @@
 """The model contract and registry.
 
-Every model, torch or not, answers ``fit(train, val)``, ``predict_proba(X)`` and
-``describe()``, and saves to / loads from a directory, so evaluation, reports and serving
-never branch on the kind. A new model is one module that calls :func:`register_model`.
+Every model, torch or not, is trained by ``faultlab.training.fit.fit_model(model, train,
+val)`` (which calls ``fit`` of a model that fits itself and runs the loop for a deep one),
+answers ``predict_proba(X)`` and ``describe()``, and saves to / loads from a directory, so
+evaluation, reports and serving never branch on the kind. A new model is one module that calls :func:`register_model`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from faultlab.contracts import MODEL_JSON, FitResult, ModelSummary
+from faultlab.contracts.training import TrainConfig
 from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
-from faultlab.training.config import TrainConfig
 from faultlab.utils.io import write_json
 from faultlab.utils.validation import validate
 
@@ -87,6 +88,20 @@ class FaultModel(ABC, Generic[P]):
         self.params: P = cast(P, parse_params(type(self).Params, params, self.name))
         self.training = training or TrainConfig()
 
+    @classmethod
+    def window_frontend(cls, params: Mapping[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+        """``(window front end or None, params for the model)`` from ``model.params``: the
+        transform the runner applies to every window before ``fit`` (it needs each window's
+        speed and bearing). A model that combines others (``ensemble``) overrides it."""
+        from faultlab.features.window_frontend import split_frontend
+
+        return split_frontend(cls.Params().model_dump(mode="json"), dict(params or {}))
+
+    def refit_options(self) -> dict[str, Any]:
+        """Options ``fit`` chose on the validation windows that a refit on train + val (which
+        has none to choose on) must keep, as ``model.params`` keys; default: none."""
+        return {}
+
     def params_dict(self) -> dict[str, Any]:
         """The options as plain JSON values (``model.json``, summaries, metadata)."""
         return self.params.model_dump(mode="json")
@@ -95,11 +110,18 @@ class FaultModel(ABC, Generic[P]):
     def tasks(self) -> list[str]:
         return list(self.classes)
 
-    @abstractmethod
     def fit(
         self, train: WindowSet, val: WindowSet | None = None, run_dir: Path | None = None
     ) -> FitResult:
-        """Train on ``train``; use ``val`` for early stopping; checkpoint into ``run_dir``."""
+        """Train on ``train`` (``val``: early stopping or calibration; ``run_dir``: checkpoints).
+
+        Models that fit themselves (features + scikit-learn, rules) override this. A deep
+        model has no loop of its own: :func:`faultlab.training.fit.fit_model`, the floor
+        above, trains its network through its hooks. Callers use ``fit_model`` for any model.
+        """
+        raise TypeError(
+            f"model {self.name!r} is trained by faultlab.training.fit.fit_model(model, train, val)"
+        )
 
     @abstractmethod
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -133,6 +155,12 @@ class FaultModel(ABC, Generic[P]):
             },
         )
         return directory
+
+
+#: ``fit(model, train, val) -> FitResult``: how a model built of others (``ensemble``) trains
+#: each member; :func:`faultlab.training.fit.fit_model` hands itself down through the model's
+#: ``fit_members``, so a deep member gets the loop while the models never import it.
+MemberFit = Callable[[FaultModel, WindowSet, "WindowSet | None"], FitResult]
 
 
 @dataclass
@@ -193,6 +221,7 @@ _MODEL_MODULES = [
     "faultlab.models.envelope",
     "faultlab.models.envelope_contrast",
     "faultlab.models.linenet",
+    "faultlab.models.ensemble",
 ]
 
 

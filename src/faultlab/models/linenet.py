@@ -10,13 +10,23 @@ family's patch (weights shared across families), so what it learns is "what a de
 looks like above the floor", not "which lines bearing X had"; a linear head maps the three
 family scores to the classes. Needs the front end on the defect axis (declared in its own
 params, so the runner applies it and the model reads its layout, as ``envelope`` does).
+
+For a bearing the model has never seen (CWRU leave-one-size-out), the patch can instead be
+the family's evidence contrasted against decoy orders of the same window (``blocks:
+[contrast]``, front end ``contrast: true``: line and period robust z-scores plus the window's
+log kurtosis, :mod:`faultlab.features.defect_contrast`), with ``ball_detector: own``: the two
+races share one detector, the ball has its own, so "ball" can be learnt as "no race stands
+out" rather than as a race-like line (the ``envelope-contrast`` structure, learnt end to end).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 import numpy as np
 import torch
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 from torch import nn
 
 from faultlab.errors import ConfigError
@@ -38,54 +48,91 @@ from faultlab.models.torch_base import (
 DEFAULT_FRONTEND = {**ENVELOPE_FRONTEND, "scale": "log"}
 
 
-def family_patches(fe: OrderEnvelopeConfig, channels: int, impact_harmonics: int) -> np.ndarray:
+def family_patches(
+    fe: OrderEnvelopeConfig,
+    channels: int,
+    impact_harmonics: int,
+    blocks: Sequence[str] = ("spectrum", "periodicity"),
+) -> np.ndarray:
     """``[F, P]`` column indices into the flattened ``[C * K]`` front-end output: per fault
-    family, its impact-rate harmonics on the defect axis and its autocorrelation block,
-    for every channel. A ball spot strikes at 2 x BSF, so its harmonics are BSF's even ones."""
+    family, the ``blocks`` it reads, for every channel: ``spectrum`` its impact-rate
+    harmonics on the defect axis (a ball spot strikes at 2 x BSF, so its harmonics are BSF's
+    even ones), ``periodicity`` its autocorrelation block (when the front end has one),
+    ``contrast`` its line and period z-scores against decoy orders plus the window's log
+    kurtosis (the front end's ``contrast: true`` block)."""
     K, H, n_off = fe.n_outputs, fe.harmonics, len(fe.offsets)
     spec = len(fe.spectrum_names())
     fams = fault_families(fe.families)
     n_lag = len(fe.lag_offsets)
+    names = fe.names()
+    if "contrast" in blocks and not fe.contrast:
+        raise ConfigError("linenet: blocks has contrast; set frontend.contrast: true")
     rows = []
     for fi, f in enumerate(fams):
-        step = int(IMPACT_RATE[f])
-        ks = [step * (j + 1) for j in range(impact_harmonics)]
-        if ks[-1] > H:
-            raise ConfigError(
-                f"linenet: impact_harmonics {impact_harmonics} of {f} need frontend.harmonics "
-                f">= {ks[-1]}"
-            )
-        f_idx = fe.families.index(f)
-        cols = [(f_idx * H + k - 1) * n_off + o for k in ks for o in range(n_off)]
-        if fe.periodicity:
+        cols: list[int] = []
+        if "spectrum" in blocks:
+            step = int(IMPACT_RATE[f])
+            ks = [step * (j + 1) for j in range(impact_harmonics)]
+            if ks[-1] > H:
+                raise ConfigError(
+                    f"linenet: impact_harmonics {impact_harmonics} of {f} need "
+                    f"frontend.harmonics >= {ks[-1]}"
+                )
+            f_idx = fe.families.index(f)
+            cols += [(f_idx * H + k - 1) * n_off + o for k in ks for o in range(n_off)]
+        if "periodicity" in blocks and fe.periodicity:
             start = spec + fi * fe.periodicity * n_lag
             cols += list(range(start, start + fe.periodicity * n_lag))
+        if "contrast" in blocks:
+            keys = [f"contrast:line:{f}", f"contrast:period:{f}", "contrast:log_kurtosis"]
+            cols += [names.index(k) for k in keys]
         rows.append([c * K + i for c in range(channels) for i in cols])
+    if not rows or not rows[0]:
+        raise ConfigError(f"linenet: blocks {list(blocks)} give an empty patch")
     return np.asarray(rows, dtype=np.int64)
 
 
+def _mlp(width: int, hidden: list[int], dropout: float, act: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, int(h)), activation(act)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = int(h)
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
+
+
 class SharedLineDetector(nn.Module):
-    """``[B, C, K]`` -> ``[B, F]``: one MLP scores each family's patch (a scalar each)."""
+    """``[B, C, K]`` -> ``[B, F]``: one MLP scores each family's patch (a scalar each);
+    families listed in ``own`` (the ball's, with ``ball_detector: own``) get their own MLP."""
 
     idx: torch.Tensor
+    own_mask: torch.Tensor
 
-    def __init__(self, patches: np.ndarray, hidden: list[int], dropout: float, act: str) -> None:
+    def __init__(
+        self,
+        patches: np.ndarray,
+        hidden: list[int],
+        dropout: float,
+        act: str,
+        own: Sequence[int] = (),
+    ) -> None:
         super().__init__()
         self.register_buffer("idx", torch.as_tensor(patches))
-        layers: list[nn.Module] = []
-        width = patches.shape[1]
-        for h in hidden:
-            layers += [nn.Linear(width, int(h)), activation(act)]
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            width = int(h)
-        layers.append(nn.Linear(width, 1))
-        self.mlp = nn.Sequential(*layers)
+        mask = torch.zeros(patches.shape[0], dtype=torch.bool)
+        mask[list(own)] = True
+        self.register_buffer("own_mask", mask)
+        self.mlp = _mlp(patches.shape[1], hidden, dropout, act)
+        self.own = _mlp(patches.shape[1], hidden, dropout, act) if own else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(x.shape[0], -1)
         patches = flat[:, self.idx]  # [B, F, P]
-        return self.mlp(patches).squeeze(-1)
+        score = self.mlp(patches).squeeze(-1)
+        if self.own is not None:
+            score = torch.where(self.own_mask, self.own(patches).squeeze(-1), score)
+        return score
 
 
 class FamilyHead(nn.Module):
@@ -150,6 +197,18 @@ class LineNetParams(TorchParams):
         description="a learned offset per class (learns the TRAINING bearings' evidence "
         "strength, which another bearing does not share)",
     )
+    blocks: list[Literal["spectrum", "periodicity", "contrast"]] = Field(
+        default_factory=lambda: ["spectrum", "periodicity"],
+        description="front-end blocks in each family's patch: its spectrum harmonics, its "
+        "envelope autocorrelation, its z-scores against decoy orders + log kurtosis "
+        "(contrast: needs frontend.contrast: true)",
+    )
+    ball_detector: Literal["shared", "own"] = Field(
+        default="shared",
+        description="shared: one detector for every family; own: the races (BPFI, BPFO) "
+        "share one, the ball (2xBSF) has its own (a ball fault's evidence looks unlike a "
+        "race's; the two races still cannot learn their training bearing's strength)",
+    )
     hidden: list[PositiveInt] = Field(
         default_factory=lambda: [16], description="units of the shared detector's layers"
     )
@@ -160,6 +219,14 @@ class LineNetParams(TorchParams):
     @classmethod
     def _defect_axis(cls, fe: OrderEnvelopeConfig) -> OrderEnvelopeConfig:
         return defect_frontend(fe, all_families=False)
+
+    @model_validator(mode="after")
+    def _blocks_in_frontend(self) -> LineNetParams:
+        if not self.blocks:
+            raise ValueError("blocks: name at least one of spectrum, periodicity, contrast")
+        if "contrast" in self.blocks and not self.frontend.contrast:
+            raise ValueError("blocks has contrast: its frontend needs contrast: true")
+        return self
 
 
 @register_model(
@@ -182,5 +249,7 @@ class LineNetModel(TorchModel[LineNetParams]):
                 f"linenet: windows of length {self.length}; its front end gives "
                 f"{fe.n_outputs} (is the order_envelope front end applied?)"
             )
-        patches = family_patches(fe, self.in_channels, p.impact_harmonics)
-        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation)
+        patches = family_patches(fe, self.in_channels, p.impact_harmonics, p.blocks)
+        fams = fault_families(fe.families)
+        own = [fams.index("BSF")] if p.ball_detector == "own" and "BSF" in fams else []
+        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation, own)

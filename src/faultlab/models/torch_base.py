@@ -1,15 +1,15 @@
 """``TorchModel``: the FaultModel for every deep network.
 
 A concrete model only builds a *backbone* (``[batch, channels, length] -> [batch, F]``);
-this class adds input normalisation, one head per task, the multi-task loss, training
-through :mod:`faultlab.training.engine`, batched prediction, a torchinfo summary and
-save/load of ``model.pt``. The normalisation statistics are buffers of the network, so a
+this class adds input normalisation, one head per task, the multi-task loss, batched
+prediction, a torchinfo summary and save/load of ``model.pt``. It has no training loop:
+:func:`faultlab.training.fit.fit_model` (a floor above) trains ``net`` through the hooks
+``check_shape``, ``labels``, ``prepare`` (input normalisation) and ``loss``. The normalisation statistics are buffers of the network, so a
 saved model (and an exported one) applies them to raw windows by itself.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from abc import abstractmethod
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -19,16 +19,12 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from faultlab.contracts import FitResult, ModelSummary
+from faultlab.contracts import ModelSummary
 from faultlab.data.store import is_lazy, moments
-from faultlab.data.types import UnlabelledWindows, WindowSet
+from faultlab.data.types import WindowSet
 from faultlab.errors import ConfigError
 from faultlab.models.base import FaultModel, ModelParams
 from faultlab.models.heads import MultiHead, MultiTaskLoss, balanced_class_weights
-from faultlab.training.adaptation import Adapter, describe_adaptation
-from faultlab.training.augment import augmentation_text
-from faultlab.training.callbacks import EpochCallback
-from faultlab.training.engine import Trainer
 from faultlab.utils.io import atomic_path
 
 WEIGHTS_NAME = "model.pt"
@@ -132,7 +128,6 @@ class TorchModel(FaultModel[TP]):
     def __init__(self, classes, input_shape, params=None, training=None) -> None:
         super().__init__(classes, input_shape, params, training)
         mode = self.params.input_norm
-        self.fit_result: FitResult | None = None
         # Same seed -> same initial weights, without disturbing the caller's global RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.training.seed)
@@ -168,87 +163,37 @@ class TorchModel(FaultModel[TP]):
             )
         return int(out.shape[1])
 
-    # -- training ------------------------------------------------------------------------------
-    def _labels(self, ws: WindowSet, role: str) -> dict[str, np.ndarray]:
+    # -- what the training loop calls (faultlab.training.fit) ----------------------------------
+    def labels(self, ws: WindowSet, role: str) -> dict[str, np.ndarray]:
+        """Task -> labels of ``ws`` for this model's tasks (a missing task is a ConfigError)."""
         missing = [t for t in self.tasks if t not in ws.y]
         if missing:
             raise ConfigError(f"{role} windows lack task(s) {missing}; they have {ws.tasks}")
         return {t: ws.y[t] for t in self.tasks}
 
-    def _check_shape(self, X: np.ndarray, role: str) -> None:
+    def check_shape(self, X: np.ndarray, role: str) -> None:
         if X.ndim != 3 or tuple(X.shape[1:]) != self.input_shape:
             raise ConfigError(
                 f"model {self.name!r}: {role} windows have shape {tuple(X.shape)}, "
                 f"expected [n, {self.input_shape[0]}, {self.input_shape[1]}]"
             )
 
-    def fit(
-        self,
-        train: WindowSet,
-        val: WindowSet | None = None,
-        run_dir: Path | None = None,
-        resume: bool | None = None,
-        callbacks: list[EpochCallback] | None = None,
-        target: UnlabelledWindows | None = None,
-    ) -> FitResult:
-        """Train on ``train``; with ``target`` (unlabelled windows, X only), adapt to it."""
-        cfg = self.training
-        self._check_shape(train.X, "training")
-        y = self._labels(train, "training")
+    def prepare(self, train: WindowSet) -> str:
+        """Fill the input normalisation from the training windows; returns the mode used."""
         mode = self.params.input_norm
         if mode == "auto":
             mode = "feature" if train.feature_names else "global"
         self.net.norm.fit(train.X, mode)
+        return mode
+
+    def loss(self, y: dict[str, np.ndarray]) -> MultiTaskLoss:
+        """The multi-task loss for training labels ``y`` (``training.class_weights`` and
+        ``training.label_smoothing``)."""
+        cfg = self.training
         weights = None
         if cfg.class_weights:
             weights = {t: balanced_class_weights(y[t], len(self.classes[t])) for t in self.tasks}
-        loss = MultiTaskLoss(weights, cfg.label_smoothing)
-        X_val = y_val = None
-        if val is not None and len(val):
-            self._check_shape(val.X, "validation")
-            X_val, y_val = val.X, self._labels(val, "validation")
-        augment = cfg.augmentation(tabular=bool(train.feature_names))
-        trainer = Trainer(
-            self.net,
-            loss,
-            cfg.model_copy(update={"augment": augment}),
-            run_dir=run_dir,
-            callbacks=callbacks or (),
-            adapter=self._adapter(target),
-        )
-        res = trainer.fit(train.X, y, X_val, y_val, resume=cfg.resume if resume is None else resume)
-        self.net.eval()
-        notes = list(res.notes)
-        notes.append(f"input normalisation: {mode}")
-        notes.append(f"augmentation: {augmentation_text(augment)}")
-        notes.append(describe_adaptation(cfg.adaptation))
-        total = sum(r["seconds"] for r in res.history) or 1.0
-        data_share = sum(r["data_seconds"] for r in res.history) / total
-        self.fit_result = dataclasses.replace(
-            res, notes=notes + [f"data pipeline share of epoch time: {100 * data_share:.1f}%"]
-        )
-        return self.fit_result
-
-    def _adapter(self, target: UnlabelledWindows | None) -> Adapter | None:
-        """The target-batch loop for ``training.adaptation`` (None when nothing to adapt)."""
-        ad = self.training.adaptation
-        needs = ad.method != "none" or ad.selection == "target_entropy"
-        if target is None:
-            if needs:
-                raise ConfigError(
-                    f"training.adaptation (method {ad.method}, selection {ad.selection}) needs "
-                    "unlabelled target windows: use a transfer/condition split with split.adapt"
-                )
-            return None
-        if not isinstance(target, UnlabelledWindows):
-            raise TypeError(
-                f"target must be UnlabelledWindows (X only), not {type(target).__name__}"
-            )
-        self._check_shape(target.X, "target")
-        if not needs:
-            return None
-        n_classes = len(next(iter(self.classes.values())))
-        return Adapter(ad, target, self.n_features, n_classes, seed=self.training.seed)
+        return MultiTaskLoss(weights, cfg.label_smoothing)
 
     # -- inference -----------------------------------------------------------------------------
     @property
@@ -261,7 +206,7 @@ class TorchModel(FaultModel[TP]):
             X = np.asarray(X, dtype=np.float32)
         if X.ndim == 2:
             X = X[:, None, :]
-        self._check_shape(X, "input")
+        self.check_shape(X, "input")
         self.net.eval()
         dev = self.device
         parts: dict[str, list[np.ndarray]] = {t: [] for t in self.tasks}

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from faultlab.reporting.plots import _save, plt
+from faultlab.reporting.plots import plt, save
 
 #: Line colours per defect family (harmonics drawn dashed).
 COLOURS = {"BPFO": "tab:red", "BPFI": "tab:blue", "BSF": "tab:green", "shaft": "tab:gray"}
@@ -54,7 +54,7 @@ def order_spectra_plot(evidence: dict[str, Any], path: Path, title: str = "") ->
     fig.suptitle(
         title or "squared envelope spectrum (times the floor), mean per class", fontsize=10
     )
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def recording_evidence_plot(rp: Any, folder: str | Path) -> Path | None:

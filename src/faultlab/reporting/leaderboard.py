@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,9 @@ from faultlab.reporting.document import (
 )
 from faultlab.reporting.protocol import Protocol
 from faultlab.utils.io import atomic_path
+
+if TYPE_CHECKING:  # scipy loads only when a leaderboard has statistics to show
+    from faultlab.evaluation.statistics import Comparison
 
 #: ``roc_auc`` and ``roc_auc_macro`` are the same score (macro one-vs-rest ROC-AUC of the
 #: primary task), kept under both names that two branches introduced.
@@ -304,50 +307,59 @@ def _statistics(doc: Document, runs: pd.DataFrame, out_dir: Path, paths: dict[st
     if res.left_out:
         doc.add(Para(f"Left out (fewer finished runs than the others): {', '.join(res.left_out)}."))
     if res.critical_difference is not None:
-        p = plots.critical_difference(
-            res.scores,
-            res.models,
-            res.critical_difference,
-            out_dir / PLOTS / "critical_difference.png",
-            alpha=res.alpha,
-        )
-        doc.add(
-            Image(
-                p,
-                f"plots/{p.name}",
-                "critical difference diagram",
-                caption="Mean rank per model (Friedman + Nemenyi; bars join models "
-                "whose ranks differ by less than CD)",
-            )
-        )
-    pw = res.pairwise
-    paths["pairwise_csv"] = _write_csv(pw, out_dir / "pairwise_tests.csv")
+        _cd_diagram(doc, res, out_dir)
+    paths["pairwise_csv"] = _write_csv(res.pairwise, out_dir / "pairwise_tests.csv")
+    doc.add(_pairwise_table(res))
+
+
+def _cd_diagram(doc: Document, res: Comparison, out_dir: Path) -> None:
+    """The critical-difference diagram (Friedman + Nemenyi) as a report image."""
+    p = plots.critical_difference(
+        res.scores,
+        res.models,
+        res.critical_difference,
+        out_dir / PLOTS / "critical_difference.png",
+        alpha=res.alpha,
+    )
     doc.add(
-        Table(
-            [
-                "model A",
-                "model B",
-                "mean diff (A - B)",
-                "wins / ties / losses",
-                "Wilcoxon p",
-                "Holm p",
-                "verdict",
-            ],
-            [
-                [
-                    r.model_a,
-                    r.model_b,
-                    f"{r.mean_diff:+.4f}",
-                    f"{r.wins} / {r.ties} / {r.losses}",
-                    f"{r.p_value:.3g}",
-                    f"{r.p_holm:.3g}",
-                    _verdict(r),
-                ]
-                for r in pw.itertuples()
-            ],
-            caption=f"Pairwise tests on test accuracy over {len(res.blocks)} blocks "
-            f"(significant: Holm p < {res.alpha:g})",
+        Image(
+            p,
+            f"plots/{p.name}",
+            "critical difference diagram",
+            caption="Mean rank per model (Friedman + Nemenyi; bars join models "
+            "whose ranks differ by less than CD)",
         )
+    )
+
+
+def _pairwise_table(res: Comparison) -> Table:
+    """One row per pair of models: mean difference, wins/ties/losses, Wilcoxon and Holm p."""
+    header = [
+        "model A",
+        "model B",
+        "mean diff (A - B)",
+        "wins / ties / losses",
+        "Wilcoxon p",
+        "Holm p",
+        "verdict",
+    ]
+    rows = [
+        [
+            r.model_a,
+            r.model_b,
+            f"{r.mean_diff:+.4f}",
+            f"{r.wins} / {r.ties} / {r.losses}",
+            f"{r.p_value:.3g}",
+            f"{r.p_holm:.3g}",
+            _verdict(r),
+        ]
+        for r in res.pairwise.itertuples()
+    ]
+    return Table(
+        header,
+        rows,
+        caption=f"Pairwise tests on test accuracy over {len(res.blocks)} blocks "
+        f"(significant: Holm p < {res.alpha:g})",
     )
 
 

@@ -246,46 +246,7 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
     doc.add(Heading("Architecture"))
     layers = summary.get("layers") or []
     if layers:
-        depths = [int(lay.get("depth") or 1) for lay in layers]
-        # a row is a leaf unless the next row is nested inside it (torchinfo depth order);
-        # only leaves count in the distribution, so container params are not counted twice
-        leaf = [i + 1 == len(depths) or depths[i + 1] <= depths[i] for i in range(len(depths))]
-        rows = [
-            [
-                "\u00a0\u00a0" * (d - 1) + str(lay.get("name", "")),
-                lay.get("type", ""),
-                str(lay.get("output_shape", "")),
-                fmt_int(lay.get("params")),
-            ]
-            for lay, d in zip(layers, depths)
-        ]
-        doc.add(Table(["layer", "type", "output shape", "params"], rows))
-        counts: Counter[str] = Counter()
-        params: Counter[str] = Counter()
-        for lay in (lay for lay, is_leaf in zip(layers, leaf) if is_leaf):
-            counts[str(lay.get("type", "?"))] += 1
-            params[str(lay.get("type", "?"))] += int(lay.get("params") or 0)
-        total = sum(params.values()) or 1
-        dist = sorted(counts, key=lambda t: (-params[t], -counts[t]))
-        doc.add(
-            Table(
-                ["layer type", "count", "params", "share of params"],
-                [
-                    [t, counts[t], fmt_int(params[t]), f"{100 * params[t] / total:.1f} %"]
-                    for t in dist
-                ],
-                caption="Layer-type distribution (leaf layers)",
-            )
-        )
-        by_params = sum(params.values()) > 0
-        p = plots.bar(
-            dist,
-            [params[t] if by_params else counts[t] for t in dist],
-            "parameters per layer type" if by_params else "layers per type",
-            "parameters" if by_params else "count",
-            plot_dir / "layer_types.png",
-        )
-        doc.add(Image(p, f"plots/{p.name}", "layer-type distribution"))
+        _layer_tables(doc, layers, plot_dir)
     elif summary.get("text"):
         doc.add(Para(summary["text"]))
     else:
@@ -306,6 +267,47 @@ def _architecture(doc: Document, art: dict[str, Any], plot_dir: Path) -> None:
             ],
         )
     )
+
+
+def _layer_tables(doc: Document, layers: list[dict[str, Any]], plot_dir: Path) -> None:
+    """The layer table, the layer-type distribution (leaf layers) and its bar chart."""
+    depths = [int(lay.get("depth") or 1) for lay in layers]
+    # a row is a leaf unless the next row is nested inside it (torchinfo depth order);
+    # only leaves count in the distribution, so container params are not counted twice
+    leaf = [i + 1 == len(depths) or depths[i + 1] <= depths[i] for i in range(len(depths))]
+    rows = [
+        [
+            "\u00a0\u00a0" * (d - 1) + str(lay.get("name", "")),
+            lay.get("type", ""),
+            str(lay.get("output_shape", "")),
+            fmt_int(lay.get("params")),
+        ]
+        for lay, d in zip(layers, depths)
+    ]
+    doc.add(Table(["layer", "type", "output shape", "params"], rows))
+    counts: Counter[str] = Counter()
+    params: Counter[str] = Counter()
+    for lay in (lay for lay, is_leaf in zip(layers, leaf) if is_leaf):
+        counts[str(lay.get("type", "?"))] += 1
+        params[str(lay.get("type", "?"))] += int(lay.get("params") or 0)
+    total = sum(params.values()) or 1
+    dist = sorted(counts, key=lambda t: (-params[t], -counts[t]))
+    doc.add(
+        Table(
+            ["layer type", "count", "params", "share of params"],
+            [[t, counts[t], fmt_int(params[t]), f"{100 * params[t] / total:.1f} %"] for t in dist],
+            caption="Layer-type distribution (leaf layers)",
+        )
+    )
+    by_params = sum(params.values()) > 0
+    p = plots.bar(
+        dist,
+        [params[t] if by_params else counts[t] for t in dist],
+        "parameters per layer type" if by_params else "layers per type",
+        "parameters" if by_params else "count",
+        plot_dir / "layer_types.png",
+    )
+    doc.add(Image(p, f"plots/{p.name}", "layer-type distribution"))
 
 
 def _training(doc: Document, art: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from faultlab.contracts import (
     TUNING_SUMMARY,
 )
 from faultlab.errors import ConfigError
-from faultlab.utils.io import atomic_path, write_text
+from faultlab.utils.io import write_text
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -43,10 +43,7 @@ def _fmt(v: Any, digits: int = 4) -> str:
 
 
 def _history_plot(trials: pd.DataFrame, path: Path, title: str) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from faultlab.reporting.plots import plt, save
 
     if trials.empty:
         return None
@@ -81,18 +78,11 @@ def _history_plot(trials: pd.DataFrame, path: Path, title: str) -> Path | None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _importance_plot(imp: dict[str, float], path: Path, title: str) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from faultlab.reporting.plots import plt, save
 
     if not imp:
         return None
@@ -101,11 +91,7 @@ def _importance_plot(imp: dict[str, float], path: Path, title: str) -> Path | No
     ax.barh(names, [imp[n] for n in names], color="tab:green")
     ax.set_xlabel("importance (optuna default evaluator, normalised)")
     ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:

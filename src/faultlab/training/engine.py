@@ -1,11 +1,12 @@
-"""The torch training loop every deep model uses (via ``TorchModel.fit``).
+"""The torch training loop every deep model uses (via ``training.fit.fit_model``).
 
 Why hand-written rather than a DataLoader: windows are already one contiguous float32 array,
 so a batch is one index-tensor gather (``X[perm[i:i+b]]``) - no per-item ``__getitem__``
 calls, no worker processes. Windows larger than memory live in an on-disk store
-(:class:`faultlab.data.store.WindowArray`): a batch is then one vectorised gather from its
-memory map, in the same shuffled order, so only a batch is ever resident. The loop adds what experiments need: LR schedules, early
-stopping with best-weight restore, gradient clipping, AMP on CUDA, a wall-clock budget,
+(:class:`faultlab.data.store.WindowArray`): a batch is then a few positioned reads from its
+file, in the same shuffled order, so only a batch is ever resident. The loop adds what
+experiments need: LR schedules, early stopping with best-weight restore, gradient clipping,
+AMP on CUDA, a wall-clock budget,
 exact resume from ``checkpoint.pt`` (model, optimizer, scheduler, RNG states, history),
 per-epoch history with the data-pipeline share of the time, and a progress bar.
 """

@@ -82,11 +82,10 @@ def _train_trial(
     trial: Any, cfg: ExperimentConfig, training: TrainConfig, data: TrialData
 ) -> dict[str, Any]:
     """Fit on the tuning fold's training windows; report val accuracy per epoch for pruning."""
-    import inspect
-
     import optuna
 
     from faultlab.models.base import build_model
+    from faultlab.training.fit import fit_model
 
     model = build_model(
         cfg.model.name,
@@ -106,13 +105,8 @@ def _train_trial(
             raise optuna.TrialPruned(f"val_accuracy {value:.4f} at epoch {epoch}")
         return False
 
-    kwargs = (
-        {"callbacks": [on_epoch_end]}
-        if "callbacks" in inspect.signature(model.fit).parameters
-        else {}
-    )
     t0 = time.perf_counter()
-    fit = model.fit(data.train, data.val, None, **kwargs)
+    fit = fit_model(model, data.train, data.val, None, callbacks=[on_epoch_end])
     seconds = float(getattr(fit, "train_seconds", 0.0) or time.perf_counter() - t0)
     scores = _scores(model, data.val)
     net = getattr(model, "net", None)  # torch: count directly (describe() runs torchinfo)

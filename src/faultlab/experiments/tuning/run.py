@@ -248,8 +248,6 @@ def _tune_one(
     log: Log,
 ) -> dict[str, Any]:
     """Search one model's study, then (unless search-only) default vs tuned on the test fold."""
-    from faultlab.models.base import get_spec
-
     tune, out = setup.tune, Path(opts.out)
     label, name = cfg.model.display_name, study_name_for(cfg, opts.study)
     mdir = out / _slug(label)
@@ -262,7 +260,6 @@ def _tune_one(
     study = _finished_study(plan.storage, name, setup, plan.budget, log)
     rows = trial_rows(study)
     _write_csv(mdir / TRIALS, rows)
-    states = [r["state"] for r in rows]
     best = study.best_trial
     tuned_cfg = apply_values(cfg, search, best.params)
     log(f"  best trial {best.number}: score {best.value:.4f} {best.params}")
@@ -275,29 +272,53 @@ def _tune_one(
     default_runs = _final_runs(cfg, seeds, mdir, "default", fold, log, opts.report)
     tuned = f"tuned-trial-{best.number}"
     tuned_runs = _final_runs(tuned_cfg, seeds, mdir, tuned, fold, log, opts.report)
-    defaults = get_spec(cfg.model.name).defaults
     return {
         "label": label,
         "model": cfg.model.name,
         "study": name,
         "dir": str(mdir),
-        "search": {k: v.model_dump(exclude_none=True) for k, v in search.items()},
-        "search_seconds": search_s,
-        "study_span_seconds": _span_seconds(rows),
-        "workers": worker_results,
-        "trials": {s: states.count(s) for s in sorted(set(states))},
-        "n_trials_total": len(rows),
-        "best": {**best_entry, "attrs": best.user_attrs},
-        "default_params": {**defaults, **cfg.model.params},
-        "default_training": cfg.effective_training().model_dump(mode="json"),
-        "tuned_params": {**defaults, **tuned_cfg.model.params},
-        "tuned_training": tuned_cfg.model.training,
+        **_search_record(search, search_s, rows, worker_results, best, best_entry),
+        **_params_record(cfg, tuned_cfg),
         "importances": imp,
         "importances_note": imp_note,
         "default": summarise_runs(default_runs),
         "tuned": summarise_runs(tuned_runs),
         "fold": default_runs[0]["run"]["fold"],
         "val_recordings": default_runs[0].get("data", {}).get("n_windows", {}).get("val"),
+    }
+
+
+def _search_record(
+    search: dict[str, Any],
+    seconds: float,
+    rows: list[dict[str, Any]],
+    workers: list[dict[str, Any]],
+    best: Any,  # optuna.trial.FrozenTrial
+    best_entry: dict[str, Any],
+) -> dict[str, Any]:
+    """A study's part of the tuning summary: the space, time, workers, trial states, best."""
+    states = [r["state"] for r in rows]
+    return {
+        "search": {k: v.model_dump(exclude_none=True) for k, v in search.items()},
+        "search_seconds": seconds,
+        "study_span_seconds": _span_seconds(rows),
+        "workers": workers,
+        "trials": {s: states.count(s) for s in sorted(set(states))},
+        "n_trials_total": len(rows),
+        "best": {**best_entry, "attrs": best.user_attrs},
+    }
+
+
+def _params_record(cfg: ExperimentConfig, tuned_cfg: ExperimentConfig) -> dict[str, Any]:
+    """The default and the tuned options and training blocks (defaults filled in)."""
+    from faultlab.models.base import get_spec
+
+    defaults = get_spec(cfg.model.name).defaults
+    return {
+        "default_params": {**defaults, **cfg.model.params},
+        "default_training": cfg.effective_training().model_dump(mode="json"),
+        "tuned_params": {**defaults, **tuned_cfg.model.params},
+        "tuned_training": tuned_cfg.model.training,
     }
 
 

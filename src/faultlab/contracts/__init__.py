@@ -4,7 +4,9 @@
 training engine builds the first, reports read both); ``Metrics`` (with its ``RunSummary``
 and the other blocks) is ``metrics.json`` as typed records, written by the runner and read
 by the reports; the run-directory and benchmark file names are written here once, so
-writers and readers cannot drift apart.
+writers and readers cannot drift apart. ``contracts.training`` holds ``TrainConfig``: the
+hyper-parameters a model carries (its seed, its loss options; saved in ``model.json``) and
+the training loop reads, so models need not import the floor that trains them.
 """
 
 from __future__ import annotations
