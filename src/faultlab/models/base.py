@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from faultlab.contracts import MODEL_JSON, FitResult, ModelSummary
 from faultlab.contracts.training import TrainConfig
 from faultlab.data.types import WindowSet
-from faultlab.errors import ConfigError
+from faultlab.errors import ConfigError, DataError
 from faultlab.utils.io import write_json
 from faultlab.utils.validation import validate
 
@@ -155,6 +155,30 @@ class FaultModel(ABC, Generic[P]):
             },
         )
         return directory
+
+
+class JsonStateModel(FaultModel[P]):
+    """A model whose fitted state is a small JSON document (the physics models): saved as
+    ``weights_file``, read back through :meth:`_set_state`; nothing executable is loaded."""
+
+    #: the file in the model directory, and what its absence is called in the error
+    weights_file: str = "weights.json"
+    weights_what: str = "model weights"
+
+    @abstractmethod
+    def _state(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any]) -> None: ...
+
+    def _save_weights(self, directory: Path) -> None:
+        write_json(Path(directory) / self.weights_file, self._state())
+
+    def _load_weights(self, directory: Path) -> None:
+        path = Path(directory) / self.weights_file
+        if not path.exists():
+            raise DataError(f"{path}: {self.weights_what} not found")
+        self._set_state(json.loads(path.read_text()))
 
 
 #: ``fit(model, train, val) -> FitResult``: how a model built of others (``ensemble``) trains

@@ -32,8 +32,13 @@ from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
 from faultlab.features.order_envelope import OrderEnvelopeConfig
 from faultlab.features.periodicity import fault_families
-from faultlab.models.base import FaultModel, FitResult, ModelParams, ModelSummary, register_model
-from faultlab.utils.io import write_json
+from faultlab.models.base import (
+    FitResult,
+    JsonStateModel,
+    ModelParams,
+    ModelSummary,
+    register_model,
+)
 
 WEIGHTS_FILE = "envelope.json"
 
@@ -123,8 +128,10 @@ class EnvelopeParams(ModelParams):
     "physics",
     EnvelopeParams,
 )
-class EnvelopeModel(FaultModel[EnvelopeParams]):
+class EnvelopeModel(JsonStateModel[EnvelopeParams]):
     family = "physics"
+    weights_file = WEIGHTS_FILE
+    weights_what = "envelope calibration"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -359,13 +366,6 @@ class EnvelopeModel(FaultModel[EnvelopeParams]):
     def _state(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "bias": self.bias}
 
-    def _save_weights(self, directory: Path) -> None:
-        write_json(Path(directory) / WEIGHTS_FILE, self._state())
-
-    def _load_weights(self, directory: Path) -> None:
-        path = Path(directory) / WEIGHTS_FILE
-        if not path.exists():
-            raise DataError(f"{path}: envelope calibration not found")
-        state = json.loads(path.read_text())
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.temperature = float(state["temperature"])
         self.bias = {t: [float(v) for v in b] for t, b in state["bias"].items()}

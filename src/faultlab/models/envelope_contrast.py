@@ -40,14 +40,13 @@ from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import DataError
 from faultlab.features.order_envelope import OrderEnvelopeConfig
 from faultlab.models.base import (
-    FaultModel,
     FitResult,
+    JsonStateModel,
     ModelParams,
     ModelSummary,
     register_model,
 )
 from faultlab.models.envelope import location_of
-from faultlab.utils.io import write_json
 
 WEIGHTS_FILE = "envelope_contrast.json"
 
@@ -108,8 +107,10 @@ class EnvelopeContrastParams(ModelParams):
     EnvelopeContrastParams,
     variant_of="envelope",
 )
-class EnvelopeContrastModel(FaultModel[EnvelopeContrastParams]):
+class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
     family = "physics"
+    weights_file = WEIGHTS_FILE
+    weights_what = "envelope-contrast weights"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -321,14 +322,7 @@ class EnvelopeContrastModel(FaultModel[EnvelopeContrastParams]):
     def _state(self) -> dict[str, Any]:
         return {"theta": self.theta, "l2": self.l2}
 
-    def _save_weights(self, directory: Path) -> None:
-        write_json(Path(directory) / WEIGHTS_FILE, self._state())
-
-    def _load_weights(self, directory: Path) -> None:
-        path = Path(directory) / WEIGHTS_FILE
-        if not path.exists():
-            raise DataError(f"{path}: envelope-contrast weights not found")
-        state = json.loads(path.read_text())
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.theta = {t: [float(v) for v in th] for t, th in state["theta"].items()}
         self.l2 = float(state["l2"])
 
