@@ -125,6 +125,41 @@ def scores(out: Path) -> list[dict[str, str]]:
         return [{k: row[k] for k in SCORE_COLUMNS} for row in csv.DictReader(fh)]
 
 
+def in_training(out: Path, finished: int = 0) -> bool:
+    """A run is training (it has written a checkpoint but no ``done.json``) and at least
+    ``finished`` runs are done: a kill now lands inside an epoch loop."""
+    done = {p.parent for p in out.glob("runs/**/done.json")}
+    return len(done) >= finished and any(
+        p.parent not in done for p in out.glob("runs/**/checkpoint.pt")
+    )
+
+
+#: Polls of the run directory while waiting for a kill point (s).
+POLL_S = 0.02
+
+
+def _kill_after(proc: subprocess.Popen, delay: float | None, when, timeout: float) -> bool:
+    """Wait ``delay`` seconds, or until ``when()`` holds (``timeout`` at most), then SIGKILL
+    the process group; False when the benchmark ended first."""
+    if when is None:
+        try:
+            proc.wait(timeout=delay)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+    else:
+        t0 = time.monotonic()
+        while not when():
+            if proc.poll() is not None:
+                return False
+            if time.monotonic() - t0 > timeout:
+                raise SystemExit(f"no kill point within {timeout:.0f} s")
+            time.sleep(POLL_S)
+    os.killpg(proc.pid, signal.SIGKILL)  # the benchmark and anything it started
+    proc.wait()
+    return True
+
+
 def kill_and_finish(
     config: Path,
     out: Path,
@@ -133,8 +168,13 @@ def kill_and_finish(
     max_delay: float,
     log=print,
     min_delay: float = 2.0,
+    kill_points: list | None = None,
+    timeout: float = 300.0,
 ) -> dict[str, int]:
-    """``kills`` SIGKILLs at random delays, then one run to the end; returns the counts."""
+    """``kills`` SIGKILLs at random delays, then one run to the end; returns the counts.
+
+    ``kill_points`` (one predicate on ``out`` per kill, e.g. :func:`in_training`) kill at
+    those moments instead of at random delays."""
     seen: dict[str, str] = {}
     lost = redone = done_kills = 0
     while done_kills < kills:
@@ -145,13 +185,12 @@ def kill_and_finish(
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        delay = rng.uniform(min_delay, max_delay)
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the benchmark and anything it started
-            proc.wait()
+        point = kill_points[done_kills] if kill_points else None
+        delay = None if point else rng.uniform(min_delay, max_delay)
+        if _kill_after(proc, delay, point and (lambda p=point: p(out)), timeout):
             done_kills += 1
+        elif proc.returncode != 0:
+            raise SystemExit(f"the benchmark failed (exit {proc.returncode}) before a kill")
         now = finished_runs(out)
         lost += sum(1 for r in seen if r not in now)
         redone += sum(1 for r, text in seen.items() if r in now and now[r] != text)
@@ -159,7 +198,8 @@ def kill_and_finish(
         if proc.returncode == 0:  # every run finished before the kill: nothing left to kill
             log(f"the benchmark finished before kill {done_kills + 1}")
             break
-        log(f"kill {done_kills}/{kills} after {delay:.1f} s: {len(now)} run(s) finished")
+        when = f"after {delay:.1f} s" if delay is not None else "at its kill point"
+        log(f"kill {done_kills}/{kills} {when}: {len(now)} run(s) finished")
     final = subprocess.run(_command(config, out), env=_env(), capture_output=True, text=True)
     if final.returncode != 0:
         raise SystemExit(f"final rerun failed: {final.stderr[-2000:]}")

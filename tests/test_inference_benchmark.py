@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,15 +24,25 @@ def bench():
     return mod
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FAULTLAB_DATA_DIR": "/nonexistent"}
+def _main(bench, monkeypatch, *argv: str) -> None:
+    """``python benchmarks/inference_latency.py ARGV`` in this process (no second torch
+    start-up), without the shared data (random windows) and with this process's threads
+    restored afterwards."""
+    import torch
+
+    monkeypatch.setenv("FAULTLAB_DATA_DIR", "/nonexistent")
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), *argv])
+    threads = torch.get_num_threads()
+    try:
+        bench.main()
+    finally:
+        torch.set_num_threads(threads)
 
 
-def test_cpu_rows_have_the_issue_fields(tmp_path):
+def test_cpu_rows_have_the_issue_fields(bench, tmp_path, monkeypatch):
     out = tmp_path / "rows.json"
-    cmd = [sys.executable, str(SCRIPT), "--models", "mlp", "--runs", str(tmp_path / "none")]
-    cmd += ["--seconds", "0.01", "--batches", "8,32", "--threads", "1", "--json", str(out)]
-    subprocess.run(cmd, check=True, env=_env(), capture_output=True, timeout=300)
+    argv = ["--models", "mlp", "--runs", str(tmp_path / "none"), "--seconds", "0.01"]
+    _main(bench, monkeypatch, *argv, "--batches", "8,32", "--threads", "1", "--json", str(out))
     doc = json.loads(out.read_text())
     assert doc["load_avg_start"] and "load_avg_end" in doc
     rows = {r["backend"]: r for r in doc["rows"]}
@@ -55,20 +63,16 @@ def test_cpu_rows_have_the_issue_fields(tmp_path):
         assert r["windows_per_s_batched"] > 0 and r["macs_per_window"] > 0
 
 
-def test_cuda_without_a_gpu_is_one_error_line(bench):
+def test_cuda_without_a_gpu_is_one_error_line(bench, monkeypatch, capsys):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is here")
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--device", "cuda", "--models", "cnn1d"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("error: --device cuda") and "Traceback" not in proc.stderr
+    with pytest.raises(SystemExit) as exit_:
+        _main(bench, monkeypatch, "--device", "cuda", "--models", "cnn1d")
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().startswith("error: --device cuda") and "\n" not in err.strip()
 
 
 def test_gpu_rows_run_on_the_cpu(bench, tmp_path, request):

@@ -1,39 +1,60 @@
-"""``kill -9`` a benchmark at random points, rerun it: nothing finished is lost or redone,
-nothing is corrupt, and the leaderboard equals an uninterrupted run's (benchmarks/
-kill_benchmark.py does the same with 20 kills)."""
+"""``kill -9`` a benchmark inside a run's training, after an earlier run finished, and rerun
+it: the finished run is neither lost nor redone, nothing is corrupt, the killed run resumes
+from its checkpoint, and the leaderboard equals an uninterrupted run's
+(benchmarks/kill_benchmark.py does the same with 20 kills at random moments)."""
 
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+
+from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import kill_benchmark as kb  # noqa: E402
 
 
+def _config() -> dict:
+    """The benchmark script's grid with a shorter mlp: the kill waits for a checkpoint rather
+    than a random delay, so 12 epochs (a checkpoint each) are enough to land inside them."""
+    raw = yaml.safe_load(yaml.safe_dump(kb.CONFIG))
+    raw["models"][0]["training"]["epochs"] = 12
+    return raw
+
+
 @pytest.mark.slow
 def test_killed_benchmark_recovers_exactly(tmp_path):
+    raw = _config()
     config = tmp_path / "bench.yaml"
-    config.write_text(yaml.safe_dump(kb.CONFIG))
-    clean = subprocess.run(
-        kb._command(config, tmp_path / "clean"), env=kb._env(), capture_output=True, text=True
-    )
-    assert clean.returncode == 0, clean.stderr[-2000:]
+    config.write_text(yaml.safe_dump(raw))
+    # the uninterrupted run in this process (a third `faultlab benchmark` start-up saved):
+    # one thread, as the subprocesses run (OMP_NUM_THREADS=1 and num_threads 1)
+    threads = torch.get_num_threads()
+    try:
+        clean = run_benchmark(BenchmarkConfig.model_validate(raw), tmp_path / "clean", log=print)
+    finally:
+        torch.set_num_threads(threads)
+    assert (clean["ran"], clean["failed"]) == (4, 0)
+    # one kill inside the second mlp run's epochs, after the first run finished: the finished
+    # run must be neither lost nor redone, the killed one must go on from its checkpoint
     counts = kb.kill_and_finish(
         config,
         tmp_path / "killed",
-        kills=2,
+        kills=1,
         rng=random.Random(1),
-        max_delay=20.0,
-        min_delay=6.0,
-        log=lambda _: None,
+        max_delay=0.0,
+        log=print,
+        kill_points=[lambda out: kb.in_training(out, finished=1)],
+        timeout=120.0,
     )
-    assert counts["kills"] >= 1 and counts["runs"] == 4
+    assert counts["kills"] == 1 and counts["runs"] == 4
+    assert counts["finished_before_final"] >= 1
     assert (counts["lost"], counts["redone"]) == (0, 0)
+    assert counts["resumed"] >= 1  # the killed mlp run went on from its checkpoint
     assert kb.check_artefacts(tmp_path / "killed") == []
     assert kb.scores(tmp_path / "killed") == kb.scores(tmp_path / "clean")
