@@ -88,14 +88,21 @@ def test_load_windows_and_leakage_checked_splits():
         faultlab.splits(ws, kind="random_window", disjoint=True)
 
 
-def test_run_in_memory_writes_nothing_and_equals_run_on_disk(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    """``experiment()`` run once into a folder: (its result, the folder)."""
+    out = tmp_path_factory.mktemp("api") / "out"
+    return faultlab.run(experiment(), out=out, verbose=False), out
+
+
+def test_run_in_memory_writes_nothing_and_equals_run_on_disk(tmp_path, monkeypatch, on_disk):
     monkeypatch.chdir(tmp_path)
     mem = faultlab.run(experiment(), verbose=False)
     assert list(tmp_path.iterdir()) == []  # nothing written
     assert mem.report_path is None and mem.runs[0].run_dir is None
     assert list(mem.history["epoch"]) == [1, 2]
-    disk = faultlab.run(experiment(), out=tmp_path / "out", verbose=False)
-    assert disk.report_path == tmp_path / "out" / "test-load_hp-3" / "report.html"
+    disk, out = on_disk
+    assert disk.report_path == out / "test-load_hp-3" / "report.html"
     assert disk.report_path.exists()
     same_results(mem, disk)
 
@@ -120,8 +127,8 @@ def test_run_benchmark_config_in_memory_equals_cli(tmp_path):
     assert {r.label for r in only.runs} == {"rf"}
 
 
-def test_load_run_predicts_raw_recordings(tmp_path):
-    res = faultlab.run(experiment(), out=tmp_path, verbose=False)
+def test_load_run_predicts_raw_recordings(tmp_path, on_disk):
+    res, _ = on_disk
     model = faultlab.load_run(res.runs[0].run_dir)
     ws = faultlab.load_windows(**SYN)
     rid = ws.groups[-1]
@@ -147,13 +154,16 @@ def test_run_rejects_bad_configs(tmp_path):
 @pytest.mark.shared
 @pytest.mark.slow
 def test_quick_config_api_equals_cli(tmp_path, shared_data):
-    """configs/cwru-quick.yaml reduced to rf + cnn1d for 2 epochs on the 0.007" faults (and
-    the normal recordings), no time budget (a budget cuts training at a wall-clock moment,
-    which no two runs share)."""
+    """configs/cwru-quick.yaml reduced to rf (20 trees: serialising 200 with skops takes
+    seconds) + cnn1d for 2 epochs on the 0.007" faults (and the normal recordings), no time
+    budget (a budget cuts training at a wall-clock moment, which no two runs share)."""
     raw = yaml.safe_load((ROOT / "configs" / "cwru-quick.yaml").read_text())
     raw["training"].update(epochs=2, time_budget_s=None)
     raw["data"]["select"]["fault_diameter_in"] = [0.007]
     raw["models"] = [m for m in raw["models"] if m["name"] in ("rf", "cnn1d")]
+    for m in raw["models"]:
+        if m["name"] == "rf":
+            m["params"]["n_estimators"] = 20
     path = tmp_path / "quick.yaml"
     path.write_text(yaml.safe_dump(raw))
     assert main(["benchmark", str(path), "--out", str(tmp_path / "cli"), "--quiet"]) == 0

@@ -219,9 +219,11 @@ def test_soft_vote_verdict():
     assert v.shares == pytest.approx({"a": 2 / 3, "b": 1 / 3})
 
 
-def test_tabular_run_replays_the_standardiser_on_feature_rows(tmp_path, steel_csv, capsys):
+def test_tabular_run_replays_the_standardiser_on_feature_rows(
+    tmp_path, tmp_path_factory, steel_csv, capsys
+):
     """Predicting the held-out steel plates from the CSV reproduces the run's test accuracy."""
-    run = steel_run(tmp_path)
+    run = steel_run(tmp_path_factory)
     split = json.loads((run / "split.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     table = pd.read_csv(steel_csv)

@@ -190,10 +190,10 @@ def test_bounded_load_on_a_real_server(run_dir, signal_108):
     assert res.p50_ms <= res.p99_ms and res.requests_per_s > 0
 
 
-def test_tabular_run_takes_feature_rows_without_a_rate(tmp_path, steel_csv):
+def test_tabular_run_takes_feature_rows_without_a_rate(tmp_path_factory, steel_csv):
     import pandas as pd
 
-    run = steel_run(tmp_path)
+    run = steel_run(tmp_path_factory)
     c = TestClient(create_app(run))
     assert c.get("/model").json()["sampling_rate"] is None
     rows = pd.read_csv(steel_csv).iloc[:3, :27].to_numpy().tolist()

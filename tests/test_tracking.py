@@ -143,6 +143,8 @@ def test_train_cli_with_mlflow(store, tmp_path):
         "synthetic",
         "--model",
         "rf",
+        "-p",
+        "n_estimators=20",
         "--fold",
         "3",
         "--quiet",

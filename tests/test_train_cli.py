@@ -9,34 +9,13 @@ import yaml
 
 from faultlab.cli import main
 from faultlab.experiments import rundir
+from serving_support import steel_run
 
 
-def test_train_steel_plates_rf_writes_a_complete_run(tmp_path, shared_data, capsys):
-    out = tmp_path / "steel"
-    rc = main(
-        [
-            "train",
-            "--dataset",
-            "table",
-            "--target",
-            "label",
-            "--model",
-            "rf",
-            "--set",
-            "data.table={path: steel-plates/steel_plates_faults.csv}",
-            "--split",
-            "group_kfold",
-            "--fold",
-            "fold 0",
-            "-p",
-            "n_estimators=50",
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
-    assert rc == 0, capsys.readouterr().err
-    run = out / "fold-0"
+def test_train_steel_plates_rf_writes_a_complete_run(tmp_path_factory, shared_data):
+    # `faultlab train --dataset table ... -p n_estimators=50`, run once a session (the serving
+    # and predict tests read the same run)
+    run = steel_run(tmp_path_factory)
     for name in (
         rundir.CONFIG,
         rundir.SPLIT,
