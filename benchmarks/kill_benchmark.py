@@ -170,11 +170,14 @@ def kill_and_finish(
     min_delay: float = 2.0,
     kill_points: list | None = None,
     timeout: float = 300.0,
+    finish=None,
 ) -> dict[str, int]:
     """``kills`` SIGKILLs at random delays, then one run to the end; returns the counts.
 
     ``kill_points`` (one predicate on ``out`` per kill, e.g. :func:`in_training`) kill at
-    those moments instead of at random delays."""
+    those moments instead of at random delays. ``finish()`` runs the benchmark to the end
+    instead of a last ``faultlab benchmark`` subprocess (e.g. ``run_benchmark`` in this
+    process)."""
     seen: dict[str, str] = {}
     lost = redone = done_kills = 0
     while done_kills < kills:
@@ -200,9 +203,12 @@ def kill_and_finish(
             break
         when = f"after {delay:.1f} s" if delay is not None else "at its kill point"
         log(f"kill {done_kills}/{kills} {when}: {len(now)} run(s) finished")
-    final = subprocess.run(_command(config, out), env=_env(), capture_output=True, text=True)
-    if final.returncode != 0:
-        raise SystemExit(f"final rerun failed: {final.stderr[-2000:]}")
+    if finish is not None:
+        finish()
+    else:
+        final = subprocess.run(_command(config, out), env=_env(), capture_output=True, text=True)
+        if final.returncode != 0:
+            raise SystemExit(f"final rerun failed: {final.stderr[-2000:]}")
     now = finished_runs(out)
     lost += sum(1 for r in seen if r not in now)
     redone += sum(1 for r, text in seen.items() if r in now and now[r] != text)

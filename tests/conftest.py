@@ -25,10 +25,11 @@ MFPT_DIR = SHARED_DATA / "mfpt"
 STEEL_CSV = SHARED_DATA / "steel-plates" / "steel_plates_faults.csv"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-#: Every run times its model (20 calls per mode by default); the tests check that the figures
-#: are there, not their precision, so 3 calls per mode do (subprocesses and Ray workers
-#: inherit it). tests/test_metrics.py checks the repeat logic itself with explicit counts.
-os.environ.setdefault("FAULTLAB_SPEED_REPEATS", "3")
+#: Every run times its model (3 warm-up and 20 timed calls per mode by default); the tests
+#: check that the figures are there, not their precision, so one warm-up and one timed call
+#: per mode do (subprocesses and Ray workers inherit it). tests/test_metrics.py checks the
+#: repeat logic itself with explicit counts.
+os.environ.setdefault("FAULTLAB_SPEED_REPEATS", "1")
 
 
 #: Fixtures that need the real files: a test using one is an integration test.

@@ -32,16 +32,23 @@ def test_killed_benchmark_recovers_exactly(tmp_path):
     raw = _config()
     config = tmp_path / "bench.yaml"
     config.write_text(yaml.safe_dump(raw))
-    # the uninterrupted run in this process (a third `faultlab benchmark` start-up saved):
-    # one thread, as the subprocesses run (OMP_NUM_THREADS=1 and num_threads 1)
-    threads = torch.get_num_threads()
-    try:
-        clean = run_benchmark(BenchmarkConfig.model_validate(raw), tmp_path / "clean", log=print)
-    finally:
-        torch.set_num_threads(threads)
+    cfg = BenchmarkConfig.model_validate(raw)
+
+    def in_process(out: Path) -> dict:
+        """``faultlab benchmark`` without a subprocess start-up: run_benchmark in this process,
+        on one thread as the subprocess (OMP_NUM_THREADS=1, num_threads 1)."""
+        threads = torch.get_num_threads()
+        try:
+            return run_benchmark(cfg, out, log=print)
+        finally:
+            torch.set_num_threads(threads)
+
+    clean = in_process(tmp_path / "clean")  # the uninterrupted run
     assert (clean["ran"], clean["failed"]) == (4, 0)
-    # one kill inside the second mlp run's epochs, after the first run finished: the finished
-    # run must be neither lost nor redone, the killed one must go on from its checkpoint
+    # `faultlab benchmark` in a subprocess, killed inside the second mlp run's epochs after the
+    # first run finished; then the rerun (in this process) must neither lose nor redo the
+    # finished run, and must resume the killed one from its checkpoint
+    rerun: list[dict] = []
     counts = kb.kill_and_finish(
         config,
         tmp_path / "killed",
@@ -51,9 +58,11 @@ def test_killed_benchmark_recovers_exactly(tmp_path):
         log=print,
         kill_points=[lambda out: kb.in_training(out, finished=1)],
         timeout=120.0,
+        finish=lambda: rerun.append(in_process(tmp_path / "killed")),
     )
     assert counts["kills"] == 1 and counts["runs"] == 4
     assert counts["finished_before_final"] >= 1
+    assert rerun[0]["skipped"] == counts["finished_before_final"] and rerun[0]["failed"] == 0
     assert (counts["lost"], counts["redone"]) == (0, 0)
     assert counts["resumed"] >= 1  # the killed mlp run went on from its checkpoint
     assert kb.check_artefacts(tmp_path / "killed") == []
