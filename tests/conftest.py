@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-#: ../shared/data beside the repository (``$FAULTLAB_SHARED_DATA`` overrides); a worktree
-#: nested deeper than the repository finds it further up.
+#: ../shared/data beside the repository (``$FAULTLAB_SHARED_DATA``, else ``$FAULTLAB_DATA_DIR``,
+#: overrides: ``FAULTLAB_DATA_DIR=/nonexistent`` runs the suite without the real files, whose
+#: tests skip); a worktree nested deeper than the repository finds it further up.
 SHARED_DATA = Path(
     os.environ.get("FAULTLAB_SHARED_DATA")
+    or os.environ.get("FAULTLAB_DATA_DIR")
     or next(
         (
             p / "shared" / "data"
@@ -36,23 +38,32 @@ os.environ.setdefault("FAULTLAB_SPEED_REPEATS", "1")
 SHARED_FIXTURES = {"shared_data", "cwru_dir", "mfpt_dir", "steel_csv"}
 
 
-#: The costliest test modules (CPU seconds, most first, measured with make test on 2 cores):
-#: collected first, so the two xdist workers (``--dist loadfile --no-loadscope-reorder``)
-#: start on them and finish on the cheap ones instead of waiting for a long one at the end.
+#: The longest test modules (wall seconds on 2 quiet cores, longest first): collected first,
+#: so the two xdist workers (``--dist loadfile --no-loadscope-reorder``) start on them and
+#: finish on the short ones instead of waiting for a long one at the end. test_ray mostly
+#: waits for its Ray worker processes (little CPU in the pytest worker): started first, it
+#: overlaps with the other worker's CPU-bound modules.
 SLOW_MODULES = (
-    "test_kill.py",  # one 50 s test: kill -9 a benchmark subprocess, rerun it
+    "test_ray.py",  # a local Ray cluster and its workers, each importing torch
     "test_benchmark.py",
+    "test_tuning.py",  # two tuning worker processes on one study
+    "test_kill.py",  # one test: kill -9 a benchmark subprocess inside training, rerun it
     "test_api.py",
-    "test_tuning.py",
-    "test_ray.py",  # Ray workers' CPU is not in the figures: its wall time is long
-    "test_service.py",
-    "test_predict.py",
     "test_models.py",
+    "test_service.py",
     "test_hardening.py",
-    "test_tracking.py",
     "test_estimator.py",
-    "test_fuzz.py",
     "test_classical.py",
+    "test_fuzz.py",
+    "test_onnx_passes.py",
+    "test_export_classical.py",
+    "test_train_cli.py",
+    "test_tracking.py",
+    "test_frontend.py",
+    "test_report.py",
+    "test_docs.py",
+    "test_engine.py",
+    "test_signals.py",
 )
 
 
