@@ -26,7 +26,8 @@ demo: $(STAMP)
 # instance, stay in one process), the slowest files first (tests/conftest.py SLOW_MODULES;
 # xdist's own reordering by test count would leave the one-test kill check for last);
 # the 15 slowest tests are listed at the end.
-# Without ../shared/data the tests marked `shared` skip; `-m "not shared"` runs only the rest.
+# Without ../shared/data (or with FAULTLAB_DATA_DIR=/nonexistent) the tests marked `shared` skip;
+# `-m "not shared"` runs only the rest.
 PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
