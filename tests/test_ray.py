@@ -43,7 +43,13 @@ TRAINING = {
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(
-        num_cpus=2, include_dashboard=False, runtime_env=runtime_env(), configure_logging=False
+        num_cpus=2,
+        include_dashboard=False,
+        runtime_env=runtime_env(),
+        configure_logging=False,
+        # no idle workers started ahead (the tests' tasks need their own runtime env anyway):
+        # each Ray worker process costs a second or two of CPU
+        _system_config={"enable_worker_prestart": False, "prestart_worker_first_driver": False},
     )
     yield ray
     ray.shutdown()
