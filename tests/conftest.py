@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+#: Bytecode caches on, whatever the shell says: with PYTHONDONTWRITEBYTECODE=1 (set on the
+#: shared machine) each xdist worker re-compiled faultlab and re-rewrote every test module,
+#: and each subprocess, spawned executor and Ray worker re-compiled faultlab (1-2 s of CPU
+#: per interpreter start, about 20 s a session). __pycache__ is git-ignored.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 #: ../shared/data beside the repository (``$FAULTLAB_SHARED_DATA``, else ``$FAULTLAB_DATA_DIR``,
 #: overrides: ``FAULTLAB_DATA_DIR=/nonexistent`` runs the suite without the real files, whose
