@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
-from faultlab.signals.orders import Lerp, lerp_plan, lerp_rows
+from faultlab.signals.orders import Lerp, lerp_plan, lerp_plan_unique, lerp_rows
 from faultlab.utils.order_stats import median_of
 
 #: Offsets (orders) of the local patch around each line; the floor is read at |offset| >= 0.5.
@@ -95,6 +95,7 @@ class _Plan(NamedTuple):
     line_at: Lerp  # spectrum read at each distinct order any line patch needs
     line_idx: tuple[np.ndarray, np.ndarray]  # per harmonic: [len(LINE_OFFSETS), F + D]
     period_at: dict[int, Lerp]  # per LAG_OFFSETS entry read: [(F + D) * MULTIPLES] lags
+    lags_read: int  # the autocorrelation's lags 0 .. lags_read - 1 hold every lag read
 
 
 #: Which LINE_OFFSETS make the floor, the peak, and which LAG_OFFSETS the period's.
@@ -118,16 +119,16 @@ def _plan(
     recording (speed, bearing), whose windows arrive in several blocks."""
     c = np.asarray(cand, np.float64)
     patches = np.stack([h * c[:, None] + LINE_OFFSETS for h in (1, 2)])  # [2, F + D, R]
-    # patches overlap (decoys on one grid, offsets on another): read each order once
-    uniq, inverse = np.unique(patches, return_inverse=True)
-    inverse = inverse.reshape(patches.shape)
-    line_at = lerp_plan(uniq * (float(shaft_hz) * nfft / sampling_rate), nfft // 2 + 1)
+    # patches overlap (decoys on one grid, offsets on another): each distinct read once
+    pos = patches * (float(shaft_hz) * nfft / sampling_rate)
+    line_at, inverse = lerp_plan_unique(pos, nfft // 2 + 1)
     m = np.arange(1, MULTIPLES + 1, dtype=np.float64)
     period = sampling_rate / (shaft_hz * c)  # samples
     lag = period[..., None, None] * m[:, None] * (1.0 + LAG_OFFSETS)  # [F + D, M, R]
     reads = np.union1d(_LAG_PEAK, _LAG_FLOOR)
     period_at = {int(r): lerp_plan(lag[..., r].ravel(), L) for r in reads}
-    return _Plan(line_at, (inverse[0].T.copy(), inverse[1].T.copy()), period_at)
+    lags_read = max(int(at.i1.max()) for at in period_at.values()) + 1
+    return _Plan(line_at, (inverse[0].T.copy(), inverse[1].T.copy()), period_at, lags_read)
 
 
 def _line_evidence(ST: np.ndarray, plan: _Plan, F: int, sideband: Sequence[float]) -> np.ndarray:
@@ -170,7 +171,7 @@ def _max_at(
     return out
 
 
-def _period_evidence(AT: np.ndarray, plan: _Plan, n_cand: int) -> np.ndarray:
+def _period_evidence(AT: np.ndarray, plan: _Plan) -> np.ndarray:
     """``[F + D, m]`` autocorrelation peak at 1..3 x each candidate's impact period minus
     the median 5-12 % away, averaged over the multiples (``AT [L, m]``, windows last)."""
     reads = {r: lerp_rows(AT, at) for r, at in plan.period_at.items()}
@@ -179,7 +180,7 @@ def _period_evidence(AT: np.ndarray, plan: _Plan, n_cand: int) -> np.ndarray:
         np.maximum(peak, reads[r], out=peak)
     floor = median_of([reads[r] for r in _LAG_FLOOR])  # clobbers the floor reads only
     peak -= floor
-    return peak.reshape(n_cand, MULTIPLES, AT.shape[1]).mean(axis=1)
+    return peak.reshape(-1, MULTIPLES, AT.shape[1]).mean(axis=1)
 
 
 def _quantiles(A: np.ndarray, q: Sequence[float]) -> list[np.ndarray]:
@@ -206,13 +207,12 @@ def _robust_z(true: np.ndarray, dec: np.ndarray) -> np.ndarray:
 
 
 def contrast_block(
-    ST: np.ndarray, AT: np.ndarray, cand: np.ndarray, sideband: Sequence[float], F: int, key: tuple
+    ST: np.ndarray, AT: np.ndarray, plan: _Plan, sideband: Sequence[float], F: int
 ) -> np.ndarray:
     """``[m, 2F]`` line and period z-scores of one channel (``ST [bins, m]`` spectra and
-    ``AT [L, m]`` autocorrelations, windows last; ``key``: sampling rate, nfft, shaft Hz)."""
-    plan = _plan(tuple(cand), key[0], key[1], key[2], AT.shape[0])
+    ``AT [lags, m]`` autocorrelations, windows last; ``plan`` from :func:`_plan`)."""
     line = _line_evidence(ST, plan, F, sideband)  # [F, 1 + D, m]
-    period = _period_evidence(AT, plan, len(cand))  # [F + D, m]
+    period = _period_evidence(AT, plan)  # [F + D, m]
     out = np.empty((ST.shape[1], 2 * F), np.float32)
     out[:, :F] = _robust_z(line[:, 0], line[:, 1:].transpose(0, 2, 1)).T
     out[:, F:] = _robust_z(period[:F], period[F:].T[None]).T
@@ -221,14 +221,19 @@ def contrast_block(
 
 def log_kurtosis(X: np.ndarray) -> np.ndarray:
     """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise)."""
-    x = np.asarray(X, np.float32)
-    x = x - x.mean(-1, keepdims=True)
-    x2 = x * x
-    m2 = x2.mean(-1)
-    x2 *= x  # ((x * x) * x) * x, in place
-    x2 *= x
-    m4 = x2.mean(-1)
-    return np.log(np.maximum(m4 / np.maximum(m2 * m2, 1e-30), 1e-6) / 3.0).astype(np.float32)
+    X = np.asarray(X, np.float32)
+    flat = X.reshape(-1, X.shape[-1])
+    m2 = np.empty(len(flat), np.float32)
+    m4 = np.empty(len(flat), np.float32)
+    for a in range(0, len(flat), 128):  # rows at a time: the passes below stay in cache
+        x = flat[a : a + 128] - flat[a : a + 128].mean(-1, keepdims=True)
+        x2 = x * x
+        m2[a : a + 128] = x2.mean(-1)
+        x2 *= x  # ((x * x) * x) * x, in place
+        x2 *= x
+        m4[a : a + 128] = x2.mean(-1)
+    out = np.log(np.maximum(m4 / np.maximum(m2 * m2, 1e-30), 1e-6) / 3.0).astype(np.float32)
+    return out.reshape(X.shape[:-1])
 
 
 def defect_contrast(
@@ -261,11 +266,12 @@ def defect_contrast(
     fo0 = np.asarray(family_orders, np.float64).reshape(-1, len(families))[0]
     ftf = float(fo0[families.index("FTF")]) if "FTF" in families else 0.4
     sideband = [1.0 if f == "BPFI" else (ftf if f == "BSF" else 0.0) for f in fams]
-    key = (float(sampling_rate), int(nfft), float(shaft_hz))
     out = np.empty((n, C, 2 * F + 1), np.float32)
     for c in range(C):  # channels: a handful; each step covers every window, windows last
+        cand = np.concatenate([imp[c], dec])
+        plan = _plan(tuple(cand), float(sampling_rate), int(nfft), float(shaft_hz), acf.shape[-1])
         ST = np.ascontiguousarray(S[:, c].T)
-        AT = np.ascontiguousarray(acf[:, c].T)
-        out[:, c, : 2 * F] = contrast_block(ST, AT, np.concatenate([imp[c], dec]), sideband, F, key)
+        AT = np.ascontiguousarray(acf[:, c, : plan.lags_read].T)  # lags past them: never read
+        out[:, c, : 2 * F] = contrast_block(ST, AT, plan, sideband, F)
     out[..., 2 * F] = log_kurtosis(X)
     return out

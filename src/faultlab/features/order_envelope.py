@@ -12,6 +12,7 @@ the input. Vectorised over windows; no per-window loop.
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -34,7 +35,14 @@ from faultlab.features.periodicity import (
 )
 from faultlab.signals.envelope import BAND_METHODS, envelope_spectra
 from faultlab.signals.geometry import FAMILIES
-from faultlab.signals.orders import defect_axis, groups_of, lerp, lerp_plan, order_grid
+from faultlab.signals.orders import (
+    defect_axis_names,
+    defect_grid,
+    groups_of,
+    lerp,
+    lerp_plan,
+    order_grid,
+)
 from faultlab.utils.fft import get_workers
 from faultlab.utils.order_stats import median_last
 from faultlab.utils.validation import validate
@@ -134,26 +142,63 @@ class OrderEnvelopeConfig(BaseModel):
         return self.axis == "defect" or self.periodicity > 0 or self.contrast
 
     def spectrum_names(self) -> list[str]:
-        if self.axis == "order":
-            return [f"o{o:.2f}" for o in self.grid()]
-        k = np.ones((1, len(self.families)))
-        return defect_axis(k, self.families, self.harmonics, self.offsets)[1]
+        return list(self._blocks()[0])
 
     def periodicity_names(self) -> list[str]:
-        if not self.periodicity:
-            return []
-        return periodicity_names(self.families, self.periodicity, self.lag_offsets)
+        return list(self._blocks()[1])
 
     def contrast_names(self) -> list[str]:
-        return contrast_names(self.families) if self.contrast else []
+        return list(self._blocks()[2])
 
     def names(self) -> list[str]:
         """Output columns: the spectrum block, then the periodicity and contrast blocks."""
-        return self.spectrum_names() + self.periodicity_names() + self.contrast_names()
+        return [name for block in self._blocks() for name in block]
+
+    def _blocks(self) -> tuple[tuple[str, ...], ...]:
+        """The three blocks' names, built once per layout (hundreds of formatted names; the
+        front end asks for their lengths on every block of windows)."""
+        return _name_blocks(
+            self.axis,
+            self.max_order,
+            self.resolution,
+            self.families,
+            self.harmonics,
+            self.half_width,
+            self.step,
+            self.periodicity,
+            self.periodicity_span,
+            self.periodicity_step,
+            self.contrast,
+        )
 
     @property
     def n_outputs(self) -> int:
-        return len(self.names())
+        return sum(len(block) for block in self._blocks())
+
+
+@functools.lru_cache(maxsize=64)
+def _name_blocks(
+    axis: str,
+    max_order: float,
+    resolution: float,
+    families: tuple[str, ...],
+    harmonics: int,
+    half_width: float,
+    step: float,
+    periodicity: int,
+    periodicity_span: float,
+    periodicity_step: float,
+    contrast: bool,
+) -> tuple[tuple[str, ...], ...]:
+    """Names of the spectrum, periodicity and contrast blocks of one layout."""
+    if axis == "order":
+        spectrum = [f"o{o:.2f}" for o in order_grid(max_order, resolution)]
+    else:
+        n = int(round(half_width / step))
+        spectrum = defect_axis_names(families, harmonics, np.arange(-n, n + 1) * step)
+    lags = relative_offsets(periodicity_span, periodicity_step)
+    per = periodicity_names(families, periodicity, lags) if periodicity else []
+    return tuple(spectrum), tuple(per), tuple(contrast_names(families) if contrast else [])
 
 
 def parse_config(options: dict[str, Any] | None, where: str = "frontend") -> OrderEnvelopeConfig:
@@ -307,7 +352,7 @@ def _spectrum_block(
         orders = np.broadcast_to(grid, (C, len(grid)))
     else:
         assert family_orders is not None  # axis defect without family_orders raised above
-        orders = defect_axis(family_orders, cfg.families, cfg.harmonics, cfg.offsets)[0]
+        orders = defect_grid(family_orders, cfg.harmonics, cfg.offsets)
         orders = np.broadcast_to(orders, (C, orders.shape[-1]))
     out = np.empty((n, C, orders.shape[-1]), np.float32)
     for c in range(C):  # channels: a handful

@@ -60,6 +60,23 @@ def lerp_plan(pos: np.ndarray, n_bins: int) -> Lerp:
     return Lerp(i0, i0 + 1, frac, outside if outside.any() else None)
 
 
+def lerp_plan_unique(pos: np.ndarray, n_bins: int) -> tuple[Lerp, np.ndarray]:
+    """``(plan, inverse)``: the distinct reads among positions ``pos`` (the same left bin,
+    float32 weight and range give the same value, so each is read once) and, for every
+    position, its read: ``lerp(spec, plan)[..., inverse]`` is ``lerp`` at ``pos``."""
+    full = lerp_plan(np.ravel(pos), n_bins)
+    out = np.zeros(full.i0.shape, bool) if full.outside is None else full.outside
+    key = (full.i0 << 33) | (full.frac.view(np.uint32).astype(np.int64) << 1) | out
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    plan = Lerp(
+        full.i0[first],
+        full.i1[first],
+        full.frac[first],
+        None if full.outside is None else full.outside[first],
+    )
+    return plan, inverse.reshape(np.shape(pos))
+
+
 def lerp(spec: np.ndarray, plan: Lerp) -> np.ndarray:
     """``spec [m, bins]`` read at ``plan`` -> ``[m, K]`` float32 (``a + frac * (b - a)``)."""
     a = np.take(spec, plan.i0, axis=-1)
@@ -114,8 +131,18 @@ def defect_axis(
     ``family_orders [..., F]`` holds each window's (and channel's) defect orders; ``offsets``
     are in orders (shaft-rate sidebands of BPFI sit at +-1, FTF sidebands of BSF at +-FTF).
     """
+    grid = defect_grid(family_orders, harmonics, offsets)
+    return grid, defect_axis_names(families, harmonics, offsets)
+
+
+def defect_grid(family_orders: np.ndarray, harmonics: int, offsets: np.ndarray) -> np.ndarray:
+    """The orders of :func:`defect_axis` (without their names)."""
     k = np.arange(1, harmonics + 1, dtype=np.float64)
-    centres = family_orders[..., :, None] * k  # [..., F, H]
+    centres = np.asarray(family_orders)[..., :, None] * k  # [..., F, H]
     grid = centres[..., None] + np.asarray(offsets, np.float64)  # [..., F, H, O]
-    names = [f"{f}{h}{o:+.2f}" for f in families for h in range(1, harmonics + 1) for o in offsets]
-    return grid.reshape(grid.shape[:-3] + (-1,)), names
+    return grid.reshape(grid.shape[:-3] + (-1,))
+
+
+def defect_axis_names(families: Sequence[str], harmonics: int, offsets: np.ndarray) -> list[str]:
+    """Column names of :func:`defect_axis` (``BPFO2+0.40``: family, harmonic, offset)."""
+    return [f"{f}{h}{o:+.2f}" for f in families for h in range(1, harmonics + 1) for o in offsets]
