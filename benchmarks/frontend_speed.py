@@ -7,7 +7,27 @@ Prints windows per second by wall clock and by this process's CPU time (on a mac
 shared with other jobs the CPU figure is the one that says what the code costs), for every
 front end a shipped model asks for (``--variants shipped``, the default) or also the other
 options (``all``), with 1 and with 2 threads (``scipy.fft.set_workers``; the front end
-splits its work over that many threads).
+splits its blocks of windows over that many threads).
+
+Measured 2026-12-01 on the shared 2-core machine, 20,000 windows, best of 3, under
+``flock /tmp/faultlab-timing.lock``, before (c162f90) and after back to back (load average
+1.3-2.0); windows/s wall, 1 thread / 2 threads, and CPU time with 1 thread:
+
+    variant           before 1 thr / 2 thr / CPU    after 1 thr / 2 thr / CPU
+    default            16,981 / 18,653 / 17,644     24,080 / 22,202 / 24,120
+    periodicity3        8,106 /  8,201 /  9,334     13,650 / 22,013 / 13,677
+    periodicity3-log    8,469 /  9,347 /  9,724     17,289 / 25,254 / 17,296
+    contrast            2,555 /  2,805 /  2,632      9,762 /  9,935 /  9,805
+    contrast-linear     2,596 /  2,876 /  2,639      8,717 /  8,954 /  8,839
+
+The same machine's speed moves by +-25 % from minute to minute (other jobs; a second run
+of "after" gave 29,413 / 16,031 / 11,657 wall for default / periodicity3 / contrast, and
+2 threads up to 34,562 / 22,849 / 16,880); the ratio measured interleaved in one process
+(old, new, old, new; CPU time, 8,000 windows) is the steadier figure: default x1.51,
+periodicity3 x1.48, periodicity3-log x1.44, contrast x4.37, contrast-linear x4.43.
+Outputs are bit-identical to c162f90 on every variant here (12 and 48 kHz, one and two
+channels); tests/test_frontend_reference.py checks the front end against a plain
+one-window-at-a-time reference (within 1e-5 of each output column's scale).
 """
 
 from __future__ import annotations
