@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -357,6 +357,10 @@ class Standardiser:
         self.mean, self.std, self.n_fit = mean, std, int(len(X))
         return self
 
+    @overload
+    def transform(self, data: np.ndarray) -> np.ndarray: ...
+    @overload
+    def transform(self, data: WindowSet) -> WindowSet: ...
     def transform(self, data: WindowSet | np.ndarray) -> WindowSet | np.ndarray:
         """Scaled copy of ``data`` (same type: array -> float32 array, WindowSet -> WindowSet)."""
         if not self.fitted:

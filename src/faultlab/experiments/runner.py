@@ -69,7 +69,7 @@ def prepare(cfg: ExperimentConfig) -> tuple[WindowSet, list[Split]]:
     return windows, make_splits(windows, cfg.split)
 
 
-def protocol_of(split: Split, column: str) -> str:
+def protocol_of(split: Split, column: str | list[str]) -> str:
     """What kind of evidence a split gives (stated at the top of every report)."""
     if split.leaky:
         return "leaky"
@@ -230,7 +230,7 @@ def write_evidence(run_dir: Path, test: WindowSet, scaler: Any) -> None:
 
     if scaler is not None or not test.sampling_rate or "rpm" not in test.info or not len(test):
         return
-    rpm = pd.to_numeric(test.info["rpm"], errors="coerce").to_numpy(float)
+    rpm = pd.Series(pd.to_numeric(test.info["rpm"], errors="coerce")).to_numpy(float)
     if not np.isfinite(rpm).all():
         return
     try:
@@ -593,13 +593,14 @@ def execute(
         write_evidence(run_dir, inp.raw_test, inp.scaler)
         _finish(run_dir, metrics, cfg_dump, report)
     outcome = RunOutcome(model, metrics, list(fit.history), split, inp.preprocess, run_dir)
-    if cfg.tracking.mlflow is not None:
-        _track(cfg, cfg_dump, outcome)
+    _track(cfg, cfg_dump, outcome)
     return outcome
 
 
 def _track(cfg: ExperimentConfig, cfg_dump: dict[str, Any], outcome: RunOutcome) -> None:
-    """Log a finished run to the MLflow store ``cfg.tracking`` names."""
+    """Log a finished run to the MLflow store ``cfg.tracking`` names (if it names one)."""
+    if cfg.tracking.mlflow is None:
+        return
     from faultlab.experiments.tracking import log_run
 
     log_run(
