@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -273,10 +273,10 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
 
 
-def _tuples(df: pd.DataFrame) -> Iterator[Any]:
+def _tuples(df: pd.DataFrame) -> Iterable[Any]:
     """``df.itertuples()``: namedtuples with the columns as attributes (pandas types them as
     plain tuples)."""
-    return iter(df.itertuples())
+    return df.itertuples()
 
 
 def _verdict(row: Any) -> str:
