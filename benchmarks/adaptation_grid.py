@@ -192,14 +192,15 @@ def init_worker(state: dict[str, Any]) -> None:
 
 def run_cell(cell: Cell) -> dict[str, Any]:
     """Train and evaluate one cell (resuming its checkpoint); errors come back as a dict."""
-    from faultlab.experiments.runner import effective_config, plan_run, run_experiment
+    from faultlab.experiments import rundir
+    from faultlab.experiments.runner import effective_config, run_experiment
 
     st = _STATE
     run_dir = run_dir_of(Path(st["runs"]), st["model"], cell)
     t0 = time.perf_counter()
     try:
         cfg = experiment(st["bench"], st["model"], st["params"], cell.method)
-        plan = plan_run(run_dir, effective_config(cfg, cell.seed), True, log=lambda _: None)
+        plan = rundir.plan(run_dir, effective_config(cfg, cell.seed), True, log=lambda _: None)
         if plan == "skip":
             metrics = json.loads((run_dir / "metrics.json").read_text())
         else:

@@ -23,7 +23,7 @@ VERDICTS = (
 )
 
 #: What each validation strategy measures, and the test protocols it is comparable to
-#: (``reporting.protocol`` / ``runner.protocol_of`` labels).
+#: (``reporting.protocol`` / ``provenance.protocol_of`` labels).
 VAL_KINDS = {
     "tail": ("the last part of each training recording (same recordings as training)", {"leaky"}),
     "recordings": (

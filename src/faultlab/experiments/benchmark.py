@@ -135,7 +135,8 @@ def run_dir_for(out: Path, model: ModelConfig, fold: str, seed: int) -> Path:
 
 def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]:
     """Train and evaluate one grid cell; failures are recorded in ``error.txt``, not raised."""
-    from faultlab.experiments.runner import effective_config, plan_run, run_experiment, where
+    from faultlab.experiments.provenance import where
+    from faultlab.experiments.runner import effective_config, run_experiment
 
     windows, splits = shared
     run_dir = Path(task.run_dir)
@@ -147,7 +148,7 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
         config = effective_config(task.cfg, task.seed)
         # the parent checked every run before starting; this repeats it in the worker, so a
         # run finished meanwhile (another process, an earlier attempt) is not redone
-        if plan_run(run_dir, config, rerun_changed=False, log=lambda _: None) == "skip":
+        if rundir.plan(run_dir, config, rerun_changed=False, log=lambda _: None) == "skip":
             return {"status": "skipped", "run_dir": str(run_dir)}
         metrics = run_experiment(
             task.cfg,
@@ -189,10 +190,10 @@ def _plan_grid(
     """(selected cells, selected cells to run). Every cell is checked, selected or not, so a
     leaderboard never mixes configs: a changed cell left out by ``--only`` stops the
     benchmark, or with ``rerun_changed`` is set aside (and so left off the leaderboard)."""
-    from faultlab.experiments.runner import effective_config, plan_run
+    from faultlab.experiments.runner import effective_config
 
     plans = {
-        t.run_dir: plan_run(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
+        t.run_dir: rundir.plan(Path(t.run_dir), effective_config(t.cfg, t.seed), rerun_changed, log)
         for t in grid
     }
     todo = [t for t in grid if t.cfg.model.display_name in selected]
@@ -287,7 +288,7 @@ def run_benchmark(
     """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary.
 
     A finished cell whose config changed stops the benchmark before anything runs (or, with
-    ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``runner.plan_run``.
+    ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``rundir.plan``.
     """
     from faultlab.experiments.runner import check_model, check_out_dir, prepare
 

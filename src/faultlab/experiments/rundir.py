@@ -189,3 +189,45 @@ def read_json(run_dir: Path, name: str) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (ValueError, OSError) as exc:
         raise ConfigError(f"{path}: unreadable ({type(exc).__name__}); rerun this run") from None
+
+
+def plan(run_dir: Path, config: dict[str, Any], rerun_changed: bool = False, log=print) -> str:
+    """What to do with one run directory: ``skip`` (finished, same config), ``resume`` (an
+    unfinished run with a checkpoint of the same config) or ``run``.
+
+    Unreadable artefacts (a truncated metrics.json, a 0-byte checkpoint) make the run
+    unfinished: they are renamed ``*.corrupt`` (kept, not deleted) and the run is redone. A
+    finished run whose config differs raises a ConfigError naming the changed keys, unless
+    ``rerun_changed``: then its results are renamed ``*.replaced`` and it is run again.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return "run"
+    remove_stale_temps(run_dir)
+    bad = corrupt_artefacts(run_dir)
+    if bad:
+        moved = unfinish(run_dir, ".corrupt")
+        log(f"  {run_dir}: unreadable {', '.join(bad)}; kept as {', '.join(moved)}, rerunning")
+    changes = config_changes(run_dir, config)
+    if is_complete(run_dir):
+        if not changes:
+            return "skip"
+        if not rerun_changed:
+            raise ConfigError(
+                f"{run_dir}: finished with a different config ({'; '.join(changes[:6])}"
+                f"{'; ...' if len(changes) > 6 else ''}); rerun with --rerun-changed to redo "
+                "such runs (old results kept as *.replaced), or choose another --out"
+            )
+        moved = unfinish(run_dir, ".replaced")
+        log(
+            f"  {run_dir}: config changed ({'; '.join(changes[:6])}); rerunning "
+            f"(old {', '.join(moved)} kept)"
+        )
+        return "run"
+    if changes and (run_dir / CHECKPOINT).exists():
+        unfinish(run_dir, ".replaced")
+        log(
+            f"  {run_dir}: checkpoint of a different config ({'; '.join(changes[:6])}) kept "
+            "as checkpoint.pt.replaced; training from scratch"
+        )
+    return "resume" if (run_dir / CHECKPOINT).exists() else "run"

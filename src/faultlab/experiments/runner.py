@@ -8,8 +8,6 @@ run is finished when ``metrics.json`` exists: it is written last, atomically.
 from __future__ import annotations
 
 import datetime as _dt
-import resource
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,16 @@ from faultlab.data.tabular import Standardiser
 from faultlab.data.types import Split, UnlabelledWindows, WindowSet
 from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
+from faultlab.experiments.adapt_inputs import adapt_windows, adaptation_inputs, adaptation_summary
 from faultlab.experiments.config import ExperimentConfig
+from faultlab.experiments.provenance import (
+    data_sources,
+    peak_rss_mb,
+    preprocessing,
+    protocol_of,
+    where,
+    write_evidence,
+)
 from faultlab.features.window_frontend import rpm_summary
 from faultlab.models.base import FaultModel, build_model, get_spec, parse_params
 from faultlab.training.config import TrainConfig
@@ -69,26 +76,6 @@ def prepare(cfg: ExperimentConfig) -> tuple[WindowSet, list[Split]]:
     return windows, make_splits(windows, cfg.split)
 
 
-def protocol_of(split: Split, column: str) -> str:
-    """What kind of evidence a split gives (stated at the top of every report)."""
-    if split.leaky:
-        return "leaky"
-    if split.kind in {"condition", "leave_one_out", "transfer"}:
-        if column == "dataset":
-            return "cross-machine"
-        return "held-out size" if column == "fault_diameter_in" else "condition"
-    return "recording"
-
-
-def data_sources(ws: WindowSet) -> dict[str, str]:
-    """The dataset(s) a set of windows comes from, and their machines (for leaderboards)."""
-    from faultlab.data.datasets import dataset_names, get_dataset
-
-    names = sorted({str(v) for v in ws.info["dataset"].dropna()}) if "dataset" in ws.info else []
-    machines = [get_dataset(n).machine if n in dataset_names() else n for n in names]
-    return {"data": "+".join(names) or "?", "machine": "; ".join(machines) or "?"}
-
-
 def _roles(windows: WindowSet, split: Split, standardise: bool):
     """The labelled roles (train/val/test) as WindowSets, and the scaler fitted on train."""
     parts = {r: windows.subset(i) for r, i in split.roles().items() if r != "adapt"}
@@ -98,150 +85,6 @@ def _roles(windows: WindowSet, split: Split, standardise: bool):
         for ws in parts.values():
             ws.X = scaler.transform(ws.X)
     return parts, scaler
-
-
-def adapt_windows(
-    windows: WindowSet, split: Split, scaler: Any, frontend: Any = None
-) -> UnlabelledWindows | None:
-    """The adapt role as X only: its labels are never even indexed.
-
-    A model's window front end reads each window's metadata (speed, bearing), so it sees a
-    label-free WindowSet of the adapt windows (``y`` empty).
-    """
-    if not len(split.adapt):
-        return None
-    X = windows.X[split.adapt]
-    if scaler is not None:
-        X = scaler.transform(X)
-    if frontend is not None:
-        unlabelled = WindowSet(
-            X=X,
-            y={},
-            classes={},
-            recording_id=windows.recording_id[split.adapt],
-            info=windows.info.iloc[split.adapt].reset_index(drop=True),
-            sampling_rate=windows.sampling_rate,
-            channels=windows.channels,
-        )
-        X = frontend.apply(unlabelled).X
-    return UnlabelledWindows(X)
-
-
-def adaptation_inputs(
-    model: Any, training: Any, target: UnlabelledWindows | None
-) -> dict[str, Any]:
-    """``target=`` for ``fit_model``: the adapt windows as X only (labels never passed)."""
-    ad = training.adaptation
-    needs = ad.method != "none" or ad.selection == "target_entropy"
-    if not needs:
-        return {}
-    if not getattr(model, "supports_adaptation", False):
-        raise ConfigError(
-            f"training.adaptation: model {model.name!r} cannot adapt (deep models only); "
-            "set method: none and selection: source_val/last for it"
-        )
-    if target is None:
-        raise ConfigError(
-            f"training.adaptation (method {ad.method}, selection {ad.selection}) needs unlabelled "
-            "target windows: set split.adapt.mode (auto, recordings, blocks or transductive) "
-            "on a condition/transfer split"
-        )
-    return {"target": target}
-
-
-def adaptation_summary(training: Any, split: Split) -> dict[str, Any]:
-    """What reports state about adaptation and model selection."""
-    ad = training.adaptation
-    return {
-        "method": ad.method,
-        "weight": ad.weight,
-        "selection": ad.selection,
-        "target_role": split.adapt_mode or "none",
-        "n_adapt": int(len(split.adapt)),
-        "transductive": split.transductive,
-    }
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def where() -> dict[str, Any]:
-    """Which machine and process ran a run: host, pid and, inside a Ray task, the node id."""
-    import os
-    import socket
-
-    out: dict[str, Any] = {"hostname": socket.gethostname(), "pid": os.getpid()}
-    ray = sys.modules.get("ray")
-    if ray is not None and getattr(ray, "is_initialized", lambda: False)():
-        out["ray_node_id"] = ray.get_runtime_context().get_node_id()
-    return out
-
-
-def preprocessing(
-    cfg: ExperimentConfig, windows: WindowSet, scaler: Any, frontend: Any = None
-) -> dict[str, Any]:
-    """Everything ``predict`` needs to turn a new recording into model input."""
-    d = cfg.data
-    out = {
-        "dataset": d.dataset,
-        "channels": (
-            list(windows.channels)
-            if d.channel is None or d.dataset == "sources"
-            else [d.channel]
-            if isinstance(d.channel, str)
-            else list(d.channel)
-        ),
-        "sampling_rate": windows.sampling_rate,
-        "target_rate": d.target_rate,
-        "window": d.window,
-        "stride": d.stride or d.window,
-        "normalise": d.normalise,
-        "standardiser": scaler.to_dict() if scaler is not None else None,
-        "target": cfg.target,
-        "classes": windows.classes,
-        "feature_names": windows.feature_names,
-    }
-    if frontend is not None:
-        # replayed on new files after windowing; the bearing is the training one unless the
-        # file (or the caller) names another
-        out["frontend"] = frontend.record()
-        out["frontend_bearing"] = _training_bearings(windows)
-    return out
-
-
-def _training_bearings(windows: WindowSet) -> list[str] | None:
-    from faultlab.signals.geometry import bearings_per_window
-
-    try:
-        b = bearings_per_window(windows.info.iloc[:1], windows.channels or ["DE"])
-    except Exception:  # noqa: BLE001 - no geometry known: predict must be told
-        return None
-    return [str(v) for v in b[0]] if len(b) else None
-
-
-def write_evidence(run_dir: Path, test: WindowSet, scaler: Any) -> None:
-    """``evidence.json``: per test class, the mean squared envelope spectrum on the order axis
-    (skipped, silently, where the windows have no shaft speed, rate or known bearing)."""
-    from faultlab.errors import FaultlabError
-    from faultlab.features.order_envelope import class_evidence
-    from faultlab.signals.geometry import bearings_per_window
-
-    if scaler is not None or not test.sampling_rate or "rpm" not in test.info or not len(test):
-        return
-    rpm = pd.to_numeric(test.info["rpm"], errors="coerce").to_numpy(float)
-    if not np.isfinite(rpm).all():
-        return
-    try:
-        bearing = str(bearings_per_window(test.info.iloc[:1], test.channels or ["DE"])[0, 0])
-    except FaultlabError:
-        return
-    task = next(iter(test.classes))
-    ev = class_evidence(
-        test.X[:, :1], test.y[task], test.classes[task], test.sampling_rate, rpm, bearing, task
-    )
-    write_json(run_dir / rundir.EVIDENCE, ev)
 
 
 def apply_frontend(parts: dict[str, WindowSet], frontend: Any) -> dict[str, WindowSet]:
@@ -327,8 +170,6 @@ def refit_on_train_and_val(
     refit writes no checkpoint (a resumed run redoes it). Test data is never used.
     """
     import dataclasses
-
-    import numpy as np
 
     from faultlab.training.fit import fit_model  # torch: imported when a model is fitted
 
@@ -479,7 +320,7 @@ def _evaluate(
             size_bytes=summary.size_bytes,
             family=summary.family,
         ),
-        resources={"peak_rss_mb": _peak_rss_mb()},
+        resources={"peak_rss_mb": peak_rss_mb()},
         data=_data_block(parts, split, windows, standardised, frontend),
     )
     metrics.diagnosis = diagnose_fit(
@@ -681,48 +522,6 @@ def effective_config(
     return dump
 
 
-def plan_run(run_dir: Path, config: dict[str, Any], rerun_changed: bool = False, log=print) -> str:
-    """What to do with one run directory: ``skip`` (finished, same config), ``resume`` (an
-    unfinished run with a checkpoint of the same config) or ``run``.
-
-    Unreadable artefacts (a truncated metrics.json, a 0-byte checkpoint) make the run
-    unfinished: they are renamed ``*.corrupt`` (kept, not deleted) and the run is redone. A
-    finished run whose config differs raises a ConfigError naming the changed keys, unless
-    ``rerun_changed``: then its results are renamed ``*.replaced`` and it is run again.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        return "run"
-    rundir.remove_stale_temps(run_dir)
-    bad = rundir.corrupt_artefacts(run_dir)
-    if bad:
-        moved = rundir.unfinish(run_dir, ".corrupt")
-        log(f"  {run_dir}: unreadable {', '.join(bad)}; kept as {', '.join(moved)}, rerunning")
-    changes = rundir.config_changes(run_dir, config)
-    if rundir.is_complete(run_dir):
-        if not changes:
-            return "skip"
-        if not rerun_changed:
-            raise ConfigError(
-                f"{run_dir}: finished with a different config ({'; '.join(changes[:6])}"
-                f"{'; ...' if len(changes) > 6 else ''}); rerun with --rerun-changed to redo "
-                "such runs (old results kept as *.replaced), or choose another --out"
-            )
-        moved = rundir.unfinish(run_dir, ".replaced")
-        log(
-            f"  {run_dir}: config changed ({'; '.join(changes[:6])}); rerunning "
-            f"(old {', '.join(moved)} kept)"
-        )
-        return "run"
-    if changes and (run_dir / rundir.CHECKPOINT).exists():
-        rundir.unfinish(run_dir, ".replaced")
-        log(
-            f"  {run_dir}: checkpoint of a different config ({'; '.join(changes[:6])}) kept "
-            "as checkpoint.pt.replaced; training from scratch"
-        )
-    return "resume" if (run_dir / rundir.CHECKPOINT).exists() else "run"
-
-
 def run_folds(
     cfg: ExperimentConfig,
     out_dir: str | Path,
@@ -733,7 +532,7 @@ def run_folds(
     """Every fold of ``cfg`` into ``out_dir/<fold>/``; finished folds are skipped.
 
     A finished fold whose config differs stops the command naming the changed keys (or is
-    rerun with ``rerun_changed``); see :func:`plan_run`.
+    rerun with ``rerun_changed``); see :func:`faultlab.experiments.rundir.plan`.
     """
     from faultlab.data.splits import describe_split
     from faultlab.experiments.tracking import check
@@ -744,7 +543,7 @@ def run_folds(
     windows, splits = prepare(cfg)
     config = effective_config(cfg)
     plans = {
-        s.name: plan_run(Path(out_dir) / rundir.slug(s.name), config, rerun_changed, log)
+        s.name: rundir.plan(Path(out_dir) / rundir.slug(s.name), config, rerun_changed, log)
         for s in splits
     }
     results = []
