@@ -34,6 +34,15 @@ def _roc_auc_ovr_macro(y: np.ndarray, proba: np.ndarray) -> float | None:
     return float(np.mean(scores))
 
 
+def roc_auc_per_class(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """One-vs-rest ROC-AUC of each class present in ``y`` (empty if < 2 present): where a
+    macro AUROC is lost (one class's ranking, or the scale between folds)."""
+    present = np.unique(y)
+    if len(present) < 2:
+        return {}
+    return {classes[c]: float(skm.roc_auc_score(y == c, proba[:, c])) for c in present}
+
+
 def _vote(codes: np.ndarray, groups: np.ndarray, n_groups: int, k: int) -> np.ndarray:
     """Per group, the most frequent code (ties go to the lowest class index)."""
     counts = np.zeros((n_groups, k), dtype=np.int64)
@@ -152,6 +161,7 @@ def _scores(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, A
         weighted_recall=float(r_w),
         weighted_f1=float(f_w),
         roc_auc_ovr_macro=_f(_roc_auc_ovr_macro(y, proba)),
+        roc_auc_ovr=roc_auc_per_class(y, proba, classes),
         log_loss=float(logloss),
         per_class={
             name: {m: float(v) for m, v in vals.items()} if isinstance(vals, dict) else float(vals)

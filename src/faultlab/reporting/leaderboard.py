@@ -65,6 +65,10 @@ SCORES = [
     "roc_auc_macro",
 ]
 
+#: Validation scores (the run's ``val`` block: the model validation selected, before any
+#: refit): shown next to test so a selection made on validation can be checked.
+VAL_SCORES = ["val_accuracy", "val_roc_auc"]
+
 #: Registry name of the sanity baseline every leaderboard compares against.
 BASELINE = "trivial"
 
@@ -86,6 +90,10 @@ COLUMNS = [
     "recording_accuracy_std",
     "roc_auc_macro_mean",
     "roc_auc_macro_std",
+    "val_accuracy_mean",
+    "val_accuracy_std",
+    "val_roc_auc_mean",
+    "val_roc_auc_std",
     "vs_baseline",
     "train_seconds_mean",
     "epochs_mean",
@@ -121,6 +129,9 @@ def run_row(
     run, prim, tr, sp, mod = m.run, m.primary, m.training, m.speed, m.model
     scores = {k: getattr(prim, k) for k in SCORES}
     scores["roc_auc"] = scores["roc_auc_macro"] = m.roc_auc
+    val = m.val.get("primary") or {}
+    scores["val_accuracy"] = val.get("accuracy")
+    scores["val_roc_auc"] = val.get("roc_auc_macro", val.get("roc_auc"))
     return {
         "model": run.label,
         "model_name": run.model,
@@ -224,7 +235,7 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
             "model_name": g["model_name"].iloc[0],
             "family": g["family"].iloc[0],
         }
-        for k in SCORES:
+        for k in SCORES + VAL_SCORES:
             vals = pd.Series(pd.to_numeric(g[k], errors="coerce"))
             row[f"{k}_mean"] = float(vals.mean()) if vals.notna().any() else np.nan
             row[f"{k}_std"] = _std(vals)
@@ -419,7 +430,8 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
             "sample standard deviation over seeds x folds (0 for a single run) on the primary "
             "task; ROC-AUC is the one-vs-rest macro average over the classes in each test set; "
             "'vs baseline' is accuracy points above the trivial baseline; latency is the "
-            "median over runs, per window, through predict_proba."
+            "median over runs, per window, through predict_proba; 'val' columns: the same "
+            "scores on the validation windows (before any refit), where the run had them."
         )
     )
     callout = _baseline_text(board)
@@ -435,6 +447,8 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
             fmt_pm(r.macro_f1_mean, r.macro_f1_std),
             fmt(r.balanced_accuracy_mean),
             fmt(r.recording_accuracy_mean),
+            fmt(r.val_accuracy_mean),
+            fmt(r.val_roc_auc_mean),
             "–" if pd.isna(r.vs_baseline) else f"{r.vs_baseline * 100:+.1f}",
             fmt_s(r.train_seconds_mean),
             fmt_ms(r.latency_ms_batch1),
@@ -453,6 +467,8 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
         "macro F1",
         "balanced acc.",
         "recording acc.",
+        "val acc.",
+        "val ROC-AUC",
         "vs baseline",
         "train s",
         "ms/window b1",
