@@ -68,6 +68,7 @@ def test_public_names_load_lazily():
     ).stdout.split()
     assert out == ["False", "False"]
     assert {"load_windows", "splits", "run", "load_run", "FaultClassifier"} <= set(dir(faultlab))
+    assert faultlab.__all__ == ["__version__", *faultlab._LAZY]  # written out for pyright
     assert faultlab.__version__
 
 

@@ -80,6 +80,29 @@ def test_geometric_mean_and_weights_chosen_on_validation(data):
     )
 
 
+def test_seed_offsets_average_seeds_and_weights_can_count_the_ranking(data):
+    """Members of one spec differ only by their seed offset (equal offsets: identical nets);
+    weights_score adds the macro ROC-AUC to the balanced accuracy the grid maximises."""
+    train, val, test = data
+    same = _ensemble(train, members=[DEEP, DEEP])
+    seeds = _ensemble(
+        train,
+        members=[DEEP, {**DEEP, "seed_offset": 1}],
+        weights="val",
+        weights_score="balanced_accuracy+roc_auc",
+    )
+    fit_model(same, train)
+    fit = fit_model(seeds, train, val)
+    assert [m.training.seed for m in seeds.members] == [0, 1]
+    p = [m.predict_proba(test.X)["location"] for m in same.members]
+    np.testing.assert_allclose(p[0], p[1], atol=1e-6)
+    q = [m.predict_proba(test.X)["location"] for m in seeds.members]
+    assert np.abs(q[0] - q[1]).max() > 1e-3
+    note = next(n for n in fit.notes if "chosen on the" in n)
+    score = float(note.split("balanced_accuracy+roc_auc ")[1].split(",")[0])
+    assert 1.0 < score <= 2.0  # balanced accuracy + AUROC (each in [0, 1])
+
+
 def test_the_contrast_block_does_not_depend_on_the_spectrum_scale(data):
     """Why envelope-contrast can take linenet's front end (scale: log) in one ensemble: it
     reads only the contrast columns, which the scale does not touch."""

@@ -93,3 +93,25 @@ def test_contrast_blocks_need_the_contrast_front_end():
         build_model("linenet", {"location": list(LOCATION_ORDER)}, (1, 5), {"blocks": ["contrast"]})
     with pytest.raises(ConfigError, match="blocks"):
         build_model("linenet", {"location": list(LOCATION_ORDER)}, (1, 5), {"blocks": []})
+
+
+def test_ball_kurtosis_false_leaves_kurtosis_out_of_the_balls_patch_only(tmp_path):
+    params = {**PARAMS, "ball_kurtosis": False}
+    model = build_model("linenet", {"location": list(LOCATION_ORDER)}, (1, 12), params)
+    det = model.net.backbone
+    x = torch.randn(4, 1, 12)
+    kurt = OrderEnvelopeConfig.model_validate(FE).names().index("contrast:log_kurtosis")
+    bumped = x.clone()
+    bumped[:, 0, kurt] += 5.0
+    moved = det(bumped) - det(x)
+    assert torch.allclose(moved[:, 0], torch.zeros(4))  # the ball (BSF) does not read it
+    assert (moved[:, 1:].abs() > 0).any()  # the races still do
+    assert "keep" not in det.state_dict()  # rebuilt from params: old saved models still load
+    default = build_model("linenet", {"location": list(LOCATION_ORDER)}, (1, 12), PARAMS)
+    assert (default.net.backbone.keep == 1).all()
+    pytest.importorskip("onnxruntime")
+    from faultlab.serving.export import export_onnx
+
+    model.net.eval()
+    _, diff, _ = export_onnx(model, tmp_path / "m.onnx", model.tasks)
+    assert diff <= 1e-4  # the mask is exported with the network

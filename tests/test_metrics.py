@@ -65,12 +65,18 @@ def test_window_level_scores_exact() -> None:
     assert m["per_class"]["c"]["support"] == 2
     expected_auc = roc_auc_score(Y_CLASS[:7], P_CLASS[:7], multi_class="ovr", average="macro")
     assert m["roc_auc_ovr_macro"] == pytest.approx(expected_auc)
+    # per class one-vs-rest: where a macro AUROC is lost; their mean is the macro score
+    for i, c in enumerate(["a", "b", "c"]):
+        ovr = roc_auc_score(Y_CLASS[:7] == i, P_CLASS[:7, i])
+        assert m["roc_auc_ovr"][c] == pytest.approx(ovr)
+    assert np.mean(list(m["roc_auc_ovr"].values())) == pytest.approx(expected_auc)
 
 
 def test_single_class_task_has_no_auc_and_primary_is_first_task() -> None:
     out = evaluate_predictions(_windows(), _proba())
     det = out["tasks"]["detection"]
     assert det["roc_auc_ovr_macro"] is None  # only "fault" in y_true: undefined, not an error
+    assert det["roc_auc_ovr"] == {}
     assert det["accuracy"] == pytest.approx(7 / 8)
     assert out["primary"]["task"] == "class"
     assert out["primary"]["accuracy"] == pytest.approx(5 / 7)

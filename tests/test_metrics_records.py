@@ -96,3 +96,24 @@ def test_leaderboard_and_report_read_the_new_runs(bench):
     assert row["model"] == "rf" and row["accuracy"] == m.primary.accuracy
     assert row["latency_ms_batch1"] == m.speed.latency_ms_batch1
     assert row["test_data"] == "synthetic" and row["verdict"] == m.verdict
+
+
+def test_leaderboard_shows_validation_next_to_test(bench):
+    """val accuracy / macro ROC-AUC (the run's val block) are carried per run and averaged,
+    so a choice made on validation can be read beside the test scores."""
+    import pandas as pd
+
+    from faultlab.reporting.leaderboard import aggregate, run_row
+
+    out, run_dir = bench
+    data = json.loads((run_dir / METRICS).read_text())
+    rows = []
+    for acc, auc in ((0.5, 0.75), (0.7, 0.95)):
+        data["val"] = {"primary": {"accuracy": acc, "roc_auc_macro": auc}}
+        rows.append(run_row(run_dir, data, out))
+    assert rows[0]["val_accuracy"] == 0.5 and rows[0]["val_roc_auc"] == 0.75
+    board = aggregate(pd.DataFrame(rows))
+    assert board.loc[0, "val_accuracy_mean"] == pytest.approx(0.6)
+    assert board.loc[0, "val_roc_auc_mean"] == pytest.approx(0.85)
+    data["val"] = {}  # a run without validation windows
+    assert run_row(run_dir, data, out)["val_accuracy"] is None

@@ -15,7 +15,7 @@ See docs/python-api.md for a walk-through.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultlab.version import __version__
 
@@ -31,7 +31,22 @@ _LAZY = {
     "Split": "faultlab.data.types",
 }
 
-__all__ = ["__version__", *_LAZY]
+if TYPE_CHECKING:  # the names of _LAZY, for static checkers (imported on first use)
+    from faultlab.api import RunResult, load_run, load_windows, run, splits
+    from faultlab.data.types import Split, WindowSet
+    from faultlab.estimator import FaultClassifier
+
+__all__ = [  # "__version__" and the names of _LAZY
+    "__version__",
+    "load_windows",
+    "splits",
+    "run",
+    "load_run",
+    "RunResult",
+    "FaultClassifier",
+    "WindowSet",
+    "Split",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -200,15 +200,15 @@ def _run_in_memory(
         experiments = [cfg.experiment(m) for m in models]
         seeds: list[int | None] = list(cfg.seeds)
         tracking = cfg.tracking_for_runs()
-        windows, folds = prepare(cfg.experiment(cfg.models[0]))
+        prepared = prepare(cfg.experiment(cfg.models[0]))
     else:
-        experiments, seeds, tracking = [cfg], [None], cfg.tracking
-        windows, folds = None, None
+        experiments, tracking = [cfg], cfg.tracking
+        seeds = [None]
+        prepared = None
     for e in experiments:
         check_model(e)
     check(tracking, cfg.name)
-    if folds is None:
-        windows, folds = prepare(cfg)
+    windows, folds = prepared if prepared is not None else prepare(experiments[0])
     outcomes = []
     for e in experiments:  # the CLI's order: models, then seeds, then folds
         for seed in seeds:
@@ -241,8 +241,9 @@ def _run_to_disk(
             [load_outcome(d) for d in dirs], out, Path(summary["paths"]["html"]), failed
         )
     results = run_folds(cfg, out, log=log)
-    runs = [load_outcome(out / rundir.slug(m["run"]["fold"])) for m in results]
-    report = runs[0].run_dir / rundir.REPORT_HTML if runs else None
+    dirs = [out / rundir.slug(m["run"]["fold"]) for m in results]
+    runs = [load_outcome(d) for d in dirs]
+    report = dirs[0] / rundir.REPORT_HTML if dirs else None
     return RunResult(runs, out, report)
 
 

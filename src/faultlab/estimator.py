@@ -112,9 +112,9 @@ class FaultClassifier(ClassifierMixin, BaseEstimator):
         if shape is None and isinstance(X, list | tuple):
             shape = np.shape(X)
         if shape is not None and len(shape) == 3:
-            X = check_array(X, allow_nd=True, dtype=np.float32)
+            X = check_array(X, allow_nd=True, dtype=np.float32)  # pyright: ignore[reportArgumentType]  # sklearn unannotated: its default read as str
         else:
-            X = validate_data(self, X, reset=False, dtype=np.float32)
+            X = validate_data(self, X, reset=False, dtype=np.float32)  # pyright: ignore[reportArgumentType]  # sklearn unannotated: its default read as str
         X = X[:, None, :] if X.ndim == 2 else X
         if tuple(X.shape[1:]) != self.input_shape_:
             raise ValueError(

@@ -36,7 +36,7 @@ def _selection(spec: DatasetSpec, filters: list[str] | None, files: str | None) 
     df = cat.filter(filters or [])
     if files:
         ids = [cat.entry(item.strip())["file"] for item in files.split(",") if item.strip()]
-        df = df[df["file"].isin(ids)]
+        df = df.loc[df["file"].isin(ids)]
     return df
 
 
@@ -65,7 +65,7 @@ def list_cmd(
     df = _selection(spec, filter, None)
     df.insert(len(df.columns), "available", spec.catalogue.available(df, data_dir))
     if available_only:
-        df = df[df["available"]]
+        df = df.loc[df["available"]]
     if fmt == "csv":
         typer.echo(df.to_csv(index=False), nl=False)
     elif fmt == "json":

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -107,7 +107,9 @@ def detect_label_columns(
     for k in range(run, 1, -1):
         if _first_bad_onehot_row(df.loc[:, cols[-k:]]) is None:
             return cols[-k:]
-    row, ones = _first_bad_onehot_row(df.loc[:, cols[-run:]])  # type: ignore[misc]
+    bad = _first_bad_onehot_row(df.loc[:, cols[-run:]])
+    assert bad is not None  # k = run above found a bad row
+    row, ones = bad
     raise DataError(
         f"{path}: trailing 0/1 columns {cols[-run:]} look like one-hot labels but "
         f"{_line(row)} has {ones} ones; fix the row or pass label_columns explicitly"
@@ -357,20 +359,25 @@ class Standardiser:
         self.mean, self.std, self.n_fit = mean, std, int(len(X))
         return self
 
+    @overload
+    def transform(self, data: np.ndarray) -> np.ndarray: ...
+    @overload
+    def transform(self, data: WindowSet) -> WindowSet: ...
     def transform(self, data: WindowSet | np.ndarray) -> WindowSet | np.ndarray:
         """Scaled copy of ``data`` (same type: array -> float32 array, WindowSet -> WindowSet)."""
-        if not self.fitted:
+        mean, std = self.mean, self.std
+        if mean is None or std is None:  # not fitted
             raise NotFittedError(
                 "Standardiser.transform called before fit: fit it on the training windows first"
             )
         X = self._array(data)
-        expected = self.mean.shape  # type: ignore[union-attr]
+        expected = mean.shape
         if X.shape[1] != expected[0] or (self.per == "position" and X.shape[2] != expected[1]):
             raise DataError(
                 f"Standardiser was fitted on windows [*, {expected[0]}, {expected[1]}] "
                 f"(per {self.per}); got {list(X.shape)}"
             )
-        out = ((X - self.mean) / self.std).astype(np.float32)
+        out = ((X - mean) / std).astype(np.float32)
         if isinstance(data, WindowSet):
             scaled = data.subset(np.arange(len(data)))
             scaled.X = out
@@ -381,14 +388,14 @@ class Standardiser:
         return self.fit(data).transform(data)
 
     def to_dict(self) -> dict[str, Any]:
-        if not self.fitted:
+        if self.mean is None or self.std is None:  # not fitted
             raise NotFittedError("Standardiser.to_dict called before fit: nothing to save")
         return {
             "kind": "standardiser",
             "per": self.per,
             "n_fit": self.n_fit,
-            "mean": self.mean.tolist(),  # type: ignore[union-attr]
-            "std": self.std.tolist(),  # type: ignore[union-attr]
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
         }
 
     @classmethod

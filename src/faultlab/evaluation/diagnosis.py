@@ -74,12 +74,12 @@ class FitRules:
 DEFAULT_RULES = FitRules()
 
 
-def _column(history: list[dict], key: str) -> np.ndarray:
+def _column(history: list[dict[str, Any]], key: str) -> np.ndarray:
     vals = []
     for row in history:
         v = row.get(key)
         try:
-            vals.append(float(v))
+            vals.append(math.nan if v is None else float(v))
         except (TypeError, ValueError):
             vals.append(math.nan)
     return np.asarray(vals, dtype=float)
@@ -277,27 +277,29 @@ def _curves(epochs, tl, vl, ta, va, rules: FitRules) -> _Curves:
 
 def _overfit_recs(c: _Curves, rules: FitRules) -> list[str] | None:
     """Recommendations when the curves overfit (None when they do not)."""
-    loss_overfit = (
-        c.best_i < c.last_i and c.rise >= rules.overfit_loss_rise and (c.train_drop or 0.0) > 0
-    )
-    gap_overfit = c.gap is not None and c.gap >= rules.overfit_gap
-    if not (loss_overfit or gap_overfit):
+    train_drop = c.train_drop or 0.0
+    loss_overfit = c.best_i < c.last_i and c.rise >= rules.overfit_loss_rise and train_drop > 0
+    ta, va, gap = c.ta_last, c.va_last, c.gap
+    gap_rec = None
+    if ta is not None and va is not None and gap is not None and gap >= rules.overfit_gap:
+        gap_rec = (
+            f"training accuracy {_pct1(ta)} vs validation {_pct1(va)} "
+            f"(gap {gap * 100:.1f} points): regularise (dropout, weight decay) or train on "
+            "more recordings / with augmentation"
+        )
+    if not (loss_overfit or gap_rec):
         return None
     recs = []
     if loss_overfit:
         patience = max(2, min(5, (c.last_epoch - c.best_epoch) // 2))
         recs.append(
             f"validation loss rose {_pct(c.rise)} after epoch {c.best_epoch} "
-            f"({c.best_val:.4g} -> {c.last_val:.4g}) while training loss fell {_pct(c.train_drop)}: "
+            f"({c.best_val:.4g} -> {c.last_val:.4g}) while training loss fell {_pct(train_drop)}: "
             f"add dropout / weight decay or augmentation, or stop earlier "
             f"(patience {patience}) and keep the epoch-{c.best_epoch} weights"
         )
-    if gap_overfit:
-        recs.append(
-            f"training accuracy {_pct1(c.ta_last)} vs validation {_pct1(c.va_last)} "
-            f"(gap {c.gap * 100:.1f} points): regularise (dropout, weight decay) or train on "
-            "more recordings / with augmentation"
-        )
+    if gap_rec:
+        recs.append(gap_rec)
     return recs
 
 

@@ -30,8 +30,17 @@ def _roc_auc_ovr_macro(y: np.ndarray, proba: np.ndarray) -> float | None:
     present = np.unique(y)
     if len(present) < 2:
         return None
-    scores = [skm.roc_auc_score(y == c, proba[:, c]) for c in present]
+    scores = [float(skm.roc_auc_score(y == c, proba[:, c])) for c in present]
     return float(np.mean(scores))
+
+
+def roc_auc_per_class(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """One-vs-rest ROC-AUC of each class present in ``y`` (empty if < 2 present): where a
+    macro AUROC is lost (one class's ranking, or the scale between folds)."""
+    present = np.unique(y)
+    if len(present) < 2:
+        return {}
+    return {classes[c]: float(skm.roc_auc_score(y == c, proba[:, c])) for c in present}
 
 
 def _vote(codes: np.ndarray, groups: np.ndarray, n_groups: int, k: int) -> np.ndarray:
@@ -119,10 +128,16 @@ def _scores(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, A
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on classes absent from y_true
         p_ma, r_ma, f_ma, _ = skm.precision_recall_fscore_support(
-            y, pred, average="macro", zero_division=0
+            y,
+            pred,
+            average="macro",
+            zero_division=0,  # pyright: ignore[reportArgumentType]  # sklearn unannotated: default "warn" read as str
         )
         p_w, r_w, f_w, _ = skm.precision_recall_fscore_support(
-            y, pred, average="weighted", zero_division=0
+            y,
+            pred,
+            average="weighted",
+            zero_division=0,  # pyright: ignore[reportArgumentType]  # sklearn unannotated: default "warn" read as str
         )
         bal = skm.balanced_accuracy_score(y, pred)
         report = skm.classification_report(
@@ -131,8 +146,9 @@ def _scores(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, A
             labels=present,
             target_names=[classes[i] for i in present],
             output_dict=True,
-            zero_division=0,
+            zero_division=0,  # pyright: ignore[reportArgumentType]  # sklearn unannotated: default "warn" read as str
         )
+        assert isinstance(report, dict)  # output_dict=True
         logloss = skm.log_loss(y, np.clip(proba, 1e-12, 1.0), labels=np.arange(k))
     cm = skm.confusion_matrix(y, pred, labels=np.arange(k))
     return dict(
@@ -145,6 +161,7 @@ def _scores(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, A
         weighted_recall=float(r_w),
         weighted_f1=float(f_w),
         roc_auc_ovr_macro=_f(_roc_auc_ovr_macro(y, proba)),
+        roc_auc_ovr=roc_auc_per_class(y, proba, classes),
         log_loss=float(logloss),
         per_class={
             name: {m: float(v) for m, v in vals.items()} if isinstance(vals, dict) else float(vals)

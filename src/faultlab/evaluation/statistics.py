@@ -84,7 +84,8 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0  # identical on every block: no evidence of a difference
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ties / zero differences: scipy switches method
-        return float(stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided").pvalue)
+        res = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+    return float(res.pvalue)  # pyright: ignore[reportAttributeAccessIssue]  # scipy's result bunch is untyped
 
 
 def pairwise_tests(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

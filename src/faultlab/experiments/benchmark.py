@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from faultlab.data.config import DataConfig, SplitConfig
+from faultlab.data.labels import Target
 from faultlab.errors import ConfigError
 from faultlab.experiments import rundir
 from faultlab.experiments.config import ExperimentConfig, ModelConfig, load_yaml, parse_config
@@ -39,7 +40,7 @@ class BenchmarkConfig(BaseModel):
     name: str = "benchmark"
     description: str = ""
     data: DataConfig = Field(default_factory=DataConfig)
-    target: str = "flat"
+    target: Target = "flat"
     split: SplitConfig = Field(default_factory=SplitConfig)
     models: list[ModelConfig] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)

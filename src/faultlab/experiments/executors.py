@@ -104,7 +104,7 @@ class ProcessExecutor(Executor):
         tasks = list(tasks)
         if not tasks:
             return []
-        n = max(1, min(int(self.workers), len(tasks)))
+        n = max(1, min(self.workers or 1, len(tasks)))  # __init__ set workers
         threads = max(1, (os.cpu_count() or 1) // n)
         results: list[Any] = [None] * len(tasks)
         ctx = mp.get_context(self.start_method)

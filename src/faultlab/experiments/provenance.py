@@ -17,7 +17,7 @@ from faultlab.experiments.config import ExperimentConfig
 from faultlab.utils.io import write_json
 
 
-def protocol_of(split: Split, column: str) -> str:
+def protocol_of(split: Split, column: str | list[str]) -> str:
     """What kind of evidence a split gives (stated at the top of every report)."""
     if split.leaky:
         return "leaky"
@@ -105,7 +105,7 @@ def write_evidence(run_dir: Path, test: WindowSet, scaler: Any) -> None:
 
     if scaler is not None or not test.sampling_rate or "rpm" not in test.info or not len(test):
         return
-    rpm = pd.to_numeric(test.info["rpm"], errors="coerce").to_numpy(float)
+    rpm = pd.Series(pd.to_numeric(test.info["rpm"], errors="coerce")).to_numpy(float)
     if not np.isfinite(rpm).all():
         return
     try:

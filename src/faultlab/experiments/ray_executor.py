@@ -235,7 +235,11 @@ class RayExecutor(Executor):
                         res, packed = ray.get(ref)
                         run_dir = _run_dir_of(tasks[i])
                         # on a shared filesystem the finished run is already here
-                        if packed is not None and not (Path(run_dir) / METRICS).exists():
+                        if (
+                            packed is not None
+                            and run_dir is not None  # always, when packed (_pack)
+                            and not (Path(run_dir) / METRICS).exists()
+                        ):
                             _unpack(packed, run_dir)
                     except Exception as exc:  # task raised, or its worker/node died
                         msg = str(exc).strip().splitlines()

@@ -434,13 +434,14 @@ def execute(
         write_evidence(run_dir, inp.raw_test, inp.scaler)
         _finish(run_dir, metrics, cfg_dump, report)
     outcome = RunOutcome(model, metrics, list(fit.history), split, inp.preprocess, run_dir)
-    if cfg.tracking.mlflow is not None:
-        _track(cfg, cfg_dump, outcome)
+    _track(cfg, cfg_dump, outcome)
     return outcome
 
 
 def _track(cfg: ExperimentConfig, cfg_dump: dict[str, Any], outcome: RunOutcome) -> None:
-    """Log a finished run to the MLflow store ``cfg.tracking`` names."""
+    """Log a finished run to the MLflow store ``cfg.tracking`` names (if it names one)."""
+    if cfg.tracking.mlflow is None:
+        return
     from faultlab.experiments.tracking import log_run
 
     log_run(

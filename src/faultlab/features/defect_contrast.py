@@ -25,12 +25,15 @@ windows of one speed and bearing (the caller groups by recording).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
-from faultlab.signals.orders import sample_spectrum
+from faultlab.signals.orders import Lerp, lerp_plan, lerp_plan_unique, lerp_rows
+from faultlab.utils.order_stats import median_of
 
 #: Offsets (orders) of the local patch around each line; the floor is read at |offset| >= 0.5.
 LINE_OFFSETS = np.round(np.arange(-12, 13) * 0.1, 6)
@@ -66,76 +69,171 @@ def impact_orders(family_orders: np.ndarray, families: Sequence[str]) -> np.ndar
 def decoy_orders(impacts: np.ndarray, step: float) -> np.ndarray:
     """Decoy impact orders for every channel's bearing (``impacts [C, F]``; BPFI's shaft
     sidebands are excluded too when the caller passes them among ``impacts``)."""
+    uniq = np.unique(np.asarray(impacts, np.float64).ravel())
+    return _decoys(tuple(uniq.tolist()), float(step)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _decoys(impacts: tuple[float, ...], step: float) -> np.ndarray:
+    """:func:`decoy_orders` of distinct sorted impact orders (kept: one per bearing)."""
     grid = np.arange(DECOY_RANGE[0], DECOY_RANGE[1] + step / 2, step)
     keep = np.abs(grid - np.round(grid)) > 0.1
     ratios = np.unique([p / q for p in (1, 2, 3) for q in (1, 2, 3)])
-    for t in np.unique(np.asarray(impacts, np.float64).ravel()):
+    for t in impacts:
         for r in ratios:
             keep &= np.abs(grid / (t * r) - 1.0) > DECOY_GAP
     return grid[keep]
 
 
-def _line_evidence(
-    S: np.ndarray, sampling_rate: float, nfft: int, shaft_hz: float, Om: np.ndarray, sb: np.ndarray
-) -> np.ndarray:
-    """``[n, C, F, D]`` line evidence at impact orders ``Om [C, F, D]``; ``sb [C, F]``
-    sideband offsets (0: none)."""
-    n, C = S.shape[:2]
-    _, F, D = Om.shape
+class _Plan(NamedTuple):
+    """Where one channel's contrast evidence is read, for one speed and bearing.
+
+    Candidates are the ``F`` true impact orders, then the ``D`` decoys (the same for every
+    family, so each decoy is read once, not once per family).
+    """
+
+    line_at: Lerp  # spectrum read at each distinct order any line patch needs
+    line_idx: tuple[np.ndarray, np.ndarray]  # per harmonic: [len(LINE_OFFSETS), F + D]
+    period_at: dict[int, Lerp]  # per LAG_OFFSETS entry read: [(F + D) * MULTIPLES] lags
+    lags_read: int  # the autocorrelation's lags 0 .. lags_read - 1 hold every lag read
+
+
+#: Which LINE_OFFSETS make the floor, the peak, and which LAG_OFFSETS the period's.
+_FAR = np.flatnonzero(np.abs(LINE_OFFSETS) >= FLOOR_FROM - 1e-9)
+_NEAR = np.flatnonzero(np.abs(LINE_OFFSETS) <= LINE_TOLERANCE + 1e-9)
+_LAG_PEAK = np.flatnonzero(np.abs(LAG_OFFSETS) <= 0.02 + 1e-9)
+_LAG_FLOOR = np.flatnonzero(np.abs(LAG_OFFSETS) >= 0.05 - 1e-9)
+
+
+def max_order(family_orders: np.ndarray, families: Sequence[str], step: float) -> float:
+    """The highest order of the envelope spectrum the contrast block reads."""
+    top = max(DECOY_RANGE[1] + step, float(impact_orders(family_orders, families).max()))
+    return 2 * top + float(LINE_OFFSETS.max())
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(
+    cand: tuple[float, ...], sampling_rate: float, nfft: int, shaft_hz: float, L: int
+) -> _Plan:
+    """The reads of candidates ``cand`` (impact orders) at one shaft speed; kept per
+    recording (speed, bearing), whose windows arrive in several blocks."""
+    c = np.asarray(cand, np.float64)
+    patches = np.stack([h * c[:, None] + LINE_OFFSETS for h in (1, 2)])  # [2, F + D, R]
+    # patches overlap (decoys on one grid, offsets on another): each distinct read once
+    pos = patches * (float(shaft_hz) * nfft / sampling_rate)
+    line_at, inverse = lerp_plan_unique(pos, nfft // 2 + 1)
+    m = np.arange(1, MULTIPLES + 1, dtype=np.float64)
+    period = sampling_rate / (shaft_hz * c)  # samples
+    lag = period[..., None, None] * m[:, None] * (1.0 + LAG_OFFSETS)  # [F + D, M, R]
+    reads = np.union1d(_LAG_PEAK, _LAG_FLOOR)
+    period_at = {int(r): lerp_plan(lag[..., r].ravel(), L) for r in reads}
+    lags_read = max(int(at.i1.max()) for at in period_at.values()) + 1
+    return _Plan(line_at, (inverse[0].T.copy(), inverse[1].T.copy()), period_at, lags_read)
+
+
+def _line_evidence(ST: np.ndarray, plan: _Plan, F: int, sideband: Sequence[float]) -> np.ndarray:
+    """``[F, 1 + D, m]`` line evidence of one channel's spectra ``ST [bins, m]`` (windows
+    last): family ``f``'s true line, then every decoy with family ``f``'s sidebands
+    (``sideband[f]`` orders away; 0: none)."""
+    V = lerp_rows(ST, plan.line_at)  # [U, m]
     off = LINE_OFFSETS
-    far = np.abs(off) >= FLOOR_FROM - 1e-9
-    out = np.zeros((n, C, F, D), np.float32)
-    for h in (1, 2):
-        pos = (h * Om)[..., None] + off  # [C, F, D, R]
-        V = sample_spectrum(S, sampling_rate, nfft, shaft_hz, pos.reshape(C, -1))
-        V = V.reshape(n, C, F, D, len(off))
-        floor = np.maximum(np.median(V[..., far], axis=-1), 1e-20)
-        peak = V[..., np.abs(off) <= LINE_TOLERANCE + 1e-9].max(-1)
-        e = np.log(np.maximum(peak / floor, 1.0))
+    out: np.ndarray | None = None
+    for idx in plan.line_idx:  # harmonics 1, 2: idx [R, F + D] rows of V
+        floor = median_of([np.take(V, idx[j], axis=0) for j in _FAR])  # [F + D, m]
+        np.maximum(floor, np.float32(1e-20), out=floor)
+        peak = _max_at(V, idx, _NEAR, slice(None))
+        base = np.log(np.maximum(peak / floor, 1.0))
+        e = np.empty((F, idx.shape[1] - F + 1, V.shape[1]), np.float32)
         for f in range(F):
-            d = float(sb[0, f])
-            if d <= 0:
-                continue
-            Vf = V[:, :, f]
-            lo = Vf[..., np.abs(off + d) <= LINE_TOLERANCE + 1e-9].max(-1)
-            hi = Vf[..., np.abs(off - d) <= LINE_TOLERANCE + 1e-9].max(-1)
-            side = 0.5 * (lo + hi) / floor[:, :, f]
-            e[:, :, f] += SIDEBAND_WEIGHT * np.log(np.maximum(side, 1.0))
-        out += 0.5 * e
+            cols = np.r_[f, F : idx.shape[1]]  # family f's true line, then the decoys
+            e[f] = base[cols]
+            d = float(sideband[f])
+            if d > 0:
+                lo = _max_at(V, idx, np.flatnonzero(np.abs(off + d) <= LINE_TOLERANCE + 1e-9), cols)
+                hi = _max_at(V, idx, np.flatnonzero(np.abs(off - d) <= LINE_TOLERANCE + 1e-9), cols)
+                side = 0.5 * (lo + hi) / floor[cols]
+                e[f] += SIDEBAND_WEIGHT * np.log(np.maximum(side, 1.0))
+        if out is None:
+            out = 0.5 * e
+        else:
+            out += 0.5 * e
+    assert out is not None
     return out
 
 
-def _period_evidence(
-    acf: np.ndarray, sampling_rate: float, shaft_hz: float, Om: np.ndarray
+def _max_at(
+    V: np.ndarray, idx: np.ndarray, rows: np.ndarray, cols: np.ndarray | slice
 ) -> np.ndarray:
-    """``[n, C, F, D]`` autocorrelation peak at 1..3 x the impact period of ``Om [C, F, D]``
-    minus the median 5-12 % away, averaged over the multiples."""
-    n, C, L = acf.shape
-    _, F, D = Om.shape
-    m = np.arange(1, MULTIPLES + 1, dtype=np.float64)
-    period = sampling_rate / (shaft_hz * Om)  # samples
-    lag = period[..., None, None] * m[:, None] * (1.0 + LAG_OFFSETS)  # [C, F, D, M, R]
-    A = sample_spectrum(acf, 1.0, 1, 1.0, lag.reshape(C, -1))  # lags past the window read 0
-    A = A.reshape(n, C, F, D, MULTIPLES, len(LAG_OFFSETS))
-    peak = A[..., np.abs(LAG_OFFSETS) <= 0.02 + 1e-9].max(-1)
-    floor = np.median(A[..., np.abs(LAG_OFFSETS) >= 0.05 - 1e-9], axis=-1)
-    return (peak - floor).mean(-1)
+    """Max over the offsets ``rows`` of the patches of candidates ``cols`` (``[k, m]``)."""
+    out = np.take(V, idx[rows[0], cols], axis=0)
+    for j in rows[1:]:
+        np.maximum(out, np.take(V, idx[j, cols], axis=0), out=out)
+    return out
 
 
-def _robust_z(E: np.ndarray) -> np.ndarray:
-    """``E [..., 1 + D]`` (true first, then decoys) -> ``[...]`` robust z of the true one."""
-    dec = E[..., 1:]
-    q1, med, q3 = np.quantile(dec, [0.25, 0.5, 0.75], axis=-1)
-    return (E[..., 0] - med) / np.maximum((q3 - q1) / IQR_TO_SIGMA, 1e-3)
+def _period_evidence(AT: np.ndarray, plan: _Plan) -> np.ndarray:
+    """``[F + D, m]`` autocorrelation peak at 1..3 x each candidate's impact period minus
+    the median 5-12 % away, averaged over the multiples (``AT [L, m]``, windows last)."""
+    reads = {r: lerp_rows(AT, at) for r, at in plan.period_at.items()}
+    peak = reads[_LAG_PEAK[0]]
+    for r in _LAG_PEAK[1:]:
+        np.maximum(peak, reads[r], out=peak)
+    floor = median_of([reads[r] for r in _LAG_FLOOR])  # clobbers the floor reads only
+    peak -= floor
+    return peak.reshape(-1, MULTIPLES, AT.shape[1]).mean(axis=1)
+
+
+def _quantiles(A: np.ndarray, q: Sequence[float]) -> list[np.ndarray]:
+    """``np.quantile(A, q, axis=-1)`` (method linear) by one sort per row, the same numbers:
+    numpy's lerp of the two neighbouring order statistics, in float64."""
+    s = np.sort(A, axis=-1)
+    n = A.shape[-1]
+    out = []
+    for v in (n - 1) * np.asarray(q, np.float64):
+        i = min(int(np.floor(v)), n - 1)
+        j = min(i + 1, n - 1)
+        g = np.float64(v - np.floor(v) if v < n - 1 else v + 1)  # numpy: index -1 past the end
+        lo, hi = s[..., i], s[..., j]
+        diff = hi - lo  # float32, then float64 with the weight
+        out.append(hi - diff * (1 - g) if g >= 0.5 else lo + diff * g)
+    return out
+
+
+def _robust_z(true: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Robust z of ``true [...]`` against its decoys ``dec [..., D]`` (float64 like numpy's
+    quantiles)."""
+    q1, med, q3 = _quantiles(dec, (0.25, 0.5, 0.75))
+    return (true - med) / np.maximum((q3 - q1) / IQR_TO_SIGMA, 1e-3)
+
+
+def contrast_block(
+    ST: np.ndarray, AT: np.ndarray, plan: _Plan, sideband: Sequence[float], F: int
+) -> np.ndarray:
+    """``[m, 2F]`` line and period z-scores of one channel (``ST [bins, m]`` spectra and
+    ``AT [lags, m]`` autocorrelations, windows last; ``plan`` from :func:`_plan`)."""
+    line = _line_evidence(ST, plan, F, sideband)  # [F, 1 + D, m]
+    period = _period_evidence(AT, plan)  # [F + D, m]
+    out = np.empty((ST.shape[1], 2 * F), np.float32)
+    out[:, :F] = _robust_z(line[:, 0], line[:, 1:].transpose(0, 2, 1)).T
+    out[:, F:] = _robust_z(period[:F], period[F:].T[None]).T
+    return out
 
 
 def log_kurtosis(X: np.ndarray) -> np.ndarray:
     """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise)."""
-    x = np.asarray(X, np.float32)
-    x = x - x.mean(-1, keepdims=True)
-    m2 = (x * x).mean(-1)
-    m4 = (x * x * x * x).mean(-1)
-    return np.log(np.maximum(m4 / np.maximum(m2 * m2, 1e-30), 1e-6) / 3.0).astype(np.float32)
+    X = np.asarray(X, np.float32)
+    flat = X.reshape(-1, X.shape[-1])
+    m2 = np.empty(len(flat), np.float32)
+    m4 = np.empty(len(flat), np.float32)
+    for a in range(0, len(flat), 128):  # rows at a time: the passes below stay in cache
+        x = flat[a : a + 128] - flat[a : a + 128].mean(-1, keepdims=True)
+        x2 = x * x
+        m2[a : a + 128] = x2.mean(-1)
+        x2 *= x  # ((x * x) * x) * x, in place
+        x2 *= x
+        m4[a : a + 128] = x2.mean(-1)
+    out = np.log(np.maximum(m4 / np.maximum(m2 * m2, 1e-30), 1e-6) / 3.0).astype(np.float32)
+    return out.reshape(X.shape[:-1])
 
 
 def defect_contrast(
@@ -151,28 +249,29 @@ def defect_contrast(
 ) -> np.ndarray:
     """``[n, C, 2F + 1]`` contrast block for windows of ONE speed and bearing.
 
-    ``X [n, C, L]`` raw windows, ``S [n, C, nfft // 2 + 1]`` their squared envelope
-    spectrum, ``acf [n, C, L]`` the squared envelope's normalised autocorrelation,
-    ``family_orders [C, len(families)]`` (or ``[len(families)]``) the bearing's orders.
+    ``X [n, C, L]`` raw windows, ``S [n, C, bins]`` their squared envelope spectrum (bins
+    ``0 .. nfft // 2``, or a prefix reaching :func:`max_order`), ``acf [n, C, L]`` the
+    squared envelope's normalised autocorrelation, ``family_orders [C, len(families)]``
+    (or ``[len(families)]``) the bearing's orders.
     """
     fams = fault_families(families)
-    C = S.shape[1]
+    F = len(fams)
+    n, C = S.shape[:2]
     imp = impact_orders(np.broadcast_to(family_orders, (C, len(families))), families)  # [C, F]
     extra = [imp]
     if "BPFI" in fams:
         ir = imp[:, [fams.index("BPFI")]]
         extra += [ir - 1.0, ir + 1.0]
-    dec = decoy_orders(np.concatenate(extra, axis=1), step)
-    Om = np.concatenate([imp[..., None], np.broadcast_to(dec, imp.shape + dec.shape)], axis=-1)
-    ftf = (
-        np.asarray(family_orders, np.float64).reshape(-1, len(families))[:, families.index("FTF")]
-        if "FTF" in families
-        else np.full(C, 0.4)
-    )
-    sb = np.stack(
-        [np.ones(C) if f == "BPFI" else (ftf if f == "BSF" else np.zeros(C)) for f in fams], 1
-    )
-    line = _robust_z(_line_evidence(S, sampling_rate, nfft, shaft_hz, Om, sb))
-    period = _robust_z(_period_evidence(acf, sampling_rate, shaft_hz, Om))
-    out = np.concatenate([line, period, log_kurtosis(X)[..., None]], axis=-1)
-    return out.astype(np.float32)
+    dec = decoy_orders(np.concatenate(extra, axis=1), step)  # the same for every channel
+    fo0 = np.asarray(family_orders, np.float64).reshape(-1, len(families))[0]
+    ftf = float(fo0[families.index("FTF")]) if "FTF" in families else 0.4
+    sideband = [1.0 if f == "BPFI" else (ftf if f == "BSF" else 0.0) for f in fams]
+    out = np.empty((n, C, 2 * F + 1), np.float32)
+    for c in range(C):  # channels: a handful; each step covers every window, windows last
+        cand = np.concatenate([imp[c], dec])
+        plan = _plan(tuple(cand), float(sampling_rate), int(nfft), float(shaft_hz), acf.shape[-1])
+        ST = np.ascontiguousarray(S[:, c].T)
+        AT = np.ascontiguousarray(acf[:, c, : plan.lags_read].T)  # lags past them: never read
+        out[:, c, : 2 * F] = contrast_block(ST, AT, plan, sideband, F)
+    out[..., 2 * F] = log_kurtosis(X)
+    return out

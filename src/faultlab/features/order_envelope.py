@@ -12,6 +12,8 @@ the input. Vectorised over windows; no per-window loop.
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -24,19 +26,25 @@ from pydantic import (
 )
 
 from faultlab.features.defect_contrast import contrast_names, defect_contrast
+from faultlab.features.defect_contrast import max_order as contrast_max_order
 from faultlab.features.periodicity import (
     fault_families,
     periodicity_names,
     relative_offsets,
     sample_periodicity,
 )
-from faultlab.signals.envelope import (
-    BAND_METHODS,
-    envelope_autocorrelation,
-    squared_envelope_spectrum,
-)
+from faultlab.signals.envelope import BAND_METHODS, envelope_spectra
 from faultlab.signals.geometry import FAMILIES
-from faultlab.signals.orders import defect_axis, groups_of, order_grid, sample_spectrum
+from faultlab.signals.orders import (
+    defect_axis_names,
+    defect_grid,
+    groups_of,
+    lerp,
+    lerp_plan,
+    order_grid,
+)
+from faultlab.utils.fft import get_workers
+from faultlab.utils.order_stats import median_last
 from faultlab.utils.validation import validate
 
 #: Orders below this are not used for the floor (the envelope's own DC skirt).
@@ -134,31 +142,73 @@ class OrderEnvelopeConfig(BaseModel):
         return self.axis == "defect" or self.periodicity > 0 or self.contrast
 
     def spectrum_names(self) -> list[str]:
-        if self.axis == "order":
-            return [f"o{o:.2f}" for o in self.grid()]
-        k = np.ones((1, len(self.families)))
-        return defect_axis(k, self.families, self.harmonics, self.offsets)[1]
+        return list(self._blocks()[0])
 
     def periodicity_names(self) -> list[str]:
-        if not self.periodicity:
-            return []
-        return periodicity_names(self.families, self.periodicity, self.lag_offsets)
+        return list(self._blocks()[1])
 
     def contrast_names(self) -> list[str]:
-        return contrast_names(self.families) if self.contrast else []
+        return list(self._blocks()[2])
 
     def names(self) -> list[str]:
         """Output columns: the spectrum block, then the periodicity and contrast blocks."""
-        return self.spectrum_names() + self.periodicity_names() + self.contrast_names()
+        return [name for block in self._blocks() for name in block]
+
+    def _blocks(self) -> tuple[tuple[str, ...], ...]:
+        """The three blocks' names, built once per layout (hundreds of formatted names; the
+        front end asks for their lengths on every block of windows)."""
+        return _name_blocks(
+            self.axis,
+            self.max_order,
+            self.resolution,
+            self.families,
+            self.harmonics,
+            self.half_width,
+            self.step,
+            self.periodicity,
+            self.periodicity_span,
+            self.periodicity_step,
+            self.contrast,
+        )
 
     @property
     def n_outputs(self) -> int:
-        return len(self.names())
+        return sum(len(block) for block in self._blocks())
+
+
+@functools.lru_cache(maxsize=64)
+def _name_blocks(
+    axis: str,
+    max_order: float,
+    resolution: float,
+    families: tuple[str, ...],
+    harmonics: int,
+    half_width: float,
+    step: float,
+    periodicity: int,
+    periodicity_span: float,
+    periodicity_step: float,
+    contrast: bool,
+) -> tuple[tuple[str, ...], ...]:
+    """Names of the spectrum, periodicity and contrast blocks of one layout."""
+    if axis == "order":
+        spectrum = [f"o{o:.2f}" for o in order_grid(max_order, resolution)]
+    else:
+        n = int(round(half_width / step))
+        spectrum = defect_axis_names(families, harmonics, np.arange(-n, n + 1) * step)
+    lags = relative_offsets(periodicity_span, periodicity_step)
+    per = periodicity_names(families, periodicity, lags) if periodicity else []
+    return tuple(spectrum), tuple(per), tuple(contrast_names(families) if contrast else [])
 
 
 def parse_config(options: dict[str, Any] | None, where: str = "frontend") -> OrderEnvelopeConfig:
     """Validate a plain dict; errors name the key in one line."""
     return validate(OrderEnvelopeConfig, options or {}, where)
+
+
+#: Windows per pass: the FFT stage's buffers (~40 kB a window) stay in cache. Outputs do not
+#: depend on it (nor on ``chunk_size``, the upper bound a user sets for memory).
+BLOCK = 512
 
 
 def order_envelope(
@@ -167,6 +217,7 @@ def order_envelope(
     shaft_hz: np.ndarray,
     family_orders: np.ndarray | None,
     cfg: OrderEnvelopeConfig,
+    workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(Y [n, C, K] float32, band_hz [n, C, 2])`` for windows ``X [n, C, L]``.
 
@@ -174,6 +225,8 @@ def order_envelope(
     (channel's) orders of ``cfg.families`` (needed for ``axis: defect``, ``periodicity`` or
     ``contrast``). The periodicity block (if on) is appended after the spectrum block,
     unscaled (autocorrelation in [-1, 1]), then the contrast block (robust z-scores).
+    ``workers``: threads sharing the blocks of windows (default: ``scipy.fft``'s workers,
+    1 unless set with ``scipy.fft.set_workers``).
     """
     X = np.asarray(X)
     n, C, _ = X.shape
@@ -184,10 +237,21 @@ def order_envelope(
             "order_envelope: family_orders needed for axis defect / periodicity / contrast"
         )
     shaft_hz = np.asarray(shaft_hz, dtype=np.float64)
-    for a in range(0, n, cfg.chunk_size):
-        b = min(n, a + cfg.chunk_size)
+    step = min(cfg.chunk_size, BLOCK)
+
+    def run(a: int) -> None:
+        b = min(n, a + step)
         fo = None if family_orders is None else np.asarray(family_orders[a:b], np.float64)
         Y[a:b], band_hz[a:b] = _chunk(X[a:b], sampling_rate, shaft_hz[a:b], fo, cfg)
+
+    starts = range(0, n, step)
+    threads = min(get_workers() if workers is None else workers, len(starts))
+    if threads > 1:  # numpy and the FFTs release the GIL: blocks run side by side
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, starts))
+    else:
+        for a in starts:
+            run(a)
     return Y, band_hz
 
 
@@ -198,18 +262,20 @@ def _chunk(
     fo: np.ndarray | None,
     cfg: OrderEnvelopeConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One chunk of :func:`order_envelope`, one recording (speed, bearing) at a time."""
-    n = len(X)
-    Y = np.empty((n, X.shape[1], cfg.n_outputs), dtype=np.float32)
+    """One block of :func:`order_envelope`, one recording (speed, bearing) at a time."""
+    n, C, L = X.shape
+    Y = np.empty((n, C, cfg.n_outputs), dtype=np.float32)
     K_spec, K_per = len(cfg.spectrum_names()), len(cfg.periodicity_names())
-    nfft = cfg.zero_pad * X.shape[-1]
-    S, band_hz = squared_envelope_spectrum(
-        X, sampling_rate, _band(cfg.band), nfft, cfg.kurtogram_levels, cfg.taper
-    )
-    acf = (
-        envelope_autocorrelation(X, sampling_rate, _band(cfg.periodicity_band))
-        if cfg.periodicity or cfg.contrast
-        else None
+    nfft = cfg.zero_pad * L
+    S, band_hz, acf = envelope_spectra(
+        X,
+        sampling_rate,
+        _band(cfg.band),
+        nfft,
+        cfg.kurtogram_levels,
+        cfg.taper,
+        acf_band=_band(cfg.periodicity_band) if cfg.periodicity or cfg.contrast else None,
+        n_bins=_bins_read(cfg, sampling_rate, nfft, shaft_hz, fo),
     )
     key = (
         shaft_hz[:, None]
@@ -247,6 +313,25 @@ def _chunk(
     return Y, band_hz
 
 
+def _bins_read(
+    cfg: OrderEnvelopeConfig,
+    sampling_rate: float,
+    nfft: int,
+    shaft_hz: np.ndarray,
+    fo: np.ndarray | None,
+) -> int:
+    """How many bins of the envelope spectrum a block's reads reach (at most its highest
+    order x its fastest shaft): a 1024-sample window at 12 kHz reads ~120 of 1025 bins,
+    so only those are kept."""
+    top = cfg.max_order
+    if fo is not None and cfg.axis == "defect":
+        top = max(top, float(fo.max()) * cfg.harmonics + float(np.abs(cfg.offsets).max()))
+    if fo is not None and cfg.contrast:
+        fo2 = fo.reshape(-1, fo.shape[-1])
+        top = max(top, contrast_max_order(fo2, cfg.families, cfg.contrast_step))
+    return int(np.ceil(top * float(shaft_hz.max()) * nfft / sampling_rate)) + 3
+
+
 def _spectrum_block(
     S: np.ndarray,
     sampling_rate: float,
@@ -256,18 +341,26 @@ def _spectrum_block(
     cfg: OrderEnvelopeConfig,
 ) -> np.ndarray:
     """Squared envelope spectra ``S`` of windows at one shaft speed on the config's axis,
-    over their floor (the median on the order grid above ``FLOOR_MIN_ORDER``), scaled."""
+    over their floor (the median on the order grid above ``FLOOR_MIN_ORDER``), scaled.
+    ``S`` may hold only the first bins (those read) of the ``nfft // 2 + 1``."""
+    n, C, _ = S.shape
     grid = cfg.grid()
-    on_grid = sample_spectrum(S, sampling_rate, nfft, shaft_hz, grid)
-    floor = np.median(on_grid[..., grid >= FLOOR_MIN_ORDER], axis=-1, keepdims=True)
+    above = grid >= FLOOR_MIN_ORDER
+    scale = float(shaft_hz) * nfft / sampling_rate
+    n_bins = nfft // 2 + 1
     if cfg.axis == "order":
-        out = on_grid
+        orders = np.broadcast_to(grid, (C, len(grid)))
     else:
         assert family_orders is not None  # axis defect without family_orders raised above
-        orders, _ = defect_axis(family_orders, cfg.families, cfg.harmonics, cfg.offsets)
-        out = sample_spectrum(S, sampling_rate, nfft, shaft_hz, orders)
-    out /= np.maximum(floor, 1e-20)
-    return np.log1p(out) if cfg.scale == "log" else out
+        orders = defect_grid(family_orders, cfg.harmonics, cfg.offsets)
+        orders = np.broadcast_to(orders, (C, orders.shape[-1]))
+    out = np.empty((n, C, orders.shape[-1]), np.float32)
+    for c in range(C):  # channels: a handful
+        on_grid = lerp(S[:, c], lerp_plan(grid[above] * scale, n_bins))
+        floor = np.maximum(median_last(on_grid), 1e-20)
+        out[:, c] = lerp(S[:, c], lerp_plan(orders[c] * scale, n_bins))
+        out[:, c] /= floor[:, None]
+    return np.log1p(out, out=out) if cfg.scale == "log" else out
 
 
 def _band(band: str | tuple[float, float]) -> str | tuple[float, float]:

@@ -10,9 +10,11 @@ averaged, per task::
 
 Weights are fixed (``weights: [..]``, normalised to sum 1; ``null``: equal) or chosen on the
 VALIDATION windows given to ``fit`` (``weights: val``: a grid on the simplex, best balanced
-accuracy, then lowest log loss; never test windows). The runner's refit on train + val keeps
-the weights the first fit chose (:meth:`EnsembleModel.refit_options`); a fit with no
-validation windows at all has nothing to choose on, uses equal weights and says so.
+accuracy (``weights_score``: optionally plus macro ROC-AUC), then lowest log loss; never test
+windows). Members of one spec with different ``seed_offset`` are a seed average. The
+runner's refit on train + val keeps the weights the first fit chose
+(:meth:`EnsembleModel.refit_options`); a fit with no validation windows at all has nothing
+to choose on, uses equal weights and says so.
 
 Front ends: a window front end (``frontend: {kind: order_envelope, ...}``) is applied by the
 runner to every window BEFORE ``fit`` / ``predict_proba`` (it needs each window's speed and
@@ -36,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sklearn.metrics import roc_auc_score
 
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
@@ -67,6 +70,13 @@ class MemberSpec(BaseModel):
 
     name: str = Field(description="a registered model")
     params: dict[str, Any] = Field(default_factory=dict, description="its model.params")
+    seed_offset: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="trained with training.seed + this (members of the same spec with other "
+        "offsets: a seed average; equal offsets train identical networks)",
+    )
 
 
 class EnsembleParams(ModelParams):
@@ -78,6 +88,11 @@ class EnsembleParams(ModelParams):
         default=None,
         description="one weight per member (normalised), null: equal, val: chosen on the "
         "validation windows (kept by the refit on train + val; equal when fit gets none)",
+    )
+    weights_score: Literal["balanced_accuracy", "balanced_accuracy+roc_auc"] = Field(
+        default="balanced_accuracy",
+        description="weights: val: the validation score the grid maximises (then lowest log "
+        "loss); +roc_auc adds the macro one-vs-rest ROC-AUC, so the ranking counts too",
     )
     combine: Literal["mean_proba", "mean_logproba"] = Field(
         default="mean_proba",
@@ -152,12 +167,18 @@ class EnsembleModel(FaultModel[EnsembleParams]):
                 classes=self.classes,
                 input_shape=self.input_shape,
                 params=split_frontend(get_spec(m.name).defaults, m.params)[1],
-                training=self.training,
+                training=self._member_training(m),
             )
             for m in self.params.members
         ]
         self.weights = self._fixed_weights()
         self.weights_source = "fixed" if isinstance(self.params.weights, list) else "equal"
+
+    def _member_training(self, m: MemberSpec) -> Any:
+        """The ensemble's training options, the seed moved by the member's ``seed_offset``."""
+        if not m.seed_offset:
+            return self.training
+        return self.training.model_copy(update={"seed": self.training.seed + m.seed_offset})
 
     @classmethod
     def window_frontend(
@@ -188,8 +209,9 @@ class EnsembleModel(FaultModel[EnsembleParams]):
         return out
 
     def _score(self, proba: dict[str, np.ndarray], ws: WindowSet) -> tuple[float, float]:
-        """(balanced accuracy, log loss), mean over the labelled tasks of ``ws``."""
-        bal, nll = [], []
+        """(``weights_score``: balanced accuracy, + macro one-vs-rest ROC-AUC where the task
+        has two classes or more; log loss), mean over the labelled tasks of ``ws``."""
+        score, nll = [], []
         for t in self.tasks:
             y = ws.y.get(t)
             if y is None or not (y != NOT_APPLICABLE).any():
@@ -197,11 +219,15 @@ class EnsembleModel(FaultModel[EnsembleParams]):
             m = y != NOT_APPLICABLE
             p, yt = proba[t][m], y[m]
             pred = p.argmax(1)
-            bal.append(np.mean([(pred[yt == c] == c).mean() for c in np.unique(yt)]))
+            present = np.unique(yt)
+            s = float(np.mean([float((pred[yt == c] == c).mean()) for c in present]))
+            if self.params.weights_score == "balanced_accuracy+roc_auc" and len(present) > 1:
+                s += float(np.mean([float(roc_auc_score(yt == c, p[:, c])) for c in present]))
+            score.append(s)
             nll.append(-np.log(np.clip(p[np.arange(len(yt)), yt], 1e-12, 1.0)).mean())
-        if not bal:
+        if not score:
             return float("nan"), float("nan")
-        return float(np.mean(bal)), float(np.mean(nll))
+        return float(np.mean(score)), float(np.mean(nll))
 
     def _accuracy(self, proba: dict[str, np.ndarray], ws: WindowSet) -> float:
         """Plain accuracy, mean over the labelled tasks (as the other models' history rows)."""
@@ -213,7 +239,7 @@ class EnsembleModel(FaultModel[EnsembleParams]):
         return float(np.mean(accs)) if accs else float("nan")
 
     def _choose_weights(self, val: WindowSet) -> tuple[list[float], str]:
-        """The simplex grid point with the best balanced accuracy on ``val`` (then log loss)."""
+        """The simplex grid point with the best ``weights_score`` on ``val`` (then log loss)."""
         n = len(self.members)
         if n > MAX_SEARCHED:
             return self._fixed_weights(), f"{n} members: too many to search, equal weights"
@@ -228,8 +254,8 @@ class EnsembleModel(FaultModel[EnsembleParams]):
         neg_bal, nll, best = min(scored, key=lambda s: (s[0], s[1]))
         text = ", ".join(f"{m.name} {v:.1f}" for m, v in zip(self.params.members, best))
         return best, (
-            f"weights {text} chosen on the {len(val)} validation windows (balanced accuracy "
-            f"{-neg_bal:.3f}, log loss {nll:.3f}; grid step {GRID_STEP:g})"
+            f"weights {text} chosen on the {len(val)} validation windows "
+            f"({self.params.weights_score} {-neg_bal:.3f}, log loss {nll:.3f}; grid step {GRID_STEP:g})"
         )
 
     # -- contract -------------------------------------------------------------------------------

@@ -227,8 +227,8 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
         if not folds or len(grid) == 1:
             return (grid[0] if len(grid) == 1 else self.l2), "default l2"
         scores = [
-            np.mean([self._balanced_accuracy(e2, y2, task, self._fit_theta(e1, y1, task, l2))
-                     for e1, y1, e2, y2 in folds])
+            float(np.mean([self._balanced_accuracy(e2, y2, task, self._fit_theta(e1, y1, task, l2))
+                           for e1, y1, e2, y2 in folds]))
             for l2 in grid
         ]  # fmt: skip
         best = int(np.argmax(scores))

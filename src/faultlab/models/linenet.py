@@ -17,6 +17,10 @@ the family's evidence contrasted against decoy orders of the same window (``bloc
 log kurtosis, :mod:`faultlab.features.defect_contrast`), with ``ball_detector: own``: the two
 races share one detector, the ball has its own, so "ball" can be learnt as "no race stands
 out" rather than as a race-like line (the ``envelope-contrast`` structure, learnt end to end).
+``ball_kurtosis: false`` keeps the window's kurtosis out of the ball's patch: trained on
+ball faults that ring no more than noise, the ball's own detector otherwise learns "the more
+Gaussian, the more ball", and ranks a window with no evidence at all above a ball window
+whose 2xBSF lines do stand out.
 """
 
 from __future__ import annotations
@@ -109,6 +113,7 @@ class SharedLineDetector(nn.Module):
 
     idx: torch.Tensor
     own_mask: torch.Tensor
+    keep: torch.Tensor
 
     def __init__(
         self,
@@ -117,18 +122,23 @@ class SharedLineDetector(nn.Module):
         dropout: float,
         act: str,
         own: Sequence[int] = (),
+        keep: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.register_buffer("idx", torch.as_tensor(patches))
         mask = torch.zeros(patches.shape[0], dtype=torch.bool)
         mask[list(own)] = True
         self.register_buffer("own_mask", mask)
+        # [F, P] 1/0: a patch column a family does not read (the ball's kurtosis) reads 0;
+        # rebuilt from the params, not saved (models saved before it still load)
+        ones = np.ones(patches.shape, np.float32) if keep is None else keep
+        self.register_buffer("keep", torch.as_tensor(ones), persistent=False)
         self.mlp = _mlp(patches.shape[1], hidden, dropout, act)
         self.own = _mlp(patches.shape[1], hidden, dropout, act) if own else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(x.shape[0], -1)
-        patches = flat[:, self.idx]  # [B, F, P]
+        patches = flat[:, self.idx] * self.keep  # [B, F, P]
         score = self.mlp(patches).squeeze(-1)
         if self.own is not None:
             score = torch.where(self.own_mask, self.own(patches).squeeze(-1), score)
@@ -209,6 +219,12 @@ class LineNetParams(TorchParams):
         "share one, the ball (2xBSF) has its own (a ball fault's evidence looks unlike a "
         "race's; the two races still cannot learn their training bearing's strength)",
     )
+    ball_kurtosis: bool = Field(
+        default=True,
+        description="false: the ball's patch leaves out the window's log kurtosis (it reads "
+        "only its 2xBSF line and period evidence), so a window where nothing stands out is "
+        "not the ball's strongest case; impulsiveness stays with the race detectors",
+    )
     hidden: list[PositiveInt] = Field(
         default_factory=lambda: [16], description="units of the shared detector's layers"
     )
@@ -252,4 +268,10 @@ class LineNetModel(TorchModel[LineNetParams]):
         patches = family_patches(fe, self.in_channels, p.impact_harmonics, p.blocks)
         fams = fault_families(fe.families)
         own = [fams.index("BSF")] if p.ball_detector == "own" and "BSF" in fams else []
-        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation, own)
+        keep = None
+        if not p.ball_kurtosis and "BSF" in fams and "contrast" in p.blocks:
+            kurt = fe.names().index("contrast:log_kurtosis")
+            cols = patches[fams.index("BSF")] % fe.n_outputs  # column within each channel
+            keep = np.ones(patches.shape, np.float32)
+            keep[fams.index("BSF"), cols == kurt] = 0.0
+        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation, own, keep)

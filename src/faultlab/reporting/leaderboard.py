@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,10 @@ SCORES = [
     "roc_auc_macro",
 ]
 
+#: Validation scores (the run's ``val`` block: the model validation selected, before any
+#: refit): shown next to test so a selection made on validation can be checked.
+VAL_SCORES = ["val_accuracy", "val_roc_auc"]
+
 #: Registry name of the sanity baseline every leaderboard compares against.
 BASELINE = "trivial"
 
@@ -85,6 +90,10 @@ COLUMNS = [
     "recording_accuracy_std",
     "roc_auc_macro_mean",
     "roc_auc_macro_std",
+    "val_accuracy_mean",
+    "val_accuracy_std",
+    "val_roc_auc_mean",
+    "val_roc_auc_std",
     "vs_baseline",
     "train_seconds_mean",
     "epochs_mean",
@@ -120,6 +129,9 @@ def run_row(
     run, prim, tr, sp, mod = m.run, m.primary, m.training, m.speed, m.model
     scores = {k: getattr(prim, k) for k in SCORES}
     scores["roc_auc"] = scores["roc_auc_macro"] = m.roc_auc
+    val = m.val.get("primary") or {}
+    scores["val_accuracy"] = val.get("accuracy")
+    scores["val_roc_auc"] = val.get("roc_auc_macro", val.get("roc_auc"))
     return {
         "model": run.label,
         "model_name": run.model,
@@ -154,7 +166,7 @@ def per_class_rows(metrics: Metrics | dict[str, Any]) -> list[dict[str, Any]]:
         n = int(sum(cm[i])) if cm else int((per.get(name) or {}).get("support", 0))
         if n == 0:
             continue  # not in this fold's test set
-        recall = cm[i][i] / n if cm else (per.get(name) or {}).get("recall")
+        recall = cm[i][i] / n if cm else per[name]["recall"]  # n > 0: the class is in per
         out.append(
             {
                 "model": m.run.label,
@@ -201,15 +213,15 @@ def _finished_metrics(run_dir: Path) -> Metrics | None:
 def collect_per_class(out_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """:func:`per_class_rows` of every finished run in ``runs``."""
     rows: list[dict[str, Any]] = []
-    for rel in runs.get("run_dir", pd.Series(dtype=str)):
+    for rel in runs["run_dir"] if "run_dir" in runs.columns else []:  # none: no runs
         m = read_metrics(Path(out_dir) / rel)
         rows += per_class_rows(m) if m is not None else []
     return pd.DataFrame(rows, columns=["model", "fold", "seed", "class", "accuracy", "n"])
 
 
 def _std(s: pd.Series) -> float:
-    s = pd.to_numeric(s, errors="coerce").dropna()
-    return float(s.std(ddof=1)) if len(s) > 1 else 0.0
+    s = pd.Series(pd.to_numeric(s, errors="coerce")).dropna()
+    return float(cast(float, s.std(ddof=1))) if len(s) > 1 else 0.0  # a Series' std: a scalar
 
 
 def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
@@ -223,16 +235,16 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
             "model_name": g["model_name"].iloc[0],
             "family": g["family"].iloc[0],
         }
-        for k in SCORES:
-            vals = pd.to_numeric(g[k], errors="coerce")
+        for k in SCORES + VAL_SCORES:
+            vals = pd.Series(pd.to_numeric(g[k], errors="coerce"))
             row[f"{k}_mean"] = float(vals.mean()) if vals.notna().any() else np.nan
             row[f"{k}_std"] = _std(vals)
         for k, agg in [("train_seconds", "mean"), ("epochs", "mean")]:
-            row[f"{k}_{agg}"] = float(pd.to_numeric(g[k], errors="coerce").mean())
+            row[f"{k}_{agg}"] = float(pd.Series(pd.to_numeric(g[k], errors="coerce")).mean())
         for k in ("latency_ms_batch1", "latency_ms_batched", "throughput_windows_s", "peak_rss_mb"):
-            row[k] = float(pd.to_numeric(g[k], errors="coerce").median())
+            row[k] = float(pd.Series(pd.to_numeric(g[k], errors="coerce")).median())
         for k in ("n_params", "size_bytes"):
-            vals = pd.to_numeric(g[k], errors="coerce").dropna()
+            vals = pd.Series(pd.to_numeric(g[k], errors="coerce")).dropna()
             row[k] = int(vals.max()) if len(vals) else None
         row["n_runs"] = int(len(g))
         row["n_folds"] = int(g["fold"].nunique())
@@ -249,7 +261,7 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     base = df.loc[df["model_name"] == BASELINE, "accuracy_mean"]
     # accuracy points above the baseline (NaN when the benchmark has no baseline)
     df["vs_baseline"] = df["accuracy_mean"] - float(base.max()) if len(base) else np.nan
-    return df[COLUMNS].reset_index(drop=True)
+    return df.loc[:, COLUMNS].reset_index(drop=True)
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -270,6 +282,12 @@ def _protocol_from_runs(out_dir: Path, runs: pd.DataFrame) -> tuple[Protocol | N
 
     notes = [*split.get("notes", []), *metrics.data.notes]
     return run_protocol(metrics, split, config or {}), list(dict.fromkeys(notes))
+
+
+def _tuples(df: pd.DataFrame) -> Iterable[Any]:
+    """``df.itertuples()``: namedtuples with the columns as attributes (pandas types them as
+    plain tuples)."""
+    return df.itertuples()
 
 
 def _verdict(row: Any) -> str:
@@ -307,17 +325,17 @@ def _statistics(doc: Document, runs: pd.DataFrame, out_dir: Path, paths: dict[st
     if res.left_out:
         doc.add(Para(f"Left out (fewer finished runs than the others): {', '.join(res.left_out)}."))
     if res.critical_difference is not None:
-        _cd_diagram(doc, res, out_dir)
+        _cd_diagram(doc, res, res.critical_difference, out_dir)
     paths["pairwise_csv"] = _write_csv(res.pairwise, out_dir / "pairwise_tests.csv")
     doc.add(_pairwise_table(res))
 
 
-def _cd_diagram(doc: Document, res: Comparison, out_dir: Path) -> None:
+def _cd_diagram(doc: Document, res: Comparison, cd: float, out_dir: Path) -> None:
     """The critical-difference diagram (Friedman + Nemenyi) as a report image."""
     p = plots.critical_difference(
         res.scores,
         res.models,
-        res.critical_difference,
+        cd,
         out_dir / PLOTS / "critical_difference.png",
         alpha=res.alpha,
     )
@@ -353,7 +371,7 @@ def _pairwise_table(res: Comparison) -> Table:
             f"{r.p_holm:.3g}",
             _verdict(r),
         ]
-        for r in res.pairwise.itertuples()
+        for r in _tuples(res.pairwise)
     ]
     return Table(
         header,
@@ -412,7 +430,8 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
             "sample standard deviation over seeds x folds (0 for a single run) on the primary "
             "task; ROC-AUC is the one-vs-rest macro average over the classes in each test set; "
             "'vs baseline' is accuracy points above the trivial baseline; latency is the "
-            "median over runs, per window, through predict_proba."
+            "median over runs, per window, through predict_proba; 'val' columns: the same "
+            "scores on the validation windows (before any refit), where the run had them."
         )
     )
     callout = _baseline_text(board)
@@ -428,6 +447,8 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
             fmt_pm(r.macro_f1_mean, r.macro_f1_std),
             fmt(r.balanced_accuracy_mean),
             fmt(r.recording_accuracy_mean),
+            fmt(r.val_accuracy_mean),
+            fmt(r.val_roc_auc_mean),
             "–" if pd.isna(r.vs_baseline) else f"{r.vs_baseline * 100:+.1f}",
             fmt_s(r.train_seconds_mean),
             fmt_ms(r.latency_ms_batch1),
@@ -435,7 +456,7 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
             fmt_int(r.n_params),
             r.n_runs,
         ]
-        for r in board.itertuples()
+        for r in _tuples(board)
     ]
     headers = [
         "rank",
@@ -446,6 +467,8 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
         "macro F1",
         "balanced acc.",
         "recording acc.",
+        "val acc.",
+        "val ROC-AUC",
         "vs baseline",
         "train s",
         "ms/window b1",
@@ -454,6 +477,12 @@ def _ranking(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
         "runs",
     ]
     doc.add(Table(headers, rows))
+
+
+def _accuracy_stats(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean, sample std and count of ``accuracy`` per group of ``by`` (its index)."""
+    # a list of functions: pandas returns a frame (its annotation admits a Series too)
+    return cast(pd.DataFrame, df.groupby(by)["accuracy"].agg(["mean", _std, "count"]))
 
 
 def _cell(per: pd.DataFrame, key: tuple) -> str:
@@ -466,7 +495,7 @@ def _cell(per: pd.DataFrame, key: tuple) -> str:
 def _per_fold(doc: Document, runs: pd.DataFrame, board: pd.DataFrame) -> None:
     doc.add(Heading("Per fold"))
     folds = list(dict.fromkeys(runs["fold"]))
-    per = runs.groupby(["model", "fold"])["accuracy"].agg(["mean", _std, "count"])
+    per = _accuracy_stats(runs, ["model", "fold"])
     frows = [[m, *(_cell(per, (m, f)) for f in folds)] for m in board["model"]]
     doc.add(
         Table(["model", *folds], frows, caption="Test accuracy per fold (mean ± std over seeds)")
@@ -480,8 +509,8 @@ def _per_class(
     if pc.empty:
         return
     folds = list(dict.fromkeys(runs["fold"]))
-    per = pc.groupby(["model", "class", "fold"])["accuracy"].agg(["mean", _std, "count"])
-    overall = pc.groupby(["model", "class"])["accuracy"].mean()
+    per = _accuracy_stats(pc, ["model", "class", "fold"])
+    overall = cast(pd.Series, pc.groupby(["model", "class"])["accuracy"].mean())  # one column
     rows = []
     for m in board["model"]:
         for c in dict.fromkeys(pc.loc[pc["model"] == m, "class"]):
@@ -501,7 +530,7 @@ def _runs_table(doc: Document, runs: pd.DataFrame) -> None:
     doc.add(Heading("Runs"))
     links = {}
     rrows = []
-    for i, r in enumerate(runs.sort_values(["model", "fold", "seed"]).itertuples()):
+    for i, r in enumerate(_tuples(runs.sort_values(["model", "fold", "seed"]))):
         rrows.append(
             [
                 r.model,

@@ -152,7 +152,7 @@ def accuracy_vs_latency(
 
 def nemenyi_cliques(ranks: dict[str, float], cd: float) -> list[list[str]]:
     """Maximal groups of models whose mean ranks lie within ``cd`` of each other."""
-    names = sorted(ranks, key=ranks.get)
+    names = sorted(ranks, key=lambda n: ranks[n])
     groups: list[list[str]] = []
     for i, a in enumerate(names):
         group = [b for b in names[i:] if ranks[b] - ranks[a] < cd]
@@ -163,7 +163,7 @@ def nemenyi_cliques(ranks: dict[str, float], cd: float) -> list[list[str]]:
 
 def _cd_matplotlib(ranks: dict[str, float], cd: float, title: str) -> Any:
     """Demšar's diagram drawn directly: rank axis, CD bar, cliques as thick lines."""
-    names = sorted(ranks, key=ranks.get)
+    names = sorted(ranks, key=lambda n: ranks[n])
     k = len(names)
     half = (k + 1) // 2
     fig, ax = plt.subplots(figsize=(7, 1.6 + 0.32 * half))
@@ -210,7 +210,7 @@ def critical_difference(
     except ImportError:
         plot_critical_difference = None
     if plot_critical_difference is not None:
-        fig, ax = plot_critical_difference(
+        drawn = plot_critical_difference(  # (fig, ax); p-values only when asked for
             np.asarray(scores, dtype=float),
             list(labels),
             test="nemenyi",
@@ -219,6 +219,7 @@ def critical_difference(
             width=7,
             textspace=1.8,
         )
+        fig, ax = drawn[0], drawn[1]
         ax.set_title(title, fontsize=10, pad=12)
         return save(fig, path, crop=True)
     ranks = np.apply_along_axis(_rankdata_desc, 1, np.asarray(scores, dtype=float)).mean(0)

@@ -64,7 +64,7 @@ VALIDATION = {
 
 def describe_validation(validation: dict[str, Any] | None, protocol: Protocol) -> str:
     """One sentence: what validation measured and whether it mimics this protocol's test."""
-    kind = (validation or {}).get("kind") or ""
+    kind: str = (validation or {}).get("kind") or ""
     if not kind:
         return ""
     detail = (validation or {}).get("description") or ""

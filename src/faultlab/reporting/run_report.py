@@ -236,7 +236,7 @@ def _adaptation_text(ad: dict[str, Any]) -> str:
         f"Domain adaptation: {ad.get('method', 'none')} (weight {ad.get('weight', 1)}); "
         f"{fmt_int(ad.get('n_adapt', 0))} unlabelled adaptation windows from "
         f"{role.get(ad.get('target_role', 'none'), ad.get('target_role'))}, their labels never "
-        f"read. Weights selected at {sel.get(ad.get('selection'), ad.get('selection'))}; "
+        f"read. Weights selected at {sel.get(str(ad.get('selection')), ad.get('selection'))}; "
         "never on target accuracy."
     )
 

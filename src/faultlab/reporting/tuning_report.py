@@ -48,8 +48,8 @@ def _history_plot(trials: pd.DataFrame, path: Path, title: str) -> Path | None:
     if trials.empty:
         return None
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    done = trials[trials["state"] == "COMPLETE"]
-    pruned = trials[trials["state"] == "PRUNED"]
+    done = trials.loc[trials["state"] == "COMPLETE"]
+    pruned = trials.loc[trials["state"] == "PRUNED"]
     ax.scatter(done["number"], done["value"], s=22, label="finished trial", color="tab:blue")
     if not pruned.empty:
         ymin = done["value"].min() if not done.empty else 0.0
@@ -270,7 +270,7 @@ def _trials_table(trials: pd.DataFrame) -> list[str]:
     cols = ["number", "state", "value", "seconds", "last_epoch"] + [
         c for c in trials.columns if c.startswith("params_")
     ]
-    show = trials[[c for c in cols if c in trials.columns]].sort_values("number").copy()
+    show = trials.loc[:, [c for c in cols if c in trials.columns]].sort_values("number").copy()
     if "seconds" in show:
         show["seconds"] = show["seconds"].round(1)
     md = [

@@ -97,7 +97,9 @@ class FrontEnd:
         self.threads = max(1, int(threads or 1))
         self.kind = spec.get("kind")
         if self.kind == "features":
-            cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["config"].items()}
+            cfg: dict[str, Any] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in spec["config"].items()
+            }
             try:
                 self.extractor = FeatureExtractor(**cfg)
             except TypeError as exc:  # a field this version does not know
@@ -135,6 +137,7 @@ class FrontEnd:
 # -- classifier graph ------------------------------------------------------------------------------
 def _skl2onnx_head(head: Any, n_features: int) -> tuple[Any, str]:
     """skl2onnx graph of a fitted (scaler ->) classifier; returns (model, probabilities output)."""
+    from onnx import ModelProto
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.calibration import CalibratedClassifierCV
@@ -158,6 +161,7 @@ def _skl2onnx_head(head: Any, n_features: int) -> tuple[Any, str]:
             )
     except Exception as exc:  # a converter missing for this estimator or option
         raise ExportError(f"skl2onnx cannot convert {type(clf).__name__}: {exc}") from None
+    assert isinstance(onx, ModelProto)  # intermediate=False: the model, not (model, topology)
     return onx, onx.graph.output[-1].name
 
 
@@ -421,7 +425,7 @@ def _task_head(pipe: Any, n_features: int) -> tuple[Any, str]:
     head = pipe[1:]
     clf = head[-1]
     if isinstance(clf, DummyClassifier):
-        return _prior_head(clf.class_prior_, n_features), "probabilities"
+        return _prior_head(np.asarray(clf.class_prior_), n_features), "probabilities"
     if isinstance(clf, SoftmaxRidge):
         return _linear_softmax_head(head, n_features), "probabilities"
     if _is_rbf_sigmoid_svm(clf):

@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -73,6 +73,8 @@ def _proba_module(model: Any):
     from torch import nn
 
     net = _torch_net(model)
+    if net is None:  # the callers send non-torch models elsewhere
+        raise ExportError(f"{type(model).__name__} has no torch network to export")
     tasks = list(model.classes)
 
     class ProbaOutput(nn.Module):
@@ -161,6 +163,8 @@ def _onnx_dynamo(module, example, path: Path, names: dict[str, list[str]]) -> No
             dynamic_shapes=({0: batch},),
             external_data=False,
         )
+    if prog is None:  # only the legacy exporter (dynamo=False) returns nothing
+        raise ExportError("torch.onnx.export(dynamo=True) returned no program")
     prog.save(str(path))
 
 
@@ -172,7 +176,8 @@ def _run_onnx(path: Path, X: np.ndarray) -> list[np.ndarray]:
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return sess.run(None, {sess.get_inputs()[0].name: X})
+    # the graphs written here have dense tensor outputs only (no sparse/sequence/map)
+    return cast(list[np.ndarray], sess.run(None, {sess.get_inputs()[0].name: X}))
 
 
 def export_onnx(
@@ -295,7 +300,7 @@ def _export_sklearn_onnx(model: Any, path: Path, tasks: list[str]) -> tuple[str,
     npz = path.parent / FRONTEND_FILE
     if arrays:
         with atomic_path(npz) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
     with atomic_path(path) as tmp:  # renamed over ``path`` only when verified
         tmp.write_bytes(onx.SerializeToString())
         front = FrontEnd(spec, path.parent, threads=1)

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,8 @@ class OnnxBackend:
         self.run = Streams(self._run_graph, streams, chunk if not frontend else 1 << 30)
 
     def _run_graph(self, X: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self.output_names, {self.input_name: X})
+        # the exported graphs have dense tensor outputs only (no sparse/sequence/map)
+        return cast(list[np.ndarray], self.session.run(self.output_names, {self.input_name: X}))
 
     def predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         X = np.asarray(X, np.float32)
@@ -329,7 +330,7 @@ class Predictor:
         proba = self.predict_windows(prepared.X, batch_size)
         rp = RecordingPrediction(prepared.name, prepared, proba, verdicts(proba, self.classes))
         model = getattr(self.backend, "model", None)
-        if hasattr(model, "explain") and len(prepared.X):
+        if model is not None and hasattr(model, "explain") and len(prepared.X):
             rp.evidence = model.explain(prepared.X)  # analyst models say why
         return rp
 
@@ -448,6 +449,8 @@ def write_predictions(
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
         return path
+    windows = table.to_json(orient="records", double_precision=6)
+    assert windows is not None  # no path given: pandas returns the text
     write_json(
         path,
         {
@@ -455,7 +458,7 @@ def write_predictions(
             "model": predictor.model_name,
             "classes": predictor.classes,
             "recordings": [rp.summary() for rp in preds],
-            "windows": json.loads(table.to_json(orient="records", double_precision=6)),
+            "windows": json.loads(windows),
         },
     )
     return path

@@ -187,7 +187,7 @@ def _catalogue_rate(path: Path) -> float | None:
 def _read_wav(path: Path, channels: list[str], label: str) -> tuple[np.ndarray, float]:
     """WAV via soundfile when installed, else scipy (PCM scaled to [-1, 1] either way)."""
     try:
-        import soundfile
+        import soundfile  # pyright: ignore[reportMissingImports]  # optional, not a dependency
 
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except ImportError:  # scipy reads PCM/float WAV without the optional dependency
@@ -412,10 +412,12 @@ def _apply_frontend(
     from faultlab.signals.speed import resolve_rpm
 
     fe = WindowFrontend(pre.frontend, "preprocess.json frontend")
+    rate = out.rate
+    assert rate is not None  # windows (tabular rows return before any front end)
     fixed = rpm or fe.cfg.rpm
     sig = np.atleast_2d(np.asarray(signal, dtype=np.float32))
     try:
-        value, source = resolve_rpm(meta, sig, source_rate, fixed, tuple(fe.cfg.rpm_range))
+        value, source = resolve_rpm(meta, sig, source_rate, fixed, fe.cfg.rpm_range)
     except ValueError as exc:
         raise DataError(f"{out.name}: {exc}") from None
     bearings = []
@@ -433,14 +435,14 @@ def _apply_frontend(
     from faultlab.signals.geometry import defect_orders
 
     n = len(out.X)
-    orders, mean = mean_order_spectrum(out.X, out.rate, np.full(n, value))
+    orders, mean = mean_order_spectrum(out.X, rate, np.full(n, value))
     out.order_spectrum = {
         "orders": orders.tolist(),
         "spectrum": mean.tolist(),
         "bearing": bearings[0],
         "defect_orders": defect_orders(bearings[0]),
     }
-    out.X = fe.transform(out.X, out.rate, np.full(n, value), np.array([bearings] * n, dtype=object))
+    out.X = fe.transform(out.X, rate, np.full(n, value), np.array([bearings] * n, dtype=object))
     out.rpm, out.rpm_source, out.bearing = float(value), source, bearings
 
 

@@ -155,7 +155,7 @@ _REQUEST_BODY = {
     },
 }
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "malformed JSON"},
     401: {"description": "missing or wrong bearer token (when the service has one)"},
     413: {"description": "body or upload over the size limit"},

@@ -52,13 +52,12 @@ class Streams:
 
     def __call__(self, X: np.ndarray) -> list[np.ndarray]:
         n = len(X)
-        k = min(self.streams, n // MIN_CHUNK) if self._pool is not None else 1
-        if k <= 1:
+        pool = self._pool
+        k = min(self.streams, n // MIN_CHUNK) if pool is not None else 1
+        if pool is None or k <= 1:
             return self._serial(X)
         bounds = np.linspace(0, n, k + 1).astype(int)
-        futures = [
-            self._pool.submit(self._serial, X[a:b]) for a, b in zip(bounds[1:-1], bounds[2:])
-        ]
+        futures = [pool.submit(self._serial, X[a:b]) for a, b in zip(bounds[1:-1], bounds[2:])]
         first = self._serial(X[: bounds[1]])  # the caller is a stream too
         parts = [first, *(f.result() for f in futures)]
         return [np.concatenate(outs) for outs in zip(*parts)]

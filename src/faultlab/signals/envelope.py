@@ -34,13 +34,35 @@ def analytic_spectrum(X: np.ndarray) -> np.ndarray:
     H = rfft(X.astype(np.float32, copy=False), axis=-1)
     H[..., 0] = 0
     last = H.shape[-1] - 1 if L % 2 == 0 else H.shape[-1]
-    H[..., 1:last] *= 2
+    if H.dtype == np.complex64 and H.flags.c_contiguous:  # both parts x 2: one real pass
+        H.view(np.float32)[..., 2 : 2 * last] *= np.float32(2)
+    else:
+        H[..., 1:last] *= 2
     return H
 
 
 @functools.lru_cache(maxsize=8)
 def _hann(L: int) -> np.ndarray:
     return np.hanning(L + 1)[:-1].astype(np.float32)  # periodic Hann
+
+
+def whiten(H: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``H / |H|`` (cepstral pre-whitening; bins of magnitude 0, such as DC, stay 0).
+
+    Runs on the real and imaginary views: numpy divides a complex number by a real one as
+    ``(re * (1 / m), im * (1 / m))``, so multiplying both parts by the float32 reciprocal
+    gives the same numbers at a fraction of the cost. ``out`` (complex64, at least as long
+    as ``H`` on the last axis) receives the result in its first bins.
+    """
+    inv = np.abs(H)
+    np.maximum(inv, np.float32(1e-30), out=inv)
+    np.divide(np.float32(1.0), inv, out=inv)
+    if out is None:
+        out = np.empty_like(H)
+    dst = out[..., : H.shape[-1]]
+    np.multiply(H.real, inv, out=dst.real)  # views: written straight into the buffer
+    np.multiply(H.imag, inv, out=dst.imag)
+    return dst
 
 
 def kurtogram_bands(H: np.ndarray, levels: int = 3, min_bins: int = 8) -> list[tuple[int, int]]:
@@ -78,8 +100,9 @@ def select_band(
     if method is None or method == "none":
         return H, np.broadcast_to(np.array([0.0, sampling_rate / 2], np.float32), shape + (2,))
     if method == "cpw":
-        Hw = H / np.maximum(np.abs(H), np.float32(1e-30))  # DC stays 0
-        return Hw, np.broadcast_to(np.array([0.0, sampling_rate / 2], np.float32), shape + (2,))
+        return whiten(H), np.broadcast_to(
+            np.array([0.0, sampling_rate / 2], np.float32), shape + (2,)
+        )
     if method == "kurtogram":
         bands = kurtogram_bands(H, levels)
         sk = spectral_kurtosis(H, bands)
@@ -97,6 +120,72 @@ def select_band(
     return H * keep, np.broadcast_to(np.array([lo_hz, hi_hz], np.float32), shape + (2,))
 
 
+def _env2_into(
+    H: np.ndarray,
+    L: int,
+    width: int,
+    band: str | tuple[float, float] | None,
+    sampling_rate: float,
+    levels: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(buf [..., width], band_hz)``: the mean-removed squared envelope of the chosen band
+    of the analytic spectrum ``H`` in ``buf[..., :L]``, zeros after (``width >= L``: the
+    zero-padding a later FFT needs, written once). ``H`` is kept."""
+    if band == "cpw":  # whiten straight into a zero-padded buffer the inverse FFT may reuse
+        Z = np.zeros(H.shape[:-1] + (L,), np.complex64)
+        whiten(H, out=Z)
+        band_hz = np.broadcast_to(
+            np.array([0.0, sampling_rate / 2], np.float32), H.shape[:-1] + (2,)
+        )
+        z = ifft(Z, n=L, axis=-1, overwrite_x=True)
+    else:
+        Hb, band_hz = select_band(H, band, sampling_rate, levels)
+        z = ifft(Hb, n=L, axis=-1)  # the analytic signal of the band
+    buf = np.empty(H.shape[:-1] + (width,), np.float32)
+    buf[..., L:] = 0.0
+    env2 = buf[..., :L]
+    _squared_magnitude(z, out=env2)
+    env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would leak into low orders
+    return buf, band_hz
+
+
+def _squared_magnitude(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``z.real * z.real + z.imag * z.imag`` into ``out``; ``z`` (ours) is clobbered."""
+    if z.dtype != np.complex64 or not z.flags.c_contiguous:
+        np.multiply(z.real, z.real, out=out)
+        out += z.imag * z.imag
+        return out
+    v = z.view(np.float32)  # re, im interleaved: square them in one contiguous pass
+    np.square(v, out=v)
+    return np.add(v[..., 0::2], v[..., 1::2], out=out)
+
+
+def _acf_of_padded(buf: np.ndarray, L: int) -> np.ndarray:
+    """:func:`autocorrelation` of ``buf[..., :L]`` (``buf [..., 2L]``, zeros after L)."""
+    F = rfft(buf, axis=-1)
+    # the power spectrum as a complex array with zero imaginary part: irfft copies nothing
+    _squared_magnitude(F, out=F.real)
+    F.imag = 0.0
+    r = irfft(F, n=2 * L, axis=-1)[..., :L]
+    r /= np.arange(L, 0, -1, dtype=np.float32)  # unbiased: lag k averages L - k products
+    r /= np.maximum(r[..., :1], 1e-30)
+    return r.astype(np.float32, copy=False)
+
+
+def _ses_of_padded(buf: np.ndarray, L: int, taper: str, n_bins: int | None = None) -> np.ndarray:
+    """:func:`envelope_spectrum` of ``buf[..., :L]`` (zeros after L; tapered in place),
+    its first ``n_bins`` bins (default: all)."""
+    gain = np.float32(2.0 / L)
+    if taper == "hann":
+        w = _hann(L)
+        buf[..., :L] *= w
+        gain = np.float32(2.0 / w.sum())  # a sinusoid of amplitude A still reads A
+    F = rfft(buf, axis=-1)
+    S = np.abs(F[..., :n_bins] if n_bins is not None and n_bins < F.shape[-1] else F)
+    S *= gain
+    return S.astype(np.float32, copy=False)
+
+
 def squared_envelope(
     X: np.ndarray,
     sampling_rate: float,
@@ -108,12 +197,15 @@ def squared_envelope(
     Returns ``(env2, band_hz [..., 2])``.
     """
     L = X.shape[-1]
-    Hb, band_hz = select_band(analytic_spectrum(X), band, sampling_rate, levels)
-    z = ifft(Hb, n=L, axis=-1)  # the analytic signal of the band
-    env2 = z.real * z.real
-    env2 += z.imag * z.imag
-    env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would leak into low orders
-    return env2.astype(np.float32, copy=False), band_hz
+    return _env2_into(analytic_spectrum(X), L, L, band, sampling_rate, levels)
+
+
+def autocorrelation(env2: np.ndarray) -> np.ndarray:
+    """Unbiased autocorrelation ``[..., L]`` of ``env2`` divided by its lag-0 value."""
+    L = env2.shape[-1]
+    buf = np.zeros(env2.shape[:-1] + (2 * L,), np.float32)
+    buf[..., :L] = env2
+    return _acf_of_padded(buf, L)
 
 
 def envelope_autocorrelation(
@@ -130,12 +222,17 @@ def envelope_autocorrelation(
     autocorrelation of the broadband impulse train peaks at the impact *period* with a
     width set by the impulse, not the window, so periods 1 % apart stay apart.
     """
-    env2, _ = squared_envelope(X, sampling_rate, band, levels)
+    L = X.shape[-1]
+    buf, _ = _env2_into(analytic_spectrum(X), L, 2 * L, band, sampling_rate, levels)
+    return _acf_of_padded(buf, L)
+
+
+def envelope_spectrum(env2: np.ndarray, nfft: int | None = None, taper: str = "hann") -> np.ndarray:
+    """Amplitude spectrum ``[..., nfft // 2 + 1]`` of a squared envelope ``env2 [..., L]``."""
     L = env2.shape[-1]
-    F = rfft(env2, n=2 * L, axis=-1)
-    r = irfft(F.real * F.real + F.imag * F.imag, n=2 * L, axis=-1)[..., :L]
-    r /= np.arange(L, 0, -1, dtype=np.float32)  # unbiased: lag k averages L - k products
-    return (r / np.maximum(r[..., :1], 1e-30)).astype(np.float32, copy=False)
+    buf = np.zeros(env2.shape[:-1] + (max(nfft or L, L),), np.float32)
+    buf[..., :L] = env2
+    return _ses_of_padded(buf, L, taper)
 
 
 def squared_envelope_spectrum(
@@ -156,11 +253,32 @@ def squared_envelope_spectrum(
     ``k * sampling_rate / nfft`` Hz. ``nfft`` (>= L) zero-pads for a finer grid.
     """
     L = X.shape[-1]
-    env2, band_hz = squared_envelope(X, sampling_rate, band, levels)
-    gain = np.float32(2.0 / L)
-    if taper == "hann":
-        w = _hann(L)
-        env2 *= w
-        gain = np.float32(2.0 / w.sum())  # a sinusoid of amplitude A still reads A
-    S = np.abs(rfft(env2, n=max(nfft or L, L), axis=-1)) * gain
-    return S.astype(np.float32, copy=False), band_hz
+    width = max(nfft or L, L)
+    buf, band_hz = _env2_into(analytic_spectrum(X), L, width, band, sampling_rate, levels)
+    return _ses_of_padded(buf, L, taper), band_hz
+
+
+def envelope_spectra(
+    X: np.ndarray,
+    sampling_rate: float,
+    band: str | tuple[float, float] | None = "cpw",
+    nfft: int | None = None,
+    levels: int = 3,
+    taper: str = "hann",
+    acf_band: str | tuple[float, float] | None = None,
+    n_bins: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`squared_envelope_spectrum` and (``acf_band`` not None) the
+    :func:`envelope_autocorrelation` of that band, from ONE forward FFT of ``X``.
+
+    Returns ``(ses, band_hz, acf or None)``, the same numbers as the two functions;
+    ``n_bins``: keep only the first bins of ``ses`` (all a caller reads; saves work).
+    """
+    L = X.shape[-1]
+    H = analytic_spectrum(X)
+    acf = None
+    if acf_band is not None:
+        buf, _ = _env2_into(H, L, 2 * L, acf_band, sampling_rate, levels)
+        acf = _acf_of_padded(buf, L)
+    buf, band_hz = _env2_into(H, L, max(nfft or L, L), band, sampling_rate, levels)
+    return _ses_of_padded(buf, L, taper, n_bins), band_hz, acf

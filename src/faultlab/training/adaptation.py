@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -160,6 +160,9 @@ class DomainDiscriminator(nn.Module):
 class CdanMap(nn.Module):
     """Multilinear map ``f (x) p``; a fixed random projection when ``F x k`` exceeds ``dim``."""
 
+    rf: torch.Tensor  # buffers (random projection only)
+    rp: torch.Tensor
+
     def __init__(self, n_features: int, n_classes: int, dim: int) -> None:
         super().__init__()
         self.random = n_features * n_classes > dim
@@ -209,6 +212,13 @@ def _cdan_weights(p: torch.Tensor, ns: int) -> torch.Tensor:
 
 # --- the adapter: target batches + loss, driven by the training engine ---------------------
 
+
+class FeatureNet(Protocol):
+    """What adaptation needs of a network: its pooled features and its task logits."""
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+
+
 #: method -> loss(adapter, feats_s, feats_t, logits_s, logits_t, coeff)
 LossFn = Callable[
     ["Adapter", torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor
@@ -220,12 +230,15 @@ def _probs(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _adversarial(a: Adapter, fs, ft, ls, lt, coeff: float) -> torch.Tensor:
+    disc, cdan_map = a.discriminator, a.cdan_map
+    assert disc is not None  # Adapter builds one for every adversarial method
     f = torch.cat([fs, ft])
     ns = fs.shape[0]
     if a.method == "dann":
-        return _domain_bce(a.discriminator(grad_reverse(f, coeff)), ns)
+        return _domain_bce(disc(grad_reverse(f, coeff)), ns)
+    assert cdan_map is not None  # cdan, cdan+e
     p = _probs(torch.cat([ls, lt])).detach()
-    logits = a.discriminator(grad_reverse(a.cdan_map(f, p), coeff))
+    logits = disc(grad_reverse(cdan_map(f, p), coeff))
     return _domain_bce(logits, ns, _cdan_weights(p, ns) if a.method == "cdan+e" else None)
 
 
@@ -309,7 +322,8 @@ class Adapter(nn.Module):
         """One joint forward of a source and a target batch: (source logits, weighted loss)."""
         ns = xs.shape[0]
         xt = self.target_batch(ns, xs.device)
-        feats, out = net.forward_features(torch.cat([xs, xt]))
+        # the engine adapts only networks that expose their features (models' FaultNet)
+        feats, out = cast(FeatureNet, net).forward_features(torch.cat([xs, xt]))
         task = next(iter(out))
         feats = feats.float()
         logits = out[task].float()

@@ -24,5 +24,10 @@ def irfft(x: np.ndarray, n: int | None = None, axis: int = -1) -> Real:
     return cast(Real, scipy.fft.irfft(x, n=n, axis=axis))
 
 
-def ifft(x: np.ndarray, n: int | None = None, axis: int = -1) -> Complex:
-    return cast(Complex, scipy.fft.ifft(x, n=n, axis=axis))
+def ifft(x: np.ndarray, n: int | None = None, axis: int = -1, overwrite_x: bool = False) -> Complex:
+    return cast(Complex, scipy.fft.ifft(x, n=n, axis=axis, overwrite_x=overwrite_x))
+
+
+def get_workers() -> int:
+    """Threads ``scipy.fft`` uses here (``scipy.fft.set_workers`` sets it for a block)."""
+    return int(scipy.fft.get_workers())

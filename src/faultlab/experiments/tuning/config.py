@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from faultlab.errors import ConfigError
 from faultlab.experiments.config import ModelConfig
 
 Log = Callable[[str], None]
@@ -45,6 +46,12 @@ class ParamSpace(BaseModel):
         if self.type == "int" and (self.low != int(self.low) or self.high != int(self.high)):
             raise ValueError("int bounds must be whole numbers")
         return self
+
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of an ``int``/``float`` space (the validator requires both)."""
+        if self.low is None or self.high is None:
+            raise ConfigError(f"a {self.type} search space has no low/high bounds")
+        return self.low, self.high
 
 
 class ObjectiveConfig(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,9 +132,9 @@ def _val_acc(m: dict[str, Any]) -> float:
 def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean over seeds of what the before/after table shows."""
 
-    def mean(vals: list[float]) -> float:
-        vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
-        return float(np.mean(vals)) if vals else math.nan
+    def mean(vals: Sequence[float | None]) -> float:
+        ok = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        return float(np.mean(ok)) if ok else math.nan
 
     recs = [Metrics.from_json(m) for m in runs]
     latencies = [r.speed.latency_ms_batch1 for r in recs]

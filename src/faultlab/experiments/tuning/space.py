@@ -50,10 +50,12 @@ def suggest(trial: Any, search: dict[str, ParamSpace]) -> dict[str, Any]:
         if sp.type == "categorical":
             values[key] = trial.suggest_categorical(key, sp.choices)
         elif sp.type == "int":
+            low, high = sp.bounds()
             step = int(sp.step) if sp.step else 1
-            values[key] = trial.suggest_int(key, int(sp.low), int(sp.high), step=step, log=sp.log)
+            values[key] = trial.suggest_int(key, int(low), int(high), step=step, log=sp.log)
         else:
-            values[key] = trial.suggest_float(key, sp.low, sp.high, step=sp.step, log=sp.log)
+            low, high = sp.bounds()
+            values[key] = trial.suggest_float(key, low, high, step=sp.step, log=sp.log)
     return values
 
 
