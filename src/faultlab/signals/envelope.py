@@ -60,8 +60,8 @@ def whiten(H: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if out is None:
         out = np.empty_like(H)
     dst = out[..., : H.shape[-1]]
-    np.multiply(H.real, inv, out=dst.real)  # views: written straight into the buffer
-    np.multiply(H.imag, inv, out=dst.imag)
+    np.multiply(np.real(H), inv, out=np.real(dst))  # views: written straight into the buffer
+    np.multiply(np.imag(H), inv, out=np.imag(dst))
     return dst
 
 
@@ -152,8 +152,8 @@ def _env2_into(
 def _squared_magnitude(z: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``z.real * z.real + z.imag * z.imag`` into ``out``; ``z`` (ours) is clobbered."""
     if z.dtype != np.complex64 or not z.flags.c_contiguous:
-        np.multiply(z.real, z.real, out=out)
-        out += z.imag * z.imag
+        np.multiply(np.real(z), np.real(z), out=out)
+        out += np.imag(z) * np.imag(z)
         return out
     v = z.view(np.float32)  # re, im interleaved: square them in one contiguous pass
     np.square(v, out=v)

@@ -61,7 +61,8 @@ def median_of(wires: Sequence[np.ndarray]) -> np.ndarray:
     n = len(w)
     if n == 0:
         raise ValueError("median_of: no values")
-    mid = (n // 2 - 1, n // 2) if n % 2 == 0 else (n // 2,)
+    lo, hi = (n - 1) // 2, n // 2  # the middle wire(s): equal for an odd count
+    mid = (lo, hi) if lo != hi else (lo,)
     spare = np.empty_like(w[0])
     for a, b, need_min, need_max in selection_network(n, mid):
         if need_min and need_max:
@@ -73,8 +74,8 @@ def median_of(wires: Sequence[np.ndarray]) -> np.ndarray:
         else:
             np.maximum(w[a], w[b], out=w[b])
     if n % 2:
-        return w[mid[0]]
-    out = w[mid[0]] + w[mid[1]]
+        return w[lo]
+    out = w[lo] + w[hi]
     out *= out.dtype.type(0.5)
     return out
 
