@@ -39,18 +39,11 @@ import numpy as np
 import scipy.fft
 
 from faultlab.features.order_envelope import OrderEnvelopeConfig, order_envelope
+from faultlab.models.envelope import DEFAULT_FRONTEND
 from faultlab.signals.geometry import orders_table
 
-ENVELOPE = {
-    "axis": "defect",
-    "band": "cpw",
-    "harmonics": 4,
-    "half_width": 1.2,
-    "step": 0.1,
-    "scale": "linear",
-    "periodicity": 3,
-    "periodicity_band": "none",
-}
+#: what ``envelope`` reads (its default front end, without the ``kind`` key)
+ENVELOPE = {k: v for k, v in DEFAULT_FRONTEND.items() if k != "kind"}
 CONTRAST = {"contrast": True, "harmonics": 1, "half_width": 0.0}
 
 #: name -> (front-end options, which shipped models ask for it)

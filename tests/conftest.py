@@ -42,6 +42,19 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("FAULTLAB_SPEED_REPEATS", "1")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _cluster_speed_repeats(request):
+    """3 timed calls per speed mode in ``cluster`` modules: they kill a process mid-run at
+    moments timed against run lengths (module-scoped and autouse, so the Ray nodes and
+    subprocesses their fixtures start inherit it)."""
+    if request.node.get_closest_marker("cluster") is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FAULTLAB_SPEED_REPEATS", "3")
+        yield
+
+
 #: Fixtures that need the real files: a test using one is an integration test.
 SHARED_FIXTURES = {"shared_data", "cwru_dir", "mfpt_dir", "steel_csv"}
 

@@ -25,16 +25,6 @@ from faultlab.experiments.tuning import make_storage  # noqa: E402
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _speed_repeats():
-    """3 timed calls per speed mode, as before the unit tests went down to 1 (conftest): this
-    module kills a process mid-run at moments timed against run lengths (its subprocesses and
-    Ray nodes inherit the setting)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FAULTLAB_SPEED_REPEATS", "3")
-        yield
-
-
 N_TRIALS = 9
 CONFIG = {
     "name": "pg",

@@ -54,16 +54,6 @@ CONFIG = {
 N_RUNS = len(CONFIG["models"]) * len(SEEDS)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _speed_repeats():
-    """3 timed calls per speed mode, as before the unit tests went down to 1 (conftest): this
-    module kills a process mid-run at moments timed against run lengths (its subprocesses and
-    Ray nodes inherit the setting)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FAULTLAB_SPEED_REPEATS", "3")
-        yield
-
-
 @pytest.fixture(scope="module")
 def cluster():
     with ray_cluster(extra_nodes=1, num_cpus=1) as c:
