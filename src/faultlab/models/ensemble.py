@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from faultlab.data.types import NOT_APPLICABLE, WindowSet
 from faultlab.errors import ConfigError, DataError
@@ -220,7 +220,7 @@ class EnsembleModel(FaultModel[EnsembleParams]):
             p, yt = proba[t][m], y[m]
             pred = p.argmax(1)
             present = np.unique(yt)
-            s = float(np.mean([float((pred[yt == c] == c).mean()) for c in present]))
+            s = float(balanced_accuracy_score(yt, pred))
             if self.params.weights_score == "balanced_accuracy+roc_auc" and len(present) > 1:
                 s += float(np.mean([float(roc_auc_score(yt == c, p[:, c])) for c in present]))
             score.append(s)
