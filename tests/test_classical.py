@@ -246,3 +246,50 @@ def test_minirocket_logistic_head(cwru):
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-5)
     assert (proba.argmax(1) == test.y["class"]).mean() >= 0.95
     assert type(model.pipelines["class"][-1]).__name__ == "LogisticRegression"
+
+
+def test_minirocket_threads_respect_numba_pool(monkeypatch):
+    """n_jobs (-1: every core) is capped by numba's pool size: a machine or scheduler that
+    sets NUMBA_NUM_THREADS=1 made every minirocket run fail with "The number of threads must
+    be between 1 and 1"."""
+    import numba
+
+    from faultlab.models.minirocket import numba_threads
+
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
+    assert numba_threads(-1) == numba_threads(None) == numba_threads(8) == 1
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 64)
+    assert numba_threads(1) == 1 and 1 <= numba_threads(-1) <= 64
+
+
+def test_minirocket_runs_with_a_one_thread_numba_pool(tmp_path):
+    """The real failure, in a fresh process whose numba pool has one thread."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, pandas as pd\n"
+        "from faultlab.models.base import build_model\n"
+        "from faultlab.data.types import WindowSet\n"
+        "from faultlab.training.fit import fit_model\n"
+        "from faultlab.training.config import TrainConfig\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.standard_normal((40, 1, 256)).astype(np.float32)\n"
+        "X[20:] += np.sin(np.arange(256) / 3.0).astype(np.float32)\n"
+        "y = np.repeat([0, 1], 20)\n"
+        "ws = WindowSet(X=X, y={'class': y}, classes={'class': ['a', 'b']},\n"
+        "               recording_id=np.repeat(np.arange(4), 10).astype(str),\n"
+        "               info=pd.DataFrame(index=range(40)), sampling_rate=12000.0)\n"
+        "m = build_model('minirocket', ws.classes, (1, 256), {'n_kernels': 84, 'input': 'signal'},\n"
+        "                training=TrainConfig(num_threads=2))\n"
+        "fit_model(m, ws)\n"
+        "print((m.predict(X)['class'] == y).mean())\n"
+    )
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": "src"}
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) >= 0.9

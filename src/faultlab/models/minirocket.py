@@ -65,6 +65,18 @@ def prepare(X: np.ndarray, normalise: str, kind: str) -> np.ndarray:
     return INPUTS[kind](normalise_windows(X, normalise))
 
 
+def numba_threads(n_jobs: int | None) -> int:
+    """Threads numba may run: ``n_jobs`` (None or < 1: every core), at most the cores and
+    ``NUMBA_NUM_THREADS`` (numba's pool size, fixed when it starts: a user or a scheduler
+    that sets it to 1 would otherwise see "The number of threads must be between 1 and 1")."""
+    import multiprocessing
+
+    from numba import config
+
+    cap = max(1, min(multiprocessing.cpu_count(), int(config.NUMBA_NUM_THREADS)))
+    return cap if n_jobs is None or n_jobs < 1 else min(int(n_jobs), cap)
+
+
 def rocket_transform(X: np.ndarray, parameters: tuple, n_jobs: int = 1) -> np.ndarray:
     """MiniRocket features of prepared inputs ``X [n, C, L]`` with fitted ``parameters``.
 
@@ -72,8 +84,6 @@ def rocket_transform(X: np.ndarray, parameters: tuple, n_jobs: int = 1) -> np.nd
     the collection, which costs more than the convolutions of one window (~5-20 ms against
     ~1 ms at batch 1). ``n_jobs`` numba threads (-1: all cores).
     """
-    import multiprocessing
-
     from aeon.transformations.collection.convolution_based._minirocket import (
         MiniRocket,
         _static_transform_multi,
@@ -82,9 +92,7 @@ def rocket_transform(X: np.ndarray, parameters: tuple, n_jobs: int = 1) -> np.nd
     from numba import get_num_threads, set_num_threads
 
     X = np.ascontiguousarray(X, dtype=np.float32)
-    cores = multiprocessing.cpu_count()
-    n = cores if n_jobs is None or n_jobs < 1 or n_jobs > cores else int(n_jobs)
-    n = min(n, max(1, len(X)))  # one window: no thread hand-off
+    n = min(numba_threads(n_jobs), max(1, len(X)))  # one window: no thread hand-off
     with _ROCKET_LOCK:  # numba's workqueue layer (no OpenMP/TBB) is not thread-safe
         prev = get_num_threads()
         set_num_threads(n)
@@ -134,7 +142,7 @@ class ChunkedMiniRocket(TransformerMixin, BaseEstimator):
         self.rocket_ = MiniRocket(
             n_kernels=self.n_kernels,
             max_dilations_per_kernel=self.max_dilations_per_kernel,
-            n_jobs=self.n_jobs,
+            n_jobs=numba_threads(self.n_jobs),
             random_state=self.random_state,
         ).fit(X)
         self.n_features_out_ = int(np.asarray(self.rocket_.transform(X[:1])).shape[1])
@@ -264,7 +272,8 @@ class MiniRocketModel(FeatureModel[MiniRocketParams]):
             normalise=p.normalise,
             input=p.input,
             chunk_size=p.chunk_size,
-            n_jobs=p.n_jobs,
+            # training.num_threads caps it, as it caps the other models' threads
+            n_jobs=min(numba_threads(p.n_jobs), self.training.num_threads or 1 << 16),
             random_state=self.training.seed,
         )
 
