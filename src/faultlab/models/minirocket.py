@@ -73,7 +73,8 @@ def numba_threads(n_jobs: int | None) -> int:
 
     from numba import config
 
-    cap = max(1, min(multiprocessing.cpu_count(), int(config.NUMBA_NUM_THREADS)))
+    pool = config.NUMBA_NUM_THREADS  # pyright: ignore[reportAttributeAccessIssue]  (set at import)
+    cap = max(1, min(multiprocessing.cpu_count(), int(pool)))
     return cap if n_jobs is None or n_jobs < 1 else min(int(n_jobs), cap)
 
 
