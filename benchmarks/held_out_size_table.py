@@ -1,0 +1,84 @@
+"""The held-out fault size table of a finished benchmark: every model, one row each.
+
+Reads ``runs.csv`` and ``per_class.csv`` that ``faultlab benchmark`` writes beside the
+leaderboard and prints a Markdown table: test accuracy and macro ROC-AUC (mean ± std over
+folds x seeds), recording accuracy, validation accuracy and ROC-AUC (the held-out TRAINING
+size, before the refit), the selection score (val accuracy + val ROC-AUC) / 2, and the
+accuracy of each class on each held-out size (mean over seeds). Then the entry validation
+selects: the only choice a user may make without looking at test data.
+
+    faultlab benchmark configs/cwru-held-out-size.yaml --out runs/cwru-held-out-size
+    PYTHONPATH=src .venv/bin/python benchmarks/held_out_size_table.py runs/cwru-held-out-size
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+SIZES = ("0.007", "0.014", "0.021")
+
+
+def model_table(runs: pd.DataFrame) -> pd.DataFrame:
+    g = runs.groupby("model", sort=False)
+    t = pd.DataFrame(
+        {
+            "family": g["family"].first(),
+            "acc": g["accuracy"].mean(),
+            "acc_sd": g["accuracy"].std(),
+            "auroc": g["roc_auc_macro"].mean(),
+            "auroc_sd": g["roc_auc_macro"].std(),
+            "rec": g["recording_accuracy"].mean(),
+            "val_acc": g["val_accuracy"].mean(),
+            "val_auroc": g["val_roc_auc"].mean(),
+            "runs": g.size(),
+        }
+    )
+    t["selection"] = (t["val_acc"] + t["val_auroc"]) / 2
+    return t.sort_values("acc", ascending=False)
+
+
+def class_cells(per_class: pd.DataFrame) -> pd.Series:
+    """(model, class, held-out size) -> accuracy, mean over seeds."""
+    pc = per_class.assign(size=per_class["fold"].str.extract(r"([0-9.]+)$")[0])
+    return pc.groupby(["model", "class", "size"])["accuracy"].mean()
+
+
+def render(t: pd.DataFrame, cells: pd.Series, classes: list[str]) -> str:
+    def cell(m: str, c: str) -> str:
+        return " / ".join(f"{cells.get((m, c, s), float('nan')):.2f}" for s in SIZES)
+
+    head = ["model", "family", "accuracy", "macro ROC-AUC", "rec. acc.", "val acc."]
+    head += ["val ROC-AUC", "selection", *classes, "runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m, r in t.iterrows():
+        row = [f"`{m}`", r["family"], f"{r['acc']:.3f} ± {r['acc_sd']:.3f}"]
+        row += [f"{r['auroc']:.3f} ± {r['auroc_sd']:.3f}", f"{r['rec']:.3f}"]
+        row += [f"{r['val_acc']:.3f}", f"{r['val_auroc']:.3f}", f"{r['selection']:.3f}"]
+        row += [cell(str(m), c) for c in classes] + [str(int(r["runs"]))]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", type=Path, help="benchmark output directory")
+    args = ap.parse_args()
+    runs = pd.read_csv(args.out / "runs.csv")
+    per_class = pd.read_csv(args.out / "per_class.csv")
+    t = model_table(runs)
+    classes = list(dict.fromkeys(per_class["class"]))
+    print(f"Accuracy per class: held-out size {' / '.join(SIZES)} in\n")
+    print(render(t, class_cells(per_class), classes))
+    best = t["selection"].idxmax()
+    r = t.loc[best]
+    print(
+        f"\nselected on validation: {best} (val acc. {r['val_acc']:.3f}, val ROC-AUC "
+        f"{r['val_auroc']:.3f}); its test: accuracy {r['acc']:.3f}, macro ROC-AUC {r['auroc']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
