@@ -152,6 +152,39 @@ def _env2_into(
     return buf, band_hz
 
 
+def _acf_env2(
+    X: np.ndarray,
+    H: np.ndarray,
+    band: str | tuple[float, float] | None,
+    sampling_rate: float,
+    levels: int,
+) -> np.ndarray:
+    """``buf [..., 2L]``: the mean-removed squared envelope of ``band`` of windows ``X``
+    (analytic spectrum ``H``) in ``buf[..., :L]``, zeros after: the autocorrelation's input.
+
+    The whole band (``none``, what every shipped model reads) without the complex inverse
+    FFT: the analytic signal's real part is the window less its mean, its imaginary part
+    the Hilbert transform, ``irfft(-i H / 2)`` (half the points of the complex transform;
+    4.5 us a window less on this machine). Other bands: :func:`_env2_into`."""
+    X = np.asarray(X, dtype=np.float32)  # what H is the spectrum of
+    L = X.shape[-1]
+    if band not in (None, "none"):
+        return _env2_into(H, L, 2 * L, band, sampling_rate, levels, single=True)[0]
+    Y = np.empty_like(H)  # -i H / 2; irfft reads no imaginary part at DC or Nyquist
+    np.multiply(np.imag(H), np.float32(0.5), out=np.real(Y))
+    np.multiply(np.real(H), np.float32(-0.5), out=np.imag(Y))
+    h = irfft32(Y, n=L)
+    buf = np.empty(H.shape[:-1] + (2 * L,), np.float32)
+    buf[..., L:] = 0.0
+    env2 = buf[..., :L]
+    np.subtract(X, X.mean(axis=-1, keepdims=True), out=env2)
+    env2 *= env2
+    h *= h
+    env2 += h
+    env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would bias every lag
+    return buf
+
+
 def _squared_magnitude(z: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``z.real * z.real + z.imag * z.imag`` into ``out``; ``z`` (ours) is clobbered."""
     if z.dtype != np.complex64 or not z.flags.c_contiguous:
@@ -232,8 +265,7 @@ def envelope_autocorrelation(
     width set by the impulse, not the window, so periods 1 % apart stay apart.
     """
     L = X.shape[-1]
-    buf, _ = _env2_into(analytic_spectrum(X), L, 2 * L, band, sampling_rate, levels, True)
-    return _acf_of_padded(buf, L)
+    return _acf_of_padded(_acf_env2(X, analytic_spectrum(X), band, sampling_rate, levels), L)
 
 
 def envelope_spectrum(env2: np.ndarray, nfft: int | None = None, taper: str = "hann") -> np.ndarray:
@@ -287,7 +319,6 @@ def envelope_spectra(
     H = analytic_spectrum(X)
     acf = None
     if acf_band is not None:
-        buf, _ = _env2_into(H, L, 2 * L, acf_band, sampling_rate, levels, single=True)
-        acf = _acf_of_padded(buf, L)
+        acf = _acf_of_padded(_acf_env2(X, H, acf_band, sampling_rate, levels), L)
     buf, band_hz = _env2_into(H, L, max(nfft or L, L), band, sampling_rate, levels)
     return _ses_of_padded(buf, L, taper, n_bins), band_hz, acf
