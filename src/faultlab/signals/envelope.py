@@ -170,10 +170,8 @@ def _acf_env2(
     L = X.shape[-1]
     if band not in (None, "none"):
         return _env2_into(H, L, 2 * L, band, sampling_rate, levels, single=True)[0]
-    Y = np.empty_like(H)  # -i H / 2; irfft reads no imaginary part at DC or Nyquist
-    np.multiply(np.imag(H), np.float32(0.5), out=np.real(Y))
-    np.multiply(np.real(H), np.float32(-0.5), out=np.imag(Y))
-    h = irfft32(Y, n=L)
+    # -i H / 2 (one complex pass, exact); irfft reads no imaginary part at DC or Nyquist
+    h = irfft32(np.multiply(H, np.complex64(-0.5j)), n=L)
     buf = np.empty(H.shape[:-1] + (2 * L,), np.float32)
     buf[..., L:] = 0.0
     env2 = buf[..., :L]
