@@ -135,7 +135,8 @@ def _env2_into(
     zero-padding a later FFT needs, written once). ``H`` is kept. ``single``: the inverse
     FFT by :func:`~faultlab.utils.fft.ifft32` (the autocorrelation's path, see there)."""
     if band == "cpw":  # whiten straight into a zero-padded buffer the inverse FFT may reuse
-        Z = np.zeros(H.shape[:-1] + (L,), np.complex64)
+        Z = np.empty(H.shape[:-1] + (L,), np.complex64)
+        Z[..., H.shape[-1] :] = 0  # the rest is written by whiten
         whiten(H, out=Z)
         band_hz = np.broadcast_to(
             np.array([0.0, sampling_rate / 2], np.float32), H.shape[:-1] + (2,)
