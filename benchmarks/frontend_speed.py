@@ -15,39 +15,44 @@ Why "own": while a benchmark grid holds both cores (two processes at ~95 %), two
 threads get about one core between them: each spent about half its busy time in the run
 queue and 4-10 % asleep (the GIL, the next block), for every variant (default and
 periodicity too), so the wall clock with 2 threads reads like 1 thread. It is not the
-contrast block holding the GIL (it runs inside the threaded blocks); on cores of their own
-2 threads run the contrast front end about 1.7-2x as fast as 1 (own 2 thr / CPU 1 thr below).
+contrast block holding the GIL (it runs inside the threaded blocks). Counting only the time
+they had a core, 2 threads ran the contrast front end 1.4-1.6x as fast as 1 (own 2 thr / CPU
+1 thr below); part of the rest is the load itself (a thread preempted while it holds the GIL
+keeps the other waiting; other jobs share the caches).
 
-Measured 2026-12-01 11:01-11:04 UTC on the shared 2-core machine, LOADED (the grid on both
-cores, load average 3.1-3.6), 20,000 windows, best of 3, ``flock /tmp/faultlab-timing.lock``,
-``OMP_NUM_THREADS=1``; before (aa54d9f) and after (fe15) alternated, two runs each (a-b:
-the two runs); windows/s, CPU with 1 thread / wall with 2 threads / own with 2 threads:
+Measured 2026-12-01 11:11-11:14 UTC on the shared 2-core machine, LOADED (the grid on both
+cores, load average 3.0-3.9), 20,000 windows, best of 3, ``flock /tmp/faultlab-timing.lock``,
+``OMP_NUM_THREADS=1``; before (aa54d9f) and after (fe15, c8bcbb4) alternated, two runs each
+(a-b: the two runs); windows/s, CPU with 1 thread / wall with 2 threads / own with 2 threads:
 
     before            CPU 1 thr       wall 2 thr      own 2 thr
-    default           22,168-27,411   20,307-20,577   37,927-37,935
-    periodicity3      12,579-15,204   10,637-12,436   20,496-23,452
-    periodicity3-log  11,689-12,734   10,683-10,953   20,720-21,451
-    contrast           8,959- 9,725    8,464- 8,960   16,417-17,113
-    contrast-linear    9,402-10,575    8,756-11,265   16,889-21,599
+    default           23,165-25,799   17,150-24,679   32,908-47,074
+    periodicity3      12,659-14,103    9,957-12,149   19,302-23,687
+    periodicity3-log  11,132-11,580   11,566-14,415   22,211-27,418
+    contrast          11,912-12,703   10,505-10,980   19,938-20,825
+    contrast-linear   10,656-11,547   11,152-12,039   21,322-23,264
 
     after             CPU 1 thr       wall 2 thr      own 2 thr
-    default           18,891-23,239   20,081-22,303   36,227-40,757
-    periodicity3      17,979-18,495   14,737-16,625   28,620-31,948
-    periodicity3-log  16,285-18,083   13,782-17,096   26,336-32,272
-    contrast          12,345-14,203   12,368-13,313   23,488-25,243
-    contrast-linear   12,393-16,650   14,160-16,450   27,130-31,806
+    default           26,958-27,515   24,766-28,203   45,516-51,611
+    periodicity3      17,396-19,618   17,225-17,511   33,295-34,159
+    periodicity3-log  18,601-20,468   17,044-18,545   32,317-35,299
+    contrast          15,301-15,801   11,486-13,037   22,247-24,901
+    contrast-linear   13,036-14,961   13,351-14,061   24,696-25,422
 
-(default's code did not change: its spread is the machine's.) The steadier figure is the
+The machine's speed moves by +-20 % from minute to minute, and "own" falls as the load
+grows (the CPU time a window takes rises when other jobs share the caches): at load 4.3 the
+same code read 15,660-19,404 own with 2 threads for contrast. The steadier figure is the
 CPU-time ratio interleaved in one process (old, new, old, new; 12 rounds of 4,096 windows;
-median of the rounds): default x1.02 (bit-identical), periodicity3 x1.07, periodicity3-log
-x1.13, contrast x1.15, contrast-linear x1.15. What changed: the autocorrelation's FFTs
-run on torch's (MKL) FFT (utils/fft.py), its squared envelope of the whole band from one
-real inverse FFT (the Hilbert transform), and the contrast block turns spectra and
-autocorrelations windows-last in tiles (signals.orders.windows_last). The spectrum block is
-bit-identical; the periodicity and contrast blocks move by rounding (at most 6.5e-7 and
-1.4e-6 of each column's scale on 8,000 noise windows). tests/test_frontend_reference.py
-checks the front end against a plain one-window-at-a-time reference (within 1e-5 of each
-output column's scale), on 12 and 48 kHz, one and two channels.
+median of the rounds; 11:15 UTC): default x1.02 (bit-identical), periodicity3 x1.17,
+periodicity3-log x1.18, contrast x1.20, contrast-linear x1.24. What changed: the
+autocorrelation's FFTs run on torch's (MKL) FFT (utils/fft.py), its squared envelope of the
+whole band from one real inverse FFT (the Hilbert transform), whitening in one complex
+pass, and the contrast block turns spectra and autocorrelations windows-last in tiles
+(signals.orders.windows_last). The spectrum block is bit-identical; the periodicity and
+contrast blocks move by rounding (at most 6.5e-7 and 1.4e-6 of each column's scale on
+noise windows). tests/test_frontend_reference.py checks the front end against a plain
+one-window-at-a-time reference (within 1e-5 of each output column's scale), on 12 and
+48 kHz, one and two channels.
 """
 
 from __future__ import annotations
