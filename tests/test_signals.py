@@ -12,7 +12,9 @@ from faultlab.features.order_envelope import OrderEnvelopeConfig, order_envelope
 from faultlab.features.periodicity import relative_offsets, sample_periodicity
 from faultlab.signals.envelope import envelope_autocorrelation, squared_envelope_spectrum
 from faultlab.signals.geometry import bearing_for, bearings_per_window, defect_orders, orders_table
+from faultlab.signals.orders import windows_last
 from faultlab.signals.speed import estimate_shaft_speed, resolve_rpm
+from faultlab.utils.fft import ifft, ifft32, irfft, irfft32, rfft, rfft32
 
 
 def test_bearing_for_prefers_an_explicit_key_then_the_cwru_end():
@@ -109,6 +111,33 @@ def _fault_windows(bearing, fs, rpm, window):
         [r.signal[:, : (r.n_samples // window) * window].reshape(1, -1, window)[0] for r in recs]
     )  # [3 locations, n_windows, window]
     return X.reshape(-1, 1, window), np.repeat(np.arange(3), X.shape[1])
+
+
+def test_single_precision_ffts_are_scipys_to_rounding_and_batch_free():
+    """The torch FFTs of the autocorrelation path: the transforms scipy computes (within
+    float32 rounding of the signal's scale), each window the same whatever its batch,
+    read-only inputs (a memory-mapped store) taken by copy."""
+    x = np.random.default_rng(0).standard_normal((7, 2, 1024)).astype(np.float32)
+    F = rfft32(x, n=2048)
+    np.testing.assert_allclose(F, rfft(x, n=2048), atol=1e-5 * np.abs(F).max())
+    np.testing.assert_allclose(irfft32(F, n=2048), irfft(F, n=2048), atol=1e-5)
+    z = ifft32(F[..., :513], n=1024)
+    np.testing.assert_allclose(z, ifft(F[..., :513], n=1024), atol=1e-5)
+    np.testing.assert_array_equal(
+        np.concatenate([rfft32(x[i : i + 3]) for i in (0, 3, 6)]), rfft32(x)
+    )
+    ro = x.copy()
+    ro.flags.writeable = False
+    np.testing.assert_array_equal(rfft32(ro), rfft32(x))
+    assert F.dtype == np.complex64 and irfft32(F).dtype == np.float32 and z.dtype == np.complex64
+
+
+def test_windows_last_is_the_transposed_prefix():
+    A = np.random.default_rng(1).standard_normal((150, 2, 40)).astype(np.float32)[:, 1]
+    got = windows_last(A, 33, tile=64)  # 150 windows: two whole tiles and a part
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got, A[:, :33].T)
+    np.testing.assert_array_equal(windows_last(A), A.T)
 
 
 def test_defect_axis_lines_up_other_speed_rate_and_bearing():

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
-from faultlab.signals.orders import Lerp, lerp_plan, lerp_plan_unique, lerp_rows
+from faultlab.signals.orders import Lerp, lerp_plan, lerp_plan_unique, lerp_rows, windows_last
 from faultlab.utils.order_stats import median_of
 
 #: Offsets (orders) of the local patch around each line; the floor is read at |offset| >= 0.5.
@@ -270,8 +270,8 @@ def defect_contrast(
     for c in range(C):  # channels: a handful; each step covers every window, windows last
         cand = np.concatenate([imp[c], dec])
         plan = _plan(tuple(cand), float(sampling_rate), int(nfft), float(shaft_hz), acf.shape[-1])
-        ST = np.ascontiguousarray(S[:, c].T)
-        AT = np.ascontiguousarray(acf[:, c, : plan.lags_read].T)  # lags past them: never read
+        ST = windows_last(S[:, c])
+        AT = windows_last(acf[:, c], plan.lags_read)  # lags past them: never read
         out[:, c, : 2 * F] = contrast_block(ST, AT, plan, sideband, F)
     out[..., 2 * F] = log_kurtosis(X)
     return out

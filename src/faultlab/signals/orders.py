@@ -89,6 +89,20 @@ def lerp(spec: np.ndarray, plan: Lerp) -> np.ndarray:
     return b
 
 
+def windows_last(spec: np.ndarray, rows: int | None = None, tile: int = 64) -> np.ndarray:
+    """``spec [m, bins][:, :rows].T`` as a contiguous ``[rows, m]`` (for :func:`lerp_rows`).
+
+    Copied ``tile`` windows at a time: numpy's one-pass copy of a transposed view walks the
+    source a whole row apart at every element (6 us a window for 830 of 2048 lags on this
+    machine), a tile keeps the lines it reads in cache (1 us). The same numbers."""
+    m = spec.shape[0]
+    k = spec.shape[1] if rows is None else rows
+    out = np.empty((k, m), spec.dtype)
+    for a in range(0, m, tile):
+        out[:, a : a + tile] = spec[a : a + tile, :k].T
+    return out
+
+
 def lerp_rows(specT: np.ndarray, plan: Lerp) -> np.ndarray:
     """:func:`lerp` with windows LAST: ``specT [bins, m]`` -> ``[K, m]``. Each read copies a
     whole row, several times faster than gathering single values along the last axis."""
