@@ -23,12 +23,19 @@ from faultlab.data.resample import resample
 from faultlab.data.synthetic import SyntheticConfig, generate
 from faultlab.data.windowing import make_windows
 from faultlab.features.window_frontend import WindowFrontend
-from faultlab.models.base import build_model
+from faultlab.models.base import build_model, get_spec
 from faultlab.training.config import TrainConfig
 from faultlab.training.fit import fit_model
 
 TRAIN_RPM = {0: 1797.0, 1: 1772.0, 2: 1750.0, 3: 1730.0}
 SHIFT = {0: 1.2, 1: 0.8, 2: 1.2, 3: 0.8}  # +-20 % speed on the test rig
+#: linenet-contrast of configs/cwru-held-out-size.yaml
+LINENET_CONTRAST = {
+    "frontend": {"kind": "order_envelope", "contrast": True, "harmonics": 1, "half_width": 0.0},
+    "blocks": ["contrast"],
+    "ball_detector": "own",
+    "hidden": [32, 16],
+}
 
 
 def location_windows(recs, window):
@@ -61,13 +68,17 @@ def domains(seconds: float, seed: int):
 
 
 def accuracy(model_name, params, train, test, seed, frontend=None):
+    """Location accuracy on ``test`` of ``model_name`` trained on ``train``; the front end is
+    ``frontend`` if given, else the one the model's params declare (as the runner does)."""
+    own, model_params = get_spec(model_name).cls.window_frontend(params)
+    frontend = frontend if frontend is not None else own
     if frontend is not None:
         train, test = frontend.apply(train), frontend.apply(test)
     model = build_model(
         model_name,
         {"location": list(LOCATION_ORDER)},
         (train.n_channels, train.window_length),
-        params,
+        model_params,
         TrainConfig(seed=seed, epochs=15, progress=False, num_threads=2),
     )
     fit_model(model, train, None)
@@ -79,7 +90,6 @@ def run(seconds: float, seed: int) -> dict[str, float]:
     train, test48, test12 = domains(seconds, seed)
     fe = WindowFrontend({"kind": "order_envelope", "axis": "defect"})
     order_axis = WindowFrontend({"kind": "order_envelope", "axis": "order"})
-    linear = WindowFrontend({"kind": "order_envelope", "axis": "defect", "scale": "linear"})
     return {
         "rf + order_envelope front end (test as is: 6203, 48 kHz, 4096)": accuracy(
             "rf", {"n_estimators": 200}, train, test48, seed, fe
@@ -91,7 +101,13 @@ def run(seconds: float, seed: int) -> dict[str, float]:
             "cnn1d", {}, train, test48, seed, order_axis
         ),
         "envelope expert, no training (test as is)": accuracy(
-            "envelope", {"calibrate": "none"}, train, test48, seed, linear
+            "envelope", {"calibrate": "none"}, train, test48, seed
+        ),
+        "envelope-contrast, decoy z-scores, 7 numbers (test as is)": accuracy(
+            "envelope-contrast", {}, train, test48, seed
+        ),
+        "linenet-contrast, deep (test as is)": accuracy(
+            "linenet", LINENET_CONTRAST, train, test48, seed
         ),
         "rf on raw windows, time+spectral features (test resampled to 12 kHz)": accuracy(
             "rf", {"n_estimators": 200}, train, test12, seed
