@@ -216,3 +216,24 @@ def _period_tile(AT, pi0, pfr, pout, n_peak, net8, V, W, D, pe, nt):
                 pe[c, t] += p - D[0, t]
         for t in range(nt):
             pe[c, t] /= np.float32(M)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def central_moments(X, m2, m4):
+    """``m2[i]``, ``m4[i]``: the 2nd and 4th central moments of each row of ``X [n, L]``,
+    accumulated in float64 (``reassoc``: the sums vectorise; no NaN / inf assumptions)."""
+    n, L = X.shape
+    for i in range(n):
+        s = 0.0
+        for k in range(L):
+            s += np.float64(X[i, k])
+        mu = s / L
+        a2 = 0.0
+        a4 = 0.0
+        for k in range(L):
+            d = np.float64(X[i, k]) - mu
+            d2 = d * d
+            a2 += d2
+            a4 += d2 * d2
+        m2[i] = a2 / L
+        m4[i] = a4 / L

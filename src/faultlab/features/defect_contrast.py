@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from faultlab.features.contrast_kernel import contrast_evidence
+from faultlab.features.contrast_kernel import central_moments, contrast_evidence
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
 from faultlab.signals.orders import Lerp, lerp_plan
 from faultlab.utils.order_stats import selection_network
@@ -216,18 +216,13 @@ def contrast_block(
 
 
 def log_kurtosis(X: np.ndarray) -> np.ndarray:
-    """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise)."""
+    """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise); the moments in
+    float64 by :func:`~faultlab.features.contrast_kernel.central_moments`."""
     X = np.asarray(X, np.float32)
     flat = X.reshape(-1, X.shape[-1])
-    m2 = np.empty(len(flat), np.float32)
-    m4 = np.empty(len(flat), np.float32)
-    for a in range(0, len(flat), 128):  # rows at a time: the passes below stay in cache
-        x = flat[a : a + 128] - flat[a : a + 128].mean(-1, keepdims=True)
-        x2 = x * x
-        m2[a : a + 128] = x2.mean(-1)
-        x2 *= x  # ((x * x) * x) * x, in place
-        x2 *= x
-        m4[a : a + 128] = x2.mean(-1)
+    m2 = np.empty(len(flat), np.float64)
+    m4 = np.empty(len(flat), np.float64)
+    central_moments(flat, m2, m4)
     out = np.log(np.maximum(m4 / np.maximum(m2 * m2, 1e-30), 1e-6) / 3.0).astype(np.float32)
     return out.reshape(X.shape[:-1])
 
