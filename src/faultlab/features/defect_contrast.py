@@ -31,7 +31,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from faultlab.features.contrast_kernel import central_moments, contrast_evidence
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
 from faultlab.signals.orders import Lerp, lerp_plan
 from faultlab.utils.order_stats import selection_network
@@ -189,6 +188,8 @@ def contrast_block(
 ) -> np.ndarray:
     """``[m, 2F]`` line and period z-scores of one channel (``S [m, bins]`` spectra and
     ``A [m, lags]`` autocorrelations; ``plan`` from :func:`_plan`)."""
+    from faultlab.features.contrast_kernel import contrast_evidence  # numba: on first use
+
     m, P = S.shape[0], plan.line[0].shape[1]
     line = np.empty((m, F, P - F + 1), np.float64)
     period = np.empty((m, P), np.float32)
@@ -218,6 +219,8 @@ def contrast_block(
 def log_kurtosis(X: np.ndarray) -> np.ndarray:
     """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise); the moments in
     float64 by :func:`~faultlab.features.contrast_kernel.central_moments`."""
+    from faultlab.features.contrast_kernel import central_moments  # numba: on first use
+
     X = np.asarray(X, np.float32)
     flat = X.reshape(-1, X.shape[-1])
     m2 = np.empty(len(flat), np.float64)
