@@ -20,37 +20,42 @@ they had a core, 2 threads ran the contrast front end 1.4-1.6x as fast as 1 (own
 1 thr below); part of the rest is the load itself (a thread preempted while it holds the GIL
 keeps the other waiting; other jobs share the caches).
 
-Measured 2026-12-01 11:11-11:14 UTC on the shared 2-core machine, LOADED (the grid on both
-cores, load average 3.0-3.9), 20,000 windows, best of 3, ``flock /tmp/faultlab-timing.lock``,
-``OMP_NUM_THREADS=1``; before (aa54d9f) and after (fe15, c8bcbb4) alternated, two runs each
-(a-b: the two runs); windows/s, CPU with 1 thread / wall with 2 threads / own with 2 threads:
+Measured 2026-12-01 12:10-12:16 UTC on the 2-core machine, QUIET (no other job; load
+average 0.2-1.3), 20,000 windows, best of 3, ``flock /tmp/faultlab-timing.lock``,
+``OMP_NUM_THREADS=1``; before (main, e7c6fbc) and after (fe16, 5a6f322) alternated; windows/s
+by the wall clock, 1 thread / 2 threads; contrast rows: four runs each (a / b / c / d),
+the others two:
 
-    before            CPU 1 thr       wall 2 thr      own 2 thr
-    default           23,165-25,799   17,150-24,679   32,908-47,074
-    periodicity3      12,659-14,103    9,957-12,149   19,302-23,687
-    periodicity3-log  11,132-11,580   11,566-14,415   22,211-27,418
-    contrast          11,912-12,703   10,505-10,980   19,938-20,825
-    contrast-linear   10,656-11,547   11,152-12,039   21,322-23,264
+    before            1 thr                            2 thr
+    default           17,277 / 16,900                  30,141 / 28,636
+    periodicity3      13,203 / 15,121                  24,132 / 25,272
+    periodicity3-log  13,079 / 12,554                  23,051 / 24,192
+    contrast           9,533 / 12,525 / 11,429 / 11,704  14,845 / 17,746 / 17,026 / 20,499
+    contrast-linear    9,424 / 11,676 / 10,787 / 11,792  16,905 / 17,370 / 17,491 / 19,281
 
-    after             CPU 1 thr       wall 2 thr      own 2 thr
-    default           26,958-27,515   24,766-28,203   45,516-51,611
-    periodicity3      17,396-19,618   17,225-17,511   33,295-34,159
-    periodicity3-log  18,601-20,468   17,044-18,545   32,317-35,299
-    contrast          15,301-15,801   11,486-13,037   22,247-24,901
-    contrast-linear   13,036-14,961   13,351-14,061   24,696-25,422
+    after             1 thr                            2 thr
+    default           18,338 / 18,912                  26,448 / 34,759
+    periodicity3      15,139 / 14,224                  25,649 / 23,844
+    periodicity3-log  14,573 / 13,665                  22,007 / 23,037
+    contrast          13,681 / 11,547 / 14,100 / 13,909  23,967 / 20,821 / 23,340 / 24,605
+    contrast-linear   14,134 / 12,776 / 13,537 / 14,152  25,826 / 22,160 / 24,294 / 26,740
 
-The machine's speed moves by +-20 % from minute to minute, and "own" falls as the load
-grows (the CPU time a window takes rises when other jobs share the caches): at load 4.3 the
-same code read 15,660-19,404 own with 2 threads for contrast. The steadier figure is the
-CPU-time ratio interleaved in one process (old, new, old, new; 12 rounds of 4,096 windows;
-median of the rounds; 11:15 UTC): default x1.02 (bit-identical), periodicity3 x1.17,
-periodicity3-log x1.18, contrast x1.20, contrast-linear x1.24. What changed: the
-autocorrelation's FFTs run on torch's (MKL) FFT (utils/fft.py), its squared envelope of the
-whole band from one real inverse FFT (the Hilbert transform), whitening in one complex
-pass, and the contrast block turns spectra and autocorrelations windows-last in tiles
-(signals.orders.windows_last). The spectrum block is bit-identical; the periodicity and
-contrast blocks move by rounding (at most 6.5e-7 and 1.4e-6 of each column's scale on
-noise windows). tests/test_frontend_reference.py checks the front end against a plain
+The default front end's code and numbers did not change (bit-identical): its spread is the
+machine's (it read 23,500-24,650 with 1 thread at 11:58-12:00). One process, 1 thread,
+20,000 windows, CPU per window (cProfile): contrast 83.7 -> 73.9 us before the
+autocorrelation's fusion, of which the contrast block (``defect_contrast``) 26 -> 13 us.
+What changed (fe16): the contrast block's line and period evidence are one numba kernel
+over tiles of 128 windows (``features/contrast_kernel.py``; the whole block on 512
+windows 22 -> 9.8 us a window), its kurtosis one numba pass in float64 (2.8 -> 0.5 us),
+and the autocorrelation's elementwise steps fused per window (``signals/acf_kernel.py``;
+4-8 us less, measured on a loaded machine). The kernels release the GIL: 2 threads ran the
+contrast front ends 1.66-1.89x as fast as 1 (after; before 1.42-1.79x). numba compiles them on the
+first use in a process with no cache (~10 s on this machine, once: numba writes its cache
+to ``__pycache__`` even under ``PYTHONDONTWRITEBYTECODE``); with the cache, importing numba
+and loading them adds ~0.9 s to the first call. The default front end does not import
+numba. The periodicity and contrast blocks move by rounding (under 8.1e-7 of each column's
+scale against main on 3,000 windows; default bit-identical).
+tests/test_frontend_reference.py checks the front end against a plain
 one-window-at-a-time reference (within 1e-5 of each output column's scale), on 12 and
 48 kHz, one and two channels.
 """

@@ -32,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
-from faultlab.signals.orders import Lerp, lerp_plan, lerp_plan_unique, lerp_rows, windows_last
-from faultlab.utils.order_stats import median_of
+from faultlab.signals.orders import Lerp, lerp_plan
+from faultlab.utils.order_stats import selection_network
 
 #: Offsets (orders) of the local patch around each line; the floor is read at |offset| >= 0.5.
 LINE_OFFSETS = np.round(np.arange(-12, 13) * 0.1, 6)
@@ -86,15 +86,15 @@ def _decoys(impacts: tuple[float, ...], step: float) -> np.ndarray:
 
 
 class _Plan(NamedTuple):
-    """Where one channel's contrast evidence is read, for one speed and bearing.
+    """Where one channel's contrast evidence is read, for one speed and bearing (the
+    arguments of :func:`~faultlab.features.contrast_kernel.contrast_evidence`).
 
     Candidates are the ``F`` true impact orders, then the ``D`` decoys (the same for every
     family, so each decoy is read once, not once per family).
     """
 
-    line_at: Lerp  # spectrum read at each distinct order any line patch needs
-    line_idx: tuple[np.ndarray, np.ndarray]  # per harmonic: [len(LINE_OFFSETS), F + D]
-    period_at: dict[int, Lerp]  # per LAG_OFFSETS entry read: [(F + D) * MULTIPLES] lags
+    line: tuple[np.ndarray, np.ndarray, np.ndarray]  # left bin, weight, outside [2, F + D, R]
+    period: tuple[np.ndarray, np.ndarray, np.ndarray]  # the same [F + D, MULTIPLES, Q]
     lags_read: int  # the autocorrelation's lags 0 .. lags_read - 1 hold every lag read
 
 
@@ -105,10 +105,24 @@ _LAG_PEAK = np.flatnonzero(np.abs(LAG_OFFSETS) <= 0.02 + 1e-9)
 _LAG_FLOOR = np.flatnonzero(np.abs(LAG_OFFSETS) >= 0.05 - 1e-9)
 
 
+def _median_network(n: int) -> np.ndarray:
+    """The kernel's ``[k, 4]`` selection network for the median of ``n`` values."""
+    return np.array(selection_network(n, tuple(sorted({(n - 1) // 2, n // 2}))), np.int64)
+
+
+_NET16, _NET8 = _median_network(len(_FAR)), _median_network(len(_LAG_FLOOR))
+
+
 def max_order(family_orders: np.ndarray, families: Sequence[str], step: float) -> float:
     """The highest order of the envelope spectrum the contrast block reads."""
     top = max(DECOY_RANGE[1] + step, float(impact_orders(family_orders, families).max()))
     return 2 * top + float(LINE_OFFSETS.max())
+
+
+def _arrays(at: Lerp, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A :class:`Lerp` as the kernel's (left bin, weight, outside) arrays of ``shape``."""
+    out = np.zeros(at.i0.shape, bool) if at.outside is None else at.outside
+    return at.i0.reshape(shape), at.frac.reshape(shape), out.reshape(shape)
 
 
 @functools.lru_cache(maxsize=256)
@@ -119,68 +133,31 @@ def _plan(
     recording (speed, bearing), whose windows arrive in several blocks."""
     c = np.asarray(cand, np.float64)
     patches = np.stack([h * c[:, None] + LINE_OFFSETS for h in (1, 2)])  # [2, F + D, R]
-    # patches overlap (decoys on one grid, offsets on another): each distinct read once
     pos = patches * (float(shaft_hz) * nfft / sampling_rate)
-    line_at, inverse = lerp_plan_unique(pos, nfft // 2 + 1)
+    line = _arrays(lerp_plan(pos.ravel(), nfft // 2 + 1), pos.shape)
     m = np.arange(1, MULTIPLES + 1, dtype=np.float64)
     period = sampling_rate / (shaft_hz * c)  # samples
     lag = period[..., None, None] * m[:, None] * (1.0 + LAG_OFFSETS)  # [F + D, M, R]
-    reads = np.union1d(_LAG_PEAK, _LAG_FLOOR)
-    period_at = {int(r): lerp_plan(lag[..., r].ravel(), L) for r in reads}
-    lags_read = max(int(at.i1.max()) for at in period_at.values()) + 1
-    return _Plan(line_at, (inverse[0].T.copy(), inverse[1].T.copy()), period_at, lags_read)
+    lag = lag[..., np.r_[_LAG_PEAK, _LAG_FLOOR]]  # the peak's lags, then the floor's
+    per = _arrays(lerp_plan(lag.ravel(), L), lag.shape)
+    return _Plan(line, per, int(per[0].max()) + 2)
 
 
-def _line_evidence(ST: np.ndarray, plan: _Plan, F: int, sideband: Sequence[float]) -> np.ndarray:
-    """``[F, 1 + D, m]`` line evidence of one channel's spectra ``ST [bins, m]`` (windows
-    last): family ``f``'s true line, then every decoy with family ``f``'s sidebands
-    (``sideband[f]`` orders away; 0: none)."""
-    V = lerp_rows(ST, plan.line_at)  # [U, m]
-    off = LINE_OFFSETS
-    out: np.ndarray | None = None
-    for idx in plan.line_idx:  # harmonics 1, 2: idx [R, F + D] rows of V
-        floor = median_of([np.take(V, idx[j], axis=0) for j in _FAR])  # [F + D, m]
-        np.maximum(floor, np.float32(1e-20), out=floor)
-        peak = _max_at(V, idx, _NEAR, slice(None))
-        base = np.log(np.maximum(peak / floor, 1.0))
-        e = np.empty((F, idx.shape[1] - F + 1, V.shape[1]), np.float32)
-        for f in range(F):
-            cols = np.r_[f, F : idx.shape[1]]  # family f's true line, then the decoys
-            e[f] = base[cols]
-            d = float(sideband[f])
+@functools.lru_cache(maxsize=8)
+def _sidebands(sideband: tuple[float, ...]) -> np.ndarray:
+    """``[F, 2, K]``: per family the count then the LINE_OFFSETS rows of its low and high
+    sideband patch (count -1: no sidebands)."""
+    rows = [
+        [np.flatnonzero(np.abs(LINE_OFFSETS + s * d) <= LINE_TOLERANCE + 1e-9) for s in (1, -1)]
+        for d in sideband
+    ]
+    k = 1 + max((len(r) for fam in rows for r in fam), default=0)
+    out = np.full((len(sideband), 2, k), -1, np.int64)
+    for f, (d, fam) in enumerate(zip(sideband, rows)):
+        for s, r in enumerate(fam):
             if d > 0:
-                lo = _max_at(V, idx, np.flatnonzero(np.abs(off + d) <= LINE_TOLERANCE + 1e-9), cols)
-                hi = _max_at(V, idx, np.flatnonzero(np.abs(off - d) <= LINE_TOLERANCE + 1e-9), cols)
-                side = 0.5 * (lo + hi) / floor[cols]
-                e[f] += SIDEBAND_WEIGHT * np.log(np.maximum(side, 1.0))
-        if out is None:
-            out = 0.5 * e
-        else:
-            out += 0.5 * e
-    assert out is not None
+                out[f, s, 0], out[f, s, 1 : 1 + len(r)] = len(r), r
     return out
-
-
-def _max_at(
-    V: np.ndarray, idx: np.ndarray, rows: np.ndarray, cols: np.ndarray | slice
-) -> np.ndarray:
-    """Max over the offsets ``rows`` of the patches of candidates ``cols`` (``[k, m]``)."""
-    out = np.take(V, idx[rows[0], cols], axis=0)
-    for j in rows[1:]:
-        np.maximum(out, np.take(V, idx[j, cols], axis=0), out=out)
-    return out
-
-
-def _period_evidence(AT: np.ndarray, plan: _Plan) -> np.ndarray:
-    """``[F + D, m]`` autocorrelation peak at 1..3 x each candidate's impact period minus
-    the median 5-12 % away, averaged over the multiples (``AT [L, m]``, windows last)."""
-    reads = {r: lerp_rows(AT, at) for r, at in plan.period_at.items()}
-    peak = reads[_LAG_PEAK[0]]
-    for r in _LAG_PEAK[1:]:
-        np.maximum(peak, reads[r], out=peak)
-    floor = median_of([reads[r] for r in _LAG_FLOOR])  # clobbers the floor reads only
-    peak -= floor
-    return peak.reshape(-1, MULTIPLES, AT.shape[1]).mean(axis=1)
 
 
 def _quantiles(A: np.ndarray, q: Sequence[float]) -> list[np.ndarray]:
@@ -207,31 +184,48 @@ def _robust_z(true: np.ndarray, dec: np.ndarray) -> np.ndarray:
 
 
 def contrast_block(
-    ST: np.ndarray, AT: np.ndarray, plan: _Plan, sideband: Sequence[float], F: int
+    S: np.ndarray, A: np.ndarray, plan: _Plan, sideband: Sequence[float], F: int
 ) -> np.ndarray:
-    """``[m, 2F]`` line and period z-scores of one channel (``ST [bins, m]`` spectra and
-    ``AT [lags, m]`` autocorrelations, windows last; ``plan`` from :func:`_plan`)."""
-    line = _line_evidence(ST, plan, F, sideband)  # [F, 1 + D, m]
-    period = _period_evidence(AT, plan)  # [F + D, m]
-    out = np.empty((ST.shape[1], 2 * F), np.float32)
-    out[:, :F] = _robust_z(line[:, 0], line[:, 1:].transpose(0, 2, 1)).T
-    out[:, F:] = _robust_z(period[:F], period[F:].T[None]).T
+    """``[m, 2F]`` line and period z-scores of one channel (``S [m, bins]`` spectra and
+    ``A [m, lags]`` autocorrelations; ``plan`` from :func:`_plan`)."""
+    from faultlab.features.contrast_kernel import contrast_evidence  # numba: on first use
+
+    m, P = S.shape[0], plan.line[0].shape[1]
+    line = np.empty((m, F, P - F + 1), np.float64)
+    period = np.empty((m, P), np.float32)
+    contrast_evidence(
+        S,
+        A[:, : plan.lags_read],
+        *plan.line,
+        _FAR,
+        _NEAR,
+        _sidebands(tuple(float(d) for d in sideband)),
+        _NET16,
+        *plan.period,
+        len(_LAG_PEAK),
+        _NET8,
+        F,
+        line,
+        period,
+    )
+    np.log(line, out=line)
+    line *= 0.5
+    out = np.empty((m, 2 * F), np.float32)
+    out[:, :F] = _robust_z(line[..., 0], line[..., 1:])
+    out[:, F:] = _robust_z(period[:, :F], period[:, None, F:])
     return out
 
 
 def log_kurtosis(X: np.ndarray) -> np.ndarray:
-    """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise)."""
+    """``[n, C]`` log(kurtosis / 3) of each window (0 for Gaussian noise); the moments in
+    float64 by :func:`~faultlab.features.contrast_kernel.central_moments`."""
+    from faultlab.features.contrast_kernel import central_moments  # numba: on first use
+
     X = np.asarray(X, np.float32)
     flat = X.reshape(-1, X.shape[-1])
-    m2 = np.empty(len(flat), np.float32)
-    m4 = np.empty(len(flat), np.float32)
-    for a in range(0, len(flat), 128):  # rows at a time: the passes below stay in cache
-        x = flat[a : a + 128] - flat[a : a + 128].mean(-1, keepdims=True)
-        x2 = x * x
-        m2[a : a + 128] = x2.mean(-1)
-        x2 *= x  # ((x * x) * x) * x, in place
-        x2 *= x
-        m4[a : a + 128] = x2.mean(-1)
+    m2 = np.empty(len(flat), np.float64)
+    m4 = np.empty(len(flat), np.float64)
+    central_moments(flat, m2, m4)
     out = np.log(np.maximum(m4 / np.maximum(m2 * m2, 1e-30), 1e-6) / 3.0).astype(np.float32)
     return out.reshape(X.shape[:-1])
 
@@ -270,8 +264,6 @@ def defect_contrast(
     for c in range(C):  # channels: a handful; each step covers every window, windows last
         cand = np.concatenate([imp[c], dec])
         plan = _plan(tuple(cand), float(sampling_rate), int(nfft), float(shaft_hz), acf.shape[-1])
-        ST = windows_last(S[:, c])
-        AT = windows_last(acf[:, c], plan.lags_read)  # lags past them: never read
-        out[:, c, : 2 * F] = contrast_block(ST, AT, plan, sideband, F)
+        out[:, c, : 2 * F] = contrast_block(S[:, c], acf[:, c], plan, sideband, F)
     out[..., 2 * F] = log_kurtosis(X)
     return out

@@ -172,16 +172,13 @@ def _acf_env2(
     L = X.shape[-1]
     if band not in (None, "none"):
         return _env2_into(H, L, 2 * L, band, sampling_rate, levels, single=True)[0]
+    from faultlab.signals.acf_kernel import squared_envelope_padded  # numba: on first use
+
     # -i H / 2 (one complex pass, exact); irfft reads no imaginary part at DC or Nyquist
     h = irfft32(np.multiply(H, np.complex64(-0.5j)), n=L)
     buf = np.empty(H.shape[:-1] + (2 * L,), np.float32)
-    buf[..., L:] = 0.0
-    env2 = buf[..., :L]
-    np.subtract(X, X.mean(axis=-1, keepdims=True), out=env2)
-    env2 *= env2
-    h *= h
-    env2 += h
-    env2 -= env2.mean(axis=-1, keepdims=True)  # its DC would bias every lag
+    # its mean removed too: its DC would bias every lag
+    squared_envelope_padded(X.reshape(-1, L), h.reshape(-1, L), buf.reshape(-1, 2 * L))
     return buf
 
 
@@ -204,14 +201,15 @@ def _acf_of_padded(buf: np.ndarray, L: int) -> np.ndarray:
     autocorrelation by rounding only (under 1e-6 of lag 0 over the lags the front end
     reads). The spectrum's FFTs stay on scipy, so its numbers stay as they were: untapered,
     the DC bin of a mean-removed envelope is rounding noise that any other FFT moves."""
+    from faultlab.signals.acf_kernel import power_spectrum, unbiased_normalised
+
     F = rfft32(buf)
     # the power spectrum as a complex array with zero imaginary part: irfft copies nothing
-    _squared_magnitude(F, out=F.real)
-    F.imag = 0.0
-    r = irfft32(F, n=2 * L)[..., :L]
-    r /= np.arange(L, 0, -1, dtype=np.float32)  # unbiased: lag k averages L - k products
-    r /= np.maximum(r[..., :1], 1e-30)
-    return r.astype(np.float32, copy=False)
+    power_spectrum(F.reshape(-1, F.shape[-1]))
+    r = irfft32(F, n=2 * L)
+    out = np.empty(r.shape[:-1] + (L,), np.float32)
+    unbiased_normalised(r.reshape(-1, 2 * L), out.reshape(-1, L))  # lag k: L - k products
+    return out
 
 
 def _ses_of_padded(buf: np.ndarray, L: int, taper: str, n_bins: int | None = None) -> np.ndarray:
