@@ -12,7 +12,6 @@ from faultlab.features.order_envelope import OrderEnvelopeConfig, order_envelope
 from faultlab.features.periodicity import relative_offsets, sample_periodicity
 from faultlab.signals.envelope import envelope_autocorrelation, squared_envelope_spectrum
 from faultlab.signals.geometry import bearing_for, bearings_per_window, defect_orders, orders_table
-from faultlab.signals.orders import windows_last
 from faultlab.signals.speed import estimate_shaft_speed, resolve_rpm
 from faultlab.utils.fft import ifft, ifft32, irfft, irfft32, rfft, rfft32
 
@@ -130,14 +129,6 @@ def test_single_precision_ffts_are_scipys_to_rounding_and_batch_free():
     ro.flags.writeable = False
     np.testing.assert_array_equal(rfft32(ro), rfft32(x))
     assert F.dtype == np.complex64 and irfft32(F).dtype == np.float32 and z.dtype == np.complex64
-
-
-def test_windows_last_is_the_transposed_prefix():
-    A = np.random.default_rng(1).standard_normal((150, 2, 40)).astype(np.float32)[:, 1]
-    got = windows_last(A, 33, tile=64)  # 150 windows: two whole tiles and a part
-    assert got.flags.c_contiguous
-    np.testing.assert_array_equal(got, A[:, :33].T)
-    np.testing.assert_array_equal(windows_last(A), A.T)
 
 
 def test_defect_axis_lines_up_other_speed_rate_and_bearing():

@@ -60,23 +60,6 @@ def lerp_plan(pos: np.ndarray, n_bins: int) -> Lerp:
     return Lerp(i0, i0 + 1, frac, outside if outside.any() else None)
 
 
-def lerp_plan_unique(pos: np.ndarray, n_bins: int) -> tuple[Lerp, np.ndarray]:
-    """``(plan, inverse)``: the distinct reads among positions ``pos`` (the same left bin,
-    float32 weight and range give the same value, so each is read once) and, for every
-    position, its read: ``lerp(spec, plan)[..., inverse]`` is ``lerp`` at ``pos``."""
-    full = lerp_plan(np.ravel(pos), n_bins)
-    out = np.zeros(full.i0.shape, bool) if full.outside is None else full.outside
-    key = (full.i0 << 33) | (full.frac.view(np.uint32).astype(np.int64) << 1) | out
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    plan = Lerp(
-        full.i0[first],
-        full.i1[first],
-        full.frac[first],
-        None if full.outside is None else full.outside[first],
-    )
-    return plan, inverse.reshape(np.shape(pos))
-
-
 def lerp(spec: np.ndarray, plan: Lerp) -> np.ndarray:
     """``spec [m, bins]`` read at ``plan`` -> ``[m, K]`` float32 (``a + frac * (b - a)``)."""
     a = np.take(spec, plan.i0, axis=-1)
@@ -86,33 +69,6 @@ def lerp(spec: np.ndarray, plan: Lerp) -> np.ndarray:
     b += a
     if plan.outside is not None:
         b[:, plan.outside] = 0.0
-    return b
-
-
-def windows_last(spec: np.ndarray, rows: int | None = None, tile: int = 64) -> np.ndarray:
-    """``spec [m, bins][:, :rows].T`` as a contiguous ``[rows, m]`` (for :func:`lerp_rows`).
-
-    Copied ``tile`` windows at a time: numpy's one-pass copy of a transposed view walks the
-    source a whole row apart at every element (6 us a window for 830 of 2048 lags on this
-    machine), a tile keeps the lines it reads in cache (1 us). The same numbers."""
-    m = spec.shape[0]
-    k = spec.shape[1] if rows is None else rows
-    out = np.empty((k, m), spec.dtype)
-    for a in range(0, m, tile):
-        out[:, a : a + tile] = spec[a : a + tile, :k].T
-    return out
-
-
-def lerp_rows(specT: np.ndarray, plan: Lerp) -> np.ndarray:
-    """:func:`lerp` with windows LAST: ``specT [bins, m]`` -> ``[K, m]``. Each read copies a
-    whole row, several times faster than gathering single values along the last axis."""
-    a = np.take(specT, plan.i0, axis=0)
-    b = np.take(specT, plan.i1, axis=0)
-    b -= a
-    b *= plan.frac[:, None]
-    b += a
-    if plan.outside is not None:
-        b[plan.outside] = 0.0
     return b
 
 
