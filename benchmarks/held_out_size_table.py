@@ -1,7 +1,7 @@
 """The held-out fault size table of a finished benchmark: every model, one row each.
 
-Reads ``runs.csv`` and ``per_class.csv`` that ``faultlab benchmark`` writes beside the
-leaderboard and prints a Markdown table: test accuracy and macro ROC-AUC (mean ± std over
+Reads ``leaderboard.csv`` and ``per_class.csv`` that ``faultlab benchmark`` writes and
+prints a Markdown table: test accuracy and macro ROC-AUC (mean ± std over
 folds x seeds), recording accuracy, validation accuracy and ROC-AUC (the held-out TRAINING
 size, before the refit), the selection score (val accuracy + val ROC-AUC) / 2, and the
 accuracy of each class on each held-out size (mean over seeds). Then the entry validation
@@ -21,19 +21,19 @@ import pandas as pd
 SIZES = ("0.007", "0.014", "0.021")
 
 
-def model_table(runs: pd.DataFrame) -> pd.DataFrame:
-    g = runs.groupby("model", sort=False)
-    t = pd.DataFrame(
-        {
-            "family": g["family"].first(),
-            "acc": g["accuracy"].mean(),
-            "acc_sd": g["accuracy"].std(),
-            "auroc": g["roc_auc_macro"].mean(),
-            "auroc_sd": g["roc_auc_macro"].std(),
-            "rec": g["recording_accuracy"].mean(),
-            "val_acc": g["val_accuracy"].mean(),
-            "val_auroc": g["val_roc_auc"].mean(),
-            "runs": g.size(),
+def model_table(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard's own means and stds (``leaderboard.csv``), one row per model, plus
+    the selection score."""
+    t = board.set_index("model").rename(
+        columns={
+            "accuracy_mean": "acc",
+            "accuracy_std": "acc_sd",
+            "roc_auc_macro_mean": "auroc",
+            "roc_auc_macro_std": "auroc_sd",
+            "recording_accuracy_mean": "rec",
+            "val_accuracy_mean": "val_acc",
+            "val_roc_auc_mean": "val_auroc",
+            "n_runs": "runs",
         }
     )
     t["selection"] = (t["val_acc"] + t["val_auroc"]) / 2
@@ -66,9 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="benchmark output directory")
     args = ap.parse_args()
-    runs = pd.read_csv(args.out / "runs.csv")
     per_class = pd.read_csv(args.out / "per_class.csv")
-    t = model_table(runs)
+    t = model_table(pd.read_csv(args.out / "leaderboard.csv"))
     classes = list(dict.fromkeys(per_class["class"]))
     print(f"Accuracy per class: held-out size {' / '.join(SIZES)} in\n")
     print(render(t, class_cells(per_class), classes))
