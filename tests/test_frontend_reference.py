@@ -21,7 +21,7 @@ from faultlab.features import defect_contrast as dc
 from faultlab.features.order_envelope import FLOOR_MIN_ORDER, OrderEnvelopeConfig, order_envelope
 from faultlab.features.periodicity import IMPACT_RATE, fault_families
 from faultlab.signals.geometry import orders_table
-from faultlab.utils.order_stats import median_last, median_of, sorting_network
+from faultlab.utils.order_stats import median_last, selection_network, sorting_network
 
 REL = 1e-5
 
@@ -216,6 +216,19 @@ def test_blocks_and_threads_do_not_change_a_bit():
     np.testing.assert_array_equal(order_envelope(X, 12000.0, shaft, fo, small, workers=2)[0], whole)
     with scipy.fft.set_workers(2):  # the default follows scipy.fft's workers
         np.testing.assert_array_equal(order_envelope(X, 12000.0, shaft, fo, small)[0], whole)
+
+
+def median_of(wires: list[np.ndarray]) -> np.ndarray:
+    """The median of ``wires`` by :func:`selection_network`, as the contrast kernel runs it
+    (min / max compare-exchanges, then the middle wire or the mean of the two)."""
+    w = list(wires)
+    n = len(w)
+    lo, hi = (n - 1) // 2, n // 2
+    for a, b, need_min, need_max in selection_network(n, tuple(sorted({lo, hi}))):
+        small, large = np.minimum(w[a], w[b]), np.maximum(w[a], w[b])
+        w[a] = small if need_min else w[a]
+        w[b] = large if need_max else w[b]
+    return w[lo] if lo == hi else (w[lo] + w[hi]) * w[lo].dtype.type(0.5)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 11, 16, 20])

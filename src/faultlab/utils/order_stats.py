@@ -1,17 +1,18 @@
-"""Medians of a few values per row, many rows at once, by a pruned sorting network.
+"""Medians of a few values per window, many windows at once, by a pruned sorting network.
 
 ``np.median(A, axis=-1)`` over rows of 8-16 values spends most of its time on per-row
 overhead (one selection per row). A sorting network (Batcher's odd-even merge sort) runs
-each compare-exchange as one ``np.minimum`` / ``np.maximum`` over ALL rows, so the cost is
-a few dozen vector operations whatever the number of rows. Only the comparators that feed
-the middle wire(s) are kept. The result is exactly ``np.median`` (min/max are exact; the
-mean of the two middle values of an even count is ``(a + b) * 0.5``, as numpy computes it).
+each compare-exchange over every window at once; only the comparators that feed the middle
+wire(s) are kept (:func:`selection_network`). The contrast kernel
+(:mod:`faultlab.features.contrast_kernel`) runs that network; the result is exactly
+``np.median`` (min/max are exact; the mean of the two middle values of an even count is
+``(a + b) * 0.5``, as numpy computes it). :func:`median_last`: the same numbers for rows of
+a few hundred values, by one sort per row.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -51,33 +52,6 @@ def selection_network(n: int, wanted: tuple[int, ...]) -> tuple[tuple[int, int, 
             kept.append((a, b, a in need, b in need))
             need |= {a, b}
     return tuple(reversed(kept))
-
-
-def median_of(wires: Sequence[np.ndarray]) -> np.ndarray:
-    """Elementwise median of equally shaped arrays ``wires`` (their values are clobbered:
-    pass arrays the caller owns). ``np.median(np.stack(wires), axis=0)``, many times faster
-    for a handful of wires over many elements."""
-    w = list(wires)
-    n = len(w)
-    if n == 0:
-        raise ValueError("median_of: no values")
-    lo, hi = (n - 1) // 2, n // 2  # the middle wire(s): equal for an odd count
-    mid = (lo, hi) if lo != hi else (lo,)
-    spare = np.empty_like(w[0])
-    for a, b, need_min, need_max in selection_network(n, mid):
-        if need_min and need_max:
-            np.minimum(w[a], w[b], out=spare)
-            np.maximum(w[a], w[b], out=w[b])
-            w[a], spare = spare, w[a]
-        elif need_min:
-            np.minimum(w[a], w[b], out=w[a])
-        else:
-            np.maximum(w[a], w[b], out=w[b])
-    if n % 2:
-        return w[lo]
-    out = w[lo] + w[hi]
-    out *= out.dtype.type(0.5)
-    return out
 
 
 def median_last(A: np.ndarray) -> np.ndarray:
