@@ -115,3 +115,28 @@ def test_ball_kurtosis_false_leaves_kurtosis_out_of_the_balls_patch_only(tmp_pat
     model.net.eval()
     _, diff, _ = export_onnx(model, tmp_path / "m.onnx", model.tasks)
     assert diff <= 1e-4  # the mask is exported with the network
+
+
+def test_kurtosis_gate_appends_evidence_times_kurtosis_to_every_patch(tmp_path):
+    params = {**PARAMS, "ball_detector": "shared", "class_bias": True, "kurtosis_gate": True}
+    model = build_model("linenet", {"location": list(LOCATION_ORDER)}, (1, 12), params)
+    det = model.net.backbone
+    names = OrderEnvelopeConfig.model_validate(FE).names()
+    # each patch reads line, period, kurtosis; the gate appends line x kurt, period x kurt
+    assert det.gate_ev.tolist() == [0, 1] and det.gate_k.tolist() == [2, 2]
+    assert det.mlp[0].in_features == 5
+    x = torch.randn(4, 1, 12)
+    kurt = names.index("contrast:log_kurtosis")
+    flat = x.reshape(4, -1)
+    patches = flat[:, det.idx]
+    ref = torch.cat([patches, patches[..., :2] * flat[:, kurt, None, None]], -1)
+    assert torch.allclose(det(x), det.mlp(ref).squeeze(-1), atol=1e-6)
+    assert not any(k.startswith("gate") for k in det.state_dict())  # rebuilt from params
+    with pytest.raises(ConfigError, match="kurtosis_gate needs blocks"):
+        build_model("linenet", {"location": list(LOCATION_ORDER)}, (1, 12), {"kurtosis_gate": True})
+    pytest.importorskip("onnxruntime")
+    from faultlab.serving.export import export_onnx
+
+    model.net.eval()
+    _, diff, _ = export_onnx(model, tmp_path / "m.onnx", model.tasks)
+    assert diff <= 1e-4  # the products are exported with the network

@@ -14,7 +14,20 @@ bearing's strength::
     logit(B)  = b_line z_line(2xBSF) + b_period z_period(2xBSF)
     logit(normal) = its own bias (when a task has it)
 
-Six numbers (seven with ``normal``) fitted by class-balanced maximum likelihood on the
+``evidence: gated`` reads each family's evidence *times* the window's impulsiveness, with
+the same weights for all three families (the ball too)::
+
+    logit(loc) = (a_line + g_line k) z_line(family) + (a_period + g_period k) z_period(family)
+                 + c [loc is a race]
+
+A localised defect is an impact train: periodic at its family's rate AND impulsive. Read
+additively, kurtosis becomes race-only evidence (the training balls ring no more than noise)
+and a ball that does ring (CWRU 0.014 in) is sent to a race; read as a gate, impulsiveness
+only strengthens whichever family's period it comes at, and a window where nothing stands
+out stays the ball's (through the races' negative bias) with a confidence that grows with
+evidence, not with how Gaussian the window is.
+
+Six numbers (seven with ``normal``; gated: five and six) fitted by class-balanced maximum likelihood on the
 training windows with an L2 penalty. The penalty is chosen, when ``select_by`` names a
 metadata column with two or more values in the training windows (``fault_diameter_in`` on
 the held-out-size benchmark), by leave-one-value-out on the TRAINING windows (fit on the
@@ -29,7 +42,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -66,8 +79,6 @@ DEFAULT_FRONTEND = {
 
 #: Fault location -> the family whose impact rate it strikes at.
 FAMILY = {"IR": "BPFI", "B": "BSF", "OR": "BPFO"}
-#: theta: a_line, a_period (races), b_line, b_period (ball), w_kurtosis, race bias, normal bias
-N_THETA = 7
 
 
 class EnvelopeContrastParams(ModelParams):
@@ -81,6 +92,11 @@ class EnvelopeContrastParams(ModelParams):
     l2_grid: list[float] = Field(
         default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1],
         description="penalties tried when select_by (or validation windows) can choose",
+    )
+    evidence: Literal["additive", "gated"] = Field(
+        default="additive",
+        description="additive: race lines / periods + kurtosis, the ball its own weights; "
+        "gated: every family's line / period times (1, kurtosis), weights shared by all",
     )
     select_by: str | None = Field(
         default=None,
@@ -122,11 +138,16 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
             "kurtosis": names.index("contrast:log_kurtosis"),
         }
         self.maps = {t: [location_of(c) for c in cs] for t, cs in self.classes.items()}
+        self.gated = self.params.evidence == "gated"
         self.theta = {t: self._theta0() for t in self.classes}
         self.l2 = self.params.l2
 
-    @staticmethod
-    def _theta0() -> list[float]:
+    def _theta0(self) -> list[float]:
+        """additive: a_line, a_period (races), b_line, b_period (ball), w_kurtosis, race bias,
+        normal bias; gated: a_line, a_period, g_line, g_period (every family), race bias,
+        normal bias."""
+        if self.gated:
+            return [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
         return [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
 
     # -- evidence -------------------------------------------------------------------------------
@@ -147,11 +168,24 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
         }
 
     def _design(self, E: dict[str, np.ndarray]) -> dict[str | None, np.ndarray]:
-        """Location -> ``[n, 7]``: each location's logit is linear in theta (``D @ theta``)."""
+        """Location -> ``[n, len(theta)]``: each location's logit is linear in theta
+        (``D @ theta``)."""
         n = len(E["kurtosis"])
         zero, one = np.zeros(n), np.ones(n)
         k = E["kurtosis"]
         line, period = E["line"], E["period"]
+        if self.gated:
+
+            def row(i: int, race: np.ndarray) -> np.ndarray:
+                return np.stack([line[:, i], period[:, i], k * line[:, i], k * period[:, i],
+                                 race, zero], 1)  # fmt: skip
+
+            return {
+                "IR": row(0, one),
+                "B": row(1, zero),
+                "OR": row(2, one),
+                None: np.stack([zero] * 5 + [one], 1),  # normal: its bias
+            }
         return {
             "IR": np.stack([line[:, 0], period[:, 0], zero, zero, k, one, zero], 1),
             "B": np.stack([zero, zero, line[:, 1], period[:, 1], zero, zero, zero], 1),
@@ -186,7 +220,8 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
         w /= w.sum()
         rows = np.arange(len(y))
         D = self._design(E)
-        pen = np.r_[np.ones(6), 0.0]  # normal's bias is not penalised
+        pen = np.ones(len(self._theta0()))
+        pen[-1] = 0.0  # normal's bias is not penalised
 
         def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
             logits, jac = self._logits_jac(D, task, theta)
@@ -299,7 +334,7 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
         }
 
     def describe(self) -> ModelSummary:
-        n = N_THETA * len(self.theta)
+        n = sum(len(th) for th in self.theta.values())
         return ModelSummary(
             name=self.name,
             family=self.family,
@@ -315,7 +350,12 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
                     "params": n,
                 },
             ],
-            text="race lines/periods vs decoy orders + kurtosis; ball when no race stands out",
+            text=(
+                "every family's line/period vs decoy orders, gated by kurtosis; ball when no "
+                "race stands out"
+                if self.gated
+                else "race lines/periods vs decoy orders + kurtosis; ball when no race stands out"
+            ),
             extra=self._state(),
         )
 
@@ -323,7 +363,14 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
         return {"theta": self.theta, "l2": self.l2}
 
     def _set_state(self, state: dict[str, Any]) -> None:
-        self.theta = {t: [float(v) for v in th] for t, th in state["theta"].items()}
+        theta = {t: [float(v) for v in th] for t, th in state["theta"].items()}
+        n = len(self._theta0())
+        if any(len(th) != n for th in theta.values()):
+            raise DataError(
+                f"envelope-contrast: saved weights have {sorted({len(t) for t in theta.values()})} "
+                f"numbers per task; evidence {self.params.evidence!r} needs {n}"
+            )
+        self.theta = theta
         self.l2 = float(state["l2"])
 
 

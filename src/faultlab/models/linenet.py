@@ -20,7 +20,10 @@ out" rather than as a race-like line (the ``envelope-contrast`` structure, learn
 ``ball_kurtosis: false`` keeps the window's kurtosis out of the ball's patch: trained on
 ball faults that ring no more than noise, the ball's own detector otherwise learns "the more
 Gaussian, the more ball", and ranks a window with no evidence at all above a ball window
-whose 2xBSF lines do stand out.
+whose 2xBSF lines do stand out. ``kurtosis_gate: true`` adds each family's line and period
+z-score times the window's log kurtosis to its patch (the ``envelope-contrast`` ``evidence:
+gated`` reading: periodic at the family's rate AND impulsive); with ``ball_detector: shared``
+and ``class_bias: true`` it is that model's structure with a learnt detector.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ class SharedLineDetector(nn.Module):
     idx: torch.Tensor
     own_mask: torch.Tensor
     keep: torch.Tensor
+    gate_ev: torch.Tensor
+    gate_k: torch.Tensor
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class SharedLineDetector(nn.Module):
         act: str,
         own: Sequence[int] = (),
         keep: np.ndarray | None = None,
+        gate: tuple[Sequence[int], Sequence[int]] = ((), ()),
     ) -> None:
         super().__init__()
         self.register_buffer("idx", torch.as_tensor(patches))
@@ -133,12 +139,21 @@ class SharedLineDetector(nn.Module):
         # rebuilt from the params, not saved (models saved before it still load)
         ones = np.ones(patches.shape, np.float32) if keep is None else keep
         self.register_buffer("keep", torch.as_tensor(ones), persistent=False)
-        self.mlp = _mlp(patches.shape[1], hidden, dropout, act)
-        self.own = _mlp(patches.shape[1], hidden, dropout, act) if own else None
+        # gate: patch positions of evidence columns and of the kurtosis each one is multiplied
+        # by (appended to the patch); rebuilt from the params, not saved
+        ev, kk = (torch.as_tensor(list(g), dtype=torch.long) for g in gate)
+        self.register_buffer("gate_ev", ev, persistent=False)
+        self.register_buffer("gate_k", kk, persistent=False)
+        width = patches.shape[1] + len(ev)
+        self.mlp = _mlp(width, hidden, dropout, act)
+        self.own = _mlp(width, hidden, dropout, act) if own else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(x.shape[0], -1)
         patches = flat[:, self.idx] * self.keep  # [B, F, P]
+        if self.gate_ev.numel():
+            gated = patches[..., self.gate_ev] * patches[..., self.gate_k]
+            patches = torch.cat([patches, gated], dim=-1)
         score = self.mlp(patches).squeeze(-1)
         if self.own is not None:
             score = torch.where(self.own_mask, self.own(patches).squeeze(-1), score)
@@ -225,6 +240,11 @@ class LineNetParams(TorchParams):
         "only its 2xBSF line and period evidence), so a window where nothing stands out is "
         "not the ball's strongest case; impulsiveness stays with the race detectors",
     )
+    kurtosis_gate: bool = Field(
+        default=False,
+        description="true: each family's contrast patch also reads its line and period "
+        "z-scores times the window's log kurtosis (needs blocks: [contrast])",
+    )
     hidden: list[PositiveInt] = Field(
         default_factory=lambda: [16], description="units of the shared detector's layers"
     )
@@ -242,6 +262,8 @@ class LineNetParams(TorchParams):
             raise ValueError("blocks: name at least one of spectrum, periodicity, contrast")
         if "contrast" in self.blocks and not self.frontend.contrast:
             raise ValueError("blocks has contrast: its frontend needs contrast: true")
+        if self.kurtosis_gate and "contrast" not in self.blocks:
+            raise ValueError("kurtosis_gate needs blocks: [contrast]")
         return self
 
 
@@ -274,4 +296,18 @@ class LineNetModel(TorchModel[LineNetParams]):
             cols = patches[fams.index("BSF")] % fe.n_outputs  # column within each channel
             keep = np.ones(patches.shape, np.float32)
             keep[fams.index("BSF"), cols == kurt] = 0.0
-        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation, own, keep)
+        gate = _gate_positions(fe, patches) if p.kurtosis_gate else ((), ())
+        return SharedLineDetector(patches, p.hidden, p.dropout, p.activation, own, keep, gate)
+
+
+def _gate_positions(fe: OrderEnvelopeConfig, patches: np.ndarray) -> tuple[list[int], list[int]]:
+    """Patch positions of every line / period z-score and of the kurtosis of its channel (the
+    same positions in every family's patch: each reads line, period, kurtosis per channel)."""
+    names = fe.names()
+    col = patches[0] % fe.n_outputs  # column within its channel
+    chan = patches[0] // fe.n_outputs
+    kurt = names.index("contrast:log_kurtosis")
+    is_ev = np.array([names[c].startswith(("contrast:line:", "contrast:period:")) for c in col])
+    k_of = {int(ch): int(np.flatnonzero((chan == ch) & (col == kurt))[0]) for ch in set(chan)}
+    ev = [int(i) for i in np.flatnonzero(is_ev)]
+    return ev, [k_of[int(chan[i])] for i in ev]
