@@ -25,5 +25,9 @@ def bench():
 def test_physics_models_transfer_to_another_bearing_speed_and_rate(bench):
     train, test48, _ = bench.domains(seconds=1.0, seed=0)
     assert test48.window_length == 4 * train.window_length  # 48 kHz, the same 85 ms
-    for name, params in (("envelope", {"calibrate": "none"}), ("envelope-contrast", {})):
+    for name, params in (
+        ("envelope", {"calibrate": "none"}),
+        ("envelope-contrast", {}),
+        ("envelope-contrast", {"evidence": "gated"}),
+    ):
         assert bench.accuracy(name, params, train, test48, seed=0) >= 0.9, name
