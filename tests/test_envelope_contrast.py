@@ -159,6 +159,7 @@ def test_a_run_replays_in_predict_with_its_evidence(tmp_path):
     ev = rp.summary()["evidence"]
     assert ev["verdict"] == {"location": "OR"}
     assert "BPFO line" in _evidence_text(ev) and "decoy" in _evidence_text(ev)
+    assert "scores (additive) IR" in _evidence_text(ev)
 
 
 def test_gated_evidence_learns_on_two_sizes_and_round_trips(tmp_path):
@@ -184,6 +185,9 @@ def test_gated_evidence_learns_on_two_sizes_and_round_trips(tmp_path):
     }
     p_or = softmax(model._logits(E, "location"), axis=1)[:, LOCATION_ORDER.index("OR")]
     assert th[3] > 0 and p_or[1] > p_or[0]
+    ev = model.explain(test.X[test.y["location"] == LOCATION_ORDER.index("OR")])
+    assert ev["evidence"] == "gated" and ev["verdict"] == {"location": "OR"}
+    assert max(ev["location_scores"], key=ev["location_scores"].get) == "OR"
     (tmp_path / "m" / "model.json").write_text(
         (tmp_path / "m" / "model.json").read_text().replace('"gated"', '"additive"')
     )

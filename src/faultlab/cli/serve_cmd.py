@@ -31,7 +31,9 @@ def _evidence_text(ev: dict) -> str:
         f"{fam} line {v['line']:+.1f} / period {v['period']:+.1f}"
         for fam, v in ev.get("z_vs_decoys", {}).items()
     )
-    return f"(z vs decoy orders): {z}; log kurtosis {ev.get('log_kurtosis', 0.0):+.2f}"
+    scores = ", ".join(f"{m} {v:+.1f}" for m, v in ev.get("location_scores", {}).items())
+    text = f"(z vs decoy orders): {z}; log kurtosis {ev.get('log_kurtosis', 0.0):+.2f}"
+    return f"{text}; scores ({ev.get('evidence', 'additive')}) {scores}" if scores else text
 
 
 def _physics_lines(preds: list, evidence_dir: Path | None) -> None:

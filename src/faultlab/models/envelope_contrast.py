@@ -317,10 +317,16 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
 
     def explain(self, X: np.ndarray) -> dict[str, Any]:
         """Evidence for windows ``X`` (one recording): each family's line and period z-score
-        against the decoy orders (mean over windows), the log kurtosis, and the verdict."""
+        against the decoy orders (mean over windows), the log kurtosis, each location's score
+        (its logit before the softmax, mean over windows: how the weights read that evidence),
+        and the verdict."""
         E = self.evidence(X)
         proba = self.predict_proba(X)
+        theta = np.asarray(next(iter(self.theta.values())))
+        D = self._design(E)
         return {
+            "evidence": self.params.evidence,
+            "location_scores": {m: float((D[m] @ theta).mean()) for m in ("IR", "B", "OR")},
             "verdict": {t: self.classes[t][int(p.mean(0).argmax())] for t, p in proba.items()},
             "z_vs_decoys": {
                 f"{'2x' if loc == 'B' else ''}{FAMILY[loc]}": {
