@@ -193,6 +193,33 @@ def test_one_shot_models_get_the_shift_warning_too():
     assert d["verdict"] == "fails the test shift"
 
 
+def test_the_shift_advice_names_the_failing_class_and_fits_the_front_end():
+    """envelope-gated's 0.014 in fold: validation 0.999, test 0.627, the whole loss in the
+    outer race (called ball); that model already reads the order-domain front end, so the
+    advice points at the class's evidence, not at a front end it has."""
+    cm = {"classes": ["IR", "B", "OR"], "matrix": [[443, 29, 0], [28, 446, 1], [0, 472, 2]]}
+    validation = {
+        "kind": "condition",
+        "test_protocol": "held-out size",
+        "val_accuracy": 0.999,
+        "test_accuracy": 0.627,
+        "test_confusion": cm,
+        "frontend": "order_envelope",
+    }
+    d = diagnose_fit(
+        [{"epoch": 1, "train_accuracy": 1.0, "val_accuracy": 1.0}], validation=validation
+    )
+    rec = d["recommendations"][0]
+    assert "the loss is in OR (recall 0.4 %, called B)" in rec and "IR (" not in rec
+    assert "already reads the order-domain front end" in rec and "augment" not in rec
+    assert "test_confusion" not in d["comparison"]  # the matrix is in the task metrics already
+    raw = diagnose_fit(
+        [{"epoch": 1, "train_accuracy": 1.0, "val_accuracy": 1.0}],
+        validation={**validation, "frontend": None},
+    )
+    assert "frontend: order_envelope" in raw["recommendations"][0]
+
+
 # --- trivial baseline, refit, leaderboard ------------------------------------------------------
 
 

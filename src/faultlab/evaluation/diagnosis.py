@@ -154,6 +154,8 @@ def compare_validation(
         "test_accuracy": te,
         "val_minus_test": gap,
         "shift_gap": bool(proto in SHIFTS and gap is not None and gap >= rules.shift_gap),
+        "test_confusion": validation.get("test_confusion"),
+        "frontend": validation.get("frontend"),
     }
     out["text"] = f"validation measured {out['val_measures']} ({kind}); the test is {proto}: " + (
         "comparable"
@@ -163,19 +165,50 @@ def compare_validation(
     return out
 
 
-def _shift_advice(cmp: dict[str, Any]) -> str:
+def worst_classes(confusion: dict[str, Any] | None, below: float = 0.5) -> list[str]:
+    """``"OR (recall 0.0 %, called B)"`` for each test class whose recall is under ``below``,
+    worst first: where a shift's loss sits (one class of an unseen bearing, or all)."""
+    if not confusion or not confusion.get("matrix"):
+        return []
+    cm = np.asarray(confusion["matrix"], dtype=float)
+    classes = list(confusion.get("classes") or range(len(cm)))
+    n = cm.sum(1)
+    out = []
+    for i in np.argsort(np.where(n > 0, np.diag(cm) / np.maximum(n, 1), np.inf)):
+        if n[i] == 0 or cm[i, i] / n[i] >= below:
+            continue
+        off = cm[i].copy()
+        off[i] = -1
+        out.append(
+            f"{classes[i]} (recall {_pct1(cm[i, i] / n[i])}, called {classes[int(off.argmax())]})"
+        )
+    return out
+
+
+def _shift_advice(cmp: dict[str, Any], confusion: dict[str, Any] | None) -> str:
     advice = (
         "hold out a whole training condition for validation (split.val.strategy: condition) "
         "so early stopping selects for it"
         if cmp["val_kind"] != "condition"
         else "the held-out training condition did not predict it either"
     )
+    worst = worst_classes(confusion)
+    where = f"; the loss is in {', '.join(worst)}" if worst else ""
+    if cmp.get("frontend") == "order_envelope":
+        tail = (
+            "the model already reads the order-domain front end: check the failing class's "
+            "defect evidence (Envelope evidence), a recording without its family's lines or "
+            "impulsiveness cannot be diagnosed from them"
+        )
+    else:
+        tail = (
+            "try shift-aimed augmentation (training.augment: speed_jitter, noise_snr_db, "
+            "bandpass) or a speed-normalised front end (model.params.frontend: order_envelope)"
+        )
     return (
         f"validation accuracy {_pct1(cmp['val_accuracy'])} vs test {_pct1(cmp['test_accuracy'])} "
         f"under a {cmp['test_protocol']} split ({cmp['val_minus_test'] * 100:.1f} points): the "
-        f"model fits its training conditions but does not transfer; {advice}, and try "
-        "shift-aimed augmentation (training.augment: speed_jitter, noise_snr_db, bandpass) or "
-        "a speed-normalised front end"
+        f"model fits its training conditions but does not transfer{where}; {advice}; {tail}"
     )
 
 
@@ -183,9 +216,10 @@ def _apply_comparison(out: dict[str, Any], cmp: dict[str, Any] | None) -> None:
     """Qualify a verdict by what validation measured (see :func:`compare_validation`)."""
     if cmp is None:
         return
+    confusion = cmp.pop("test_confusion", None)  # read here, not stored twice
     out["comparison"] = cmp
     if cmp["shift_gap"]:
-        out["recommendations"].insert(0, _shift_advice(cmp))
+        out["recommendations"].insert(0, _shift_advice(cmp, confusion))
         if out["verdict"] in ("good fit", "still improving", "not applicable"):
             out["verdict_on_validation"] = out["verdict"]
             out["verdict"] = "fails the test shift"

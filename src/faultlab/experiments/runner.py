@@ -332,9 +332,20 @@ def _evaluate(
             "test_protocol": metrics.run.protocol,
             "val_accuracy": (val_metrics.get("primary") or {}).get("accuracy"),
             "test_accuracy": metrics.primary.accuracy,
+            "test_confusion": _confusion(test_metrics),
+            "frontend": frontend.kind if frontend is not None else None,
         },
     )
     return metrics
+
+
+def _confusion(test_metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The primary task's test classes and confusion matrix (rows: true), if it has one."""
+    task = (test_metrics.get("primary") or {}).get("task")
+    tm = (test_metrics.get("tasks") or {}).get(task) or {}
+    if not tm.get("confusion_matrix"):
+        return None
+    return {"classes": tm.get("classes"), "matrix": tm["confusion_matrix"]}
 
 
 @dataclass
