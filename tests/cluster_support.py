@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +236,66 @@ def alive_nodes(address: str, timeout: float = 60) -> dict[str, str]:
     if res.returncode != 0:
         return {}
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+#: A Ray driver (own job) whose one task takes every CPU of the node with custom resource
+#: argv[2] and holds it until the file argv[4] exists; it touches argv[3] once it holds them.
+_HOLD = """
+import sys, time
+from pathlib import Path
+import ray
+
+address, node, started, release, cpus = sys.argv[1:6]
+ray.init(address=address, configure_logging=False, log_to_driver=False)
+
+
+@ray.remote(num_cpus=float(cpus), resources={node: 1})
+def hold(started: str, release: str) -> None:
+    Path(started).touch()
+    while not Path(release).exists():
+        time.sleep(0.05)
+
+
+ray.get(hold.remote(started, release))
+"""
+
+
+@contextlib.contextmanager
+def hold_node(cluster: RayCluster, name: str, num_cpus: int = 1) -> Iterator[Callable[[], None]]:
+    """Keep node ``name``'s ``num_cpus`` CPUs busy with another job's task until the yielded
+    ``release()`` is called (or the block ends): meanwhile every task of other jobs runs on
+    the other nodes. Why: a test that must catch a node inside its second run waits for a
+    moment that, with both nodes free, may never come (the other node can take every
+    remaining run first on a loaded machine); with this node held it comes for sure."""
+    marks = Path(tempfile.mkdtemp(prefix="fl-hold-"))
+    started, release_file, log = marks / "started", marks / "release", marks / "hold.log"
+    args = [cluster.address, name, str(started), str(release_file), str(num_cpus)]
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLD, *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=child_env(),
+        )
+
+    def release() -> None:
+        release_file.touch()
+
+    try:
+        deadline = time.time() + 180
+        while not started.exists():
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"could not hold node {name!r}: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield release
+    finally:
+        release()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(marks, ignore_errors=True)
 
 
 @contextlib.contextmanager
