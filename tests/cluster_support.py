@@ -127,11 +127,40 @@ class RayNode:
     node_id: str | None = None
 
     def kill(self) -> None:
-        """SIGKILL the node's whole process group (raylet, its agents and workers)."""
+        """SIGKILL every process of the node, as a crashed machine would lose them: the
+        process group of ``ray start`` (raylet, its agents), then the rest of its session.
+        Ray starts each worker in a process group of its own, so killing the group alone
+        left the workers running: the run in flight could finish after the "kill" (and
+        return its result to the driver directly), or not, depending on how soon the
+        orphaned worker noticed its raylet was gone."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for _ in range(20):  # a worker being started meanwhile is found by the next pass
+            rest = _session_members(self.proc.pid)
+            if not rest:
+                break
+            for pid in rest:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
         with contextlib.suppress(Exception):
             self.proc.wait(timeout=30)
+
+
+def _session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid``, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, session, ...
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry))
+    return found
 
 
 @dataclass
@@ -343,10 +372,7 @@ def ray_cluster(extra_nodes: int = 1, num_cpus: int = 1) -> Iterator[RayCluster]
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(n.proc.pid, signal.SIGTERM)
         for n in reversed(cluster.nodes):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 n.proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                n.kill()
-            with contextlib.suppress(ProcessLookupError):  # stragglers of the group
-                os.killpg(n.proc.pid, signal.SIGKILL)
+            n.kill()  # stragglers of the group and the node's workers
         shutil.rmtree(base, ignore_errors=True)

@@ -172,10 +172,9 @@ def test_killing_a_node_mid_benchmark_loses_no_run(cluster, local_board, tmp_pat
     on_head = [m for m in runs if m["run"]["host"]["ray_node_id"] == cluster.node("head").node_id]
     assert len(on_extra) + len(on_head) == N_RUNS
     restarted = log.count("restarted after a lost attempt")
-    # the killed run was run again, on the head: faultlab saw its first attempt's files, or
-    # (killed before it wrote any) Ray reports the task retried after the node died
-    ray_retried = "will be retried" in log
-    assert restarted >= 1 or ray_retried, log[-3000:]
+    # the killed run was run again, on the head, which saw its first attempt's files (the
+    # kill came after its config.yaml was written, and took its worker with it)
+    assert restarted >= 1, log[-3000:]
     print(
         f"\nnode-kill benchmark: extra node killed after {len(before)} finished run(s); "
         f"runs on extra {len(on_extra)}, on head {len(on_head)}, restarted {restarted}, "
