@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,11 +127,40 @@ class RayNode:
     node_id: str | None = None
 
     def kill(self) -> None:
-        """SIGKILL the node's whole process group (raylet, its agents and workers)."""
+        """SIGKILL every process of the node, as a crashed machine would lose them: the
+        process group of ``ray start`` (raylet, its agents), then the rest of its session.
+        Ray starts each worker in a process group of its own, so killing the group alone
+        left the workers running: the run in flight could finish after the "kill" (and
+        return its result to the driver directly), or not, depending on how soon the
+        orphaned worker noticed its raylet was gone."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for _ in range(20):  # a worker being started meanwhile is found by the next pass
+            rest = _session_members(self.proc.pid)
+            if not rest:
+                break
+            for pid in rest:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
         with contextlib.suppress(Exception):
             self.proc.wait(timeout=30)
+
+
+def _session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid``, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, session, ...
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry))
+    return found
 
 
 @dataclass
@@ -238,6 +267,66 @@ def alive_nodes(address: str, timeout: float = 60) -> dict[str, str]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+#: A Ray driver (own job) whose one task takes every CPU of the node with custom resource
+#: argv[2] and holds it until the file argv[4] exists; it touches argv[3] once it holds them.
+_HOLD = """
+import sys, time
+from pathlib import Path
+import ray
+
+address, node, started, release, cpus = sys.argv[1:6]
+ray.init(address=address, configure_logging=False, log_to_driver=False)
+
+
+@ray.remote(num_cpus=float(cpus), resources={node: 1})
+def hold(started: str, release: str) -> None:
+    Path(started).touch()
+    while not Path(release).exists():
+        time.sleep(0.05)
+
+
+ray.get(hold.remote(started, release))
+"""
+
+
+@contextlib.contextmanager
+def hold_node(cluster: RayCluster, name: str, num_cpus: int = 1) -> Iterator[Callable[[], None]]:
+    """Keep node ``name``'s ``num_cpus`` CPUs busy with another job's task until the yielded
+    ``release()`` is called (or the block ends): meanwhile every task of other jobs runs on
+    the other nodes. Why: a test that must catch a node inside its second run waits for a
+    moment that, with both nodes free, may never come (the other node can take every
+    remaining run first on a loaded machine); with this node held it comes for sure."""
+    marks = Path(tempfile.mkdtemp(prefix="fl-hold-"))
+    started, release_file, log = marks / "started", marks / "release", marks / "hold.log"
+    args = [cluster.address, name, str(started), str(release_file), str(num_cpus)]
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HOLD, *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=child_env(),
+        )
+
+    def release() -> None:
+        release_file.touch()
+
+    try:
+        deadline = time.time() + 180
+        while not started.exists():
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"could not hold node {name!r}: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield release
+    finally:
+        release()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(marks, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def ray_cluster(extra_nodes: int = 1, num_cpus: int = 1) -> Iterator[RayCluster]:
     """A head (resource ``head``) and ``extra_nodes`` more (``extra``, ``extra2``), all up."""
@@ -283,10 +372,7 @@ def ray_cluster(extra_nodes: int = 1, num_cpus: int = 1) -> Iterator[RayCluster]
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(n.proc.pid, signal.SIGTERM)
         for n in reversed(cluster.nodes):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 n.proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                n.kill()
-            with contextlib.suppress(ProcessLookupError):  # stragglers of the group
-                os.killpg(n.proc.pid, signal.SIGKILL)
+            n.kill()  # stragglers of the group and the node's workers
         shutil.rmtree(base, ignore_errors=True)
