@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FAULTLAB_DATA_DIR ?= $(abspath ../shared/data)
 export MPLBACKEND := Agg
 
-.PHONY: install demo test test-types test-pytest test-cluster lint bench clean
+.PHONY: install demo test test-cluster lint bench clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,18 +28,11 @@ demo: $(STAMP)
 # the 15 slowest tests are listed at the end.
 # Without ../shared/data (or with FAULTLAB_DATA_DIR=/nonexistent) the tests marked `shared` skip;
 # `-m "not shared"` runs only the rest.
-# pyright (one process, ~40 s of one core) runs beside pytest instead of before it: make -j2
-# starts both, -O prints each one's output whole when it ends, and make fails if either does.
 PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(MAKE) --no-print-directory -j2 -O test-types test-pytest
-
-test-types:
 	$(BIN)/pyright
-
-test-pytest:
 	$(BIN)/python -m pytest -q -m "not cluster" -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test-cluster: $(STAMP)
