@@ -154,7 +154,6 @@ def compare_validation(
         "test_accuracy": te,
         "val_minus_test": gap,
         "shift_gap": bool(proto in SHIFTS and gap is not None and gap >= rules.shift_gap),
-        "test_confusion": validation.get("test_confusion"),
         "frontend": validation.get("frontend"),
     }
     out["text"] = f"validation measured {out['val_measures']} ({kind}); the test is {proto}: " + (
@@ -212,11 +211,13 @@ def _shift_advice(cmp: dict[str, Any], confusion: dict[str, Any] | None) -> str:
     )
 
 
-def _apply_comparison(out: dict[str, Any], cmp: dict[str, Any] | None) -> None:
-    """Qualify a verdict by what validation measured (see :func:`compare_validation`)."""
+def _apply_comparison(
+    out: dict[str, Any], cmp: dict[str, Any] | None, confusion: dict[str, Any] | None
+) -> None:
+    """Qualify a verdict by what validation measured (see :func:`compare_validation`);
+    ``confusion``: the test's, to name where a shift's loss sits."""
     if cmp is None:
         return
-    confusion = cmp.pop("test_confusion", None)  # read here, not stored twice
     out["comparison"] = cmp
     if cmp["shift_gap"]:
         out["recommendations"].insert(0, _shift_advice(cmp, confusion))
@@ -244,7 +245,8 @@ def diagnose_fit(
     run is not called a good fit when the two are not comparable.
     """
     out = _diagnose_curves(history, speed, training, rules)
-    _apply_comparison(out, compare_validation(validation, rules))
+    confusion = (validation or {}).get("test_confusion")
+    _apply_comparison(out, compare_validation(validation, rules), confusion)
     return out
 
 

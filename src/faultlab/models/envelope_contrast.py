@@ -321,8 +321,9 @@ class EnvelopeContrastModel(JsonStateModel[EnvelopeContrastParams]):
         (its logit before the softmax, mean over windows: how the weights read that evidence),
         and the verdict."""
         E = self.evidence(X)
-        proba = self.predict_proba(X)
-        theta = np.asarray(next(iter(self.theta.values())))
+        proba = {t: softmax(self._logits(E, t), axis=1) for t in self.tasks}
+        # the location task's weights when there is one (a detection task's read "fault")
+        theta = np.asarray(self.theta.get("location", next(iter(self.theta.values()))))
         D = self._design(E)
         return {
             "evidence": self.params.evidence,
