@@ -62,6 +62,16 @@ def render(t: pd.DataFrame, cells: pd.Series, classes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def selected(t: pd.DataFrame) -> str:
+    """The row validation selects (best selection score) and its test scores, one line."""
+    best = t["selection"].idxmax()
+    r = t.loc[best]
+    return (
+        f"selected on validation: {best} (val acc. {r['val_acc']:.3f}, val ROC-AUC "
+        f"{r['val_auroc']:.3f}); its test: accuracy {r['acc']:.3f}, macro ROC-AUC {r['auroc']:.3f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="benchmark output directory")
@@ -71,12 +81,7 @@ def main() -> None:
     classes = list(dict.fromkeys(per_class["class"]))
     print(f"Accuracy per class: held-out size {' / '.join(SIZES)} in\n")
     print(render(t, class_cells(per_class), classes))
-    best = t["selection"].idxmax()
-    r = t.loc[best]
-    print(
-        f"\nselected on validation: {best} (val acc. {r['val_acc']:.3f}, val ROC-AUC "
-        f"{r['val_auroc']:.3f}); its test: accuracy {r['acc']:.3f}, macro ROC-AUC {r['auroc']:.3f}"
-    )
+    print("\n" + selected(t))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from held_out_size_table import class_cells, model_table, render  # noqa: E402
+from held_out_size_table import class_cells, model_table, render, selected  # noqa: E402
 
 
 def run_length(config: Path, out: Path, window: int, only: str | None, extra: list[str]) -> None:
@@ -72,12 +72,7 @@ def main() -> None:
     t, cells, classes = combined(args.out, windows)
     print("Accuracy per class: held-out size 0.007 / 0.014 / 0.021 in; rows by validation score\n")
     print(render(t, cells, classes))
-    best = t["selection"].idxmax()
-    r = t.loc[best]
-    print(
-        f"\nselected on validation: {best} (val acc. {r['val_acc']:.3f}, val ROC-AUC "
-        f"{r['val_auroc']:.3f}); its test: accuracy {r['acc']:.3f}, macro ROC-AUC {r['auroc']:.3f}"
-    )
+    print("\n" + selected(t))
 
 
 if __name__ == "__main__":
