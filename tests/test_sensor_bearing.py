@@ -189,6 +189,27 @@ def test_blocks_of_a_file_read_twice_point_at_the_same_blocks():
     assert [b.meta["same_recording_as"] for b in blocks] == ["97#b0", "97#b1"]
 
 
+def test_reports_call_a_limited_leave_one_out_what_it_is():
+    from faultlab.reporting.protocol import describe_protocol
+
+    rule = {
+        "kind": "leave_one_out",
+        "column": "fault_diameter_in",
+        "train": [{"dataset": "cwru-DE"}],
+        "test": [{"dataset": "cwru-FE"}],
+    }
+    val = {"kind": "condition", "description": "fault_diameter_in = 0.014 held out"}
+    proto = describe_protocol("leave_one_out", rule, validation=val)
+    assert proto.label == "held-out size"  # not "cross-machine": the folds are the sizes
+    assert "trains only on windows matching {dataset=cwru-DE}" in proto.text
+    assert "tests only on windows matching {dataset=cwru-FE}" in proto.text
+    assert "does NOT see the train/test limits'" in proto.text and proto.warning
+    plain = describe_protocol(
+        "leave_one_out", {**rule, "train": None, "test": None}, validation=val
+    )
+    assert "matching" not in plain.text and not plain.warning
+
+
 # --- the real protocol (../shared/data) ------------------------------------------------------
 
 
