@@ -4,8 +4,9 @@ Reads ``leaderboard.csv`` and ``per_class.csv`` that ``faultlab benchmark`` writ
 prints a Markdown table: test accuracy and macro ROC-AUC (mean ± std over
 folds x seeds), recording accuracy, validation accuracy and ROC-AUC (the held-out TRAINING
 size, before the refit), the selection score (val accuracy + val ROC-AUC) / 2, and the
-accuracy of each class on each held-out size (mean over seeds). Then the entry validation
-selects: the only choice a user may make without looking at test data.
+accuracy of each class on each held-out size (mean over seeds); then each model's accuracy
+and macro ROC-AUC on each held-out size (``runs.csv``, mean over seeds). Then the entry
+validation selects: the only choice a user may make without looking at test data.
 
     faultlab benchmark configs/cwru-held-out-size.yaml --out runs/cwru-held-out-size
     PYTHONPATH=src .venv/bin/python benchmarks/held_out_size_table.py runs/cwru-held-out-size
@@ -72,6 +73,21 @@ def selected(t: pd.DataFrame) -> str:
     )
 
 
+def size_table(runs: pd.DataFrame, order: list[str]) -> str:
+    """Accuracy / macro ROC-AUC per model x held-out size (mean over seeds), from runs.csv."""
+    r = runs.assign(size=runs["fold"].str.extract(r"([0-9.]+)$")[0])
+    m = r.groupby(["model", "size"])[["accuracy", "roc_auc_macro"]].mean()
+    head = ["model", *(f"{s} in: acc. / ROC-AUC" for s in SIZES)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in order:
+        cells = []
+        for s in SIZES:
+            a, u = m.loc[(model, s)] if (model, s) in m.index else (float("nan"),) * 2
+            cells.append(f"{a:.3f} / {u:.3f}")
+        lines.append("| " + " | ".join([f"`{model}`", *cells]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="benchmark output directory")
@@ -81,6 +97,9 @@ def main() -> None:
     classes = list(dict.fromkeys(per_class["class"]))
     print(f"Accuracy per class: held-out size {' / '.join(SIZES)} in\n")
     print(render(t, class_cells(per_class), classes))
+    if (args.out / "runs.csv").is_file():
+        print("\nPer held-out size (mean over seeds)\n")
+        print(size_table(pd.read_csv(args.out / "runs.csv"), [str(m) for m in t.index]))
     print("\n" + selected(t))
 
 

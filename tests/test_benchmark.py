@@ -245,7 +245,15 @@ def test_executors_share_one_interface() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["cwru-quick", "cwru-lolo", "cwru-load-transfer", "cwru-held-out-size", "steel-plates"]
+    "name",
+    [
+        "cwru-quick",
+        "cwru-lolo",
+        "cwru-load-transfer",
+        "cwru-held-out-size",
+        "cwru-held-out-sensor",
+        "steel-plates",
+    ],
 )
 def test_shipped_configs_parse(name: str) -> None:
     cfg = load_benchmark(CONFIGS / f"{name}.yaml")

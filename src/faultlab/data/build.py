@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultlab.data.config import DataConfig, SourceConfig
+from faultlab.data.config import FAULT_END, DataConfig, SourceConfig
 from faultlab.data.datasets import get_dataset
 from faultlab.data.datasets.base import DatasetSpec
 from faultlab.data.labels import recording_labels, target_tasks
@@ -71,10 +71,40 @@ def _catalogue_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recordin
         else []
     )
     if isinstance(cfg.channel, str) and nearest_channel(cfg.channel) is not None:
-        return _read_nearest(spec, present, cfg), notes + [nearest_note(cfg.channel)]
-    chans = _channels(cfg, spec)
-    recs = [spec.read(f, data_dir=cfg.data_dir, channels=chans) for f in present["file"]]
-    return recs, notes
+        recs = _read_nearest(spec, present, cfg)
+        notes.append(nearest_note(cfg.channel))
+    else:
+        chans = _channels(cfg, spec)
+        recs = [spec.read(f, data_dir=cfg.data_dir, channels=chans) for f in present["file"]]
+    fault_end = present["bearing"].tolist() if "bearing" in present else None
+    return recs, notes + with_bearing(recs, cfg.bearing, fault_end)
+
+
+def with_bearing(
+    recs: list[Recording], bearing: str | None, fault_end: list[Any] | None = None
+) -> list[str]:
+    """Read every recording for ``bearing`` (``data.bearing``), whatever its channel(s); in place.
+
+    Why: a recording's geometry defaults to the bearing under its sensor (CWRU FE channel:
+    6203), but a drive-end fault read by the fan-end accelerometer is still a 6205 fault, and
+    the order-domain front ends must look for ITS defect orders. ``fault_end``: each
+    recording's catalogue bearing (``fault_end`` lists them, aligned with ``recs``); a key or
+    geometry spec: that bearing for all. Returns the note for reports (none for the default).
+    """
+    if bearing is None:
+        return []
+    if bearing == FAULT_END and fault_end is None:
+        raise DataError(
+            "data.bearing fault_end needs a catalogued dataset (its 'bearing' column); "
+            "give this source's bearing by name or geometry instead"
+        )
+    keys = fault_end if bearing == FAULT_END else [bearing] * len(recs)
+    assert keys is not None
+    for rec, key in zip(recs, keys, strict=True):
+        rec.meta.pop("channel_bearings", None)
+        rec.meta["bearing"] = str(key)
+    what = "its fault end's bearing" if bearing == FAULT_END else f"bearing {bearing}"
+    return [f"data.bearing {bearing}: every channel read for {what} (defect orders)"]
 
 
 def nearest_channel(channel: Any) -> str | None:
@@ -118,7 +148,11 @@ def _read_nearest(spec: DatasetSpec, rows: pd.DataFrame, cfg: Any) -> list[Recor
 def _synthetic_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
     from faultlab.data import synthetic
 
-    return synthetic.from_config(cfg.synthetic), ["synthetic recordings (physics-based generator)"]
+    recs = synthetic.from_config(cfg.synthetic)
+    return recs, [
+        "synthetic recordings (physics-based generator)",
+        *with_bearing(recs, cfg.bearing),
+    ]
 
 
 def _file_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], list[str]]:
@@ -126,7 +160,8 @@ def _file_recordings(cfg: DataConfig | SourceConfig) -> tuple[list[Recording], l
 
     if not cfg.manifest:
         raise DataError("data.dataset 'files' needs data.manifest (a CSV or YAML file list)")
-    return readers.read_manifest(cfg.manifest), []
+    recs = readers.read_manifest(cfg.manifest)
+    return recs, with_bearing(recs, cfg.bearing)
 
 
 def _rename_channels(recs: list[Recording], names: list[str], source: str) -> list[str]:
@@ -152,6 +187,7 @@ def _source_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
     another with a ``condition`` split on the ``dataset`` column."""
     recs: list[Recording] = []
     notes: list[str] = []
+    read_by: dict[str, str] = {}  # recording id -> the catalogued dataset that read it first
     for source in cfg.sources or []:
         part, part_notes = _source_fn(source.dataset)(source)
         name = source.label or source.dataset
@@ -160,7 +196,13 @@ def _source_recordings(cfg: DataConfig) -> tuple[list[Recording], list[str]]:
             if source.label:
                 rec.meta["dataset"] = source.label
             if rec.recording_id in ids:
+                if read_by.get(rec.recording_id) == source.dataset:
+                    # the same catalogue file again (another channel): one recording for the
+                    # leakage check, whatever the sources call it
+                    rec.meta["same_recording_as"] = rec.recording_id
                 rec.recording_id = f"{name}:{rec.recording_id}"
+            elif source.dataset not in SOURCES:
+                read_by[rec.recording_id] = source.dataset
         if recs:
             part_notes += _rename_channels(part, recs[0].channels, name)
         recs += part

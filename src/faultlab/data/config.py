@@ -45,6 +45,42 @@ def _check_dataset(value: str) -> str:
     return name
 
 
+#: ``data.bearing`` value meaning "the bearing at each recording's fault end" (the catalogue's
+#: ``bearing`` column), whatever sensor reads it.
+FAULT_END = "fault_end"
+
+BEARING_HELP = (
+    "which bearing's defect orders the order-domain front ends look for in this data: null "
+    "(default) the bearing under each sensor (CWRU: DE 6205, FE 6203); fault_end the "
+    "bearing at each recording's fault end (a drive-end fault read on the FE or BA channel is "
+    "still a 6205 fault); or one bearing for every recording (a key such as 6205 or a "
+    "geometry 'n_balls=..,ball_diameter=..,pitch_diameter=..')"
+)
+
+
+def _check_bearing(value: Any) -> str | None:
+    """``fault_end``, a known bearing / valid geometry spec, or None; else a one-line error."""
+    if value is None:
+        return None
+    from faultlab.data.bearings import BEARINGS, resolve
+    from faultlab.errors import DataError
+
+    text = str(value).strip()
+    if text.lower() == FAULT_END:
+        return FAULT_END
+    if "=" not in text and text.upper() not in {k.upper() for k in BEARINGS}:
+        raise ValueError(
+            f"unknown bearing {value!r}; use {FAULT_END} (the bearing at each recording's "
+            f"fault end), one of {sorted(BEARINGS)} or a geometry "
+            "'n_balls=9,ball_diameter=0.3126,pitch_diameter=1.537'"
+        )
+    try:
+        resolve(text, "bearing")
+    except DataError as exc:
+        raise ValueError(str(exc).removeprefix("bearing: ")) from None
+    return text
+
+
 class SourceConfig(BaseModel):
     """One dataset of a multi-machine ``data.sources`` list (``dataset: cwru`` / ``mfpt`` /
     ``files`` / ``synthetic``); ``select: null`` means the dataset's default selection and
@@ -65,9 +101,15 @@ class SourceConfig(BaseModel):
     download: bool = False
     manifest: str | None = None
     channel: str | list[str] | None = None
+    bearing: str | None = Field(default=None, description=BEARING_HELP)
     synthetic: SyntheticConfig = Field(
         default_factory=SyntheticConfig, description="dataset synthetic: the generator"
     )
+
+    @field_validator("bearing", mode="before")
+    @classmethod
+    def _bearing(cls, value: Any) -> str | None:
+        return _check_bearing(value)
 
     @field_validator("dataset")
     @classmethod
@@ -126,6 +168,9 @@ class DataConfig(BaseModel):
         default=None, description="dataset 'sources': the datasets"
     )
     channel: str | list[str] | None = "DE"
+    bearing: str | None = Field(
+        default=None, description=BEARING_HELP + "; with dataset sources, each source's default"
+    )
     target_rate: float | None = Field(
         default=12000,
         ge=RATE_MIN_HZ,
@@ -154,6 +199,11 @@ class DataConfig(BaseModel):
         default=None, description="dataset table: the CSV and which columns mean what"
     )
     store: StoreConfig | None = None
+
+    @field_validator("bearing", mode="before")
+    @classmethod
+    def _bearing(cls, value: Any) -> str | None:
+        return _check_bearing(value)
 
     @field_validator("table", mode="before")
     @classmethod
@@ -191,6 +241,8 @@ class DataConfig(BaseModel):
         for source in self.sources or []:
             if source.data_dir is None:
                 source.data_dir = self.data_dir
+            if source.bearing is None:
+                source.bearing = self.bearing
         return self
 
 
@@ -251,7 +303,9 @@ class SplitConfig(BaseModel):
     ``recording`` (stratified hold-out of whole recordings), ``group_kfold`` (stratified,
     grouped by recording), ``condition`` (train on ``train`` values of ``column``, test on
     ``test`` values: loads {0,1,2} -> {3}, rate 12k -> 48k, sizes), ``leave_one_out`` (one fold
-    per value of ``column``), ``transfer`` (every ordered pair of single values of ``column``).
+    per value of ``column``; ``train`` / ``test`` selectors, when given, limit every fold's
+    roles: train on one sensor's windows, test on another's), ``transfer`` (every ordered pair
+    of single values of ``column``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -267,9 +321,13 @@ class SplitConfig(BaseModel):
     train: list[Any] | None = Field(
         default=None,
         description="values of column (value lists with several columns), or selectors: "
-        "mappings column -> value(s) that must all match, e.g. {condition: normal, load_hp: [0, 1]}",
+        "mappings column -> value(s) that must all match, e.g. {condition: normal, load_hp: [0, 1]}; "
+        "leave_one_out: selectors every fold's training windows must also match",
     )
-    test: list[Any] | None = None
+    test: list[Any] | None = Field(
+        default=None,
+        description="as train; leave_one_out: selectors every fold's test windows must also match",
+    )
     test_fraction: float = Field(default=0.25, gt=0, lt=1)
     n_splits: int = Field(default=5, ge=2)
     folds: list[Any] | None = Field(

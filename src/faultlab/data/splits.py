@@ -241,17 +241,38 @@ def _distinct(ws: WindowSet, column: str | list[str]) -> list[Any]:
     return sorted({tuple(r) for r in df.itertuples(index=False)})
 
 
+def _role_limits(ws: WindowSet, cfg: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """leave_one_out's optional ``train`` / ``test`` selectors: which windows may train and
+    which may test in every fold (e.g. train on the DE sensor, test on the FE one)."""
+    limits = []
+    for role, sel in (("train", cfg.train), ("test", cfg.test)):
+        if sel is None:
+            limits.append(np.ones(len(ws), dtype=bool))
+            continue
+        if not sel or not all(isinstance(v, dict) for v in sel):
+            raise ConfigError(
+                f"split leave_one_out: {role} must be selectors (mappings column -> value(s)) "
+                f"that limit every fold's {role} windows; got {sel!r}"
+            )
+        limits.append(_role_mask(ws, cfg, sel)[0])
+    return limits[0], limits[1]
+
+
 def _leave_one_out(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
     values = _distinct(ws, cfg.column)
     if len(values) < 2:
         raise ConfigError(f"split leave_one_out: column {cfg.column!r} has {len(values)} value(s)")
     label = _column_label(cfg)
-    return [
-        _condition_fold(
+    may_train, may_test = _role_limits(ws, cfg)
+    folds = []
+    for v in values:
+        fold = _condition_fold(
             ws, cfg, [u for u in values if u != v], [v], f"test {label} {_fmt_values([v])}"
         )
-        for v in values
-    ]
+        fold.train = fold.train[may_train[fold.train]]
+        fold.test = fold.test[may_test[fold.test]]
+        folds.append(fold)
+    return folds
 
 
 def _transfer(ws: WindowSet, cfg: SplitConfig) -> list[Split]:
@@ -381,9 +402,24 @@ def carve_validation(ws: WindowSet, split: Split, cfg: SplitConfig) -> Split:
     return split
 
 
-def check_no_leakage(split: Split, ws: WindowSet) -> None:
-    """Raise LeakageError if any recording feeds both train/val and test."""
+def _physical_codes(ws: WindowSet) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`WindowSet.recording_codes`, with a file read by several sources (two channels of
+    one CWRU file: ``105`` and ``cwru-FE:105``) counted as ONE recording (``same_recording_as``)."""
     codes, names = ws.recording_codes()  # ids as int codes: no per-window string copies
+    if "same_recording_as" not in ws.info:
+        return codes, names
+    first = pd.DataFrame({"id": ws.recording_id, "same": ws.info["same_recording_as"].to_numpy()})
+    first = first.drop_duplicates("id").dropna()
+    same = dict(zip(first["id"], first["same"]))
+    physical = np.array([str(same.get(n, n)) for n in names.tolist()])
+    phys_names, inverse = np.unique(physical, return_inverse=True)
+    return inverse.astype(np.int32)[codes], phys_names
+
+
+def check_no_leakage(split: Split, ws: WindowSet) -> None:
+    """Raise LeakageError if any recording feeds both train/val and test (a file read through
+    two sources or channels counts once)."""
+    codes, names = _physical_codes(ws)
     fit_ids = np.unique(np.concatenate([codes[split.train], codes[split.val]]))
     shared = names[np.intersect1d(fit_ids, np.unique(codes[split.test]))].tolist()
     if shared:

@@ -67,6 +67,8 @@ def cut_into_blocks(rec: Recording, n_blocks: int, column: str | None) -> list[R
     out = []
     for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
         meta = {**rec.meta, "parent_recording": rec.recording_id, "block": i}
+        if "same_recording_as" in meta:  # the same file read by another source: its block i
+            meta["same_recording_as"] = f"{meta['same_recording_as']}#b{i}"
         if column:
             meta[column] = i
         out.append(

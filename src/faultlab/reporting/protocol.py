@@ -95,11 +95,30 @@ def describe_protocol(
     whether the validation windows mimic the test's shift.
     """
     proto = _describe(kind, rule, leaky=leaky, dataset=dataset)
+    limits = _role_limits(kind, rule or {})
     extra = describe_validation(validation, proto)
-    if extra:
-        proto.text = f"{proto.text} {extra}"
-        proto.warning = proto.warning or "does NOT" in extra
+    same = "It measures the same kind of generalisation as the test."
+    if limits and same in extra:  # validation is carved from the training side only
+        extra = extra.replace(
+            same,
+            "It sees the held-out value's shift, but it does NOT see the train/test limits' "
+            "(e.g. another sensor): expect the test to score lower than validation.",
+        )
+    text = " ".join(t for t in (proto.text, limits, extra) if t)
+    proto.text, proto.warning = text, proto.warning or "does NOT" in extra
     return proto
+
+
+def _role_limits(kind: str | None, rule: dict[str, Any]) -> str:
+    """leave_one_out's train/test selectors: the windows every fold may train and test on."""
+    if (kind or rule.get("kind")) != "leave_one_out" or not _selector_columns(rule):
+        return ""
+    train, test = rule.get("train"), rule.get("test")
+    return (
+        f"Every fold trains only on windows matching {_values(train) if train else 'any'} "
+        f"and tests only on windows matching {_values(test) if test else 'any'} (e.g. another "
+        "sensor): the test differs from training in the held-out value AND in that."
+    )
 
 
 _HELD_OUT = ("condition", "leave_one_out", "transfer")
@@ -114,7 +133,9 @@ def _describe(
 ) -> Protocol:
     rule = rule or {}
     kind = (kind or rule.get("kind") or "").strip()
-    column = _selector_columns(rule) or rule.get("column")
+    # leave_one_out's selectors only limit the roles; its folds are the column's values
+    selectors = None if kind == "leave_one_out" else _selector_columns(rule)
+    column = selectors or rule.get("column")
     if isinstance(column, list | tuple):  # several columns: name them together
         column = "/".join(map(str, column))
     cwru = dataset in (None, "", "cwru")
