@@ -136,7 +136,7 @@ def test_leaderboard_html_renders_in_headless_chromium(finished, tmp_path: Path)
 
 def test_only_selects_models_and_unknown_names_fail(bench) -> None:
     cfg, out = bench
-    res = run_benchmark(cfg, out, only=["toy-a"], log=lambda s: None)
+    res = run_benchmark(cfg, out, only=["toy-a"], log=lambda s: None, report=False)
     assert res["ran"] == 1
     assert not (out / "runs" / "mlp").exists()
     with pytest.raises(ConfigError, match="--only nope: not in this benchmark"):
@@ -147,7 +147,7 @@ def test_a_failing_run_is_recorded_and_the_grid_goes_on(tmp_path: Path, shared_d
     raw = tiny_grid()
     raw["models"][1] = {"name": "toy_softmax", "label": "broken", "params": {"fail": True}}
     out = tmp_path / "bench"
-    res = run_benchmark(BenchmarkConfig.model_validate(raw), out, log=lambda s: None)
+    res = run_benchmark(BenchmarkConfig.model_validate(raw), out, log=lambda s: None, report=False)
     assert (res["ran"], res["failed"]) == (1, 1)
     err = (out / "runs" / "broken" / "test-load_hp-3" / "seed0" / "error.txt").read_text()
     assert "RuntimeError: toy model asked to fail" in err
@@ -166,10 +166,20 @@ def test_cli_benchmark_then_report_on_the_benchmark_dir(tmp_path: Path, shared_d
     cfg_path.write_text(yaml.safe_dump(raw))
     out = tmp_path / "out"
     assert (
-        main(["benchmark", str(cfg_path), "--out", str(out), "--quiet", "--set", "seeds=[0, 1]"])
+        main(
+            ["benchmark", str(cfg_path), "--out", str(out), "--quiet", "--no-report"]
+            + ["--set", "seeds=[0, 1]"]
+        )
         == 0
     )
-    assert len(list(out.glob("runs/toy-a/*/seed*/metrics.json"))) == 2
+    metrics = sorted(out.glob("runs/toy-a/*/seed*/metrics.json"))
+    assert len(metrics) == 2
+    # --no-report: finished runs without their reports; `faultlab report` renders one later
+    for m in metrics:
+        assert not (m.parent / "report.md").exists() and not (m.parent / "report.html").exists()
+        assert json.loads((m.parent / "done.json").read_text())["report"] is False
+    assert main(["report", str(metrics[0].parent)]) == 0
+    assert (metrics[0].parent / "report.html").exists()
     with open(out / "leaderboard.csv") as fh:
         (row,) = list(csv.DictReader(fh))
     assert row["n_runs"] == "2" and row["n_seeds"] == "2"
@@ -199,6 +209,7 @@ def test_processes_executor_runs_real_models_in_parallel(tmp_path: Path) -> None
         workers=2,
         only=["mlp"],
         log=logs.append,
+        report=False,  # where the runs execute is under test, not their reports
     )
     assert (res["ran"], res["failed"]) == (2, 0), logs
     assert any("on executor processes" in line for line in logs)

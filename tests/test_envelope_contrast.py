@@ -147,7 +147,8 @@ def test_a_run_replays_in_predict_with_its_evidence(tmp_path):
         }
     )
     windows, splits = prepare_experiment(cfg)
-    metrics = run_experiment(cfg, tmp_path / "run", windows=windows, split=splits[0])
+    # the run directory is replayed; its report is never read
+    metrics = run_experiment(cfg, tmp_path / "run", windows=windows, split=splits[0], report=False)
     assert metrics["primary"]["accuracy"] >= 0.9
     rec = next(
         r for r in generate(SyntheticConfig(**syn)) if r.recording_id == "syn-OR-0.014-L3-r0"

@@ -29,7 +29,9 @@ SYN = {"duration_s": 1.0, "sizes": [0.014], "snr_db": 0.0, "loads": [0, 3]}
 FE = {"kind": "order_envelope"}
 
 
-def _run(tmp_path, model: dict, **training) -> tuple:
+def _run(tmp_path, model: dict, report: bool = True, **training) -> tuple:
+    """One run into ``tmp_path/run``; ``report=False`` where a test never reads the report
+    (1-3 s of plotting)."""
     cfg = ExperimentConfig.model_validate(
         {
             "name": "fe-test",
@@ -48,7 +50,7 @@ def _run(tmp_path, model: dict, **training) -> tuple:
     )
     windows, splits = prepare_experiment(cfg)
     run_dir = tmp_path / "run"
-    metrics = run_experiment(cfg, run_dir, windows=windows, split=splits[0])
+    metrics = run_experiment(cfg, run_dir, windows=windows, split=splits[0], report=report)
     return run_dir, metrics
 
 
@@ -97,7 +99,7 @@ def test_cnn1d_with_the_front_end_replays_in_predict_and_exports_to_onnx(tmp_pat
 
 
 def test_envelope_model_reports_its_evidence(tmp_path):
-    run_dir, metrics = _run(tmp_path, {"name": "envelope"})
+    run_dir, metrics = _run(tmp_path, {"name": "envelope"}, report=False)
     assert metrics["primary"]["accuracy"] >= 0.95  # IR / B / OR lines on the synthetic rig
     rec = next(
         r for r in generate(SyntheticConfig(**SYN)) if r.recording_id == "syn-OR-0.014-L3-r0"
@@ -116,7 +118,7 @@ def test_envelope_model_reports_its_evidence(tmp_path):
 
 
 def test_linenet_scores_each_family_with_one_detector_and_exports(tmp_path):
-    run_dir, metrics = _run(tmp_path, {"name": "linenet"}, epochs=10, lr=0.01)
+    run_dir, metrics = _run(tmp_path, {"name": "linenet"}, report=False, epochs=10, lr=0.01)
     assert metrics["primary"]["accuracy"] >= 0.9
     model_json = json.loads((run_dir / "model" / "model.json").read_text())
     assert model_json["params"]["frontend"]["periodicity"] == 3  # it reads the layout

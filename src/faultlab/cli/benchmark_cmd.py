@@ -23,6 +23,12 @@ SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="any config key, e.g. training.epochs=2")
 ]
 QuietOpt = Annotated[bool, typer.Option(help="no per-epoch progress bars")]
+NoReportOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-report", help="skip the runs' Markdown/HTML reports (`faultlab report` renders them)"
+    ),
+]
 AddressOpt = Annotated[
     str | None, typer.Option(help="ray executor: cluster address (default: a local Ray)")
 ]
@@ -51,6 +57,7 @@ def benchmark(
     address: AddressOpt = None,
     mlflow: MlflowOpt = None,
     rerun_changed: RerunOpt = False,
+    no_report: NoReportOpt = False,
 ) -> None:
     """Run every unfinished (model, seed, fold) of CONFIG, then write the leaderboard."""
     from faultlab.experiments.benchmark import BenchmarkConfig, run_benchmark
@@ -76,6 +83,7 @@ def benchmark(
         only=only,
         log=typer.echo,
         rerun_changed=rerun_changed,
+        report=not no_report,
     )
     typer.echo(
         f"leaderboard: {summary['paths']['md']}, {summary['paths']['html']}, "

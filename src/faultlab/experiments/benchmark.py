@@ -122,6 +122,7 @@ class RunTask:
     fold: str
     seed: int
     run_dir: str
+    report: bool = True  # render the run's report.md/.html (``faultlab report`` can later)
 
     @property
     def label(self) -> str:
@@ -158,6 +159,7 @@ def run_one(task: RunTask, shared: tuple[Any, dict[str, Any]]) -> dict[str, Any]
             split=splits[task.fold],
             seed=task.seed,
             resume=(run_dir / rundir.CHECKPOINT).exists(),
+            report=task.report,
         )
     except Exception as exc:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -285,11 +287,14 @@ def run_benchmark(
     only: list[str] | None = None,
     log: Callable[[str], None] = print,
     rerun_changed: bool = False,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Run every unfinished cell of the grid, then write the leaderboard. Returns a summary.
 
     A finished cell whose config changed stops the benchmark before anything runs (or, with
-    ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``rundir.plan``.
+    ``rerun_changed``, is rerun); see :func:`_plan_grid` and ``rundir.plan``. With
+    ``report=False`` the runs skip their Markdown/HTML reports (1-3 s of plotting each;
+    ``faultlab report`` renders them later); the leaderboard is written either way.
     """
     from faultlab.experiments.runner import check_model, check_out_dir, prepare
 
@@ -306,7 +311,7 @@ def run_benchmark(
     log(f"data: {len(windows)} windows, {len(folds)} fold(s) ({time.perf_counter() - t0:.1f} s)")
 
     grid = [
-        RunTask(cfg.experiment(m), fold, seed, str(run_dir_for(out, m, fold, seed)))
+        RunTask(cfg.experiment(m), fold, seed, str(run_dir_for(out, m, fold, seed)), report)
         for m in cfg.models
         for seed in cfg.seeds
         for fold in folds
