@@ -111,7 +111,8 @@ def predict(
     bearing: Annotated[
         str | None,
         typer.Option(
-            help="bearing key (faultlab.data.bearings) the sensor sits on (default: file, CWRU end, else the training one)"
+            help="bearing key (faultlab.data.bearings) whose defect orders to read: the monitored one, "
+            "which need not be under the sensor (default: file, CWRU end, else the training one)"
         ),
     ] = None,
     evidence: Annotated[
