@@ -62,8 +62,14 @@ VALIDATION = {
 }
 
 
-def describe_validation(validation: dict[str, Any] | None, protocol: Protocol) -> str:
-    """One sentence: what validation measured and whether it mimics this protocol's test."""
+def describe_validation(
+    validation: dict[str, Any] | None, protocol: Protocol, role_limits: bool = False
+) -> str:
+    """One sentence: what validation measured and whether it mimics this protocol's test.
+
+    ``role_limits``: the split also limits which windows train and test (leave_one_out's
+    selectors, e.g. another sensor); validation is carved from the training side only, so it
+    cannot see that part of the shift."""
     kind: str = (validation or {}).get("kind") or ""
     if not kind:
         return ""
@@ -73,6 +79,12 @@ def describe_validation(validation: dict[str, Any] | None, protocol: Protocol) -
         return "Validation: none (no early stopping)."
     shift = protocol.label in ("held-out size", "condition", "cross-machine")
     mimics = kind == "condition" or not shift
+    if mimics and role_limits:
+        return (
+            f"Validation: {what}. It sees the held-out value's shift, but it does NOT see the "
+            "train/test limits' (e.g. another sensor): expect the test to score lower than "
+            "validation."
+        )
     return f"Validation: {what}. " + (
         "It measures the same kind of generalisation as the test."
         if mimics
@@ -96,14 +108,7 @@ def describe_protocol(
     """
     proto = _describe(kind, rule, leaky=leaky, dataset=dataset)
     limits = _role_limits(kind, rule or {})
-    extra = describe_validation(validation, proto)
-    same = "It measures the same kind of generalisation as the test."
-    if limits and same in extra:  # validation is carved from the training side only
-        extra = extra.replace(
-            same,
-            "It sees the held-out value's shift, but it does NOT see the train/test limits' "
-            "(e.g. another sensor): expect the test to score lower than validation.",
-        )
+    extra = describe_validation(validation, proto, role_limits=bool(limits))
     text = " ".join(t for t in (proto.text, limits, extra) if t)
     proto.text, proto.warning = text, proto.warning or "does NOT" in extra
     return proto
