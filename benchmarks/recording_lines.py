@@ -38,9 +38,9 @@ def windows(x: np.ndarray, n: int = 1024) -> np.ndarray:
     return x[: x.size // n * n].reshape(-1, n)
 
 
-def envelope_orders(x: np.ndarray, fs: float, shaft_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(orders, |squared envelope spectrum|)`` of one whole signal."""
-    env = np.abs(ss.hilbert(band(x, fs))) ** 2
+def envelope_orders(xb: np.ndarray, fs: float, shaft_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(orders, |squared envelope spectrum|)`` of one whole band-passed signal ``xb``."""
+    env = np.abs(ss.hilbert(xb)) ** 2
     env -= env.mean()
     spec = np.abs(np.fft.rfft(env * np.hanning(env.size)))
     return np.fft.rfftfreq(env.size, 1.0 / fs) / shaft_hz, spec
@@ -76,8 +76,9 @@ def main() -> None:
         what = f"{rec.meta['fault_location']} {rec.meta['fault_diameter_in']}"
         for ch, x in zip(args.channels.split(","), rec.signal.astype(np.float64)):
             kurt = float(stats.kurtosis(windows(x), axis=1).mean())
-            bk = np.log(stats.kurtosis(windows(band(x, fs)), axis=1, fisher=False) / 3).mean()
-            o, s = envelope_orders(x, fs, shaft)
+            xb = band(x, fs)  # read once: the band's kurtosis and its envelope
+            bk = np.log(stats.kurtosis(windows(xb), axis=1, fisher=False) / 3).mean()
+            o, s = envelope_orders(xb, fs, shaft)
             cells = [f"{line_height(o, s, at):.1f}" for at in fams.values()]
             row = [f, what, ch, f"{kurt:.2f}", f"{bk:.2f}", *cells, str(strongest(o, s))]
             print("| " + " | ".join(row) + " |")
